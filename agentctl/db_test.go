@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"testing"
+
+	"github.com/fitsarchive/agentd/internal/cli"
+	"github.com/fitsarchive/agentd/internal/pgtest"
+)
+
+func TestDBInitThenVersion(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewEmptyDB(t)
+	r := agentctl(t, nil, "db", "init", "--database-url", url)
+	if r.code != 0 {
+		t.Fatalf("db init exit %d: %s", r.code, r.stderr)
+	}
+	r = agentctl(t, []string{"DATABASE_URL=" + url}, "db", "version", "--json")
+	if r.code != 0 {
+		t.Fatalf("db version exit %d: %s", r.code, r.stderr)
+	}
+	v := jsonOf(t, r)
+	if v["database"] != v["program"] || v["database"] == float64(0) {
+		t.Fatalf("db version = %v, want database == program > 0", v)
+	}
+	r = agentctl(t, nil, "db", "init", "--database-url", url, "--json")
+	if r.code != cli.ExitRefused {
+		t.Fatalf("second db init exit %d, want %d (refused): %s", r.code, cli.ExitRefused, r.stderr)
+	}
+	if e, ok := jsonOf(t, r)["error"].(map[string]any); !ok || e["message"] == "" {
+		t.Fatalf("--json error = %v, want an error object", r.stdout)
+	}
+}
+
+func TestDBRefusesForeignDatabase(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewEmptyDB(t)
+	conn := pgtest.Conn(t, url)
+	if _, err := conn.Exec(context.Background(), `CREATE TABLE other (id int)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range [][]string{{"db", "init"}, {"db", "migrate"}, {"db", "version"}} {
+		r := agentctl(t, nil, append(cmd, "--database-url", url)...)
+		if r.code != cli.ExitWrong {
+			t.Errorf("%v on a foreign database: exit %d, want %d; stderr %s", cmd, r.code, cli.ExitWrong, r.stderr)
+		}
+	}
+}
+
+func TestDBUnreachable(t *testing.T) {
+	t.Parallel()
+	r := agentctl(t, nil, "db", "version", "--database-url", "postgres://nobody@127.0.0.1:1/x?connect_timeout=2")
+	if r.code != cli.ExitConnect {
+		t.Fatalf("unreachable database: exit %d, want %d; stderr %s", r.code, cli.ExitConnect, r.stderr)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	t.Parallel()
+	if r := agentctl(t, nil, "no-such-command"); r.code != cli.ExitUsage {
+		t.Errorf("unknown command: exit %d, want %d", r.code, cli.ExitUsage)
+	}
+	if r := agentctl(t, nil, "db", "init", "--no-such-flag"); r.code != cli.ExitUsage {
+		t.Errorf("unknown flag: exit %d, want %d", r.code, cli.ExitUsage)
+	}
+	if r := agentctl(t, nil, "db", "init", "--help"); r.code != 0 || r.stderr == "" {
+		t.Errorf("--help: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

@@ -1,0 +1,154 @@
+// Package cli is the command-line contract shared by agentd and agentctl: the exit codes,
+// decided in one place from the error classes of the other packages; the --json form (exactly
+// one object on stdout, errors included); and the small command/flag framework both binaries
+// use so that every command has --help with an example.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/fitsarchive/agentd/internal/schema"
+)
+
+// Exit codes of both binaries (style.md, "Command-line contract").
+const (
+	ExitOK       = 0 // done
+	ExitFailed   = 1 // failed
+	ExitUsage    = 2 // bad command line
+	ExitConnect  = 3 // cannot connect to or read the source (database, dump, device)
+	ExitWrong    = 4 // wrong database, schema or dump
+	ExitRefused  = 5 // refused for safety (lock held, non-empty target, guard tripped)
+	ExitProblems = 6 // finished, but some items had problems (listed)
+)
+
+var classNames = map[int]string{
+	ExitFailed: "failed", ExitUsage: "usage", ExitConnect: "connect", ExitWrong: "wrong-target",
+	ExitRefused: "refused", ExitProblems: "problems",
+}
+
+// Error gives an error an explicit exit code.
+type Error struct {
+	Code int
+	Err  error
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Usagef is a usage error (exit 2).
+func Usagef(format string, args ...any) error {
+	return &Error{Code: ExitUsage, Err: fmt.Errorf(format, args...)}
+}
+
+// WithCode marks err with an exit code.
+func WithCode(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &Error{Code: code, Err: err}
+}
+
+// classes maps the sentinel errors of the project's packages to exit codes. Packages that
+// add sentinels worth their own code are listed here, nowhere else.
+var classes = []struct {
+	err  error
+	code int
+}{
+	{schema.ErrNotArchive, ExitWrong},
+	{schema.ErrTooNew, ExitWrong},
+	{schema.ErrOutdated, ExitWrong},
+	{schema.ErrNoSchema, ExitWrong},
+	{schema.ErrNotEmpty, ExitRefused},
+}
+
+// ExitCode decides the exit code of err.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	for _, c := range classes {
+		if errors.Is(err, c.err) {
+			return c.code
+		}
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	if errors.As(err, &ce) || errors.As(err, &ne) {
+		return ExitConnect
+	}
+	return ExitFailed
+}
+
+// Output writes a command's result: human text, or with JSON exactly one object on stdout.
+type Output struct {
+	JSON   bool
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// Result prints v as JSON, or calls human to print text.
+func (o Output) Result(v any, human func(w io.Writer)) {
+	if o.JSON {
+		enc := json.NewEncoder(o.Stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(v)
+		return
+	}
+	human(o.Stdout)
+}
+
+// Fail reports err (one line on stderr; as {"error": …} on stdout with JSON) and returns the
+// exit code. A cancelled context is reported as interrupted.
+func (o Output) Fail(prog string, err error) int {
+	code := ExitCode(err)
+	msg := err.Error()
+	if errors.Is(err, context.Canceled) {
+		msg = "interrupted: " + msg
+	}
+	if o.JSON {
+		o.Result(map[string]any{"error": map[string]any{
+			"message": msg, "class": classNames[code], "exit_code": code,
+		}}, nil)
+	}
+	fmt.Fprintf(o.Stderr, "%s: %s\n", prog, msg)
+	return code
+}
+
+// IsTerminal reports whether w is a terminal (progress bars only go to terminals).
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// PrintFlags lists a flag set's flags in the --long-name form both binaries document.
+func PrintFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if name != "" {
+			line += " " + strings.ToUpper(name)
+		}
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" {
+			usage += " (default " + f.DefValue + ")"
+		}
+		fmt.Fprintf(w, "%s\n    \t%s\n", line, usage)
+	})
+}

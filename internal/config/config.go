@@ -1,0 +1,212 @@
+// Package config resolves the settings of agentd and agentctl. Precedence, highest first:
+// command-line flags (applied by the binaries), environment (DATABASE_URL, AGENTD_*), the
+// TOML config file (default /etc/agentd/agentd.toml), libpq's PG* variables (read by pgx),
+// then defaults.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// DefaultPath is where the config file is looked for when --config is not given.
+const DefaultPath = "/etc/agentd/agentd.toml"
+
+// DefaultDatabase is the database used when neither a URL nor PGDATABASE names one.
+const DefaultDatabase = "fitsdata"
+
+// Roles of a host.
+const (
+	RoleArchive = "archive" // the cloud archive: creates calcache items, keeps the user tables
+	RoleSummit  = "summit"  // a summit server
+)
+
+// Config is the whole configuration of both binaries.
+type Config struct {
+	Role        string `toml:"role"`
+	DatabaseURL string `toml:"database_url"`
+	StorageRoot string `toml:"storage_root"`
+	Agentd      Agentd `toml:"agentd"`
+}
+
+// Agentd holds the daemon's settings.
+type Agentd struct {
+	Name         string                 `toml:"name"`
+	LockDir      string                 `toml:"lock_dir"`
+	State        string                 `toml:"state"`
+	Socket       string                 `toml:"socket"`
+	Empty        bool                   `toml:"empty"`
+	FastRebuild  bool                   `toml:"fast_rebuild"`
+	MakePreviews bool                   `toml:"make_previews"`
+	Grace        Duration               `toml:"grace"`
+	Lease        Duration               `toml:"lease"`
+	Queues       map[string]QueueConfig `toml:"queues"`
+}
+
+// QueueConfig is one serviced queue.
+type QueueConfig struct {
+	Workers int `toml:"workers"`
+}
+
+// Duration is a time.Duration written as "30s" in TOML.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses "30s", "2m".
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// Defaults returns the built-in settings.
+func Defaults() Config {
+	return Config{
+		Role: RoleArchive,
+		Agentd: Agentd{
+			Name:    "agentd",
+			LockDir: "/run/lock/agentd",
+			Grace:   Duration{30 * time.Second},
+			Lease:   Duration{60 * time.Second},
+		},
+	}
+}
+
+// Load reads the config file at path over the defaults, then the environment over that.
+// When explicit is false a missing file is not an error (the default path is optional).
+func Load(path string, explicit bool, getenv func(string) string) (Config, error) {
+	c := Defaults()
+	if path == "" {
+		path = DefaultPath
+	}
+	md, err := toml.DecodeFile(path, &c)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !explicit:
+	case err != nil:
+		return c, fmt.Errorf("read config %s: %w", path, err)
+	default:
+		if und := md.Undecoded(); len(und) > 0 {
+			keys := make([]string, len(und))
+			for i, k := range und {
+				keys[i] = k.String()
+			}
+			return c, fmt.Errorf("config %s: unknown setting %s", path, strings.Join(keys, ", "))
+		}
+	}
+	if err := c.applyEnv(getenv); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+func (c *Config) applyEnv(getenv func(string) string) error {
+	set := func(dst *string, key string) {
+		if v := getenv(key); v != "" {
+			*dst = v
+		}
+	}
+	set(&c.DatabaseURL, "DATABASE_URL")
+	set(&c.Role, "AGENTD_ROLE")
+	set(&c.StorageRoot, "AGENTD_STORAGE_ROOT")
+	set(&c.Agentd.Name, "AGENTD_NAME")
+	set(&c.Agentd.LockDir, "AGENTD_LOCK_DIR")
+	set(&c.Agentd.State, "AGENTD_STATE")
+	set(&c.Agentd.Socket, "AGENTD_SOCKET")
+	if v := getenv("AGENTD_GRACE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("AGENTD_GRACE: %w", err)
+		}
+		c.Agentd.Grace.Duration = d
+	}
+	if v := getenv("AGENTD_QUEUES"); v != "" {
+		q, err := ParseQueues(v)
+		if err != nil {
+			return fmt.Errorf("AGENTD_QUEUES: %w", err)
+		}
+		c.Agentd.Queues = q
+	}
+	return nil
+}
+
+// ParseQueues reads "ingest:3,calcache:2" (a queue without a count gets one worker).
+func ParseQueues(s string) (map[string]QueueConfig, error) {
+	out := map[string]QueueConfig{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, n, hasN := strings.Cut(part, ":")
+		qc := QueueConfig{Workers: 1}
+		if hasN {
+			w, err := strconv.Atoi(n)
+			if err != nil || w < 1 {
+				return nil, fmt.Errorf("bad worker count in %q", part)
+			}
+			qc.Workers = w
+		}
+		out[name] = qc
+	}
+	return out, nil
+}
+
+// Validate checks values that have a fixed set of choices.
+func (c Config) Validate() error {
+	if c.Role != RoleArchive && c.Role != RoleSummit {
+		return fmt.Errorf("role %q: must be %q or %q", c.Role, RoleArchive, RoleSummit)
+	}
+	for name, q := range c.Agentd.Queues {
+		if q.Workers < 1 {
+			return fmt.Errorf("queue %s: workers must be at least 1", name)
+		}
+	}
+	return nil
+}
+
+// StatePath is the bbolt state file: configured, else /var/lib/agentd/<name>.db.
+func (a Agentd) StatePath() string {
+	if a.State != "" {
+		return a.State
+	}
+	return "/var/lib/agentd/" + a.Name + ".db"
+}
+
+// SocketPath is the status socket: configured, else /run/agentd/<name>.sock.
+func (a Agentd) SocketPath() string {
+	if a.Socket != "" {
+		return a.Socket
+	}
+	return "/run/agentd/" + a.Name + ".sock"
+}
+
+// PoolConfig parses the database URL (empty: libpq's PG* variables, then the default database)
+// and names the connections for pg_stat_activity.
+func (c Config) PoolConfig(applicationName string, getenv func(string) string) (*pgxpool.Config, error) {
+	pc, err := pgxpool.ParseConfig(c.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("database URL: %w", err)
+	}
+	if c.DatabaseURL == "" && getenv("PGDATABASE") == "" {
+		pc.ConnConfig.Database = DefaultDatabase
+	}
+	pc.ConnConfig.RuntimeParams["application_name"] = AppName(applicationName)
+	return pc, nil
+}
+
+// AppName trims an application_name to PostgreSQL's 63 bytes.
+func AppName(s string) string {
+	if len(s) > 63 {
+		s = s[:63]
+	}
+	return s
+}

@@ -1,0 +1,9 @@
+# Sourced by the scripts: finds the Go toolchain (a fresh machine has it in /usr/local/go).
+if ! command -v go >/dev/null 2>&1; then
+	if [ -x /usr/local/go/bin/go ]; then
+		export PATH="/usr/local/go/bin:$PATH"
+	else
+		echo "go not found: install Go 1.26 or newer (https://go.dev/doc/install) into /usr/local/go" >&2
+		exit 1
+	fi
+fi

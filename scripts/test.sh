@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: starts the private PostgreSQL cluster (scripts/pg.sh, installing
+# Debian's postgresql when missing), then go vet and go test on every package.
+# Extra arguments go to `go test` (e.g. scripts/test.sh -run TestQueue ./queue/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/pg.sh
+. scripts/pg.sh
+. scripts/goenv.sh
+
+pg_start
+eval "$(pg_env)"
+export PGHOST PGPORT PGUSER TEST_DATABASE_URL
+
+# Databases left behind by an interrupted run.
+psql -X -q -At -d postgres -c "SELECT datname FROM pg_database WHERE datname LIKE 'agentd\_test\_%' AND datname NOT LIKE 'agentd\_test\_tmpl\_%'" |
+	while read -r db; do dropdb --force --if-exists "$db" 2>/dev/null || true; done
+
+go vet ./...
+if [ $# -eq 0 ]; then set -- ./...; fi
+go test -count=1 -timeout 30m "$@"
