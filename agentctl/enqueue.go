@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/fitsarchive/agentd/internal/cli"
+	"github.com/fitsarchive/agentd/internal/enqueue"
+)
+
+func enqueueCommands() []*command {
+	var (
+		storageRoot, path, fileRE, after string
+		newFiles, batch                  int
+		force, forceMD5                  bool
+	)
+	return []*command{{
+		name:    "enqueue ingest",
+		summary: "add the files of the storage tree to the ingest queue",
+		args:    "[flags]",
+		help: `Walks the storage root (or --path under it) recursively. Names containing "tmp" or
+"tiled", .jpg previews and names without .fits, _obslog.txt or miscfile_ are skipped.
+Files already pending are counted, not added twice. Without filters ("unconstrained")
+every file is enqueued: the first step of a rebuild.
+
+--file-re takes a regular expression searched in the file name, or one of the words
+today, twoday, fourday, tenday, twentyday (files whose name holds a UTC date of the
+last 1, 2, 4, 10 or 20 days).
+
+examples:
+  agentctl enqueue ingest --storage-root /data/fits
+  agentctl enqueue ingest --file-re twoday --force --json`,
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&storageRoot, "storage-root", "", "the storage root (default: config storage_root, $AGENTD_STORAGE_ROOT)")
+			fs.StringVar(&path, "path", "", "start at this directory, relative to the storage root")
+			fs.StringVar(&fileRE, "file-re", "", "only names matching this regular expression or day word")
+			fs.IntVar(&newFiles, "newfiles", 0, "only files modified within this many days")
+			fs.BoolVar(&force, "force", false, "ingest even files that are unchanged")
+			fs.BoolVar(&forceMD5, "force-md5", false, "compare checksums even when the modification time is unchanged")
+			fs.StringVar(&after, "after", "", "do not ingest before this time (RFC 3339, 'YYYY-MM-DD HH:MM' UTC, or a delay like 2h)")
+			fs.IntVar(&batch, "batch", enqueue.DefaultBatch, "names per transaction")
+		},
+		run: func(ctx context.Context, a *app, args []string) error {
+			if len(args) > 0 {
+				return cli.Usagef("unexpected argument %q", args[0])
+			}
+			opt := enqueue.Options{Path: path, NewFiles: newFiles, Force: force, ForceMD5: forceMD5, BatchSize: batch}
+			opt.Root = a.cfg.StorageRoot
+			if storageRoot != "" {
+				opt.Root = storageRoot
+			}
+			if fileRE != "" {
+				re, err := enqueue.FileRE(fileRE, time.Now())
+				if err != nil {
+					return cli.WithCode(cli.ExitUsage, err)
+				}
+				opt.FileRE = re
+			}
+			if after != "" {
+				t, err := parseWhen(after, time.Now())
+				if err != nil {
+					return cli.WithCode(cli.ExitUsage, err)
+				}
+				opt.After = t
+			}
+			if cli.IsTerminal(a.out.Stderr) {
+				opt.Progress = func(s enqueue.Summary) {
+					fmt.Fprintf(a.out.Stderr, "\renqueue: %d queued (%d new, %d already pending)", s.Seen, s.Added, s.AlreadyPending)
+				}
+			}
+			pool, err := a.pool(ctx, "enqueue")
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			sum, err := enqueue.Ingest(ctx, pool, opt)
+			if opt.Progress != nil {
+				fmt.Fprintln(a.out.Stderr)
+			}
+			if errors.Is(err, enqueue.ErrNoStorageRoot) {
+				return cli.WithCode(cli.ExitConnect, err)
+			}
+			if errors.Is(err, enqueue.ErrBadPath) {
+				return cli.WithCode(cli.ExitUsage, err)
+			}
+			if err != nil {
+				return err
+			}
+			a.out.Result(sum, func(w io.Writer) {
+				fmt.Fprintf(w, "seen %d files: %d added, %d already pending, %d skipped%s in %.1f s\n",
+					sum.Seen, sum.Added, sum.AlreadyPending, total(sum.Skipped), describe(sum.Skipped), sum.Seconds)
+			})
+			return nil
+		},
+	}}
+}
+
+func total(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// describe renders {"temporary": 2} as " (temporary 2)".
+func describe(m map[string]int64) string {
+	if len(m) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// parseWhen reads an absolute time or a delay from now.
+func parseWhen(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		return now.Add(d), nil
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("--after %q: give RFC 3339 (2026-01-02T15:04:05Z), 'YYYY-MM-DD HH:MM' (UTC) or a delay (2h)", s)
+}

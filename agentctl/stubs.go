@@ -1,4 +1,0 @@
-package main
-
-func enqueueCommands() []*command { return nil }
-func queueCommands() []*command   { return nil }

@@ -1,0 +1,276 @@
+// Package enqueue fills the ingest queue from the storage tree: it walks the tree, applies
+// the archive's name rules and the operator's filters, and inserts the names in batches
+// (COPY into a temporary table, then one INSERT … ON CONFLICT DO NOTHING and one NOTIFY per
+// batch). A file that is already pending is counted, not an error.
+package enqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/fitsarchive/agentd/internal/filenames"
+	"github.com/fitsarchive/agentd/queue"
+)
+
+var (
+	// ErrNoStorageRoot is returned when the storage root (or --path under it) does not exist
+	// or is not a directory.
+	ErrNoStorageRoot = errors.New("storage root not found")
+	// ErrBadPath is returned when --path leaves the storage root.
+	ErrBadPath = errors.New("path must stay inside the storage root")
+)
+
+// DefaultBatch is the number of names inserted per transaction.
+const DefaultBatch = 10000
+
+// Options says what to enqueue.
+type Options struct {
+	Root      string         // storage root
+	Path      string         // start here, relative to Root ("" = everything)
+	FileRE    *regexp.Regexp // only names matching (search, not anchored); nil = all
+	NewFiles  int            // only files modified within this many days; 0 = all
+	Force     bool           // ingest even when unchanged
+	ForceMD5  bool           // compare md5 even when lastmod is unchanged
+	After     time.Time      // not before this time; zero = now
+	BatchSize int            // names per transaction (default DefaultBatch)
+	Now       func() time.Time
+	// Progress, when set, is called after each batch with the running totals.
+	Progress func(Summary)
+}
+
+// Summary counts what a run did.
+type Summary struct {
+	Seen           int64            `json:"seen"`            // files found under the start directory
+	Added          int64            `json:"added"`           // new pending rows
+	AlreadyPending int64            `json:"already_pending"` // names that were pending already
+	Skipped        map[string]int64 `json:"skipped"`         // by rule (temporary, tiled, …) and filter
+	Batches        int              `json:"batches"`
+	Seconds        float64          `json:"seconds"`
+}
+
+// entry is one accepted file.
+type entry struct{ name, dir string }
+
+// Ingest walks the storage tree and fills the ingest queue.
+func Ingest(ctx context.Context, pool *pgxpool.Pool, opt Options) (Summary, error) {
+	start := time.Now()
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.BatchSize <= 0 {
+		opt.BatchSize = DefaultBatch
+	}
+	sum := Summary{Skipped: map[string]int64{}}
+	startDir, err := startDir(opt.Root, opt.Path)
+	if err != nil {
+		return sum, err
+	}
+
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return sum, fmt.Errorf("connect for enqueue: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS enqueue_batch
+		(filename text, path text, filekey text, sortkey text) ON COMMIT DELETE ROWS`); err != nil {
+		return sum, fmt.Errorf("create staging table: %w", err)
+	}
+
+	batches := make(chan []entry, 2)
+	walkErr := make(chan error, 1)
+	walkCtx, cancelWalk := context.WithCancel(ctx)
+	defer cancelWalk()
+	var walked Summary // written by the walker only, read after walkErr
+	walked.Skipped = map[string]int64{}
+	go func() { // owner: Ingest; exits when the walk ends or walkCtx is cancelled
+		defer close(batches)
+		walkErr <- walk(walkCtx, opt, startDir, &walked, batches)
+	}()
+
+	var after any
+	if !opt.After.IsZero() {
+		after = opt.After
+	}
+	for batch := range batches {
+		added, err := insertBatch(ctx, conn.Conn(), batch, opt, after)
+		if err != nil {
+			cancelWalk()
+			for range batches { // let the walker finish
+			}
+			<-walkErr
+			return sum, err
+		}
+		sum.Added += added
+		sum.AlreadyPending += int64(len(batch)) - added
+		sum.Batches++
+		if opt.Progress != nil {
+			p := sum
+			p.Seen = sum.Added + sum.AlreadyPending
+			opt.Progress(p)
+		}
+	}
+	if err := <-walkErr; err != nil {
+		return sum, err
+	}
+	sum.Seen = walked.Seen
+	sum.Skipped = walked.Skipped
+	sum.Seconds = time.Since(start).Seconds()
+	return sum, nil
+}
+
+func startDir(root, sub string) (string, error) {
+	if root == "" {
+		return "", fmt.Errorf("%w: no storage root configured; give --storage-root or set storage_root in the config", ErrNoStorageRoot)
+	}
+	clean := filepath.Clean("/" + sub)[1:]
+	if sub != "" && (filepath.IsAbs(sub) || strings.HasPrefix(filepath.Clean(sub), "..")) {
+		return "", fmt.Errorf("%w: %q", ErrBadPath, sub)
+	}
+	dir := filepath.Join(root, clean)
+	st, err := os.Stat(dir)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrNoStorageRoot, err)
+	}
+	if !st.IsDir() {
+		return "", fmt.Errorf("%w: %s is not a directory", ErrNoStorageRoot, dir)
+	}
+	return dir, nil
+}
+
+// walk sends accepted files in batches. Only it writes to sum.
+func walk(ctx context.Context, opt Options, dir string, sum *Summary, out chan<- []entry) error {
+	var cutoff time.Time
+	if opt.NewFiles > 0 {
+		cutoff = opt.Now().Add(-time.Duration(opt.NewFiles) * 24 * time.Hour)
+	}
+	batch := make([]entry, 0, opt.BatchSize)
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if path == dir {
+				return err
+			}
+			return fmt.Errorf("read %s: %w", path, err)
+		}
+		if d.IsDir() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() && d.Type()&fs.ModeSymlink == 0 {
+			return nil
+		}
+		sum.Seen++
+		name := d.Name()
+		if ok, reason := filenames.Accept(name); !ok {
+			sum.Skipped[reason]++
+			return nil
+		}
+		if opt.FileRE != nil && !opt.FileRE.MatchString(name) {
+			sum.Skipped["file-re"]++
+			return nil
+		}
+		if !cutoff.IsZero() {
+			info, err := d.Info()
+			if err != nil {
+				return fmt.Errorf("stat %s: %w", path, err)
+			}
+			if info.ModTime().Before(cutoff) {
+				sum.Skipped["newfiles"]++
+				return nil
+			}
+		}
+		rel, err := filepath.Rel(opt.Root, filepath.Dir(path))
+		if err != nil {
+			return err
+		}
+		if rel == "." {
+			rel = ""
+		}
+		batch = append(batch, entry{name: name, dir: rel})
+		if len(batch) == opt.BatchSize {
+			select {
+			case out <- batch:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			batch = make([]entry, 0, opt.BatchSize)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("walk storage: %w", err)
+	}
+	if len(batch) > 0 {
+		select {
+		case out <- batch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// insertBatch adds one batch in one transaction and announces it; it returns how many rows
+// were new.
+func insertBatch(ctx context.Context, conn *pgx.Conn, batch []entry, opt Options, after any) (int64, error) {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("begin enqueue batch: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	rows := make([][]any, len(batch))
+	for i, e := range batch {
+		rows[i] = []any{e.name, e.dir, filenames.FileName(e.name), filenames.SortKey(e.name)}
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"enqueue_batch"},
+		[]string{"filename", "path", "filekey", "sortkey"}, pgx.CopyFromRows(rows)); err != nil {
+		return 0, fmt.Errorf("copy enqueue batch: %w", err)
+	}
+	spec := queue.Ingest()
+	tag, err := tx.Exec(ctx, `INSERT INTO ingestqueue (filename, path, filekey, sortkey, force, force_md5, after)
+		SELECT filename, path, filekey, sortkey, $1, $2, $3 FROM enqueue_batch
+		ON CONFLICT DO NOTHING`, opt.Force, opt.ForceMD5, after)
+	if err != nil {
+		return 0, fmt.Errorf("insert enqueue batch: %w", err)
+	}
+	if tag.RowsAffected() > 0 {
+		if err := queue.Notify(ctx, tx, spec); err != nil {
+			return 0, err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("commit enqueue batch: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// dayShorthands are the --file-re words for "files of the last N days".
+var dayShorthands = map[string]int{"today": 1, "twoday": 2, "fourday": 4, "tenday": 10, "twentyday": 20}
+
+// FileRE compiles a --file-re value; the shorthands today, twoday, fourday, tenday and
+// twentyday match the YYYYMMDD dates of the last 1, 2, 4, 10 or 20 UTC days.
+func FileRE(s string, now time.Time) (*regexp.Regexp, error) {
+	if n, ok := dayShorthands[s]; ok {
+		dates := make([]string, n)
+		for i := range dates {
+			dates[i] = now.UTC().AddDate(0, 0, -i).Format("20060102")
+		}
+		return regexp.MustCompile(strings.Join(dates, "|")), nil
+	}
+	re, err := regexp.Compile(s)
+	if err != nil {
+		return nil, fmt.Errorf("--file-re: %w", err)
+	}
+	return re, nil
+}

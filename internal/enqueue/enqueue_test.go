@@ -1,0 +1,177 @@
+package enqueue
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/fitsarchive/agentd/internal/pgtest"
+)
+
+// tree writes empty files at the given paths (relative to a new root) and returns the root.
+func tree(t *testing.T, paths ...string) string {
+	t.Helper()
+	root := t.TempDir()
+	for _, p := range paths {
+		full := filepath.Join(root, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+type row struct {
+	filename, path, filekey, sortkey string
+	force, forceMD5                  bool
+	after                            *time.Time
+}
+
+func rows(t *testing.T, pool *pgxpool.Pool) map[string]row {
+	t.Helper()
+	rs, err := pool.Query(context.Background(), `SELECT filename, path, filekey, sortkey, force, force_md5, after FROM ingestqueue`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	out := map[string]row{}
+	for rs.Next() {
+		var r row
+		if err := rs.Scan(&r.filename, &r.path, &r.filekey, &r.sortkey, &r.force, &r.forceMD5, &r.after); err != nil {
+			t.Fatal(err)
+		}
+		out[filepath.Join(r.path, r.filename)] = r
+	}
+	return out
+}
+
+func TestIngestWalksTreeAppliesRulesAndSkipsPending(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t, pgtest.NewDB(t))
+	root := tree(t,
+		"N20200101S0001.fits",
+		"2020/N20200102S0002.fits.bz2",
+		"2020/jan/N20200103S0003.fits",
+		"2020/20200103_GN-2020A-Q-1_obslog.txt",
+		"N20200101S0001_tmp.fits",
+		"N20200101S0001.jpg",
+		"notes.txt",
+	)
+	sum, err := Ingest(ctx, pool, Options{Root: root, BatchSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Seen != 7 || sum.Added != 4 || sum.AlreadyPending != 0 {
+		t.Fatalf("summary = %+v, want seen 7, added 4", sum)
+	}
+	if sum.Skipped["temporary"] != 1 || sum.Skipped["preview"] != 1 || sum.Skipped["not-data"] != 1 {
+		t.Fatalf("skipped = %v", sum.Skipped)
+	}
+	got := rows(t, pool)
+	r, ok := got["2020/N20200102S0002.fits.bz2"]
+	if !ok || r.path != "2020" || r.filekey != "N20200102S0002.fits" || r.sortkey != "z202001020002" {
+		t.Fatalf("bz2 row = %+v (present %v)", r, ok)
+	}
+	if got["N20200101S0001.fits"].path != "" {
+		t.Fatalf("top-level path = %q, want empty", got["N20200101S0001.fits"].path)
+	}
+
+	// Again: everything is already pending, nothing added, no error.
+	sum, err = Ingest(ctx, pool, Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Added != 0 || sum.AlreadyPending != 4 {
+		t.Fatalf("second run = %+v, want added 0, already pending 4", sum)
+	}
+	if n := len(rows(t, pool)); n != 4 {
+		t.Fatalf("%d queue rows after a second run, want 4", n)
+	}
+}
+
+func TestIngestFilters(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t, pgtest.NewDB(t))
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	root := tree(t, "a/N20261125S0001.fits", "a/N20261124S0001.fits", "b/N20261120S0001.fits", "b/old_N20261125S0009.fits")
+	old := now.Add(-30 * 24 * time.Hour)
+	if err := os.Chtimes(filepath.Join(root, "b/old_N20261125S0009.fits"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	re, err := FileRE("twoday", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := now.Add(time.Hour)
+	sum, err := Ingest(ctx, pool, Options{Root: root, FileRE: re, Now: func() time.Time { return time.Now() }, NewFiles: 3,
+		Force: true, ForceMD5: true, After: after})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := rows(t, pool)
+	if len(got) != 2 || sum.Skipped["file-re"] != 1 || sum.Skipped["newfiles"] != 1 {
+		t.Fatalf("rows %v, summary %+v; want the two files of the last two days", got, sum)
+	}
+	r := got["a/N20261125S0001.fits"]
+	if !r.force || !r.forceMD5 || r.after == nil || !r.after.Equal(after) {
+		t.Fatalf("row = %+v, want force, force_md5 and after set", r)
+	}
+
+	// --path starts lower in the tree.
+	pool2 := pgtest.Pool(t, pgtest.NewDB(t))
+	if _, err := Ingest(ctx, pool2, Options{Root: root, Path: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	got = rows(t, pool2)
+	if _, ok := got["b/N20261120S0001.fits"]; len(got) != 2 || !ok {
+		t.Fatalf("--path b enqueued %v", got)
+	}
+}
+
+func TestIngestBadRoot(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.Pool(t, pgtest.NewDB(t))
+	root := tree(t, "x/N20200101S0001.fits")
+	for _, o := range []Options{
+		{Root: filepath.Join(root, "missing")},
+		{Root: ""},
+		{Root: root, Path: "nope"},
+		{Root: root, Path: "x/N20200101S0001.fits"},
+	} {
+		if _, err := Ingest(context.Background(), pool, o); !errors.Is(err, ErrNoStorageRoot) {
+			t.Errorf("Ingest(%+v) = %v, want ErrNoStorageRoot", o, err)
+		}
+	}
+	if _, err := Ingest(context.Background(), pool, Options{Root: root, Path: "../etc"}); !errors.Is(err, ErrBadPath) {
+		t.Errorf("path ../etc: %v, want ErrBadPath", err)
+	}
+}
+
+func TestFileREShorthands(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
+	re, err := FileRE("fourday", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]bool{
+		"N20260301S0001.fits": true, "N20260226S0001.fits": true, "N20260225S0001.fits": false,
+	} {
+		if re.MatchString(name) != want {
+			t.Errorf("fourday matches %s = %v, want %v", name, !want, want)
+		}
+	}
+	if _, err := FileRE("(", now); err == nil {
+		t.Error("bad regex accepted")
+	}
+}
