@@ -1,0 +1,301 @@
+package queue_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/fitsarchive/agentd/internal/filenames"
+	"github.com/fitsarchive/agentd/internal/pgtest"
+	"github.com/fitsarchive/agentd/queue"
+)
+
+type testBundle struct {
+	db *pgxpool.Pool
+	q  *queue.Queue
+}
+
+const owner = "00000000-0000-0000-0000-00000000000a"
+
+func setup(t *testing.T, opt queue.Options) testBundle {
+	t.Helper()
+	db := pgtest.Pool(t, pgtest.NewDB(t))
+	if opt.Owner == "" {
+		opt.Owner = owner
+	}
+	return testBundle{db: db, q: queue.New(db, queue.Ingest(), opt)}
+}
+
+// add enqueues files directly (path "p").
+func (b testBundle) add(t *testing.T, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		_, err := b.db.Exec(context.Background(), `INSERT INTO ingestqueue (filename, path, filekey, sortkey)
+			VALUES ($1, 'p', $2, $3)`, n, filenames.FileName(n), filenames.SortKey(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func holders(n int) []string {
+	h := make([]string, n)
+	for i := range h {
+		h[i] = fmt.Sprintf("test/%d", i)
+	}
+	return h
+}
+
+func labels(items []queue.Item) []string {
+	var out []string
+	for _, it := range items {
+		out = append(out, it.Label)
+	}
+	return out
+}
+
+func TestClaimNewestFirstOnePerFile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, queue.Options{})
+	b.add(t, "N20200101S0001.fits", "N20200103S0001.fits", "N20200102S0001.fits.bz2", "N20200102S0001.fits", "other.fits")
+	items, err := b.q.Claim(ctx, holders(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One of the twins N20200102S0001.fits(.bz2) only: they are one file.
+	if len(items) != 4 {
+		t.Fatalf("claimed %v, want 4 items (twins never together)", labels(items))
+	}
+	if items[0].Label != "N20200103S0001.fits" || items[3].Label != "other.fits" {
+		t.Fatalf("claim order %v, want newest first, other last", labels(items))
+	}
+	if items[0].Holder != "test/0" || items[1].Holder != "test/1" {
+		t.Fatalf("holders %q %q", items[0].Holder, items[1].Holder)
+	}
+	if items[0].String("path") != "p" || items[0].String("filename") != "N20200103S0001.fits" {
+		t.Fatalf("payload %v", items[0].Payload)
+	}
+	more, err := b.q.Claim(ctx, holders(10))
+	if err != nil || len(more) != 0 {
+		t.Fatalf("second claim while the twin runs = %v, %v; want nothing", labels(more), err)
+	}
+	var twin queue.Item
+	for _, it := range items {
+		if filenames.FileName(it.Label) == "N20200102S0001.fits" {
+			twin = it
+		}
+	}
+	if _, err := b.q.CompleteBatch(ctx, []queue.Item{twin}); err != nil {
+		t.Fatal(err)
+	}
+	more, err = b.q.Claim(ctx, holders(10))
+	if err != nil || len(more) != 1 || filenames.FileName(more[0].Label) != "N20200102S0001.fits" {
+		t.Fatalf("after the twin completed, claim = %v, %v; want the other twin", labels(more), err)
+	}
+}
+
+func TestClaimHonoursAfter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, queue.Options{})
+	b.add(t, "N20200101S0001.fits")
+	b.db.Exec(ctx, `UPDATE ingestqueue SET after = now() + interval '1 hour'`)
+	items, err := b.q.Claim(ctx, holders(1))
+	if err != nil || len(items) != 0 {
+		t.Fatalf("claimed a deferred item: %v %v", labels(items), err)
+	}
+	idle, err := b.q.Idle(ctx)
+	if err != nil || idle {
+		t.Fatalf("Idle with a deferred item = %v, %v; want false", idle, err)
+	}
+}
+
+func TestCompleteIsFencedByToken(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, queue.Options{Lease: 50 * time.Millisecond})
+	b.add(t, "N20200101S0001.fits")
+	items, _ := b.q.Claim(ctx, holders(1))
+	stale := items[0]
+	time.Sleep(100 * time.Millisecond)
+	if n, err := b.q.Rescue(ctx); err != nil || n != 1 {
+		t.Fatalf("Rescue = %d, %v; want 1", n, err)
+	}
+	fresh, _ := b.q.Claim(ctx, holders(1))
+	if len(fresh) != 1 || fresh[0].Attempts != 1 {
+		t.Fatalf("reclaim after rescue = %+v, want one item with 1 attempt", fresh)
+	}
+	// The stalled worker wakes up: its writes must not commit.
+	tx, err := b.db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if err := b.q.Complete(ctx, tx, stale); !errors.Is(err, queue.ErrLeaseLost) {
+		t.Fatalf("Complete with a stale token = %v, want ErrLeaseLost", err)
+	}
+	tx.Rollback(ctx)
+	if err := b.q.Fail(ctx, stale, "x"); !errors.Is(err, queue.ErrLeaseLost) {
+		t.Fatalf("Fail with a stale token = %v, want ErrLeaseLost", err)
+	}
+	if lost, err := b.q.CompleteBatch(ctx, []queue.Item{stale, fresh[0]}); err != nil || len(lost) != 1 || lost[0].Token != stale.Token {
+		t.Fatalf("CompleteBatch lost = %v, %v; want the stale one", lost, err)
+	}
+}
+
+func TestAttemptLimitFailsItem(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, queue.Options{Lease: 20 * time.Millisecond, MaxAttempts: 3})
+	b.add(t, "N20200101S0001.fits")
+	for i := 0; i < 3; i++ {
+		items, err := b.q.Claim(ctx, holders(1))
+		if err != nil || len(items) != 1 {
+			t.Fatalf("round %d: claim = %v, %v", i, labels(items), err)
+		}
+		time.Sleep(40 * time.Millisecond)
+		if _, err := b.q.Rescue(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := b.q.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Failed != 1 || st.Pending != 0 || len(st.Failures) != 1 {
+		t.Fatalf("after 3 deaths: %+v, want one failed item", st)
+	}
+	if want := "worker died 3 times"; !strings.Contains(st.Failures[0].Error, want) {
+		t.Fatalf("error %q, want %q", st.Failures[0].Error, want)
+	}
+	// Re-arm it.
+	n, err := queue.Retry(ctx, b.db, queue.Ingest(), "N2020*")
+	if err != nil || n != 1 {
+		t.Fatalf("Retry = %d, %v", n, err)
+	}
+	items, _ := b.q.Claim(ctx, holders(1))
+	if len(items) != 1 || items[0].Attempts != 0 {
+		t.Fatalf("after retry: %+v, want a fresh item", items)
+	}
+}
+
+func TestReleaseAndDeferWithPendingTwin(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, queue.Options{})
+	b.add(t, "N20200101S0001.fits", "N20200102S0001.fits")
+	items, _ := b.q.Claim(ctx, holders(2))
+	b.add(t, "N20200101S0001.fits") // re-added while in progress: a pending twin
+	if n, err := b.q.Release(ctx, []string{items[0].Token, items[1].Token}, false); err != nil || n != 2 {
+		t.Fatalf("Release = %d, %v", n, err)
+	}
+	st, _ := b.q.Stats(ctx)
+	if st.Pending != 2 || st.InProgress != 0 {
+		t.Fatalf("after release: %+v, want 2 pending (twin merged)", st)
+	}
+	items, _ = b.q.Claim(ctx, holders(1))
+	if err := b.q.Defer(ctx, items[0], time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = b.q.Stats(ctx)
+	if st.Pending != 1 || st.Deferred != 1 {
+		t.Fatalf("after defer: %+v, want 1 pending 1 deferred", st)
+	}
+}
+
+func TestCrashReleaseCountsAttempt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, queue.Options{MaxAttempts: 2})
+	b.add(t, "N20200101S0001.fits")
+	for i := 0; i < 2; i++ {
+		items, _ := b.q.Claim(ctx, holders(1))
+		if len(items) != 1 {
+			t.Fatalf("round %d: nothing claimed", i)
+		}
+		if _, err := b.q.Release(ctx, []string{items[0].Token}, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, _ := b.q.Stats(ctx)
+	if st.Failed != 1 {
+		t.Fatalf("after 2 crash releases with limit 2: %+v, want failed", st)
+	}
+}
+
+func TestHeartbeatKeepsLeaseAlive(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, queue.Options{Lease: 300 * time.Millisecond})
+	b.add(t, "N20200101S0001.fits", "N20200102S0001.fits")
+	if _, err := b.q.Claim(ctx, holders(2)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		time.Sleep(100 * time.Millisecond)
+		got, err := queue.Heartbeat(ctx, b.db, []queue.Spec{queue.Ingest(), queue.Calcache()}, owner, 300*time.Millisecond)
+		if err != nil || got["ingest"] != 2 {
+			t.Fatalf("Heartbeat = %v, %v; want 2 ingest leases", got, err)
+		}
+	}
+	if n, _ := b.q.Rescue(ctx); n != 0 {
+		t.Fatalf("rescued %d items whose holder heartbeats", n)
+	}
+}
+
+// Many claimers at once: every item is claimed exactly once.
+func TestConcurrentClaimersNeverShare(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, queue.Options{})
+	const n = 500
+	_, err := b.db.Exec(ctx, `INSERT INTO ingestqueue (filename, path, filekey, sortkey)
+		SELECT 'f' || i || '.fits', '', 'f' || i || '.fits', 'aaaa' || i FROM generate_series(1, $1) i`, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	seen := map[int64]int{}
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				items, err := b.q.Claim(ctx, holders(7))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(items) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, it := range items {
+					seen[it.ID]++
+				}
+				mu.Unlock()
+				if _, err := b.q.CompleteBatch(ctx, items); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(seen) != n {
+		t.Fatalf("claimed %d distinct items, want %d", len(seen), n)
+	}
+	for id, c := range seen {
+		if c != 1 {
+			t.Fatalf("item %d claimed %d times", id, c)
+		}
+	}
+}
