@@ -1,0 +1,154 @@
+package queue_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fitsarchive/agentd/queue"
+)
+
+// memJournal is an in-memory Journal for pool tests (agentd's is bbolt: internal/state).
+type memJournal struct {
+	mu       sync.Mutex
+	open     map[string]bool
+	outcomes map[string]int
+}
+
+func (j *memJournal) Claimed(_ string, items []queue.Item) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, it := range items {
+		j.open[it.Token] = true
+	}
+	return nil
+}
+
+func (j *memJournal) Finished(_ string, done []queue.Done) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, d := range done {
+		delete(j.open, d.Item.Token)
+		j.outcomes[d.Outcome]++
+	}
+	return nil
+}
+
+func (j *memJournal) Outstanding(string) ([]string, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var out []string
+	for t := range j.open {
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func TestPoolEmptiesQueue(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, queue.Options{})
+	_, err := b.db.Exec(ctx, `INSERT INTO ingestqueue (filename, path, filekey, sortkey)
+		SELECT 'f' || i || '.fits', '', 'f' || i || '.fits', 'aaaa' || i FROM generate_series(1, 300) i`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.add(t, "bad.fits", "later.fits")
+	var mu sync.Mutex
+	seen := map[string]int{}
+	handler := func(ctx context.Context, it queue.Item) (queue.Result, error) {
+		mu.Lock()
+		seen[it.Label]++
+		n := seen[it.Label]
+		mu.Unlock()
+		switch {
+		case it.Label == "bad.fits":
+			return queue.Result{}, errors.New("not a FITS file")
+		case it.Label == "later.fits" && n == 1:
+			return queue.DeferFor(10 * time.Millisecond), nil
+		}
+		return queue.Complete, nil
+	}
+	j := &memJournal{open: map[string]bool{}, outcomes: map[string]int{}}
+	pool := queue.NewPool(queue.PoolConfig{
+		DB: b.db, Owner: owner, Holder: "test", Lease: time.Minute, Poll: 50 * time.Millisecond,
+		Empty: true, Journal: j,
+		Queues: []queue.Workers{{Spec: queue.Ingest(), Count: 4, Handler: handler}},
+	})
+	runCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := pool.Run(runCtx); err != nil {
+		t.Fatal(err)
+	}
+	if runCtx.Err() != nil {
+		t.Fatal("pool did not return on an empty queue")
+	}
+	st, _ := b.q.Stats(ctx)
+	if st.Pending != 0 || st.InProgress != 0 || st.Failed != 1 || st.Deferred != 0 {
+		t.Fatalf("after the pool: %+v, want only the failed item left", st)
+	}
+	if !strings.Contains(st.Failures[0].Error, "not a FITS file") {
+		t.Fatalf("failure text %q", st.Failures[0].Error)
+	}
+	if len(j.open) != 0 || j.outcomes["completed"] != 301 || j.outcomes["failed"] != 1 || j.outcomes["deferred"] != 1 {
+		t.Fatalf("journal open %d, outcomes %v", len(j.open), j.outcomes)
+	}
+	for label, n := range seen {
+		if n != 1 && label != "later.fits" {
+			t.Fatalf("%s worked %d times", label, n)
+		}
+	}
+	counts := pool.State()[0].Counts
+	if counts["completed"] != 301 || counts["claimed"] != 303 {
+		t.Fatalf("counts %v", counts)
+	}
+}
+
+func TestPoolReleasesOnShutdownAfterGrace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, queue.Options{})
+	b.add(t, "slow1.fits", "slow2.fits")
+	started := make(chan struct{}, 2)
+	handler := func(ctx context.Context, it queue.Item) (queue.Result, error) {
+		started <- struct{}{}
+		<-ctx.Done() // never finishes by itself
+		return queue.Result{}, ctx.Err()
+	}
+	pool := queue.NewPool(queue.PoolConfig{
+		DB: b.db, Owner: owner, Holder: "test", Lease: time.Minute, Grace: 100 * time.Millisecond,
+		Queues: []queue.Workers{{Spec: queue.Ingest(), Count: 2, Handler: handler}},
+	})
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- pool.Run(runCtx) }()
+	for i := 0; i < 2; i++ {
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+			t.Fatal("items not started")
+		}
+	}
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("pool did not stop after the grace period")
+	}
+	st, _ := b.q.Stats(ctx)
+	if st.Pending != 2 || st.InProgress != 0 || st.Failed != 0 {
+		t.Fatalf("after shutdown: %+v, want both items pending again", st)
+	}
+	items, _ := b.q.Claim(ctx, holders(2))
+	for _, it := range items {
+		if it.Attempts != 0 {
+			t.Fatalf("a clean shutdown counted an attempt: %+v", it)
+		}
+	}
+}
