@@ -1,0 +1,210 @@
+// Package state is agentd's local state in one bbolt file: the journal of claims this
+// process holds (so that a restart releases exactly its own claims), per-queue counters that
+// survive restarts, and recent events.
+//
+// # Caveats
+//
+// bbolt takes an exclusive lock on the file: only agentd opens it, with a timeout, so a
+// second agentd with the same name gets ErrLocked instead of hanging. Every write is one
+// fsync'ed transaction: callers batch (one write per claim batch, one per finished batch).
+package state
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/fitsarchive/agentd/queue"
+)
+
+var (
+	// ErrLocked is returned by Open when another process holds the state file.
+	ErrLocked = errors.New("state file is in use by another process")
+)
+
+// MaxEvents is how many recent events the file keeps.
+const MaxEvents = 500
+
+// Store is an open state file.
+type Store struct {
+	db *bolt.DB
+}
+
+var bucketEvents = []byte("events")
+
+func claimsBucket(queue string) []byte   { return []byte("claims/" + queue) }
+func countersBucket(queue string) []byte { return []byte("counters/" + queue) }
+
+// Open opens (creating) the state file at path, waiting at most timeout for its lock.
+func Open(path string, timeout time.Duration) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s (is another agentd with the same --name running?)", ErrLocked, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open state %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the file; safe to call twice.
+func (s *Store) Close() error {
+	if s == nil || s.db == nil {
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	return err
+}
+
+// journalEntry is what the journal keeps of a claim.
+type journalEntry struct {
+	ID      int64     `json:"id"`
+	Label   string    `json:"label"`
+	Claimed time.Time `json:"claimed"`
+}
+
+// Claimed records claims before they are worked (one fsync for the batch).
+func (s *Store) Claimed(queue string, items []queue.Item) error {
+	now := time.Now().UTC()
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(claimsBucket(queue))
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			v, _ := json.Marshal(journalEntry{ID: it.ID, Label: it.Label, Claimed: now})
+			if err := b.Put([]byte(it.Token), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Finished removes claims from the journal and counts their outcomes, in one transaction.
+func (s *Store) Finished(queue string, done []queue.Done) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		claims, err := tx.CreateBucketIfNotExists(claimsBucket(queue))
+		if err != nil {
+			return err
+		}
+		counters, err := tx.CreateBucketIfNotExists(countersBucket(queue))
+		if err != nil {
+			return err
+		}
+		add := map[string]uint64{}
+		for _, d := range done {
+			if err := claims.Delete([]byte(d.Item.Token)); err != nil {
+				return err
+			}
+			add[d.Outcome]++
+		}
+		for k, n := range add {
+			var cur uint64
+			if v := counters.Get([]byte(k)); len(v) == 8 {
+				cur = binary.BigEndian.Uint64(v)
+			}
+			if err := counters.Put([]byte(k), binary.BigEndian.AppendUint64(nil, cur+n)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Outstanding lists the claim tokens still journaled for queue.
+func (s *Store) Outstanding(queue string) ([]string, error) {
+	var out []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(claimsBucket(queue))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, _ []byte) error {
+			out = append(out, string(k)) // string() copies: no bbolt bytes escape
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Counters returns the lifetime outcome counts of queue.
+func (s *Store) Counters(queue string) (map[string]uint64, error) {
+	out := map[string]uint64{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(countersBucket(queue))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			if len(v) == 8 {
+				out[string(k)] = binary.BigEndian.Uint64(v)
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// AddEvent appends an event and trims the log to MaxEvents.
+func (s *Store) AddEvent(ev queue.Event) error {
+	v, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketEvents)
+		if err != nil {
+			return err
+		}
+		seq, _ := b.NextSequence()
+		if err := b.Put(binary.BigEndian.AppendUint64(nil, seq), v); err != nil {
+			return err
+		}
+		if seq <= MaxEvents {
+			return nil
+		}
+		oldest := binary.BigEndian.AppendUint64(nil, seq-MaxEvents)
+		c := b.Cursor()
+		for k, _ := c.First(); k != nil && string(k) <= string(oldest); k, _ = c.First() {
+			if err := c.Delete(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Events returns up to n most recent events, oldest first.
+func (s *Store) Events(n int) ([]queue.Event, error) {
+	var out []queue.Event
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketEvents)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.Last(); k != nil && len(out) < n; k, v = c.Prev() {
+			var ev queue.Event
+			if err := json.Unmarshal(v, &ev); err == nil {
+				out = append(out, ev)
+			}
+		}
+		return nil
+	})
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, err
+}

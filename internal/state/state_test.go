@@ -1,0 +1,84 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/fitsarchive/agentd/queue"
+)
+
+func TestJournalSurvivesReopen(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "a", "agentd.db")
+	s, err := Open(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := []queue.Item{{ID: 1, Token: "t1", Label: "a.fits"}, {ID: 2, Token: "t2", Label: "b.fits"}}
+	if err := s.Claimed("ingest", items); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Finished("ingest", []queue.Done{{Item: items[0], Outcome: queue.OutcomeCompleted}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s.Close() // twice is fine
+
+	s, err = Open(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.Outstanding("ingest")
+	if err != nil || len(got) != 1 || got[0] != "t2" {
+		t.Fatalf("Outstanding = %v, %v; want [t2]", got, err)
+	}
+	if other, _ := s.Outstanding("calcache"); len(other) != 0 {
+		t.Fatalf("calcache journal = %v, want empty", other)
+	}
+	c, err := s.Counters("ingest")
+	if err != nil || c["completed"] != 1 {
+		t.Fatalf("Counters = %v, %v", c, err)
+	}
+}
+
+func TestSecondOpenerGetsErrLocked(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "agentd.db")
+	s, err := Open(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	start := time.Now()
+	if _, err := Open(path, 200*time.Millisecond); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Open = %v, want ErrLocked", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatal("second Open waited far past its timeout")
+	}
+}
+
+func TestEventsAreTrimmed(t *testing.T) {
+	t.Parallel()
+	s, err := Open(filepath.Join(t.TempDir(), "agentd.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := 0; i < MaxEvents+20; i++ {
+		if err := s.AddEvent(queue.Event{Kind: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs, err := s.Events(MaxEvents * 2)
+	if err != nil || len(evs) != MaxEvents {
+		t.Fatalf("kept %d events, %v; want %d", len(evs), err, MaxEvents)
+	}
+	if evs[len(evs)-1].Kind != fmt.Sprint(MaxEvents+19) || evs[0].Kind != "20" {
+		t.Fatalf("events run %s..%s, want 20..%d", evs[0].Kind, evs[len(evs)-1].Kind, MaxEvents+19)
+	}
+}
