@@ -42,6 +42,7 @@ func commands() []*command {
 	cmds = append(cmds, dbCommands()...)
 	cmds = append(cmds, enqueueCommands()...)
 	cmds = append(cmds, queueCommands()...)
+	cmds = append(cmds, statusCommands()...)
 	sort.SliceStable(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds
 }
