@@ -1,0 +1,28 @@
+// Command mksample writes the sample storage tree (package sample) for the demo:
+//
+//	go run ./internal/sample/mksample [--nights N] DIR
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/fitsarchive/agentd/internal/sample"
+)
+
+func main() {
+	nights := flag.Int("nights", 3, "nights of observations")
+	flag.Parse()
+	if flag.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: mksample [--nights N] DIR")
+		os.Exit(2)
+	}
+	m, err := sample.Tree(flag.Arg(0), sample.Options{Nights: *nights})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mksample:", err)
+		os.Exit(1)
+	}
+	fmt.Fprintf(os.Stderr, "mksample: %d files to ingest (%d FITS), %d to be skipped, in %s\n",
+		len(m.Ingestable), len(m.FITS), len(m.Skipped), flag.Arg(0))
+}
