@@ -1,0 +1,295 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/fitsarchive/agentd/internal/cli"
+	"github.com/fitsarchive/agentd/internal/config"
+	"github.com/fitsarchive/agentd/internal/ingest"
+	"github.com/fitsarchive/agentd/internal/lockfile"
+	"github.com/fitsarchive/agentd/internal/schema"
+	"github.com/fitsarchive/agentd/internal/state"
+	"github.com/fitsarchive/agentd/queue"
+)
+
+const usageText = `usage: agentd [flags]
+
+Services the archive's work queues until stopped (SIGTERM/SIGINT: stop claiming, let
+running items finish within --grace, release the rest, exit 0). Each worker holds the
+lock file <lock-dir>/<queue>-<name>-<i>.lock for its whole life; a held lock makes agentd
+refuse to start (exit 5). With no queue configured agentd makes no database connection.
+
+examples:
+  agentd --queue ingest --workers 3 --name rebuild --empty
+  agentd --config /etc/agentd/agentd.toml
+
+flags:
+`
+
+// queueFlag collects repeated --queue NAME[:WORKERS].
+type queueFlag []string
+
+func (q *queueFlag) String() string     { return strings.Join(*q, ",") }
+func (q *queueFlag) Set(v string) error { *q = append(*q, v); return nil }
+
+type options struct {
+	configPath, dbURL, storageRoot, role, name, lockDir, statePath, socket, logLevel string
+	queues                                                                           queueFlag
+	workers                                                                          int
+	empty, fastRebuild, makePreviews                                                 bool
+	grace, lease                                                                     time.Duration
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	out := cli.Output{Stdout: stdout, Stderr: stderr}
+	fs := flag.NewFlagSet("agentd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	fs.StringVar(&o.configPath, "config", "", "config file (default "+config.DefaultPath+" when it exists; $AGENTD_CONFIG)")
+	fs.StringVar(&o.dbURL, "database-url", "", "PostgreSQL URL (default: $DATABASE_URL, config, PG* variables)")
+	fs.StringVar(&o.storageRoot, "storage-root", "", "root of the file store")
+	fs.StringVar(&o.role, "role", "", "archive or summit (archive also queues calcache work)")
+	fs.StringVar(&o.name, "name", "", "names the locks, the state file, the socket and the logs (default agentd)")
+	fs.Var(&o.queues, "queue", "serve this queue: NAME or NAME:WORKERS (repeatable; ingest)")
+	fs.IntVar(&o.workers, "workers", 0, "workers for each --queue given without a count (default 1)")
+	fs.BoolVar(&o.empty, "empty", false, "exit 0 once nothing is pending and no live lease remains")
+	fs.BoolVar(&o.fastRebuild, "fast-rebuild", false, "skip work that only matters in normal operation (rebuilds)")
+	fs.BoolVar(&o.makePreviews, "make-previews", false, "build previews inline (not built yet by this release)")
+	fs.StringVar(&o.lockDir, "lock-dir", "", "directory of the worker lock files (default /run/lock/agentd)")
+	fs.StringVar(&o.statePath, "state", "", "bbolt state file (default /var/lib/agentd/<name>.db)")
+	fs.StringVar(&o.socket, "socket", "", "status socket (default /run/agentd/<name>.sock)")
+	fs.DurationVar(&o.grace, "grace", 0, "at shutdown, how long running items may take to finish (default 30s)")
+	fs.DurationVar(&o.lease, "lease", 0, "how long a claim lives without a heartbeat (default 60s)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usageText)
+		cli.PrintFlags(stderr, fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cli.ExitOK
+		}
+		return out.Fail("agentd", cli.Usagef("%v", err))
+	}
+	if fs.NArg() > 0 {
+		return out.Fail("agentd", cli.Usagef("unexpected argument %q", fs.Arg(0)))
+	}
+	cfg, err := resolve(o, fs, getenv)
+	if err != nil {
+		return out.Fail("agentd", cli.WithCode(cli.ExitUsage, err))
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return out.Fail("agentd", cli.Usagef("--log-level: %v", err))
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("agent", cfg.Agentd.Name)
+	if err := serve(ctx, cfg, getenv, logger); err != nil {
+		return out.Fail("agentd", err)
+	}
+	return cli.ExitOK
+}
+
+// resolve applies flags over the config file and environment.
+func resolve(o options, fs *flag.FlagSet, getenv func(string) string) (config.Config, error) {
+	path, explicit := o.configPath, o.configPath != ""
+	if !explicit && getenv("AGENTD_CONFIG") != "" {
+		path, explicit = getenv("AGENTD_CONFIG"), true
+	}
+	cfg, err := config.Load(path, explicit, getenv)
+	if err != nil {
+		return cfg, err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	str := func(name string, dst *string, v string) {
+		if set[name] {
+			*dst = v
+		}
+	}
+	str("database-url", &cfg.DatabaseURL, o.dbURL)
+	str("storage-root", &cfg.StorageRoot, o.storageRoot)
+	str("role", &cfg.Role, o.role)
+	str("name", &cfg.Agentd.Name, o.name)
+	str("lock-dir", &cfg.Agentd.LockDir, o.lockDir)
+	str("state", &cfg.Agentd.State, o.statePath)
+	str("socket", &cfg.Agentd.Socket, o.socket)
+	if set["empty"] {
+		cfg.Agentd.Empty = o.empty
+	}
+	if set["fast-rebuild"] {
+		cfg.Agentd.FastRebuild = o.fastRebuild
+	}
+	if set["make-previews"] {
+		cfg.Agentd.MakePreviews = o.makePreviews
+	}
+	if set["grace"] {
+		cfg.Agentd.Grace.Duration = o.grace
+	}
+	if set["lease"] {
+		cfg.Agentd.Lease.Duration = o.lease
+	}
+	if len(o.queues) > 0 {
+		cfg.Agentd.Queues = map[string]config.QueueConfig{}
+		for _, q := range o.queues {
+			parsed, err := config.ParseQueues(q)
+			if err != nil {
+				return cfg, fmt.Errorf("--queue %s: %w", q, err)
+			}
+			for name, qc := range parsed {
+				if !strings.Contains(q, ":") && o.workers > 0 {
+					qc.Workers = o.workers
+				}
+				cfg.Agentd.Queues[name] = qc
+			}
+		}
+	} else if set["workers"] {
+		for name := range cfg.Agentd.Queues {
+			cfg.Agentd.Queues[name] = config.QueueConfig{Workers: o.workers}
+		}
+	}
+	if strings.ContainsAny(cfg.Agentd.Name, "/ ") || cfg.Agentd.Name == "" {
+		return cfg, fmt.Errorf("--name %q: use letters, digits, - and _", cfg.Agentd.Name)
+	}
+	specs := queue.Specs()
+	for name := range cfg.Agentd.Queues {
+		if _, ok := specs[name]; !ok {
+			return cfg, fmt.Errorf("%w %q: known queues are ingest and calcache", queue.ErrUnknownQueue, name)
+		}
+		if name == "calcache" {
+			return cfg, fmt.Errorf("queue calcache: its workers are not part of this release yet; serve ingest")
+		}
+	}
+	return cfg, cfg.Validate()
+}
+
+// serve runs the daemon with resolved settings until ctx ends (or the queues are empty).
+func serve(ctx context.Context, cfg config.Config, getenv func(string) string, logger *slog.Logger) error {
+	a := cfg.Agentd
+	names := make([]string, 0, len(a.Queues))
+	for name := range a.Queues {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+
+	// Locks first: a second agentd of the same name must not touch anything.
+	var locks []*lockfile.Lock
+	defer func() {
+		for _, l := range locks {
+			l.Release()
+		}
+	}()
+	for _, name := range names {
+		for i := 0; i < a.Queues[name].Workers; i++ {
+			l, err := lockfile.Acquire(filepath.Join(a.LockDir, fmt.Sprintf("%s-%s-%d.lock", name, a.Name, i)))
+			if err != nil {
+				return cli.WithCode(cli.ExitRefused, err)
+			}
+			locks = append(locks, l)
+		}
+	}
+	st, err := state.Open(a.StatePath(), 2*time.Second)
+	if errors.Is(err, state.ErrLocked) {
+		return cli.WithCode(cli.ExitRefused, err)
+	}
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	status := newStatus(cfg, st, logger)
+	if err := status.listen(a.SocketPath()); err != nil {
+		return err
+	}
+	defer status.close()
+
+	if len(names) == 0 {
+		// Nothing to serve: no database connection at all (the storage agent will run here
+		// while the database is down).
+		logger.Info("no queue configured; not connecting to the database")
+		if a.Empty {
+			return nil
+		}
+		<-ctx.Done()
+		return nil
+	}
+	if a.MakePreviews {
+		logger.Warn("--make-previews: previews are not built by this release yet; ingesting without them")
+	}
+	host, _ := os.Hostname()
+	holder := fmt.Sprintf("%s/%d/%s", host, os.Getpid(), a.Name)
+	pc, err := cfg.PoolConfig(holder, getenv)
+	if err != nil {
+		return cli.WithCode(cli.ExitUsage, err)
+	}
+	total := 0
+	for _, n := range names {
+		total += a.Queues[n].Workers
+	}
+	pc.MaxConns = int32(total + 4)
+	db, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return cli.WithCode(cli.ExitConnect, fmt.Errorf("database: %w", err))
+	}
+	defer db.Close()
+	if err := db.Ping(ctx); err != nil {
+		return cli.WithCode(cli.ExitConnect, fmt.Errorf("connect to database %q: %w; check --database-url, $DATABASE_URL or the PG* variables", pc.ConnConfig.Database, err))
+	}
+	if err := schema.Check(ctx, db); err != nil {
+		return fmt.Errorf("database %q: %w", pc.ConnConfig.Database, err)
+	}
+
+	owner := newUUID()
+	var workers []queue.Workers
+	for _, name := range names {
+		spec := queue.Specs()[name]
+		w := queue.Workers{Spec: spec, Count: a.Queues[name].Workers}
+		switch name {
+		case "ingest":
+			if cfg.StorageRoot == "" {
+				return cli.WithCode(cli.ExitUsage, errors.New("the ingest queue needs a storage root: --storage-root or storage_root in the config"))
+			}
+			if fi, err := os.Stat(cfg.StorageRoot); err != nil || !fi.IsDir() {
+				return cli.WithCode(cli.ExitConnect, fmt.Errorf("storage root %s is not a readable directory; mount it or fix --storage-root", cfg.StorageRoot))
+			}
+			ing := ingest.New(ingest.Config{
+				DB: db, Root: cfg.StorageRoot, Queue: queue.New(db, spec, queue.Options{Owner: owner, Lease: a.Lease.Duration}),
+				Archive: cfg.Role == config.RoleArchive, FastRebuild: a.FastRebuild, Logger: logger,
+			})
+			w.Handler = ing.Handle
+		}
+		workers = append(workers, w)
+	}
+	pool := queue.NewPool(queue.PoolConfig{
+		DB: db, Owner: owner, Holder: holder, Lease: a.Lease.Duration, Grace: a.Grace.Duration,
+		Empty: a.Empty, Queues: workers, Journal: st, Logger: logger,
+		OnEvent: status.event,
+	})
+	status.setPool(pool)
+	logger.Info("serving", "queues", names, "holder", holder, "empty", a.Empty)
+	if err := pool.Run(ctx); err != nil {
+		return err
+	}
+	logger.Info("stopped", "counts", pool.State())
+	return nil
+}
+
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}

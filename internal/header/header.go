@@ -1,0 +1,205 @@
+// Package header computes the archive's header row (the columns of the header table) from
+// the parsed HDUs of a FITS file, following Gemini's keyword conventions. FromHDUs is a pure
+// function: it never fails, a value it cannot find or understand is nil.
+//
+// # Caveats
+//
+// Every keyword is looked up in the primary header first, then in the first extension
+// header; a keyword whose value is missing, empty (after trimming trailing blanks) or of an
+// unusable type counts as absent, so the extension's value is used instead. Columns with
+// alternative keywords (GRATING or DISPERSR, for instance) try each keyword in that order,
+// each in both headers, before the next keyword.
+//
+// UTDateTime comes from DATE-OBS; when DATE-OBS holds only a date, the time of day comes from
+// TIME-OBS, else UT, else it is midnight. A time keyword that is present but unparseable
+// makes UTDateTime nil rather than midnight. String columns accept only string values: a
+// numeric OBJECT, say, is nil.
+package header
+
+import (
+	"strings"
+	"time"
+
+	"github.com/fitsarchive/agentd/internal/fits"
+)
+
+// Row holds the values of one row of the header table; nil stands for NULL.
+type Row struct {
+	ProgramID, ObservationID, DataLabel, Telescope, Instrument *string
+	// UTDateTime is the start of the observation, in UTC.
+	UTDateTime                                *time.Time
+	ObservationType, ObservationClass, Object *string
+	// RA and Dec are in degrees.
+	RA, Dec, ExposureTime *float64
+	FilterName, Disperser *string
+	CentralWavelength     *float64
+	FocalPlaneMask        *string
+	// DetectorBinning is "XxY", e.g. "2x2".
+	DetectorBinning *string
+	QAState         *string
+	// Release is the date (midnight UTC) when the data become public.
+	Release *time.Time
+	// Spectroscopy is true when a disperser other than a mirror, "open" or "none" is in the
+	// beam.
+	Spectroscopy bool
+	// NumExtensions is the number of HDUs after the primary one.
+	NumExtensions int
+}
+
+// FromHDUs computes the header row of a file from its HDUs, primary first.
+func FromHDUs(hdus []fits.HDU) Row {
+	k := keywords{}
+	if len(hdus) > 0 {
+		k = append(k, hdus[0].Header)
+	}
+	if len(hdus) > 1 {
+		k = append(k, hdus[1].Header)
+	}
+	r := Row{
+		ProgramID:         k.str("GEMPRGID"),
+		ObservationID:     k.str("OBSID"),
+		DataLabel:         k.str("DATALAB"),
+		Telescope:         k.str("TELESCOP"),
+		Instrument:        k.str("INSTRUME"),
+		UTDateTime:        k.utDateTime(),
+		ObservationType:   k.str("OBSTYPE"),
+		ObservationClass:  k.str("OBSCLASS"),
+		Object:            k.str("OBJECT"),
+		RA:                k.float("RA"),
+		Dec:               k.float("DEC"),
+		ExposureTime:      k.float("EXPTIME"),
+		FilterName:        k.filterName(),
+		Disperser:         k.str("GRATING", "DISPERSR"),
+		CentralWavelength: k.float("CENTWAVE", "GRWLEN"),
+		FocalPlaneMask:    k.str("MASKNAME", "FPMASK"),
+		DetectorBinning:   k.binning(),
+		QAState:           k.qaState(),
+		Release:           k.release(),
+		NumExtensions:     max(len(hdus)-1, 0),
+	}
+	r.Spectroscopy = r.Disperser != nil && isDisperser(*r.Disperser)
+	return r
+}
+
+// keywords looks keywords up in the primary header, then the first extension header.
+type keywords []fits.Header
+
+// str returns the first of the keywords with a non-empty string value, trailing blanks
+// removed.
+func (k keywords) str(keys ...string) *string {
+	for _, key := range keys {
+		for _, h := range k {
+			if s, ok := h.String(key); ok {
+				if s = strings.TrimRight(s, " "); s != "" {
+					return &s
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// float returns the first of the keywords with a numeric value (or a string holding a
+// number).
+func (k keywords) float(keys ...string) *float64 {
+	for _, key := range keys {
+		for _, h := range k {
+			if f, ok := h.Float(key); ok {
+				return &f
+			}
+		}
+	}
+	return nil
+}
+
+// filterName joins FILTER1 and FILTER2 with '&' when either is present, else uses FILTER.
+func (k keywords) filterName() *string {
+	var parts []string
+	for _, key := range []string{"FILTER1", "FILTER2"} {
+		if s := k.str(key); s != nil {
+			parts = append(parts, *s)
+		}
+	}
+	if len(parts) == 0 {
+		return k.str("FILTER")
+	}
+	s := strings.Join(parts, "&")
+	return &s
+}
+
+// binning turns CCDSUM "2 2" into "2x2".
+func (k keywords) binning() *string {
+	s := k.str("CCDSUM")
+	if s == nil {
+		return nil
+	}
+	b := strings.Join(strings.Fields(*s), "x")
+	if b == "" {
+		return nil
+	}
+	return &b
+}
+
+// qaState returns RAWGEMQA trimmed of blanks on both sides.
+func (k keywords) qaState() *string {
+	s := k.str("RAWGEMQA")
+	if s == nil {
+		return nil
+	}
+	q := strings.TrimSpace(*s)
+	if q == "" {
+		return nil
+	}
+	return &q
+}
+
+// release parses RELEASE as a date.
+func (k keywords) release() *time.Time {
+	s := k.str("RELEASE")
+	if s == nil {
+		return nil
+	}
+	t, err := time.Parse(time.DateOnly, strings.TrimSpace(*s))
+	if err != nil {
+		return nil
+	}
+	return &t
+}
+
+// utDateTime combines DATE-OBS with TIME-OBS or UT when DATE-OBS has no time of day.
+func (k keywords) utDateTime() *time.Time {
+	s := k.str("DATE-OBS")
+	if s == nil {
+		return nil
+	}
+	d := strings.TrimSuffix(strings.TrimSpace(*s), "Z")
+	if strings.Contains(d, "T") {
+		t, err := time.Parse("2006-01-02T15:04:05", d)
+		if err != nil {
+			return nil
+		}
+		return &t
+	}
+	date, err := time.Parse(time.DateOnly, d)
+	if err != nil {
+		return nil
+	}
+	tod := k.str("TIME-OBS", "UT")
+	if tod == nil {
+		return &date
+	}
+	clock, err := time.Parse("15:04:05", strings.TrimSuffix(strings.TrimSpace(*tod), "Z"))
+	if err != nil {
+		return nil
+	}
+	h, m, sec := clock.Clock()
+	t := time.Date(date.Year(), date.Month(), date.Day(), h, m, sec, clock.Nanosecond(), time.UTC)
+	return &t
+}
+
+// isDisperser reports whether a disperser value names a real disperser rather than a
+// mirror, an open position or none.
+func isDisperser(d string) bool {
+	d = strings.ToLower(strings.TrimSpace(d))
+	return d != "" && d != "none" && !strings.HasPrefix(d, "mirror") && !strings.HasPrefix(d, "open")
+}

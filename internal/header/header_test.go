@@ -1,0 +1,201 @@
+package header
+
+import (
+	"bytes"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/fitsarchive/agentd/internal/fits"
+)
+
+// columns returns the non-NULL columns of r by their names in the header table, times in
+// RFC 3339; spectroscopy and num_extensions appear only when not false or zero.
+func columns(r Row) map[string]any {
+	m := map[string]any{}
+	str := func(name string, v *string) {
+		if v != nil {
+			m[name] = *v
+		}
+	}
+	num := func(name string, v *float64) {
+		if v != nil {
+			m[name] = *v
+		}
+	}
+	tm := func(name string, v *time.Time) {
+		if v != nil {
+			m[name] = v.Format(time.RFC3339Nano)
+		}
+	}
+	str("program_id", r.ProgramID)
+	str("observation_id", r.ObservationID)
+	str("data_label", r.DataLabel)
+	str("telescope", r.Telescope)
+	str("instrument", r.Instrument)
+	tm("ut_datetime", r.UTDateTime)
+	str("observation_type", r.ObservationType)
+	str("observation_class", r.ObservationClass)
+	str("object", r.Object)
+	num("ra", r.RA)
+	num("dec", r.Dec)
+	num("exposure_time", r.ExposureTime)
+	str("filter_name", r.FilterName)
+	str("disperser", r.Disperser)
+	num("central_wavelength", r.CentralWavelength)
+	str("focal_plane_mask", r.FocalPlaneMask)
+	str("detector_binning", r.DetectorBinning)
+	str("qa_state", r.QAState)
+	tm("release", r.Release)
+	if r.Spectroscopy {
+		m["spectroscopy"] = true
+	}
+	if r.NumExtensions != 0 {
+		m["num_extensions"] = r.NumExtensions
+	}
+	return m
+}
+
+// kv builds a header from keyword, value pairs.
+func kv(pairs ...any) fits.Header {
+	var h fits.Header
+	for i := 0; i < len(pairs); i += 2 {
+		h.Cards = append(h.Cards, fits.Card{Keyword: pairs[i].(string), Value: pairs[i+1]})
+	}
+	return h
+}
+
+func hdus(headers ...fits.Header) []fits.HDU {
+	out := make([]fits.HDU, len(headers))
+	for i, h := range headers {
+		out[i] = fits.HDU{Header: h}
+	}
+	return out
+}
+
+func TestFromHDUs(t *testing.T) {
+	t.Parallel()
+	ext := kv("XTENSION", "IMAGE")
+	tests := []struct {
+		name string
+		hdus []fits.HDU
+		want map[string]any
+	}{
+		{"no HDUs", nil, map[string]any{}},
+		{"empty primary", hdus(kv("SIMPLE", true)), map[string]any{}},
+		{"identifiers", hdus(kv("GEMPRGID", "GN-2020A-Q-101", "OBSID", "GN-2020A-Q-101-5", "DATALAB", "GN-2020A-Q-101-5-001",
+			"TELESCOP", "Gemini-North", "INSTRUME", "GMOS-N")), map[string]any{
+			"program_id": "GN-2020A-Q-101", "observation_id": "GN-2020A-Q-101-5", "data_label": "GN-2020A-Q-101-5-001",
+			"telescope": "Gemini-North", "instrument": "GMOS-N"}},
+		{"trailing blanks trimmed, leading kept", hdus(kv("OBJECT", " M31  ")), map[string]any{"object": " M31"}},
+		{"empty string is missing", hdus(kv("OBJECT", "", "OBSTYPE", "   ")), map[string]any{}},
+		{"non-string is missing", hdus(kv("OBJECT", int64(3), "INSTRUME", true)), map[string]any{}},
+		{"observation type, class, object", hdus(kv("OBSTYPE", "OBJECT", "OBSCLASS", "science", "OBJECT", "NGC 1068")),
+			map[string]any{"observation_type": "OBJECT", "observation_class": "science", "object": "NGC 1068"}},
+
+		{"date and time", hdus(kv("DATE-OBS", "2020-01-01T03:04:05.6")), map[string]any{"ut_datetime": "2020-01-01T03:04:05.6Z"}},
+		{"date and time with Z", hdus(kv("DATE-OBS", "2020-01-01T03:04:05Z")), map[string]any{"ut_datetime": "2020-01-01T03:04:05Z"}},
+		{"date plus TIME-OBS", hdus(kv("DATE-OBS", "2020-01-01", "TIME-OBS", "03:04:05.6", "UT", "09:00:00")),
+			map[string]any{"ut_datetime": "2020-01-01T03:04:05.6Z"}},
+		{"date plus UT", hdus(kv("DATE-OBS", "2020-01-01", "UT", "23:59:59.123")), map[string]any{"ut_datetime": "2020-01-01T23:59:59.123Z"}},
+		{"date time ignores TIME-OBS", hdus(kv("DATE-OBS", "2020-01-01T01:00:00", "TIME-OBS", "03:04:05")),
+			map[string]any{"ut_datetime": "2020-01-01T01:00:00Z"}},
+		{"date alone is midnight", hdus(kv("DATE-OBS", "2020-01-01")), map[string]any{"ut_datetime": "2020-01-01T00:00:00Z"}},
+		{"time from extension", hdus(kv("DATE-OBS", "2020-01-01"), kv("UT", "03:04:05")), map[string]any{"ut_datetime": "2020-01-01T03:04:05Z", "num_extensions": 1}},
+		{"bad date", hdus(kv("DATE-OBS", "01/01/20", "TIME-OBS", "03:04:05")), map[string]any{}},
+		{"bad month", hdus(kv("DATE-OBS", "2020-13-01")), map[string]any{}},
+		{"bad date time", hdus(kv("DATE-OBS", "2020-01-01T25:00:00")), map[string]any{}},
+		{"bad time", hdus(kv("DATE-OBS", "2020-01-01", "TIME-OBS", "3h04m")), map[string]any{}},
+		{"time without date", hdus(kv("TIME-OBS", "03:04:05")), map[string]any{}},
+
+		{"coordinates and exposure", hdus(kv("RA", 10.5, "DEC", int64(-30), "EXPTIME", "120.0")),
+			map[string]any{"ra": 10.5, "dec": -30.0, "exposure_time": 120.0}},
+		{"sexagesimal RA is not numeric", hdus(kv("RA", "00:42:44.3", "DEC", "+41.27")), map[string]any{"dec": 41.27}},
+		{"undefined RA", hdus(kv("RA", nil)), map[string]any{}},
+
+		{"filter1 and filter2", hdus(kv("FILTER1", "g_G0301", "FILTER2", "open2-8", "FILTER", "ignored")),
+			map[string]any{"filter_name": "g_G0301&open2-8"}},
+		{"filter2 only", hdus(kv("FILTER2", "open2-8", "FILTER", "ignored")), map[string]any{"filter_name": "open2-8"}},
+		{"filter", hdus(kv("FILTER", "H_G0203")), map[string]any{"filter_name": "H_G0203"}},
+		{"empty filter1 falls back", hdus(kv("FILTER1", "", "FILTER", "J")), map[string]any{"filter_name": "J"}},
+
+		{"grating", hdus(kv("GRATING", "B600+_G5307", "DISPERSR", "other")),
+			map[string]any{"disperser": "B600+_G5307", "spectroscopy": true}},
+		{"dispersr", hdus(kv("DISPERSR", "111/mm_G5534")), map[string]any{"disperser": "111/mm_G5534", "spectroscopy": true}},
+		{"mirror", hdus(kv("GRATING", "MIRROR")), map[string]any{"disperser": "MIRROR"}},
+		{"lower mirror", hdus(kv("GRATING", "mirror")), map[string]any{"disperser": "mirror"}},
+		{"open", hdus(kv("DISPERSR", "open")), map[string]any{"disperser": "open"}},
+		{"OPEN1", hdus(kv("DISPERSR", "OPEN1")), map[string]any{"disperser": "OPEN1"}},
+		{"none", hdus(kv("GRATING", "None")), map[string]any{"disperser": "None"}},
+		{"blank disperser", hdus(kv("GRATING", "  ")), map[string]any{}},
+		{"wavelength", hdus(kv("CENTWAVE", 0.52, "GRWLEN", 700.0)), map[string]any{"central_wavelength": 0.52}},
+		{"grwlen", hdus(kv("GRWLEN", int64(700))), map[string]any{"central_wavelength": 700.0}},
+		{"maskname", hdus(kv("MASKNAME", "1.0arcsec", "FPMASK", "other")), map[string]any{"focal_plane_mask": "1.0arcsec"}},
+		{"fpmask", hdus(kv("FPMASK", "0.75arcsec")), map[string]any{"focal_plane_mask": "0.75arcsec"}},
+
+		{"binning", hdus(kv("CCDSUM", "2 2")), map[string]any{"detector_binning": "2x2"}},
+		{"binning whitespace", hdus(kv("CCDSUM", " 1   4 ")), map[string]any{"detector_binning": "1x4"}},
+		{"binning from extension", hdus(kv("SIMPLE", true), kv("CCDSUM", "2 1"), kv("CCDSUM", "4 4")),
+			map[string]any{"detector_binning": "2x1", "num_extensions": 2}},
+
+		{"qa pass", hdus(kv("RAWGEMQA", "Pass")), map[string]any{"qa_state": "Pass"}},
+		{"qa trimmed", hdus(kv("RAWGEMQA", " UNDEFINED ")), map[string]any{"qa_state": "UNDEFINED"}},
+		{"release", hdus(kv("RELEASE", "2021-07-01")), map[string]any{"release": "2021-07-01T00:00:00Z"}},
+		{"bad release", hdus(kv("RELEASE", "2021-07-01T00:00:00")), map[string]any{}},
+
+		{"primary wins over extension", hdus(kv("OBJECT", "primary", "RA", 1.0), kv("OBJECT", "ext", "RA", 2.0, "DEC", 3.0)),
+			map[string]any{"object": "primary", "ra": 1.0, "dec": 3.0, "num_extensions": 1}},
+		{"empty primary value falls back", hdus(kv("OBJECT", ""), kv("OBJECT", "ext")), map[string]any{"object": "ext", "num_extensions": 1}},
+		{"second extension is not searched", hdus(kv("SIMPLE", true), ext, kv("OBJECT", "third")), map[string]any{"num_extensions": 2}},
+		{"first keyword in either header wins", hdus(kv("DISPERSR", "primary"), kv("GRATING", "ext")),
+			map[string]any{"disperser": "ext", "spectroscopy": true, "num_extensions": 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := columns(FromHDUs(tt.hdus))
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("FromHDUs\n got %v\nwant %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestFromFile runs the package on a file written and read by package fits.
+func TestFromFile(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	if err := fits.WriteHDU(&buf, []fits.Card{
+		{Keyword: "SIMPLE", Value: true},
+		{Keyword: "BITPIX", Value: int64(16)},
+		{Keyword: "NAXIS", Value: int64(0)},
+		{Keyword: "INSTRUME", Value: "GMOS-S"},
+		{Keyword: "DATE-OBS", Value: "2019-12-31"},
+		{Keyword: "TIME-OBS", Value: "23:59:59.5"},
+		{Keyword: "RA", Value: 83.8221},
+		{Keyword: "GRATING", Value: "R400+_G5325"},
+		{Keyword: "CENTWAVE", Value: 0.7},
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := fits.WriteHDU(&buf, []fits.Card{
+		{Keyword: "XTENSION", Value: "IMAGE"},
+		{Keyword: "BITPIX", Value: int64(16)},
+		{Keyword: "NAXIS", Value: int64(2)},
+		{Keyword: "NAXIS1", Value: int64(2)},
+		{Keyword: "NAXIS2", Value: int64(2)},
+		{Keyword: "CCDSUM", Value: "2 4"},
+	}, make([]byte, 8)); err != nil {
+		t.Fatal(err)
+	}
+	h, err := fits.Read(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"instrument": "GMOS-S", "ut_datetime": "2019-12-31T23:59:59.5Z", "ra": 83.8221,
+		"disperser": "R400+_G5325", "spectroscopy": true, "central_wavelength": 0.7, "detector_binning": "2x4",
+		"num_extensions": 1}
+	if got := columns(FromHDUs(h)); !reflect.DeepEqual(got, want) {
+		t.Errorf("FromHDUs\n got %v\nwant %v", got, want)
+	}
+}

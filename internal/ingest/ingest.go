@@ -1,0 +1,325 @@
+// Package ingest records one file of the storage tree in the archive database: the file
+// row, a new diskfile version with its sizes and checksums, and for FITS files the header
+// row (plus, on the archive, a calibration-cache queue item). It is the handler of the
+// ingest queue's workers.
+//
+// # Caveats
+//
+//   - The file is read and hashed with no transaction open: one pass computes the md5 of
+//     the stored bytes, decompresses .bz2 as a stream for the data md5 and parses the FITS
+//     headers on the way. Only then does one short transaction lock the file row, change the
+//     diskfiles, and delete the queue row fenced by the claim token: a worker whose lease was
+//     rescued meanwhile rolls back instead of writing a second diskfile.
+//   - A file modified in the last DeferWindow, or locked by a writer, is deferred, not read
+//     half-written.
+//   - A file that is not valid FITS is recorded with isfits=false; a missing or unreadable
+//     file, or a corrupt .bz2, fails the item with the path in the error.
+package ingest
+
+import (
+	"bufio"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"compress/bzip2"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sys/unix"
+
+	"github.com/fitsarchive/agentd/internal/filenames"
+	"github.com/fitsarchive/agentd/internal/fits"
+	"github.com/fitsarchive/agentd/internal/header"
+	"github.com/fitsarchive/agentd/queue"
+)
+
+var (
+	// ErrMissing is returned when the queued file is not in storage.
+	ErrMissing = errors.New("file not found in storage")
+	// ErrCorrupt is returned when a compressed file cannot be decompressed.
+	ErrCorrupt = errors.New("corrupt compressed file")
+)
+
+// DefaultDeferWindow is how recently modified a file may be before it is deferred.
+const DefaultDeferWindow = 5 * time.Second
+
+// Config configures an Ingester.
+type Config struct {
+	DB          *pgxpool.Pool
+	Root        string       // storage root
+	Queue       *queue.Queue // the ingest queue, for the fenced completion
+	Archive     bool         // archive role: queue calcache work for new headers
+	FastRebuild bool         // the database is being rebuilt: skip the unchanged test
+	DeferWindow time.Duration
+	Now         func() time.Time
+	Logger      *slog.Logger
+}
+
+// Ingester ingests files; safe for concurrent use by many workers.
+type Ingester struct {
+	cfg Config
+}
+
+// New returns an Ingester.
+func New(cfg Config) *Ingester {
+	if cfg.DeferWindow == 0 {
+		cfg.DeferWindow = DefaultDeferWindow
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Ingester{cfg: cfg}
+}
+
+// Scan is what one pass over a file found.
+type Scan struct {
+	FileSize, DataSize int64
+	FileMD5, DataMD5   string
+	IsFITS             bool
+	HDUs               []fits.HDU
+	FITSError          error // why a .fits name is not valid FITS
+}
+
+// Handle ingests the queue item's file (a queue.Handler).
+func (g *Ingester) Handle(ctx context.Context, it queue.Item) (queue.Result, error) {
+	name, dir := it.String("filename"), it.String("path")
+	full := filepath.Join(g.cfg.Root, dir, name)
+	fi, err := os.Stat(full)
+	if errors.Is(err, fs.ErrNotExist) {
+		return queue.Result{}, fmt.Errorf("%w: %s", ErrMissing, full)
+	}
+	if err != nil {
+		return queue.Result{}, fmt.Errorf("cannot read %s: %w", full, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return queue.Result{}, fmt.Errorf("%s is not a regular file", full)
+	}
+	if !it.Bool("no_defer") {
+		if age := g.cfg.Now().Sub(fi.ModTime()); age < g.cfg.DeferWindow {
+			return queue.DeferFor(g.cfg.DeferWindow - age + 100*time.Millisecond), nil
+		}
+		if lockedByWriter(full) {
+			return queue.DeferFor(g.cfg.DeferWindow), nil
+		}
+	}
+	fileName := filenames.FileName(name)
+	lastmod := fi.ModTime().Truncate(time.Microsecond) // PostgreSQL's precision
+	force, forceMD5 := it.Bool("force"), it.Bool("force_md5")
+
+	var prevMD5 string
+	if !force && !g.cfg.FastRebuild {
+		var prevLastmod time.Time
+		err := g.cfg.DB.QueryRow(ctx, `SELECT d.lastmod, d.file_md5 FROM file f JOIN diskfile d ON d.file_id = f.id
+			WHERE f.name = $1 AND d.path = $2 AND d.present`, fileName, dir).Scan(&prevLastmod, &prevMD5)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+		case err != nil:
+			return queue.Result{}, fmt.Errorf("look up %s: %w", full, err)
+		case prevLastmod.Equal(lastmod) && !forceMD5:
+			return queue.Complete, nil // unchanged
+		}
+	}
+
+	scan, err := ScanFile(ctx, full, filenames.Compressed(name), strings.Contains(name, ".fits"))
+	if err != nil {
+		return queue.Result{}, err
+	}
+	if prevMD5 != "" && scan.FileMD5 == prevMD5 {
+		return queue.Complete, nil // unchanged content under a new mtime
+	}
+	if scan.FITSError != nil {
+		g.cfg.Logger.Warn("not valid FITS; recorded without a header", "file", full, "err", scan.FITSError)
+	}
+	if err := g.record(ctx, it, fileName, name, dir, lastmod, scan); err != nil {
+		return queue.Result{}, err
+	}
+	return queue.Finished, nil
+}
+
+// record writes everything about the file and deletes the queue row, in one transaction.
+func (g *Ingester) record(ctx context.Context, it queue.Item, fileName, name, dir string, lastmod time.Time, s Scan) error {
+	tx, err := g.cfg.DB.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin ingest of %s: %w", name, err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	var fileID int64
+	err = tx.QueryRow(ctx, `WITH ins AS (
+			INSERT INTO file (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id)
+		SELECT id FROM ins`, fileName).Scan(&fileID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = tx.QueryRow(ctx, `SELECT id FROM file WHERE name = $1 FOR UPDATE`, fileName).Scan(&fileID)
+	}
+	if err != nil {
+		return fmt.Errorf("file row of %s: %w", name, err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE diskfile SET canonical = false WHERE file_id = $1 AND canonical`, fileID); err != nil {
+		return fmt.Errorf("diskfiles of %s: %w", name, err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE diskfile SET present = false WHERE file_id = $1 AND path = $2 AND present`, fileID, dir); err != nil {
+		return fmt.Errorf("diskfiles of %s: %w", name, err)
+	}
+	var diskfileID int64
+	err = tx.QueryRow(ctx, `INSERT INTO diskfile (file_id, filename, path, present, canonical, file_size, file_md5,
+			data_size, data_md5, compressed, lastmod, isfits)
+		VALUES ($1, $2, $3, true, true, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+		fileID, name, dir, s.FileSize, s.FileMD5, s.DataSize, s.DataMD5, filenames.Compressed(name), lastmod, s.IsFITS).Scan(&diskfileID)
+	if err != nil {
+		return fmt.Errorf("insert diskfile of %s: %w", name, err)
+	}
+	if s.IsFITS {
+		headerID, err := insertHeader(ctx, tx, diskfileID, header.FromHDUs(s.HDUs))
+		if err != nil {
+			return fmt.Errorf("insert header of %s: %w", name, err)
+		}
+		if g.cfg.Archive {
+			if _, err := tx.Exec(ctx, `INSERT INTO calcachequeue (obs_hid, filename, sortkey) VALUES ($1, $2, $3)
+				ON CONFLICT DO NOTHING`, headerID, name, filenames.SortKey(name)); err != nil {
+				return fmt.Errorf("queue calcache for %s: %w", name, err)
+			}
+		}
+	}
+	if err := g.cfg.Queue.Complete(ctx, tx, it); err != nil {
+		return err // lease lost: roll back everything
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit ingest of %s: %w", name, err)
+	}
+	return nil
+}
+
+func insertHeader(ctx context.Context, tx pgx.Tx, diskfileID int64, r header.Row) (int64, error) {
+	var id int64
+	var release any
+	if r.Release != nil {
+		release = r.Release.Format("2006-01-02")
+	}
+	err := tx.QueryRow(ctx, `INSERT INTO header (diskfile_id, program_id, observation_id, data_label, telescope,
+			instrument, ut_datetime, observation_type, observation_class, object, ra, dec, exposure_time,
+			filter_name, disperser, central_wavelength, focal_plane_mask, detector_binning, qa_state, release,
+			spectroscopy, num_extensions)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20::date, $21, $22)
+		RETURNING id`,
+		diskfileID, r.ProgramID, r.ObservationID, r.DataLabel, r.Telescope, r.Instrument, r.UTDateTime,
+		r.ObservationType, r.ObservationClass, r.Object, r.RA, r.Dec, r.ExposureTime, r.FilterName, r.Disperser,
+		r.CentralWavelength, r.FocalPlaneMask, r.DetectorBinning, r.QAState, release, r.Spectroscopy, r.NumExtensions).Scan(&id)
+	return id, err
+}
+
+// ScanFile reads the file once: md5 and size of the stored bytes, of the decompressed data
+// for .bz2 (streamed, no temporary file), and the FITS headers when parseFITS is set.
+func ScanFile(ctx context.Context, path string, compressed, parseFITS bool) (Scan, error) {
+	var s Scan
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, fmt.Errorf("%w: %s", ErrMissing, path)
+	}
+	if err != nil {
+		return s, fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	defer f.Close()
+	fileHash := md5.New()
+	raw := &hashingReader{r: &ctxReader{ctx: ctx, r: f}, h: fileHash}
+	var data io.Reader = bufio.NewReaderSize(raw, 1<<20)
+	dataHash := fileHash
+	var dataCount *hashingReader
+	if compressed {
+		dataHash = md5.New()
+		dataCount = &hashingReader{r: bzip2.NewReader(data), h: dataHash}
+		data = dataCount
+	}
+	if parseFITS {
+		hdus, ferr := fits.Read(data)
+		s.HDUs = hdus
+		if ferr == nil || errors.Is(ferr, fits.ErrTrailingBytes) {
+			s.IsFITS = len(hdus) > 0
+		} else {
+			s.FITSError = ferr
+		}
+	}
+	if _, err := io.Copy(io.Discard, data); err != nil {
+		return s, readError(ctx, path, compressed, err)
+	}
+	if s.FITSError != nil && isReadError(s.FITSError) {
+		return s, readError(ctx, path, compressed, s.FITSError)
+	}
+	s.FileSize, s.FileMD5 = raw.n, hex.EncodeToString(fileHash.Sum(nil))
+	s.DataSize, s.DataMD5 = s.FileSize, s.FileMD5
+	if compressed {
+		s.DataSize, s.DataMD5 = dataCount.n, hex.EncodeToString(dataHash.Sum(nil))
+	}
+	return s, nil
+}
+
+// isReadError tells an I/O or decompression failure from a FITS format problem.
+func isReadError(err error) bool {
+	return !errors.Is(err, fits.ErrNotFITS) && !errors.Is(err, fits.ErrTruncated) &&
+		!errors.Is(err, fits.ErrMalformed) && !errors.Is(err, fits.ErrTooLarge) && !errors.Is(err, fits.ErrTrailingBytes)
+}
+
+func readError(ctx context.Context, path string, compressed bool, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var se bzip2.StructuralError
+	if compressed && (errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF)) {
+		return fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
+	}
+	return fmt.Errorf("cannot read %s: %w", path, err)
+}
+
+// hashingReader hashes and counts what passes through.
+type hashingReader struct {
+	r io.Reader
+	h hash.Hash
+	n int64
+}
+
+func (h *hashingReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	h.h.Write(p[:n])
+	h.n += int64(n)
+	return n, err
+}
+
+// ctxReader stops a long read when the worker is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// lockedByWriter reports whether another process holds an exclusive flock on the file
+// (a writer still at work). Without read access we cannot tell: not locked.
+func lockedByWriter(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		return errors.Is(err, unix.EWOULDBLOCK)
+	}
+	_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return false
+}

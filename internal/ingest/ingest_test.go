@@ -1,0 +1,302 @@
+package ingest
+
+import (
+	"bytes"
+	"compress/bzip2"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/fitsarchive/agentd/internal/enqueue"
+	"github.com/fitsarchive/agentd/internal/pgtest"
+	"github.com/fitsarchive/agentd/internal/sample"
+	"github.com/fitsarchive/agentd/queue"
+)
+
+const owner = "00000000-0000-0000-0000-0000000000bb"
+
+type testBundle struct {
+	db   *pgxpool.Pool
+	root string
+	q    *queue.Queue
+	ing  *Ingester
+}
+
+func setup(t *testing.T, lease time.Duration) testBundle {
+	t.Helper()
+	db := pgtest.Pool(t, pgtest.NewDB(t))
+	root := t.TempDir()
+	q := queue.New(db, queue.Ingest(), queue.Options{Owner: owner, Lease: lease})
+	return testBundle{db: db, root: root, q: q, ing: New(Config{DB: db, Root: root, Queue: q, Archive: true})}
+}
+
+// enqueueAll fills the queue from the tree.
+func (b testBundle) enqueueAll(t *testing.T) {
+	t.Helper()
+	if _, err := enqueue.Ingest(context.Background(), b.db, enqueue.Options{Root: b.root}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// drain claims and handles items until none is left; it returns the errors by file name.
+func (b testBundle) drain(t *testing.T) map[string]error {
+	t.Helper()
+	ctx := context.Background()
+	errs := map[string]error{}
+	for {
+		items, err := b.q.Claim(ctx, []string{"test/0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(items) == 0 {
+			return errs
+		}
+		it := items[0]
+		res, err := b.ing.Handle(ctx, it)
+		switch {
+		case err != nil:
+			errs[it.Label] = err
+			if ferr := b.q.Fail(ctx, it, err.Error()); ferr != nil {
+				t.Fatal(ferr)
+			}
+		case res == queue.Complete:
+			if _, err := b.q.CompleteBatch(ctx, items); err != nil {
+				t.Fatal(err)
+			}
+		case res == queue.Finished:
+		default:
+			t.Fatalf("%s: unexpected result %+v", it.Label, res)
+		}
+	}
+}
+
+func (b testBundle) count(t *testing.T, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := b.db.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestIngestSampleTree(t *testing.T) {
+	t.Parallel()
+	b := setup(t, time.Minute)
+	m, err := sample.Tree(b.root, sample.Options{Nights: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.enqueueAll(t)
+	if errs := b.drain(t); len(errs) != 0 {
+		t.Fatalf("ingest errors: %v", errs)
+	}
+	if n := b.count(t, `SELECT count(*) FROM diskfile WHERE present AND canonical`); n != len(m.Ingestable) {
+		t.Fatalf("%d present canonical diskfiles, want %d", n, len(m.Ingestable))
+	}
+	if n := b.count(t, `SELECT count(*) FROM header`); n != len(m.FITS) {
+		t.Fatalf("%d headers, want %d", n, len(m.FITS))
+	}
+	if n := b.count(t, `SELECT count(*) FROM calcachequeue`); n != len(m.FITS) {
+		t.Fatalf("%d calcache items on the archive, want %d", n, len(m.FITS))
+	}
+	if n := b.count(t, `SELECT count(*) FROM diskfile WHERE NOT isfits`); n != len(m.Ingestable)-len(m.FITS) {
+		t.Fatalf("%d non-FITS diskfiles, want %d (obslogs and the bad file)", n, len(m.Ingestable)-len(m.FITS))
+	}
+	if n := b.count(t, `SELECT count(*) FROM ingestqueue`); n != 0 {
+		t.Fatalf("%d queue rows left", n)
+	}
+
+	// A compressed file: file md5 of the stored bytes, data md5 of the decompressed stream.
+	var rel string
+	for _, f := range m.FITS {
+		if strings.HasSuffix(f, ".bz2") {
+			rel = f
+			break
+		}
+	}
+	raw, _ := os.ReadFile(filepath.Join(b.root, rel))
+	plain, err := io.ReadAll(bzip2.NewReader(bytes.NewReader(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fileMD5, dataMD5, fileName string
+	var dataSize int64
+	var compressed bool
+	err = b.db.QueryRow(context.Background(), `SELECT d.file_md5, d.data_md5, d.data_size, d.compressed, f.name
+		FROM diskfile d JOIN file f ON f.id = d.file_id WHERE d.filename = $1`, filepath.Base(rel)).
+		Scan(&fileMD5, &dataMD5, &dataSize, &compressed, &fileName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fileMD5 != md5hex(raw) || dataMD5 != md5hex(plain) || dataSize != int64(len(plain)) || !compressed {
+		t.Fatalf("bz2 diskfile md5 %s/%s size %d compressed %v; want %s/%s %d true",
+			fileMD5, dataMD5, dataSize, compressed, md5hex(raw), md5hex(plain), len(plain))
+	}
+	if fileName != strings.TrimSuffix(filepath.Base(rel), ".bz2") {
+		t.Fatalf("file name %q, want it without .bz2", fileName)
+	}
+	var instrument, obstype, binning string
+	var spectroscopy bool
+	err = b.db.QueryRow(context.Background(), `SELECT h.instrument, h.observation_type, h.detector_binning, h.spectroscopy
+		FROM header h JOIN diskfile d ON d.id = h.diskfile_id WHERE d.filename = 'N20200101S0005.fits'`).
+		Scan(&instrument, &obstype, &binning, &spectroscopy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if instrument != "GMOS-N" || obstype != "ARC" || binning != "2x2" || !spectroscopy {
+		t.Fatalf("header of the arc: %s %s %s %v", instrument, obstype, binning, spectroscopy)
+	}
+}
+
+func md5hex(b []byte) string { s := md5.Sum(b); return hex.EncodeToString(s[:]) }
+
+func writeFile(t *testing.T, root, rel, body string, mtime time.Time) {
+	t.Helper()
+	full := filepath.Join(root, rel)
+	os.MkdirAll(filepath.Dir(full), 0o755)
+	if err := os.WriteFile(full, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(full, mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUnchangedTest(t *testing.T) {
+	t.Parallel()
+	b := setup(t, time.Minute)
+	old := time.Now().Add(-time.Hour)
+	writeFile(t, b.root, "d/20200101_x_obslog.txt", "v1", old)
+	b.enqueueAll(t)
+	b.drain(t)
+	versions := func() int { return b.count(t, `SELECT count(*) FROM diskfile`) }
+
+	// Same mtime: unchanged without reading.
+	b.enqueueAll(t)
+	b.drain(t)
+	if versions() != 1 {
+		t.Fatalf("same mtime made %d versions, want 1", versions())
+	}
+	// New mtime, same content: unchanged by md5.
+	newer := old.Add(time.Minute)
+	os.Chtimes(filepath.Join(b.root, "d/20200101_x_obslog.txt"), newer, newer)
+	b.enqueueAll(t)
+	b.drain(t)
+	if versions() != 1 {
+		t.Fatalf("same content made %d versions, want 1", versions())
+	}
+	// New content: a new version, the old one neither present nor canonical.
+	writeFile(t, b.root, "d/20200101_x_obslog.txt", "v2", old.Add(2*time.Minute))
+	b.enqueueAll(t)
+	b.drain(t)
+	if versions() != 2 || b.count(t, `SELECT count(*) FROM diskfile WHERE present OR canonical`) != 1 {
+		t.Fatalf("changed content: %d versions, want 2 with one present canonical", versions())
+	}
+	if b.count(t, `SELECT count(*) FROM diskfile WHERE present AND canonical AND file_md5 = $1`, md5hex([]byte("v2"))) != 1 {
+		t.Fatal("the new content is not the present canonical version")
+	}
+}
+
+func TestPlainAndCompressedAreOneFile(t *testing.T) {
+	t.Parallel()
+	b := setup(t, time.Minute)
+	m, err := sample.Tree(b.root, sample.Options{Nights: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// N20200101S0003.fits.bz2 exists; put its plain twin beside it.
+	var bz string
+	for _, f := range m.FITS {
+		if strings.HasSuffix(f, "S0003.fits.bz2") {
+			bz = f
+		}
+	}
+	raw, _ := os.ReadFile(filepath.Join(b.root, bz))
+	plain, _ := io.ReadAll(bzip2.NewReader(bytes.NewReader(raw)))
+	writeFile(t, b.root, strings.TrimSuffix(bz, ".bz2"), string(plain), time.Now().Add(-time.Hour))
+	b.enqueueAll(t)
+	if errs := b.drain(t); len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	if n := b.count(t, `SELECT count(*) FROM file WHERE name = 'N20200101S0003.fits'`); n != 1 {
+		t.Fatalf("%d file rows for the twins, want 1", n)
+	}
+	if n := b.count(t, `SELECT count(*) FROM diskfile d JOIN file f ON f.id = d.file_id
+		WHERE f.name = 'N20200101S0003.fits'`); n != 2 {
+		t.Fatalf("%d diskfiles for the twins, want 2", n)
+	}
+	if n := b.count(t, `SELECT count(*) FROM diskfile d JOIN file f ON f.id = d.file_id
+		WHERE f.name = 'N20200101S0003.fits' AND present AND canonical`); n != 1 {
+		t.Fatalf("%d present canonical twins, want 1", n)
+	}
+}
+
+func TestBadInputs(t *testing.T) {
+	t.Parallel()
+	b := setup(t, time.Minute)
+	old := time.Now().Add(-time.Hour)
+	writeFile(t, b.root, "N20200101S0001.fits.bz2", "BZh91AY&SYgarbage-not-bzip2", old)
+	writeFile(t, b.root, "N20200101S0002.fits", "SIMPLE  =                    T", old) // truncated FITS
+	writeFile(t, b.root, "N20200101S0003.fits", "gone soon", old)
+	b.enqueueAll(t)
+	os.Remove(filepath.Join(b.root, "N20200101S0003.fits"))
+	errs := b.drain(t)
+	if err := errs["N20200101S0001.fits.bz2"]; !errors.Is(err, ErrCorrupt) {
+		t.Errorf("corrupt bz2: %v, want ErrCorrupt", err)
+	}
+	if err := errs["N20200101S0003.fits"]; !errors.Is(err, ErrMissing) || !strings.Contains(err.Error(), filepath.Join(b.root, "N20200101S0003.fits")) {
+		t.Errorf("missing file: %v, want ErrMissing with its path", err)
+	}
+	if _, ok := errs["N20200101S0002.fits"]; ok {
+		t.Errorf("truncated FITS failed the item; want it recorded with isfits=false")
+	}
+	if n := b.count(t, `SELECT count(*) FROM diskfile WHERE filename = 'N20200101S0002.fits' AND NOT isfits`); n != 1 {
+		t.Errorf("truncated FITS: %d non-FITS diskfiles, want 1", n)
+	}
+	if n := b.count(t, `SELECT count(*) FROM ingestqueue WHERE fail_dt IS NOT NULL`); n != 2 {
+		t.Errorf("%d failed items, want 2 (nothing lost)", n)
+	}
+}
+
+func TestRecentFileIsDeferred(t *testing.T) {
+	t.Parallel()
+	b := setup(t, time.Minute)
+	writeFile(t, b.root, "20200101_x_obslog.txt", "being written", time.Now())
+	b.enqueueAll(t)
+	items, _ := b.q.Claim(context.Background(), []string{"t"})
+	res, err := b.ing.Handle(context.Background(), items[0])
+	if err != nil || res == queue.Finished || res == queue.Complete {
+		t.Fatalf("fresh file: %+v, %v; want a deferral", res, err)
+	}
+}
+
+func TestLostLeaseWritesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, 30*time.Millisecond)
+	writeFile(t, b.root, "20200101_x_obslog.txt", "x", time.Now().Add(-time.Hour))
+	b.enqueueAll(t)
+	items, _ := b.q.Claim(ctx, []string{"stalled"})
+	time.Sleep(60 * time.Millisecond)
+	if n, err := b.q.Rescue(ctx); err != nil || n != 1 {
+		t.Fatalf("rescue = %d, %v", n, err)
+	}
+	if _, err := b.ing.Handle(ctx, items[0]); !errors.Is(err, queue.ErrLeaseLost) {
+		t.Fatalf("handle with a rescued lease = %v, want ErrLeaseLost", err)
+	}
+	if n := b.count(t, `SELECT count(*) FROM diskfile`); n != 0 {
+		t.Fatalf("a worker without its lease wrote %d diskfiles", n)
+	}
+	if n := b.count(t, `SELECT count(*) FROM file`); n != 0 {
+		t.Fatalf("a worker without its lease wrote %d file rows", n)
+	}
+}
