@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # The demo: a real rebuild of a small archive on a private PostgreSQL.
-# Starts the cluster (scripts/pg.sh), builds agentctl and agentd into bin/, creates the
-# database agentd_demo afresh with `agentctl db init`, and prints what it holds.
+#
+# Starts the private cluster (scripts/pg.sh; installs Debian's postgresql when missing),
+# builds agentctl and agentd into bin/, creates the database agentd_demo afresh with
+# `agentctl db init`, writes a sample storage tree (FITS, .fits.bz2, an obslog, a file that is
+# not FITS, names to skip), fills the ingest queue, runs agentd until the queue is empty, and
+# prints what the database holds. Re-running starts over.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/pg.sh
@@ -12,18 +16,45 @@ pg_start
 eval "$(pg_env)"
 export PGHOST PGPORT PGUSER
 
+echo "== build" >&2
 go build -o bin/agentctl ./agentctl
-go build -o bin/agentd ./agentd 2>/dev/null || true
+go build -o bin/agentd ./agentd
 
+work="$pg_dir/demo"
 db=agentd_demo
 export DATABASE_URL="postgres://postgres@/$db?host=$PGHOST&port=$PGPORT"
+export AGENTD_STORAGE_ROOT="$work/storage"
+rm -rf "$work"
+mkdir -p "$work"
+
+echo "== database $db" >&2
 dropdb --if-exists --force "$db" 2>/dev/null
 createdb "$db"
 bin/agentctl db init
 
+echo "== sample storage tree in $AGENTD_STORAGE_ROOT" >&2
+go run ./internal/sample/mksample --nights "${DEMO_NIGHTS:-5}" "$AGENTD_STORAGE_ROOT"
+
+echo "== enqueue (unconstrained)" >&2
+bin/agentctl enqueue ingest
+
+echo "== agentd --queue ingest --workers 3 --empty" >&2
+bin/agentd --queue ingest --workers 3 --name demo --empty --fast-rebuild \
+	--lock-dir "$work/locks" --state "$work/demo.db" --socket "$work/demo.sock" --log-level warn
+
 echo
 echo "== summary"
-psql -X -q -d "$db" -c "SELECT relname AS table, n_live_tup AS rows FROM pg_stat_user_tables
-  WHERE relname IN ('file','diskfile','header','ingestqueue','calcachequeue') ORDER BY relname"
+bin/agentctl queue status
+psql -X -q -d "$db" -c "
+  SELECT 'file' AS table, count(*) AS rows FROM file
+  UNION ALL SELECT 'diskfile', count(*) FROM diskfile
+  UNION ALL SELECT 'diskfile (not FITS)', count(*) FROM diskfile WHERE NOT isfits
+  UNION ALL SELECT 'header', count(*) FROM header
+  UNION ALL SELECT 'calcachequeue', count(*) FROM calcachequeue
+  UNION ALL SELECT 'ingestqueue', count(*) FROM ingestqueue"
+psql -X -q -d "$db" -c "
+  SELECT h.observation_type AS obstype, count(*) AS frames, min(h.ut_datetime) AS first, max(h.ut_datetime) AS last
+  FROM header h GROUP BY 1 ORDER BY 1"
 ms=$((($(date +%s%N) - started) / 1000000))
-printf 'demo took %d.%03d s\n' $((ms / 1000)) $((ms % 1000))
+printf 'files ingested: %s; demo took %d.%03d s\n' \
+	"$(psql -X -At -d "$db" -c 'SELECT count(*) FROM diskfile')" $((ms / 1000)) $((ms % 1000))
