@@ -1,0 +1,337 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/fitsarchive/agentd/internal/agentstatus"
+	"github.com/fitsarchive/agentd/internal/cli"
+	"github.com/fitsarchive/agentd/internal/enqueue"
+	"github.com/fitsarchive/agentd/internal/pgtest"
+	"github.com/fitsarchive/agentd/internal/sample"
+	"github.com/fitsarchive/agentd/internal/state"
+)
+
+// agentdBin is the real binary, built once: these tests cross processes (locks, signals,
+// kill -9, two agents racing).
+var agentdBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "agentd-test")
+	if err != nil {
+		panic(err)
+	}
+	agentdBin = filepath.Join(dir, "agentd")
+	if out, err := exec.Command("go", "build", "-o", agentdBin, ".").CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// testBundle is one archive database, storage root and agent working directory.
+type testBundle struct {
+	url, root, dir string
+	db             *pgxpool.Pool
+}
+
+func setup(t *testing.T) testBundle {
+	t.Helper()
+	url := pgtest.NewDB(t)
+	return testBundle{url: url, root: t.TempDir(), dir: t.TempDir(), db: pgtest.Pool(t, url)}
+}
+
+// agent is one running agentd.
+type agent struct {
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+	done   chan error
+	socket string
+}
+
+// start runs agentd named name with extra args; its files live under b.dir.
+func (b testBundle) start(t *testing.T, name string, args ...string) *agent {
+	t.Helper()
+	socket := filepath.Join(b.dir, name+".sock")
+	all := append([]string{"--name", name, "--lock-dir", filepath.Join(b.dir, "locks"),
+		"--state", filepath.Join(b.dir, name+".db"), "--socket", socket, "--storage-root", b.root}, args...)
+	cmd := exec.Command(agentdBin, all...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + b.url}
+	a := &agent{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1), socket: socket}
+	cmd.Stderr = a.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { a.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-a.done
+	})
+	return a
+}
+
+// wait returns the exit code, failing the test after timeout.
+func (a *agent) wait(t *testing.T, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case err := <-a.done:
+		a.done <- err // for Cleanup
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	case <-time.After(timeout):
+		t.Fatalf("agentd still running after %s; stderr:\n%s", timeout, a.stderr)
+		return -1
+	}
+}
+
+// status polls the socket until cond holds.
+func (a *agent) waitStatus(t *testing.T, timeout time.Duration, cond func(agentstatus.Status) bool) agentstatus.Status {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		st, err := agentstatus.Fetch(context.Background(), a.socket)
+		if err == nil && cond(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status condition not met within %s (last err %v); stderr:\n%s", timeout, err, a.stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func busy(st agentstatus.Status) bool {
+	for _, q := range st.Queues {
+		for _, w := range q.Workers {
+			if w.Item != "" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (b testBundle) enqueue(t *testing.T) {
+	t.Helper()
+	if _, err := enqueue.Ingest(context.Background(), b.db, enqueue.Options{Root: b.root}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (b testBundle) count(t *testing.T, sql string) int {
+	t.Helper()
+	var n int
+	if err := b.db.QueryRow(context.Background(), sql).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// bigFiles writes n sparse files of size bytes: slow enough to hash that an agent can be
+// caught in the middle of them.
+func (b testBundle) bigFiles(t *testing.T, n int, size int64) {
+	t.Helper()
+	old := time.Now().Add(-time.Hour)
+	for i := 0; i < n; i++ {
+		p := filepath.Join(b.root, fmt.Sprintf("big/N20200101S%04d.fits", i+1))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Truncate(size)
+		f.Close()
+		os.Chtimes(p, old, old)
+	}
+}
+
+// assertExactlyOnce checks that every queued file became exactly one diskfile and the
+// present∧canonical invariant holds.
+func (b testBundle) assertExactlyOnce(t *testing.T, files int) {
+	t.Helper()
+	if n := b.count(t, `SELECT count(*) FROM diskfile`); n != files {
+		t.Errorf("%d diskfiles, want %d (each file exactly once)", n, files)
+	}
+	if n := b.count(t, `SELECT count(*) FROM (SELECT filename, path FROM diskfile GROUP BY 1, 2 HAVING count(*) > 1) d`); n != 0 {
+		t.Errorf("%d files ingested more than once", n)
+	}
+	if n := b.count(t, `SELECT count(*) FROM ingestqueue`); n != 0 {
+		t.Errorf("%d queue rows left", n)
+	}
+}
+
+func TestNoQueueMakesNoDatabaseConnection(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.url = "postgres://nobody@127.0.0.1:1/none?connect_timeout=1" // nothing listens there
+	if code := b.start(t, "noq", "--empty").wait(t, 20*time.Second); code != 0 {
+		t.Fatalf("agentd without queues: exit %d, want 0", code)
+	}
+	a := b.start(t, "noq2")
+	st := a.waitStatus(t, 20*time.Second, func(agentstatus.Status) bool { return true })
+	if st.Name != "noq2" || len(st.Queues) != 0 {
+		t.Fatalf("status %+v", st)
+	}
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	if code := a.wait(t, 20*time.Second); code != 0 {
+		t.Fatalf("SIGTERM: exit %d, want 0; stderr:\n%s", code, a.stderr)
+	}
+}
+
+func TestEmptyIngestsEverythingAndCountsSurviveRestart(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	m, err := sample.Tree(b.root, sample.Options{Nights: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.enqueue(t)
+	if code := b.start(t, "e", "--queue", "ingest", "--workers", "3", "--empty").wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	b.assertExactlyOnce(t, len(m.Ingestable))
+	if n := b.count(t, `SELECT count(*) FROM header`); n != len(m.FITS) {
+		t.Fatalf("%d headers, want %d", n, len(m.FITS))
+	}
+	// Again with nothing to do: exits at once; the lifetime counters are kept.
+	if code := b.start(t, "e", "--queue", "ingest:2", "--empty").wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("second run exit %d", code)
+	}
+	st, err := state.Open(filepath.Join(b.dir, "e.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	c, _ := st.Counters("ingest")
+	if c["completed"] != uint64(len(m.Ingestable)) {
+		t.Fatalf("lifetime counters %v, want completed %d", c, len(m.Ingestable))
+	}
+	if left, _ := st.Outstanding("ingest"); len(left) != 0 {
+		t.Fatalf("journal still holds %v", left)
+	}
+}
+
+func TestLockHeldRefusesAndNamesPID(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	first := b.start(t, "same", "--queue", "ingest")
+	first.waitStatus(t, 20*time.Second, func(agentstatus.Status) bool { return true })
+	second := b.start(t, "same", "--queue", "ingest", "--state", filepath.Join(b.dir, "other.db"),
+		"--socket", filepath.Join(b.dir, "other.sock"))
+	if code := second.wait(t, 20*time.Second); code != cli.ExitRefused {
+		t.Fatalf("second agentd of one name: exit %d, want %d", code, cli.ExitRefused)
+	}
+	if pid := strconv.Itoa(first.cmd.Process.Pid); !strings.Contains(second.stderr.String(), pid) {
+		t.Fatalf("refusal does not name pid %s:\n%s", pid, second.stderr)
+	}
+}
+
+func TestUnknownQueueIsUsageError(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	if code := b.start(t, "u", "--queue", "ingets").wait(t, 20*time.Second); code != cli.ExitUsage {
+		t.Fatalf("unknown queue: exit %d, want %d", code, cli.ExitUsage)
+	}
+}
+
+func TestTwoAgentsRacingKeepInvariant(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	m, err := sample.Tree(b.root, sample.Options{Nights: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.enqueue(t)
+	// Both agents also race on files enqueued twice (pending and in progress at once).
+	a1 := b.start(t, "r1", "--queue", "ingest:3", "--empty")
+	a2 := b.start(t, "r2", "--queue", "ingest:3", "--empty")
+	b.enqueue(t)
+	for _, a := range []*agent{a1, a2} {
+		if code := a.wait(t, 60*time.Second); code != 0 {
+			t.Fatalf("exit %d:\n%s", code, a.stderr)
+		}
+	}
+	b.assertExactlyOnce(t, len(m.Ingestable))
+	if n := b.count(t, `SELECT count(*) FROM (SELECT file_id FROM diskfile WHERE present AND canonical
+		GROUP BY 1 HAVING count(*) > 1) d`); n != 0 {
+		t.Fatalf("%d files with two present canonical versions", n)
+	}
+}
+
+func TestKill9ThenRestartReleasesFromJournal(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.bigFiles(t, 6, 300<<20)
+	b.enqueue(t)
+	// A long lease: only the journal can bring the items back quickly.
+	a := b.start(t, "k", "--queue", "ingest:2", "--lease", "10m")
+	a.waitStatus(t, 30*time.Second, busy)
+	a.cmd.Process.Kill()
+	a.wait(t, 10*time.Second)
+	if n := b.count(t, `SELECT count(*) FROM ingestqueue WHERE inprogress`); n == 0 {
+		t.Fatal("no item in progress after kill -9; the test did not catch the agent working")
+	}
+	again := b.start(t, "k", "--queue", "ingest:2", "--lease", "10m", "--empty")
+	if code := again.wait(t, 120*time.Second); code != 0 {
+		t.Fatalf("restart exit %d:\n%s", code, again.stderr)
+	}
+	if !strings.Contains(again.stderr.String(), "released claims left by the previous run") {
+		t.Fatalf("restart did not release from its journal:\n%s", again.stderr)
+	}
+	b.assertExactlyOnce(t, 6)
+}
+
+func TestKill9ThenAnotherAgentRescues(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.bigFiles(t, 6, 300<<20)
+	b.enqueue(t)
+	a := b.start(t, "dies", "--queue", "ingest:2", "--lease", "2s")
+	a.waitStatus(t, 30*time.Second, busy)
+	a.cmd.Process.Kill()
+	a.wait(t, 10*time.Second)
+	other := b.start(t, "rescuer", "--queue", "ingest:2", "--lease", "2s", "--empty")
+	if code := other.wait(t, 120*time.Second); code != 0 {
+		t.Fatalf("rescuer exit %d:\n%s", code, other.stderr)
+	}
+	b.assertExactlyOnce(t, 6)
+}
+
+func TestSIGTERMReleasesUnfinishedItems(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.bigFiles(t, 4, 1<<30)
+	b.enqueue(t)
+	a := b.start(t, "term", "--queue", "ingest:2", "--grace", "10ms")
+	a.waitStatus(t, 30*time.Second, busy)
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	if code := a.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("SIGTERM: exit %d, want 0:\n%s", code, a.stderr)
+	}
+	if n := b.count(t, `SELECT count(*) FROM ingestqueue WHERE inprogress OR fail_dt IS NOT NULL OR attempts > 0`); n != 0 {
+		t.Fatalf("%d items in progress, failed or charged an attempt after a clean stop", n)
+	}
+	if n := b.count(t, `SELECT count(*) FROM ingestqueue`) + b.count(t, `SELECT count(*) FROM diskfile`); n != 4 {
+		t.Fatalf("pending + ingested = %d, want 4 (nothing lost)", n)
+	}
+}
