@@ -184,8 +184,9 @@ func TestNoQueueMakesNoDatabaseConnection(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.url = "postgres://nobody@127.0.0.1:1/none?connect_timeout=1" // nothing listens there
-	if code := b.start(t, "noq", "--empty").wait(t, 20*time.Second); code != 0 {
-		t.Fatalf("agentd without queues: exit %d, want 0", code)
+	noq := b.start(t, "noq", "--empty")
+	if code := noq.wait(t, 20*time.Second); code != 0 {
+		t.Fatalf("agentd without queues: exit %d, want 0; stderr:\n%s", code, noq.stderr)
 	}
 	a := b.start(t, "noq2")
 	st := a.waitStatus(t, 20*time.Second, func(agentstatus.Status) bool { return true })

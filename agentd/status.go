@@ -66,9 +66,10 @@ func (s *statusServer) listen(path string) error {
 	s.path = path
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", s.handle)
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	s.srv = srv
 	go func() { // owner: statusServer; exits when close shuts the server down
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.logger.Error("status socket", "err", err)
 		}
 	}()
