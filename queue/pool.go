@@ -99,6 +99,9 @@ type PoolConfig struct {
 	NoListen bool
 }
 
+// prefetch is how many claimed items each worker may hold: the one it works and the next.
+const prefetch = 2
+
 // Pool runs the workers of one process over its queues.
 type Pool struct {
 	cfg    PoolConfig
@@ -281,19 +284,31 @@ func (p *Pool) Run(ctx context.Context) error {
 // a finisher that batches completions and journal writes.
 func (p *Pool) serve(fetchCtx, workCtx context.Context, s *served, idleWG *sync.WaitGroup) {
 	n := s.w.Count
-	idle := make(chan int, n)
+	// Each worker has prefetch slots: while it works one item the next one waits claimed,
+	// so claims come in larger batches and workers never wait for a round trip.
+	slots := n * prefetch
+	idle := make(chan int, slots)
 	inputs := make([]chan Item, n)
 	for i := range inputs {
-		inputs[i] = make(chan Item, 1)
-		idle <- i
+		inputs[i] = make(chan Item, prefetch)
 	}
-	finish := make(chan finishing, 4*n)
+	for k := 0; k < prefetch; k++ {
+		for i := 0; i < n; i++ {
+			idle <- i
+		}
+	}
+	finish := make(chan finishing, 4*slots)
 	var workers sync.WaitGroup
 	for i := 0; i < n; i++ {
 		workers.Add(1)
 		go func() { // owner: serve; exits when its input channel is closed
 			defer workers.Done()
 			for it := range inputs[i] {
+				if fetchCtx.Err() != nil {
+					// Stopping: items not started yet go back at once.
+					finish <- finishing{item: it, err: context.Canceled}
+					continue
+				}
 				finish <- p.work(workCtx, s, i, it)
 				idle <- i
 			}
@@ -369,7 +384,6 @@ func (p *Pool) fetch(ctx context.Context, s *served, idle chan int, inputs []cha
 		for k, i := range slots {
 			if k < len(items) {
 				s.mu.Lock()
-				s.current[i], s.since[i] = &items[k], time.Now()
 				s.counts["claimed"]++
 				s.mu.Unlock()
 				inputs[i] <- items[k]
@@ -400,6 +414,9 @@ func (p *Pool) fetch(ctx context.Context, s *served, idle chan int, inputs []cha
 
 // work runs the handler on one item.
 func (p *Pool) work(ctx context.Context, s *served, i int, it Item) finishing {
+	s.mu.Lock()
+	s.current[i], s.since[i] = &it, time.Now()
+	s.mu.Unlock()
 	res, err := s.w.Handler(ctx, it)
 	s.mu.Lock()
 	s.current[i] = nil
