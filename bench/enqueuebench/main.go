@@ -1,0 +1,138 @@
+// Command enqueuebench compares `agentctl enqueue ingest`'s engine (package enqueue: walk,
+// name rules, sortkeys, COPY + INSERT … ON CONFLICT into the indexed ingest queue) with the
+// plainest possible baseline on the same database, side by side in one run:
+//
+//	find ROOT -type f -printf '%f\t%h\n' | psql -c "\copy plain (filename, path) FROM STDIN"
+//
+// into an unindexed table. It prints a table of files per second and the ratio.
+//
+//	TEST_DATABASE_URL=... go run ./bench/enqueuebench [--files 200000] [--rounds 2]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/fitsarchive/agentd/internal/enqueue"
+	"github.com/fitsarchive/agentd/internal/schema"
+)
+
+func main() {
+	files := flag.Int("files", 200000, "empty files in the tree")
+	rounds := flag.Int("rounds", 2, "runs of each side (best kept)")
+	flag.Parse()
+	if err := run(context.Background(), *files, *rounds); err != nil {
+		fmt.Fprintln(os.Stderr, "enqueuebench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, files, rounds int) error {
+	admin := os.Getenv("TEST_DATABASE_URL")
+	aconn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return fmt.Errorf("connect to TEST_DATABASE_URL (run under scripts/pg.sh): %w", err)
+	}
+	defer aconn.Close(ctx)
+	name := fmt.Sprintf("agentd_bench_enqueue_%d", os.Getpid())
+	if _, err := aconn.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()); err != nil {
+		return err
+	}
+	defer aconn.Exec(ctx, `DROP DATABASE IF EXISTS `+pgx.Identifier{name}.Sanitize()+` WITH (FORCE)`)
+	c := aconn.Config()
+	url := fmt.Sprintf("postgres://%s@/%s?host=%s&port=%d", c.User, name, c.Host, c.Port)
+	db, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	conn, err := db.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := schema.Init(ctx, conn.Conn()); err != nil {
+		return err
+	}
+	conn.Release()
+	if _, err := db.Exec(ctx, `CREATE TABLE plain (filename text, path text)`); err != nil {
+		return err
+	}
+
+	root, err := os.MkdirTemp("", "enqueuebench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(root)
+	fmt.Fprintf(os.Stderr, "writing %d empty files...\n", files)
+	perDir := 1000
+	for i := 0; i < files; i++ {
+		dir := filepath.Join(root, fmt.Sprintf("%04d", i/perDir/100), fmt.Sprintf("%06d", i/perDir))
+		if i%perDir == 0 {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+		}
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("N2020%02d%02dS%04d.fits", 1+i%12, 1+i%28, i%10000)))
+		if err != nil {
+			return err
+		}
+		f.Close()
+	}
+
+	var bestOurs, bestBase float64
+	for r := 0; r < rounds; r++ {
+		if _, err := db.Exec(ctx, `TRUNCATE ingestqueue, plain`); err != nil {
+			return err
+		}
+		exec.Command("sync").Run()
+		start := time.Now()
+		cmdFind := exec.Command("find", root, "-type", "f", "-printf", `%f\t%h\n`)
+		cmdPsql := exec.Command("psql", "-X", "-q", url, "-c", `\copy plain (filename, path) FROM STDIN`)
+		pipe, err := cmdFind.StdoutPipe()
+		if err != nil {
+			return err
+		}
+		cmdPsql.Stdin = pipe
+		cmdPsql.Stderr = os.Stderr
+		if err := cmdFind.Start(); err != nil {
+			return err
+		}
+		if err := cmdPsql.Run(); err != nil {
+			return fmt.Errorf("psql: %w", err)
+		}
+		if err := cmdFind.Wait(); err != nil {
+			return fmt.Errorf("find: %w", err)
+		}
+		base := time.Since(start)
+		var n int
+		db.QueryRow(ctx, `SELECT count(*) FROM plain`).Scan(&n)
+		if n != files {
+			return fmt.Errorf("baseline loaded %d rows, want %d", n, files)
+		}
+
+		exec.Command("sync").Run()
+		start = time.Now()
+		sum, err := enqueue.Ingest(ctx, db, enqueue.Options{Root: root})
+		if err != nil {
+			return err
+		}
+		ours := time.Since(start)
+		if sum.Added != int64(files) {
+			return fmt.Errorf("enqueue added %d, want %d", sum.Added, files)
+		}
+		bestOurs = max(bestOurs, float64(files)/ours.Seconds())
+		bestBase = max(bestBase, float64(files)/base.Seconds())
+	}
+	fmt.Printf("%d empty files, best of %d runs\n\n", files, rounds)
+	fmt.Printf("| enqueue (files/s) | find \\| psql \\copy (files/s) | ratio |\n|---:|---:|---:|\n")
+	fmt.Printf("| %.0f | %.0f | %.2f× |\n", bestOurs, bestBase, bestOurs/bestBase)
+	return nil
+}
