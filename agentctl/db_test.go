@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/fitsarchive/agentd/internal/cli"
@@ -65,5 +67,27 @@ func TestUsageErrors(t *testing.T) {
 	}
 	if r := agentctl(t, nil, "db", "init", "--help"); r.code != 0 || r.stderr == "" {
 		t.Errorf("--help: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestDBWrongPassword(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDB(t)
+	conn := pgtest.Conn(t, url)
+	ctx := context.Background()
+	role := "agentd_pw_test"
+	conn.Exec(ctx, `DROP ROLE IF EXISTS `+role)
+	if _, err := conn.Exec(ctx, `CREATE ROLE `+role+` LOGIN PASSWORD 'right'`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pgtest.Conn(t, pgtest.AdminURL()).Exec(context.Background(), `DROP ROLE IF EXISTS `+role) })
+	port := conn.Config().Port
+	wrong := fmt.Sprintf("postgres://%s:wrong@127.0.0.1:%d/%s", role, port, conn.Config().Database)
+	r := agentctl(t, nil, "db", "version", "--database-url", wrong, "--json")
+	if r.code != cli.ExitConnect {
+		t.Fatalf("wrong password: exit %d, want %d; stderr %s", r.code, cli.ExitConnect, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "password authentication failed") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Fatalf("wrong password: want one line naming the failure, got:\n%s", r.stderr)
 	}
 }

@@ -115,7 +115,7 @@ func (o Output) Result(v any, human func(w io.Writer)) {
 // exit code. A cancelled context is reported as interrupted.
 func (o Output) Fail(prog string, err error) int {
 	code := ExitCode(err)
-	msg := err.Error()
+	msg := oneLine(err.Error())
 	if errors.Is(err, context.Canceled) {
 		msg = "interrupted: " + msg
 	}
@@ -151,4 +151,16 @@ func PrintFlags(w io.Writer, fs *flag.FlagSet) {
 		}
 		fmt.Fprintf(w, "%s\n    \t%s\n", line, usage)
 	})
+}
+
+// oneLine folds a multi-line message (pgx lists every connection attempt on its own line)
+// into the single line the command-line contract promises.
+func oneLine(s string) string {
+	var parts []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, "; ")
 }
