@@ -247,11 +247,26 @@ func TestBadInputs(t *testing.T) {
 	writeFile(t, b.root, "N20200101S0001.fits.bz2", "BZh91AY&SYgarbage-not-bzip2", old)
 	writeFile(t, b.root, "N20200101S0002.fits", "SIMPLE  =                    T", old) // truncated FITS
 	writeFile(t, b.root, "N20200101S0003.fits", "gone soon", old)
+	// A real bzip2 stream cut in the middle.
+	other := t.TempDir()
+	m, err := sample.Tree(other, sample.Options{Nights: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range m.FITS {
+		if strings.HasSuffix(f, ".bz2") {
+			whole, _ := os.ReadFile(filepath.Join(other, f))
+			writeFile(t, b.root, "N20200101S0004.fits.bz2", string(whole[:len(whole)/2]), old)
+			break
+		}
+	}
 	b.enqueueAll(t)
 	os.Remove(filepath.Join(b.root, "N20200101S0003.fits"))
 	errs := b.drain(t)
-	if err := errs["N20200101S0001.fits.bz2"]; !errors.Is(err, ErrCorrupt) {
-		t.Errorf("corrupt bz2: %v, want ErrCorrupt", err)
+	for _, name := range []string{"N20200101S0001.fits.bz2", "N20200101S0004.fits.bz2"} {
+		if err := errs[name]; !errors.Is(err, ErrCorrupt) {
+			t.Errorf("corrupt bz2 %s: %v, want ErrCorrupt", name, err)
+		}
 	}
 	if err := errs["N20200101S0003.fits"]; !errors.Is(err, ErrMissing) || !strings.Contains(err.Error(), filepath.Join(b.root, "N20200101S0003.fits")) {
 		t.Errorf("missing file: %v, want ErrMissing with its path", err)
@@ -262,8 +277,8 @@ func TestBadInputs(t *testing.T) {
 	if n := b.count(t, `SELECT count(*) FROM diskfile WHERE filename = 'N20200101S0002.fits' AND NOT isfits`); n != 1 {
 		t.Errorf("truncated FITS: %d non-FITS diskfiles, want 1", n)
 	}
-	if n := b.count(t, `SELECT count(*) FROM ingestqueue WHERE fail_dt IS NOT NULL`); n != 2 {
-		t.Errorf("%d failed items, want 2 (nothing lost)", n)
+	if n := b.count(t, `SELECT count(*) FROM ingestqueue WHERE fail_dt IS NOT NULL`); n != 3 {
+		t.Errorf("%d failed items, want 3 (nothing lost)", n)
 	}
 }
 
