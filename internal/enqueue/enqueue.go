@@ -1,7 +1,11 @@
 // Package enqueue fills the ingest queue from the storage tree: it walks the tree, applies
-// the archive's name rules and the operator's filters, and inserts the names in batches
-// (COPY into a temporary table, then one INSERT … ON CONFLICT DO NOTHING and one NOTIFY per
-// batch). A file that is already pending is counted, not an error.
+// the archive's name rules and the operator's filters, and inserts the names in batches with
+// one NOTIFY per batch. A file that is already pending is counted, not an error.
+//
+// Each batch first goes by COPY straight into the queue table, the fast path of a rebuild
+// whose queue holds none of these names. When that meets a name already pending (a unique
+// violation, which rolls the batch back), the run switches for good to the careful path: COPY
+// into a temporary table, then one INSERT … ON CONFLICT DO NOTHING.
 package enqueue
 
 import (
@@ -16,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/fitsarchive/agentd/internal/filenames"
@@ -101,8 +106,19 @@ func Ingest(ctx context.Context, pool *pgxpool.Pool, opt Options) (Summary, erro
 	if !opt.After.IsZero() {
 		after = opt.After
 	}
+	direct := true // COPY straight into the queue until a name is found pending
 	for batch := range batches {
-		added, err := insertBatch(ctx, conn.Conn(), batch, opt, after)
+		var added int64
+		var err error
+		if direct {
+			added, err = copyBatch(ctx, conn.Conn(), batch, opt, after)
+			if isUniqueViolation(err) {
+				direct = false
+			}
+		}
+		if !direct {
+			added, err = insertBatch(ctx, conn.Conn(), batch, opt, after)
+		}
 		if err != nil {
 			cancelWalk()
 			for range batches { // let the walker finish
@@ -219,6 +235,37 @@ func walk(ctx context.Context, opt Options, dir string, sum *Summary, out chan<-
 		}
 	}
 	return nil
+}
+
+// copyBatch copies one batch straight into the queue table in one transaction and
+// announces it. A name already pending fails the whole batch with a unique violation.
+func copyBatch(ctx context.Context, conn *pgx.Conn, batch []entry, opt Options, after any) (int64, error) {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("begin enqueue batch: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	rows := make([][]any, len(batch))
+	for i, e := range batch {
+		rows[i] = []any{e.name, e.dir, filenames.FileName(e.name), filenames.SortKey(e.name), opt.Force, opt.ForceMD5, after}
+	}
+	n, err := tx.CopyFrom(ctx, pgx.Identifier{"ingestqueue"},
+		[]string{"filename", "path", "filekey", "sortkey", "force", "force_md5", "after"}, pgx.CopyFromRows(rows))
+	if err != nil {
+		return 0, fmt.Errorf("copy enqueue batch: %w", err)
+	}
+	if err := queue.Notify(ctx, tx, queue.Ingest()); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("commit enqueue batch: %w", err)
+	}
+	return n, nil
+}
+
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }
 
 // insertBatch adds one batch in one transaction and announces it; it returns how many rows

@@ -98,6 +98,39 @@ func TestIngestWalksTreeAppliesRulesAndSkipsPending(t *testing.T) {
 	}
 }
 
+// A batch that meets a pending name is rolled back whole on the direct COPY path; the run
+// must redo it on the careful path, add exactly the new names, and stay on that path.
+func TestIngestMixOfPendingAndNewNames(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t, pgtest.NewDB(t))
+	root := tree(t, "a/N20200101S0001.fits", "a/N20200101S0003.fits", "a/N20200101S0005.fits")
+	if _, err := Ingest(ctx, pool, Options{Root: root}); err != nil {
+		t.Fatal(err)
+	}
+	// New names sort before, between and after the pending ones, so every batch of two
+	// holds a pending name and a new one.
+	for _, p := range []string{"a/N20200101S0000.fits", "a/N20200101S0002.fits", "a/N20200101S0004.fits", "a/N20200101S0006.fits"} {
+		if err := os.WriteFile(filepath.Join(root, p), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum, err := Ingest(ctx, pool, Options{Root: root, BatchSize: 2, Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Added != 4 || sum.AlreadyPending != 3 || sum.Batches != 4 {
+		t.Fatalf("summary = %+v, want added 4, already pending 3 in 4 batches", sum)
+	}
+	got := rows(t, pool)
+	if len(got) != 7 {
+		t.Fatalf("%d queue rows, want 7", len(got))
+	}
+	if !got["a/N20200101S0006.fits"].force || got["a/N20200101S0001.fits"].force {
+		t.Fatalf("force on new rows only expected: %+v / %+v", got["a/N20200101S0006.fits"], got["a/N20200101S0001.fits"])
+	}
+}
+
 func TestIngestFilters(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
