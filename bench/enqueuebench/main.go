@@ -18,11 +18,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/fitsarchive/agentd/bench/internal/benchdb"
 	"github.com/fitsarchive/agentd/internal/enqueue"
-	"github.com/fitsarchive/agentd/internal/schema"
 )
 
 func main() {
@@ -36,32 +35,17 @@ func main() {
 }
 
 func run(ctx context.Context, files, rounds int) error {
-	admin := os.Getenv("TEST_DATABASE_URL")
-	aconn, err := pgx.Connect(ctx, admin)
+	bdb, err := benchdb.New(ctx)
 	if err != nil {
-		return fmt.Errorf("connect to TEST_DATABASE_URL (run under scripts/pg.sh): %w", err)
-	}
-	defer aconn.Close(ctx)
-	name := fmt.Sprintf("agentd_bench_enqueue_%d", os.Getpid())
-	if _, err := aconn.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()); err != nil {
 		return err
 	}
-	defer aconn.Exec(ctx, `DROP DATABASE IF EXISTS `+pgx.Identifier{name}.Sanitize()+` WITH (FORCE)`)
-	c := aconn.Config()
-	url := fmt.Sprintf("postgres://%s@/%s?host=%s&port=%d", c.User, name, c.Host, c.Port)
+	defer bdb.Drop(ctx)
+	url := bdb.URL
 	db, err := pgxpool.New(ctx, url)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	conn, err := db.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	if _, err := schema.Init(ctx, conn.Conn()); err != nil {
-		return err
-	}
-	conn.Release()
 	if _, err := db.Exec(ctx, `CREATE TABLE plain (filename text, path text)`); err != nil {
 		return err
 	}

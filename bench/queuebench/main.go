@@ -19,13 +19,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
 
-	"github.com/fitsarchive/agentd/internal/schema"
+	"github.com/fitsarchive/agentd/bench/internal/benchdb"
 	"github.com/fitsarchive/agentd/internal/state"
 	"github.com/fitsarchive/agentd/queue"
 )
@@ -42,13 +41,12 @@ func main() {
 }
 
 func run(ctx context.Context, items int, workerList string, rounds int) error {
-	admin := os.Getenv("TEST_DATABASE_URL")
-	dbname, url, err := createDB(ctx, admin)
+	bdb, err := benchdb.New(ctx)
 	if err != nil {
 		return err
 	}
-	defer dropDB(ctx, admin, dbname)
-	cfg, err := pgxpool.ParseConfig(url)
+	defer bdb.Drop(ctx)
+	cfg, err := pgxpool.ParseConfig(bdb.URL)
 	if err != nil {
 		return err
 	}
@@ -58,14 +56,6 @@ func run(ctx context.Context, items int, workerList string, rounds int) error {
 		return err
 	}
 	defer db.Close()
-	conn, err := db.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	if _, err := schema.Init(ctx, conn.Conn()); err != nil {
-		return err
-	}
-	conn.Release()
 	mig, err := rivermigrate.New(riverpgxv5.New(db), nil)
 	if err != nil {
 		return err
@@ -79,7 +69,7 @@ func run(ctx context.Context, items int, workerList string, rounds int) error {
 	}
 	defer os.RemoveAll(stateDir)
 
-	fmt.Printf("%d no-op items per run, best of %d runs; PostgreSQL %s\n\n", items, rounds, serverVersion(ctx, db))
+	fmt.Printf("%d no-op items per run, best of %d runs; PostgreSQL %s\n\n", items, rounds, benchdb.ServerVersion(ctx, db))
 	fmt.Printf("| workers | ours (items/s) | River (items/s) | ours / River |\n|---:|---:|---:|---:|\n")
 	for _, ws := range strings.Split(workerList, ",") {
 		w, err := strconv.Atoi(strings.TrimSpace(ws))
@@ -216,33 +206,4 @@ func uuid() string {
 	rand.Read(b[:])
 	h := hex.EncodeToString(b[:])
 	return h[:8] + "-" + h[8:12] + "-4" + h[13:16] + "-a" + h[17:20] + "-" + h[20:]
-}
-
-func serverVersion(ctx context.Context, db *pgxpool.Pool) string {
-	var v string
-	db.QueryRow(ctx, `SHOW server_version`).Scan(&v)
-	return v
-}
-
-func createDB(ctx context.Context, admin string) (string, string, error) {
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		return "", "", fmt.Errorf("connect to TEST_DATABASE_URL (run under scripts/pg.sh): %w", err)
-	}
-	defer conn.Close(ctx)
-	name := "agentd_bench_" + uuid()[:8]
-	if _, err := conn.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()); err != nil {
-		return "", "", err
-	}
-	cfg := conn.Config()
-	return name, fmt.Sprintf("postgres://%s@/%s?host=%s&port=%d", cfg.User, name, cfg.Host, cfg.Port), nil
-}
-
-func dropDB(ctx context.Context, admin, name string) {
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		return
-	}
-	defer conn.Close(ctx)
-	conn.Exec(ctx, `DROP DATABASE IF EXISTS `+pgx.Identifier{name}.Sanitize()+` WITH (FORCE)`)
 }
