@@ -33,6 +33,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
+	os.Chmod(dir, 0o755) // one test runs the binary as another user
 	agentdBin = filepath.Join(dir, "agentd")
 	if out, err := exec.Command("go", "build", "-o", agentdBin, ".").CombinedOutput(); err != nil {
 		os.Stderr.Write(out)
@@ -66,6 +67,12 @@ type agent struct {
 // start runs agentd named name with extra args; its files live under b.dir.
 func (b testBundle) start(t *testing.T, name string, args ...string) *agent {
 	t.Helper()
+	return b.startWith(t, nil, name, args...)
+}
+
+// startWith is start with a change to the command (e.g. the user it runs as) before it runs.
+func (b testBundle) startWith(t *testing.T, prepare func(*exec.Cmd), name string, args ...string) *agent {
+	t.Helper()
 	socket := filepath.Join(b.dir, name+".sock")
 	all := append([]string{"--name", name, "--lock-dir", filepath.Join(b.dir, "locks"),
 		"--state", filepath.Join(b.dir, name+".db"), "--socket", socket, "--storage-root", b.root}, args...)
@@ -73,6 +80,9 @@ func (b testBundle) start(t *testing.T, name string, args ...string) *agent {
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + b.url}
 	a := &agent{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1), socket: socket}
 	cmd.Stderr = a.stderr
+	if prepare != nil {
+		prepare(cmd)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -229,6 +239,58 @@ func TestEmptyIngestsEverythingAndCountsSurviveRestart(t *testing.T) {
 	}
 	if left, _ := st.Outstanding("ingest"); len(left) != 0 {
 		t.Fatalf("journal still holds %v", left)
+	}
+}
+
+// An unreadable file fails its own item with the path and the cause, and the agent goes on
+// with the others. Root reads every file, so as root agentd runs as nobody here.
+func TestUnreadableFileFailsItsItem(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	old := time.Now().Add(-time.Hour)
+	for _, n := range []string{"N20200101S0001.fits", "N20200101S0002.fits"} {
+		p := filepath.Join(b.root, n)
+		if err := os.WriteFile(p, []byte("not FITS"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(p, old, old)
+	}
+	unreadable := filepath.Join(b.root, "N20200101S0002.fits")
+	if err := os.Chmod(unreadable, 0); err != nil {
+		t.Fatal(err)
+	}
+	var prepare func(*exec.Cmd)
+	if os.Geteuid() == 0 {
+		const nobody = 65534
+		// t.TempDir's directories are private to root: open the way to the storage root
+		// and give nobody the agent's working directory.
+		for _, d := range []string{b.root, filepath.Dir(b.root), b.dir, filepath.Dir(b.dir)} {
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Chown(b.dir, nobody, nobody); err != nil {
+			t.Fatal(err)
+		}
+		prepare = func(c *exec.Cmd) {
+			c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+		}
+	}
+	b.enqueue(t)
+	a := b.startWith(t, prepare, "unreadable", "--queue", "ingest", "--empty")
+	if code := a.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, a.stderr)
+	}
+	if n := b.count(t, `SELECT count(*) FROM diskfile WHERE filename = 'N20200101S0001.fits'`); n != 1 {
+		t.Fatalf("the readable file: %d diskfiles, want 1", n)
+	}
+	var msg string
+	if err := b.db.QueryRow(context.Background(),
+		`SELECT error FROM ingestqueue WHERE filename = 'N20200101S0002.fits' AND fail_dt IS NOT NULL`).Scan(&msg); err != nil {
+		t.Fatalf("the unreadable file's item is not kept as failed: %v", err)
+	}
+	if !strings.Contains(msg, unreadable) || !strings.Contains(msg, "permission denied") || !strings.Contains(msg, "queue retry") {
+		t.Fatalf("failure %q does not name the path and the cause", msg)
 	}
 }
 

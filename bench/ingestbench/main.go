@@ -214,11 +214,9 @@ func writeFrame(dir string, i, side int, compress bool, mtime time.Time) error {
 // warm reads every file once so both sides find them in the page cache.
 func warm(names []string) error {
 	for _, n := range names {
-		b, err := os.ReadFile(n)
-		if err != nil {
+		if _, err := os.ReadFile(n); err != nil {
 			return err
 		}
-		_ = b
 	}
 	return nil
 }

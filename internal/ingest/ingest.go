@@ -158,6 +158,11 @@ func (g *Ingester) record(ctx context.Context, it queue.Item, fileName, name, di
 		return fmt.Errorf("begin ingest of %s: %w", name, err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	// pg_stat_activity names the worker (host/pid/agent/queue-i) while it writes; the
+	// connection's own name comes back at the end of the transaction.
+	if _, err := tx.Exec(ctx, `SELECT set_config('application_name', $1, true)`, it.Holder); err != nil {
+		return fmt.Errorf("name the ingest transaction of %s: %w", name, err)
+	}
 	var fileID int64
 	err = tx.QueryRow(ctx, `WITH ins AS (
 			INSERT INTO file (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id)
@@ -228,6 +233,9 @@ func ScanFile(ctx context.Context, path string, compressed, parseFITS bool) (Sca
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return s, fmt.Errorf("%w: %s", ErrMissing, path)
+	}
+	if errors.Is(err, fs.ErrPermission) {
+		return s, fmt.Errorf("cannot read %s: permission denied; let agentd's user read it, then run agentctl queue retry", path)
 	}
 	if err != nil {
 		return s, fmt.Errorf("cannot read %s: %w", path, err)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/fitsarchive/agentd/internal/enqueue"
@@ -313,5 +314,37 @@ func TestLostLeaseWritesNothing(t *testing.T) {
 	}
 	if n := b.count(t, `SELECT count(*) FROM file`); n != 0 {
 		t.Fatalf("a worker without its lease wrote %d file rows", n)
+	}
+}
+
+// While a worker writes, pg_stat_activity must say which worker it is: a trigger (test only)
+// records the application_name each diskfile insert runs under.
+func TestWritesRunUnderTheWorkersApplicationName(t *testing.T) {
+	t.Parallel()
+	b := setup(t, time.Minute)
+	ctx := context.Background()
+	if _, err := b.db.Exec(ctx, `CREATE TABLE seen_app (name text);
+		CREATE FUNCTION note_app() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN INSERT INTO seen_app VALUES (current_setting('application_name')); RETURN NEW; END $$;
+		CREATE TRIGGER note_app BEFORE INSERT ON diskfile FOR EACH ROW EXECUTE FUNCTION note_app()`); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	writeFile(t, b.root, "N20200101S0001.fits", "not fits", old)
+	writeFile(t, b.root, "N20200101S0002.fits", "not fits either", old)
+	b.enqueueAll(t)
+	if errs := b.drain(t); len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	rows, err := b.db.Query(ctx, `SELECT name FROM seen_app`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 2 || names[0] != "test/0" || names[1] != "test/0" {
+		t.Fatalf("diskfile inserts ran under application_name %q, want the worker's holder test/0 twice", names)
 	}
 }
