@@ -1,0 +1,133 @@
+package pgsync
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Source is the old database: its catalog and its rows, all from one consistent state.
+type Source interface {
+	// Describe names the source for messages and the history row (no password).
+	Describe() string
+	Catalog(ctx context.Context) (Catalog, error)
+	// Count returns the rows of a table, or -1 when they are not known before reading.
+	Count(ctx context.Context, table string) (int64, error)
+	// SequenceLast returns the last value a sequence handed out (ok false when unknown).
+	SequenceLast(ctx context.Context, seq string) (last int64, ok bool, err error)
+	// CopyOut writes the rows of table (those columns, in that order) to w in COPY format
+	// and says which ("binary" or "text").
+	CopyOut(ctx context.Context, table string, cols []Column, w io.Writer) error
+	// Format is the COPY format CopyOut writes for table.
+	Format(table string) string
+	Close(ctx context.Context)
+}
+
+// Live is a source database read in one REPEATABLE READ, READ ONLY transaction: every table
+// comes from the same snapshot, so no child row arrives without its parent.
+type Live struct {
+	conn *pgx.Conn
+	tx   pgx.Tx
+	desc string
+}
+
+// OpenLive connects to the source and opens its snapshot.
+func OpenLive(ctx context.Context, connString string) (*Live, error) {
+	cfg, err := pgx.ParseConfig(connString)
+	if err != nil {
+		return nil, fmt.Errorf("source %q: %w", redact(connString), err)
+	}
+	cfg.RuntimeParams["application_name"] = "agentctl transfer (source)"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: connect to source database %q: %v", ErrConnect, cfg.Database, err)
+	}
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		conn.Close(ctx)
+		return nil, fmt.Errorf("%w: open a snapshot of the source: %v", ErrConnect, err)
+	}
+	return &Live{conn: conn, tx: tx, desc: redact(connString)}, nil
+}
+
+// Describe implements Source.
+func (l *Live) Describe() string { return l.desc }
+
+// Catalog implements Source.
+func (l *Live) Catalog(ctx context.Context) (Catalog, error) { return ReadCatalog(ctx, l.tx) }
+
+// Count implements Source.
+func (l *Live) Count(ctx context.Context, table string) (int64, error) {
+	var n int64
+	err := l.tx.QueryRow(ctx, `SELECT count(*) FROM `+quoteIdent(table)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count rows of source table %s: %w", table, err)
+	}
+	return n, nil
+}
+
+// SequenceLast implements Source.
+func (l *Live) SequenceLast(ctx context.Context, seq string) (int64, bool, error) {
+	last, err := SequenceLast(ctx, l.tx, seq)
+	return last, err == nil, err
+}
+
+// Format implements Source.
+func (l *Live) Format(string) string { return "binary" }
+
+// CopyOut implements Source.
+func (l *Live) CopyOut(ctx context.Context, table string, cols []Column, w io.Writer) error {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = quoteIdent(c.Name)
+		if !builtin(c) {
+			names[i] += "::text" // staged as text: the target may not know the type
+		}
+	}
+	sql := fmt.Sprintf(`COPY (SELECT %s FROM %s) TO STDOUT (FORMAT binary)`, strings.Join(names, ", "), quoteIdent(table))
+	if _, err := l.tx.Conn().PgConn().CopyTo(ctx, w, sql); err != nil {
+		return fmt.Errorf("read source table %s: %w", table, err)
+	}
+	return nil
+}
+
+// Close implements Source.
+func (l *Live) Close(ctx context.Context) {
+	_ = l.tx.Rollback(ctx)
+	_ = l.conn.Close(ctx)
+}
+
+// redact hides the password of a connection string.
+func redact(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			return u.String()
+		}
+		return s
+	}
+	var out []string
+	for _, f := range strings.Fields(s) {
+		if strings.HasPrefix(f, "password=") {
+			f = "password=xxxxx"
+		}
+		out = append(out, f)
+	}
+	return strings.Join(out, " ")
+}
+
+// builtin reports whether the column's type is one of PostgreSQL's own (an OID below
+// FirstNormalObjectId), which exists on the target under the same name and binary format.
+func builtin(c Column) bool { return c.TypeOID < 16384 }
+
+// stageType is the type a staged column gets.
+func stageType(c Column) string {
+	if builtin(c) {
+		return c.Type
+	}
+	return "text"
+}

@@ -1,0 +1,374 @@
+package pgsync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ErrConnect is returned when the source or the target cannot be reached or read.
+var ErrConnect = errors.New("cannot reach the database")
+
+// HistoryTable is where the target records each transfer.
+const HistoryTable = "agentd_transfer_history"
+
+// Options are a transfer's settings.
+type Options struct {
+	Request
+	DryRun bool
+	Logger *slog.Logger
+	// Progress, when set, hears of each table's phases ("staging", "staged", "loaded") with
+	// the rows so far.
+	Progress func(table, phase string, rows int64)
+	// Step, when set, is called at each named point of the transfer ("staged <table>",
+	// "begin", "loaded <table>", "sequences", "commit"); tests stop the process there.
+	Step func(point string)
+}
+
+// TableResult is what one table's transfer did.
+type TableResult struct {
+	Target     string  `json:"target"`
+	Source     string  `json:"source"`
+	Rows       int64   `json:"rows"` // rows written into the target
+	Seconds    float64 `json:"seconds"`
+	RowsPerSec float64 `json:"rows_per_second"`
+	Sequence   string  `json:"sequence,omitempty"`
+	RestartAt  int64   `json:"sequence_restart,omitempty"` // the next id the sequence gives
+}
+
+// Result is what a transfer did (or, for a dry run, would do).
+type Result struct {
+	Source  string        `json:"source"`
+	Plan    *Plan         `json:"plan"`
+	DryRun  bool          `json:"dry_run"`
+	Tables  []TableResult `json:"tables,omitempty"`
+	Rows    int64         `json:"rows"`
+	Seconds float64       `json:"seconds"`
+}
+
+// Transfer plans the transfer from src into the target connection and, unless DryRun,
+// carries it out: stage every table's raw rows into temporary tables, then one transaction
+// that checks values, writes the tables in foreign-key order, moves the sequences, verifies
+// the counts and records a history row. On any error the target tables are as they were.
+func Transfer(ctx context.Context, src Source, dst *pgx.Conn, opt Options) (*Result, error) {
+	start := time.Now()
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	step := opt.Step
+	if step == nil {
+		step = func(string) {}
+	}
+	progress := opt.Progress
+	if progress == nil {
+		progress = func(string, string, int64) {}
+	}
+	res := &Result{Source: src.Describe(), DryRun: opt.DryRun}
+
+	srcCat, err := src.Catalog(ctx)
+	if err != nil {
+		return res, err
+	}
+	dstCat, err := ReadCatalog(ctx, dst)
+	if err != nil {
+		return res, fmt.Errorf("target: %w", err)
+	}
+	plan, err := BuildPlan(opt.Request, srcCat, dstCat)
+	if err != nil {
+		return res, err
+	}
+	res.Plan = plan
+	if err := fillCounts(ctx, src, dst, plan); err != nil {
+		return res, err
+	}
+	if n := queueWorkers(ctx, dst); n > 0 {
+		plan.Warnings = append(plan.Warnings, fmt.Sprintf("%d agentd queue listener(s) are connected to the target; the transfer's transaction will hold back their vacuum while it runs", n))
+	}
+	if len(plan.Problems) > 0 {
+		return res, fmt.Errorf("%w: %s", ErrPlan, strings.Join(plan.Problems, "; "))
+	}
+	if opt.DryRun {
+		res.Seconds = time.Since(start).Seconds()
+		return res, nil
+	}
+
+	// Stage: temporary tables vanish with the session, so a killed transfer leaves nothing.
+	staged := map[string]int64{}
+	for _, t := range plan.Tables {
+		progress(t.Target, "staging", 0)
+		n, err := stage(ctx, src, dst, t)
+		if err != nil {
+			return res, err
+		}
+		staged[t.Target] = n
+		progress(t.Target, "staged", n)
+		log.Info("staged", "table", t.Target, "from", t.Source, "rows", n)
+		step("staged " + t.Target)
+	}
+	defer func() {
+		for _, t := range plan.Tables {
+			_, _ = dst.Exec(context.Background(), `DROP TABLE IF EXISTS pg_temp.`+stageName(t))
+		}
+	}()
+
+	tx, err := dst.Begin(ctx)
+	if err != nil {
+		return res, fmt.Errorf("%w: begin on the target: %v", ErrConnect, err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	step("begin")
+	if err := checkValues(ctx, tx, plan); err != nil {
+		return res, err
+	}
+	if plan.Mode == ModeTruncate {
+		names := make([]string, len(plan.Tables))
+		for i, t := range plan.Tables {
+			names[i] = quoteIdent(t.Target)
+		}
+		if _, err := tx.Exec(ctx, `TRUNCATE `+strings.Join(names, ", ")); err != nil {
+			return res, fmt.Errorf("truncate the target tables: %w", err)
+		}
+	}
+	for _, t := range plan.Tables {
+		tstart := time.Now()
+		n, err := load(ctx, tx, t, plan.Mode)
+		if err != nil {
+			return res, err
+		}
+		want := staged[t.Target]
+		if plan.Mode == ModeAppend {
+			want = n // verified below against the target's count
+		}
+		var total int64
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+quoteIdent(t.Target)).Scan(&total); err != nil {
+			return res, fmt.Errorf("count %s: %w", t.Target, err)
+		}
+		before := t.TargetRows
+		if plan.Mode == ModeTruncate {
+			before = 0
+		}
+		if n != want || total != before+n {
+			return res, fmt.Errorf("verify %s: %d rows staged, %d written, %d in the table (had %d); nothing was changed", t.Target, staged[t.Target], n, total, before)
+		}
+		tr := TableResult{Target: t.Target, Source: t.Source, Rows: n, Seconds: time.Since(tstart).Seconds()}
+		if tr.Seconds > 0 {
+			tr.RowsPerSec = float64(n) / tr.Seconds
+		}
+		res.Tables = append(res.Tables, tr)
+		res.Rows += n
+		progress(t.Target, "loaded", n)
+		step("loaded " + t.Target)
+	}
+	step("sequences")
+	for i, t := range plan.Tables {
+		if t.Sequence == nil {
+			continue
+		}
+		next, err := restartSequence(ctx, tx, t)
+		if err != nil {
+			return res, err
+		}
+		res.Tables[i].Sequence, res.Tables[i].RestartAt = t.Sequence.Target, next
+	}
+	if err := recordHistory(ctx, tx, res); err != nil {
+		return res, err
+	}
+	step("commit")
+	if err := tx.Commit(ctx); err != nil {
+		return res, fmt.Errorf("commit the transfer: %w", err)
+	}
+	res.Seconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+// fillCounts reads the rows on both sides and the source sequences, and adds the problems
+// only counts reveal (a non-empty target).
+func fillCounts(ctx context.Context, src Source, dst *pgx.Conn, plan *Plan) error {
+	for i := range plan.Tables {
+		t := &plan.Tables[i]
+		n, err := src.Count(ctx, t.Source)
+		if err != nil {
+			return err
+		}
+		t.SourceRows = n
+		if err := dst.QueryRow(ctx, `SELECT count(*) FROM `+quoteIdent(t.Target)).Scan(&t.TargetRows); err != nil {
+			return fmt.Errorf("count rows of target table %s: %w", t.Target, err)
+		}
+		if t.TargetRows > 0 && plan.Mode == ModeEmpty {
+			plan.Problems = append(plan.Problems, fmt.Sprintf("%v: %s holds %d rows; give --truncate to replace them or --append to add the rows above its max(id)", ErrNotEmpty, t.Target, t.TargetRows))
+		}
+		if plan.Mode == ModeAppend && !hasID(*t) {
+			plan.Problems = append(plan.Problems, fmt.Sprintf("--append needs an id column on both sides; %s has none", t.Target))
+		}
+		if t.Sequence != nil && t.Sequence.Source != "" {
+			last, ok, err := src.SequenceLast(ctx, t.Sequence.Source)
+			if err != nil {
+				return err
+			}
+			if ok {
+				t.Sequence.SourceLast = last
+			}
+		}
+	}
+	return nil
+}
+
+func hasID(t TablePlan) bool {
+	for _, c := range t.Columns {
+		if c.Target == "id" && c.Source != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// queueWorkers counts agentd processes listening for queue work on the target.
+func queueWorkers(ctx context.Context, dst *pgx.Conn) int {
+	var n int
+	_ = dst.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND application_name LIKE '%/listen'`).Scan(&n)
+	return n
+}
+
+func stageName(t TablePlan) string { return quoteIdent("pgsync_" + t.Target) }
+
+// stage creates the temporary table of t in the source's column types and copies the
+// source's rows into it, streaming.
+func stage(ctx context.Context, src Source, dst *pgx.Conn, t TablePlan) (int64, error) {
+	defs := make([]string, len(t.srcCols))
+	names := make([]string, len(t.srcCols))
+	for i, c := range t.srcCols {
+		defs[i] = quoteIdent(c.Name) + " " + stageType(c)
+		names[i] = quoteIdent(c.Name)
+	}
+	name := stageName(t)
+	if _, err := dst.Exec(ctx, `DROP TABLE IF EXISTS pg_temp.`+name+`; CREATE TEMP TABLE `+name+` (`+strings.Join(defs, ", ")+`)`); err != nil {
+		return 0, fmt.Errorf("create the staging table of %s: %w", t.Target, err)
+	}
+	pr, pw := io.Pipe()
+	copyErr := make(chan error, 1)
+	go func() { // owner: stage; ends when the source's rows are all written or the pipe closes
+		err := src.CopyOut(ctx, t.Source, t.srcCols, pw)
+		pw.CloseWithError(err)
+		copyErr <- err
+	}()
+	sql := fmt.Sprintf(`COPY %s (%s) FROM STDIN (FORMAT %s)`, name, strings.Join(names, ", "), src.Format(t.Source))
+	tag, err := dst.PgConn().CopyFrom(ctx, pr, sql)
+	pr.CloseWithError(errors.New("staging stopped"))
+	serr := <-copyErr
+	if serr != nil {
+		return 0, serr
+	}
+	if err != nil {
+		return 0, fmt.Errorf("stage %s into the target: %w", t.Source, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// checkValues looks for values that do not fit a narrowed column, before anything is written.
+func checkValues(ctx context.Context, tx pgx.Tx, plan *Plan) error {
+	for _, t := range plan.Tables {
+		for _, c := range t.Columns {
+			if c.check == "" {
+				continue
+			}
+			var bad *string
+			err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT (%s)::text FROM pg_temp.%s WHERE %s LIMIT 1`, c.valueExpr(), stageName(t), c.check)).Scan(&bad)
+			if errors.Is(err, pgx.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("check %s.%s (%s): %w", t.Target, c.Target, describe(c), err)
+			}
+			v := "NULL"
+			if bad != nil {
+				v = *bad
+			}
+			return fmt.Errorf("%w: %s.%s is %s, and source value %s does not fit; nothing was written", ErrValue, t.Target, c.Target, c.ToType, v)
+		}
+	}
+	return nil
+}
+
+func describe(c ColumnPlan) string {
+	if c.Kind == KindComputed {
+		return "computed by " + c.Expr
+	}
+	return "from " + c.Source
+}
+
+// load writes one table from its staging table and returns the rows written.
+func load(ctx context.Context, tx pgx.Tx, t TablePlan, mode Mode) (int64, error) {
+	var cols, exprs []string
+	var idExpr string
+	for _, c := range t.Columns {
+		e := c.sourceExpr()
+		if e == "" {
+			continue // default or NULL
+		}
+		cols = append(cols, quoteIdent(c.Target))
+		exprs = append(exprs, e)
+		if c.Target == "id" {
+			idExpr = e
+		}
+	}
+	overriding := ""
+	if t.identity {
+		overriding = " OVERRIDING SYSTEM VALUE"
+	}
+	where := ""
+	if mode == ModeAppend {
+		where = fmt.Sprintf(` WHERE %s > (SELECT coalesce(max(id), 0) FROM %s)`, idExpr, quoteIdent(t.Target))
+	}
+	sql := fmt.Sprintf(`INSERT INTO %s (%s)%s SELECT %s FROM pg_temp.%s%s`,
+		quoteIdent(t.Target), strings.Join(cols, ", "), overriding, strings.Join(exprs, ", "), stageName(t), where)
+	tag, err := tx.Exec(ctx, sql)
+	if err != nil {
+		return 0, fmt.Errorf("write %s from %s: %w; nothing was changed", t.Target, t.Source, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// restartSequence moves the target's id sequence past both the source sequence's last value
+// and the largest id now in the table. ALTER SEQUENCE … RESTART is transactional; setval is not.
+func restartSequence(ctx context.Context, tx pgx.Tx, t TablePlan) (int64, error) {
+	var maxID int64
+	if err := tx.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM `+quoteIdent(t.Target)).Scan(&maxID); err != nil {
+		return 0, fmt.Errorf("max(id) of %s: %w", t.Target, err)
+	}
+	next := max(maxID, t.Sequence.SourceLast) + 1
+	if _, err := tx.Exec(ctx, fmt.Sprintf(`ALTER SEQUENCE %s RESTART WITH %d`, t.Sequence.Target, next)); err != nil {
+		return 0, fmt.Errorf("move sequence %s of %s: %w", t.Sequence.Target, t.Target, err)
+	}
+	return next, nil
+}
+
+// recordHistory adds the transfer's row to the target's history table.
+func recordHistory(ctx context.Context, tx pgx.Tx, res *Result) error {
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+HistoryTable+` (
+		id bigserial PRIMARY KEY,
+		at timestamptz NOT NULL DEFAULT now(),
+		source text NOT NULL,
+		mode text NOT NULL,
+		tables jsonb NOT NULL)`); err != nil {
+		return fmt.Errorf("create %s: %w", HistoryTable, err)
+	}
+	counts := map[string]int64{}
+	for _, t := range res.Tables {
+		counts[t.Target] = t.Rows
+	}
+	js, _ := json.Marshal(counts) // keys sorted
+	if _, err := tx.Exec(ctx, `INSERT INTO `+HistoryTable+` (source, mode, tables) VALUES ($1, $2, $3)`,
+		res.Source, string(res.Plan.Mode), string(js)); err != nil {
+		return fmt.Errorf("record the transfer in %s: %w", HistoryTable, err)
+	}
+	return nil
+}
