@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -223,5 +225,177 @@ func TestDriftKinds(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// loadDDL runs a pg_dump --schema-only file on its own connection (it empties search_path).
+func loadDDL(t *testing.T, url, file string) {
+	t.Helper()
+	ddl, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := pgtest.Conn(t, url)
+	if _, err := conn.Exec(context.Background(), string(ddl)); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	conn.Close(context.Background())
+}
+
+// The real schemas: the 2020 tables with rows in every one, into the current schema, with
+// the shipped map and both presets.
+func TestFixture2020ToCurrent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srcURL, src := db(t, "")
+	loadDDL(t, srcURL, "testdata/fs2020.sql")
+	fill := `
+		INSERT INTO archiveuser (username, fullname, gemini_staff) SELECT 'user' || i, 'User ' || i, i % 2 = 0 FROM generate_series(1, 50) i;
+		INSERT INTO userprogram (user_id, program_id) SELECT 1 + i % 50, 'GN-2020A-Q-' || i FROM generate_series(1, 80) i;
+		INSERT INTO notification (label, selection, piemail, ngoemail, csemail, internal) VALUES ('n', 'GMOS', 'pi@x', 'ngo@x', 'cs@x', false);
+		INSERT INTO glacier (filename, md5) SELECT 'f' || i, md5(i::text) FROM generate_series(1, 20) i;
+		INSERT INTO usagelog (utdatetime, user_id, uri, status) SELECT now(), 1 + i % 50, '/q/' || i, 200 FROM generate_series(1, 500) i;
+		INSERT INTO querylog (usagelog_id, numresults) SELECT i, i FROM generate_series(1, 500, 2) i;
+		INSERT INTO downloadlog (usagelog_id, numresults) SELECT i, 1 FROM generate_series(2, 500, 5) i;
+		INSERT INTO filedownloadlog (usagelog_id, diskfile_filename) SELECT i, 'N' || i FROM generate_series(2, 500, 5) i;
+		INSERT INTO fileuploadlog (usagelog_id, filename, size, invoke_pid) SELECT i, 'up' || i, 1000 * i, 42 FROM generate_series(3, 500, 7) i;
+		INSERT INTO qareport (hostname, submit_time) SELECT 'h' || i, now() FROM generate_series(1, 30) i;
+		INSERT INTO qametriciq (qareport_id, datalabel, fwhm) SELECT 1 + i % 30, 'dl' || i, 0.5 FROM generate_series(1, 60) i;
+		INSERT INTO qametricpe (qareport_id, datalabel, dra) SELECT 1 + i % 30, 'dl' || i, 0.1 FROM generate_series(1, 60) i;
+		INSERT INTO qametricsb (qareport_id, datalabel, mag) SELECT 1 + i % 30, 'dl' || i, 21.5 FROM generate_series(1, 60) i;
+		INSERT INTO qametriczp (qareport_id, datalabel, mag) SELECT 1 + i % 30, 'dl' || i, 27.1 FROM generate_series(1, 60) i;
+		SELECT setval('public.archiveuser_id_seq', 77);  -- ids handed out, then deleted
+		SELECT setval('public.usagelog_id_seq', 900);`
+	if _, err := src.Exec(ctx, `SET search_path = public; `+fill); err != nil {
+		t.Fatal(err)
+	}
+	dstURL, _ := db(t, "")
+	loadDDL(t, dstURL, "testdata/fshead.sql")
+	dst := pgtest.Conn(t, dstURL)
+
+	// The plan first: the rename, the widenings and the drops the map allows.
+	res, err := transfer(t, srcURL, dst, Options{Request: Request{Presets: []string{"archive", "summit"}, Map: DefaultMap()}, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var users, usagelog, upload *TablePlan
+	for i := range res.Plan.Tables {
+		switch res.Plan.Tables[i].Target {
+		case "users":
+			users = &res.Plan.Tables[i]
+		case "usagelog":
+			usagelog = &res.Plan.Tables[i]
+		case "fileuploadlog":
+			upload = &res.Plan.Tables[i]
+		}
+	}
+	if len(res.Plan.Tables) != 14 || users == nil || users.Source != "archiveuser" || users.SourceRows != 50 {
+		t.Fatalf("plan: %d tables, users %+v", len(res.Plan.Tables), users)
+	}
+	if c := usagelog.Columns[0]; c.Target != "id" || c.TypeChange != TypeWidening {
+		t.Fatalf("usagelog.id plan %+v, want a widening", c)
+	}
+	if strings.Join(upload.Dropped, ",") != "invoke_status,invoke_pid,ingestqueue_id" {
+		t.Fatalf("fileuploadlog drops %v", upload.Dropped)
+	}
+	if n := query[int64](t, dst, `SELECT count(*) FROM users`)[0]; n != 0 {
+		t.Fatalf("dry run wrote %d users", n)
+	}
+
+	res, err = transfer(t, srcURL, dst, Options{Request: Request{Presets: []string{"archive", "summit"}, Map: DefaultMap()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{"users": 50, "userprogram": 80, "notification": 1, "glacier": 20, "usagelog": 500,
+		"querylog": 250, "downloadlog": 100, "filedownloadlog": 100, "fileuploadlog": 72, "qareport": 30,
+		"qametriciq": 60, "qametricpe": 60, "qametricsb": 60, "qametriczp": 60}
+	for table, n := range want {
+		if got := query[int64](t, dst, `SELECT count(*) FROM `+table)[0]; got != n {
+			t.Errorf("%s: %d rows, want %d", table, got, n)
+		}
+	}
+	if got := query[string](t, dst, `SELECT username FROM users WHERE id = 2 AND gemini_staff`); len(got) != 1 || got[0] != "user2" {
+		t.Errorf("users row 2 = %v", got)
+	}
+	if got := query[int64](t, dst, `SELECT nextval('users_id_seq')`)[0]; got != 78 {
+		t.Errorf("users_id_seq gives %d next, want 78 (past archiveuser_id_seq)", got)
+	}
+	if got := query[int64](t, dst, `SELECT nextval('usagelog_id_seq')`)[0]; got != 901 {
+		t.Errorf("usagelog_id_seq gives %d next, want 901", got)
+	}
+	if got := query[int64](t, dst, `SELECT nextval('qametriczp_id_seq')`)[0]; got != 61 {
+		t.Errorf("qametriczp_id_seq gives %d next, want 61", got)
+	}
+	hist := query[string](t, dst, `SELECT tables->>'usagelog' FROM `+HistoryTable)
+	if len(hist) != 1 || hist[0] != "500" {
+		t.Errorf("history rows %v, want one with usagelog 500", hist)
+	}
+
+	// Again: the target is no longer empty.
+	if _, err := transfer(t, srcURL, dst, Options{Request: Request{Presets: []string{"archive"}, Map: DefaultMap()}}); !errors.Is(err, ErrPlan) || !strings.Contains(err.Error(), "--truncate") {
+		t.Fatalf("second transfer into a full target: %v, want a refusal naming --truncate", err)
+	}
+}
+
+// A source written to during the transfer: every table comes from one snapshot, so no child
+// arrives without its parent (the target's foreign keys would refuse it) and the counts are
+// those of one moment.
+func TestLiveSourceUnderWritesIsConsistent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ddl := `CREATE TABLE usagelog (id bigserial PRIMARY KEY, uri text);
+		CREATE TABLE querylog (id serial PRIMARY KEY, usagelog_id bigint NOT NULL REFERENCES usagelog);
+		INSERT INTO usagelog (uri) SELECT '/' || i FROM generate_series(1, 20000) i;
+		INSERT INTO querylog (usagelog_id) SELECT id FROM usagelog;`
+	srcURL, _ := db(t, ddl)
+	_, dst := db(t, `CREATE TABLE usagelog (id bigserial PRIMARY KEY, uri text);
+		CREATE TABLE querylog (id serial PRIMARY KEY, usagelog_id bigint NOT NULL REFERENCES usagelog);`)
+	writer := pgtest.Conn(t, srcURL)
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() { // owner: this test; ends when stop closes
+		n := 0
+		for {
+			select {
+			case <-stop:
+				done <- n
+				return
+			default:
+			}
+			_, err := writer.Exec(ctx, `WITH u AS (INSERT INTO usagelog (uri) VALUES ('/w') RETURNING id)
+				INSERT INTO querylog (usagelog_id) SELECT id FROM u`)
+			if err != nil {
+				done <- -1
+				return
+			}
+			n++
+		}
+	}()
+	// Staging of the parent happens before the child's: the writer adds pairs in between.
+	var stagedWrites int
+	watcher := pgtest.Conn(t, srcURL)
+	res, err := transfer(t, srcURL, dst, Options{Request: Request{Tables: []string{"usagelog", "querylog"}},
+		Step: func(p string) {
+			if p == "staged usagelog" { // wait until the writer has added 50 pairs since
+				for query[int64](t, watcher, `SELECT count(*) FROM usagelog`)[0] < 20050 {
+					time.Sleep(5 * time.Millisecond)
+				}
+				stagedWrites = 1
+			}
+		}})
+	close(stop)
+	if n := <-done; n <= 0 {
+		t.Fatalf("the writer made %d writes", n)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stagedWrites != 1 {
+		t.Fatal("the step hook never ran")
+	}
+	u := query[int64](t, dst, `SELECT count(*) FROM usagelog`)[0]
+	q := query[int64](t, dst, `SELECT count(*) FROM querylog`)[0]
+	if u != q || u != res.Tables[0].Rows || u < 20000 {
+		t.Fatalf("target has %d usagelog and %d querylog rows; one snapshot gives equal counts", u, q)
 	}
 }
