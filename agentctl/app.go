@@ -43,6 +43,7 @@ func commands() []*command {
 	cmds = append(cmds, enqueueCommands()...)
 	cmds = append(cmds, queueCommands()...)
 	cmds = append(cmds, statusCommands()...)
+	cmds = append(cmds, transferCommands()...)
 	sort.SliceStable(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds
 }
@@ -95,6 +96,10 @@ func run(ctx context.Context, argv []string, stdout, stderr io.Writer, getenv fu
 		return a.out.Fail("agentctl", cli.WithCode(cli.ExitUsage, err))
 	}
 	if err := cmd.run(ctx, a, fs.Args()); err != nil {
+		var pf *planFailure
+		if errors.As(err, &pf) {
+			return a.out.FailWith("agentctl "+cmd.name, err, map[string]any{"plan": pf.plan})
+		}
 		return a.out.Fail("agentctl "+cmd.name, err)
 	}
 	return cli.ExitOK

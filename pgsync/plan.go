@@ -121,6 +121,7 @@ type Plan struct {
 	Skipped  []string    `json:"skipped,omitempty"`  // preset tables the source lacks
 	Warnings []string    `json:"warnings,omitempty"` // e.g. workers connected to the target
 	Problems []string    `json:"problems,omitempty"` // the transfer cannot run while there are any
+	notEmpty bool        // a problem is a target table holding rows
 }
 
 // Request is what the operator asked for.

@@ -37,7 +37,7 @@ type TableResult struct {
 	Target     string  `json:"target"`
 	Source     string  `json:"source"`
 	Rows       int64   `json:"rows"` // rows written into the target
-	Seconds    float64 `json:"seconds"`
+	Seconds    float64 `json:"seconds"` // staging and writing
 	RowsPerSec float64 `json:"rows_per_second"`
 	Sequence   string  `json:"sequence,omitempty"`
 	RestartAt  int64   `json:"sequence_restart,omitempty"` // the next id the sequence gives
@@ -93,7 +93,7 @@ func Transfer(ctx context.Context, src Source, dst *pgx.Conn, opt Options) (*Res
 		plan.Warnings = append(plan.Warnings, fmt.Sprintf("%d agentd queue listener(s) are connected to the target; the transfer's transaction will hold back their vacuum while it runs", n))
 	}
 	if len(plan.Problems) > 0 {
-		return res, fmt.Errorf("%w: %s", ErrPlan, strings.Join(plan.Problems, "; "))
+		return res, &planError{msg: strings.Join(plan.Problems, "; "), notEmpty: plan.notEmpty}
 	}
 	if opt.DryRun {
 		res.Seconds = time.Since(start).Seconds()
@@ -102,9 +102,12 @@ func Transfer(ctx context.Context, src Source, dst *pgx.Conn, opt Options) (*Res
 
 	// Stage: temporary tables vanish with the session, so a killed transfer leaves nothing.
 	staged := map[string]int64{}
+	stageTime := map[string]time.Duration{}
 	for _, t := range plan.Tables {
 		progress(t.Target, "staging", 0)
+		sstart := time.Now()
 		n, err := stage(ctx, src, dst, t)
+		stageTime[t.Target] = time.Since(sstart)
 		if err != nil {
 			return res, err
 		}
@@ -158,7 +161,7 @@ func Transfer(ctx context.Context, src Source, dst *pgx.Conn, opt Options) (*Res
 		if n != want || total != before+n {
 			return res, fmt.Errorf("verify %s: %d rows staged, %d written, %d in the table (had %d); nothing was changed", t.Target, staged[t.Target], n, total, before)
 		}
-		tr := TableResult{Target: t.Target, Source: t.Source, Rows: n, Seconds: time.Since(tstart).Seconds()}
+		tr := TableResult{Target: t.Target, Source: t.Source, Rows: n, Seconds: (stageTime[t.Target] + time.Since(tstart)).Seconds()}
 		if tr.Seconds > 0 {
 			tr.RowsPerSec = float64(n) / tr.Seconds
 		}
@@ -189,6 +192,18 @@ func Transfer(ctx context.Context, src Source, dst *pgx.Conn, opt Options) (*Res
 	return res, nil
 }
 
+// planError is ErrPlan, and ErrNotEmpty too when a target table holds rows.
+type planError struct {
+	msg      string
+	notEmpty bool
+}
+
+func (e *planError) Error() string { return ErrPlan.Error() + ": " + e.msg }
+
+func (e *planError) Is(target error) bool {
+	return target == ErrPlan || (e.notEmpty && target == ErrNotEmpty)
+}
+
 // fillCounts reads the rows on both sides and the source sequences, and adds the problems
 // only counts reveal (a non-empty target).
 func fillCounts(ctx context.Context, src Source, dst *pgx.Conn, plan *Plan) error {
@@ -203,6 +218,7 @@ func fillCounts(ctx context.Context, src Source, dst *pgx.Conn, plan *Plan) erro
 			return fmt.Errorf("count rows of target table %s: %w", t.Target, err)
 		}
 		if t.TargetRows > 0 && plan.Mode == ModeEmpty {
+			plan.notEmpty = true
 			plan.Problems = append(plan.Problems, fmt.Sprintf("%v: %s holds %d rows; give --truncate to replace them or --append to add the rows above its max(id)", ErrNotEmpty, t.Target, t.TargetRows))
 		}
 		if plan.Mode == ModeAppend && !hasID(*t) {

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/fitsarchive/agentd/internal/schema"
+	"github.com/fitsarchive/agentd/pgsync"
 )
 
 // Exit codes of both binaries (style.md, "Command-line contract").
@@ -69,6 +70,12 @@ var classes = []struct {
 	{schema.ErrOutdated, ExitWrong},
 	{schema.ErrNoSchema, ExitWrong},
 	{schema.ErrNotEmpty, ExitRefused},
+	{pgsync.ErrConnect, ExitConnect},
+	{pgsync.ErrNotEmpty, ExitRefused},
+	{pgsync.ErrBadMap, ExitUsage},
+	{pgsync.ErrNoTable, ExitWrong},
+	{pgsync.ErrPlan, ExitWrong},
+	{pgsync.ErrValue, ExitFailed},
 }
 
 // ExitCode decides the exit code of err.
@@ -114,15 +121,24 @@ func (o Output) Result(v any, human func(w io.Writer)) {
 // Fail reports err (one line on stderr; as {"error": …} on stdout with JSON) and returns the
 // exit code. A cancelled context is reported as interrupted.
 func (o Output) Fail(prog string, err error) int {
+	return o.FailWith(prog, err, nil)
+}
+
+// FailWith is Fail with more fields for the JSON object (e.g. the plan that was refused).
+func (o Output) FailWith(prog string, err error, extra map[string]any) int {
 	code := ExitCode(err)
 	msg := oneLine(err.Error())
 	if errors.Is(err, context.Canceled) {
 		msg = "interrupted: " + msg
 	}
 	if o.JSON {
-		o.Result(map[string]any{"error": map[string]any{
+		obj := map[string]any{"error": map[string]any{
 			"message": msg, "class": classNames[code], "exit_code": code,
-		}}, nil)
+		}}
+		for k, v := range extra {
+			obj[k] = v
+		}
+		o.Result(obj, nil)
 	}
 	fmt.Fprintf(o.Stderr, "%s: %s\n", prog, msg)
 	return code

@@ -1,0 +1,285 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/fitsarchive/agentd/internal/cli"
+	"github.com/fitsarchive/agentd/pgsync"
+)
+
+// stopAtEnv names a transfer step at which agentctl stops and waits to be killed. Tests use
+// it to kill a transfer at chosen points; it is not for operators.
+const stopAtEnv = "AGENTCTL_TEST_STOP_AT"
+
+type transferFlags struct {
+	from, to, tables, mapFile string
+	presets                   listFlag
+	truncate, appendRows      bool
+	allowDrop, dryRun         bool
+}
+
+// listFlag is a flag that may repeat.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error {
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l = append(*l, p)
+		}
+	}
+	return nil
+}
+
+func transferCommands() []*command {
+	var f transferFlags
+	return []*command{{
+		name:    "transfer",
+		summary: "carry the tables an upgrade keeps from the old database into the new one",
+		args:    "--from SOURCE --to DSN [--preset archive|summit]... [--tables t1,t2] [flags]",
+		help: `SOURCE is the old database's connection string, read in one consistent snapshot.
+The plan comes first: per table the rows, where each target column comes from (same name,
+renamed, computed, default, NULL), type changes, dropped source columns and the sequence.
+Then the rows are staged in temporary tables on the target and written in one transaction,
+in foreign-key order, with each table's id sequence moved past the source's; a failure or a
+kill leaves the target as it was. The archive's known schema history (archiveuser → users,
+the notification split, dropped fileuploadlog columns...) is built in; --map adds to it.
+
+Presets: archive = users, userprogram, notification, glacier, usagelog, querylog,
+downloadlog, filedownloadlog, fileuploadlog; summit = qareport, qametriciq, qametricpe,
+qametricsb, qametriczp. A preset table the source lacks is skipped with a warning.
+
+Map file (TOML), keys are target names:
+  [tables.users]
+  old_names = ["archiveuser"]
+  drop = ["obsolete_column"]
+  [tables.users.rename]
+  gemini_staff = ["staff"]
+  [tables.notification.compute]
+  ngoemail = "split_part(cc, ',', 1)"
+
+Exit codes: 3 source or target unreachable, 4 plan problems (a table missing, a NOT NULL
+column with no source...), 5 a target table holds rows (see --truncate, --append), 1 a
+value that does not fit (nothing written).
+
+example:
+  agentctl transfer --from postgresql:///fitsdata_old --to postgresql:///fitsdata --preset archive --dry-run`,
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&f.from, "from", "", "the old database (connection string)")
+			fs.StringVar(&f.to, "to", "", "the new database (connection string; default --database-url and its fallbacks)")
+			fs.Var(&f.presets, "preset", "archive or summit; may repeat")
+			fs.StringVar(&f.tables, "tables", "", "more tables, comma-separated (a missing one is an error)")
+			fs.StringVar(&f.mapFile, "map", "", "map file of renames, computed columns and drops, on top of the built-in one")
+			fs.BoolVar(&f.truncate, "truncate", false, "empty the target tables first (in the same transaction)")
+			fs.BoolVar(&f.appendRows, "append", false, "add only the rows whose id is above the target's max(id) (the cut-over delta)")
+			fs.BoolVar(&f.allowDrop, "allow-drop", false, "allow source columns that have no place in the target")
+			fs.BoolVar(&f.dryRun, "dry-run", false, "print the plan and stop")
+		},
+		run: func(ctx context.Context, a *app, args []string) error {
+			if len(args) > 0 {
+				return cli.Usagef("unexpected arguments %q", args)
+			}
+			return a.transfer(ctx, f)
+		},
+	}}
+}
+
+func (a *app) transfer(ctx context.Context, f transferFlags) error {
+	if f.from == "" {
+		return cli.Usagef("--from is required: the old database's connection string")
+	}
+	if f.truncate && f.appendRows {
+		return cli.Usagef("--truncate and --append exclude each other")
+	}
+	req := pgsync.Request{Presets: f.presets, Map: pgsync.DefaultMap(), AllowDrop: f.allowDrop, Mode: pgsync.ModeEmpty}
+	if f.tables != "" {
+		var l listFlag
+		_ = l.Set(f.tables)
+		req.Tables = l
+	}
+	if f.truncate {
+		req.Mode = pgsync.ModeTruncate
+	}
+	if f.appendRows {
+		req.Mode = pgsync.ModeAppend
+	}
+	var userMap *pgsync.Map
+	if f.mapFile != "" {
+		text, err := os.ReadFile(f.mapFile)
+		if err != nil {
+			return cli.WithCode(cli.ExitUsage, fmt.Errorf("map file: %w", err))
+		}
+		m, err := pgsync.ParseMap(string(text), f.mapFile)
+		if err != nil {
+			return cli.WithCode(cli.ExitUsage, err)
+		}
+		userMap = &m
+		req.Map = req.Map.Merge(m)
+	}
+	if st, err := os.Stat(f.from); err == nil {
+		kind := "file"
+		if st.IsDir() {
+			kind = "directory"
+		}
+		return cli.Usagef("--from %s is a %s: reading pg_dump backups is not in this version yet; restore it into a scratch database and give its connection string", f.from, kind)
+	}
+
+	dst, err := a.connectTarget(ctx, f.to)
+	if err != nil {
+		return err
+	}
+	defer dst.Close(ctx)
+	if userMap != nil {
+		cat, err := pgsync.ReadCatalog(ctx, dst)
+		if err != nil {
+			return err
+		}
+		if err := userMap.Check(cat); err != nil {
+			return err
+		}
+	}
+	src, err := pgsync.OpenLive(ctx, f.from)
+	if err != nil {
+		return err
+	}
+	defer src.Close(ctx)
+
+	terminal := cli.IsTerminal(a.out.Stderr)
+	opt := pgsync.Options{Request: req, DryRun: f.dryRun, Step: a.stopAt()}
+	opt.Progress = func(table, phase string, rows int64) {
+		if terminal {
+			fmt.Fprintf(a.out.Stderr, "\r\033[K%s: %s %d rows", table, phase, rows)
+			if phase == "loaded" {
+				fmt.Fprintln(a.out.Stderr)
+			}
+		}
+	}
+	res, err := pgsync.Transfer(ctx, src, dst, opt)
+	if err != nil {
+		if res != nil && res.Plan != nil {
+			if !a.out.JSON {
+				printPlan(a.out.Stdout, res)
+			}
+			return &planFailure{err: err, plan: res.Plan}
+		}
+		return err
+	}
+	for _, w := range res.Plan.Warnings {
+		fmt.Fprintln(a.out.Stderr, "warning:", w)
+	}
+	for _, s := range res.Plan.Skipped {
+		fmt.Fprintf(a.out.Stderr, "warning: %s is not in the source; skipped\n", s)
+	}
+	a.out.Result(res, func(w io.Writer) {
+		printPlan(w, res)
+		if res.DryRun {
+			fmt.Fprintln(w, "dry run: nothing written")
+			return
+		}
+		fmt.Fprintf(w, "\n%-18s %10s %8s %10s  %s\n", "table", "rows", "seconds", "rows/s", "next id")
+		for _, t := range res.Tables {
+			next := "-"
+			if t.Sequence != "" {
+				next = fmt.Sprint(t.RestartAt)
+			}
+			fmt.Fprintf(w, "%-18s %10d %8.2f %10.0f  %s\n", t.Target, t.Rows, t.Seconds, t.RowsPerSec, next)
+		}
+		fmt.Fprintf(w, "transferred %d rows in %d tables in %.1f s\n", res.Rows, len(res.Tables), res.Seconds)
+	})
+	return nil
+}
+
+// planFailure carries the refused plan to the JSON error object.
+type planFailure struct {
+	err  error
+	plan *pgsync.Plan
+}
+
+func (p *planFailure) Error() string { return p.err.Error() }
+func (p *planFailure) Unwrap() error { return p.err }
+
+// connectTarget opens the target database: --to, or the usual --database-url fallbacks.
+func (a *app) connectTarget(ctx context.Context, to string) (*pgx.Conn, error) {
+	if to == "" {
+		return a.connect(ctx, "transfer")
+	}
+	cfg, err := pgx.ParseConfig(to)
+	if err != nil {
+		return nil, cli.WithCode(cli.ExitUsage, fmt.Errorf("--to: %w", err))
+	}
+	cfg.RuntimeParams["application_name"] = a.appName("transfer")
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, cli.WithCode(cli.ExitConnect, fmt.Errorf("connect to target database %q: %w", cfg.Database, err))
+	}
+	return conn, nil
+}
+
+// stopAt returns the test hook that stops at the step named by AGENTCTL_TEST_STOP_AT.
+func (a *app) stopAt() func(string) {
+	at := a.getenv(stopAtEnv)
+	if at == "" {
+		return nil
+	}
+	return func(step string) {
+		if step == at {
+			fmt.Fprintf(a.out.Stderr, "stopped at %s\n", step)
+			time.Sleep(time.Hour)
+		}
+	}
+}
+
+func printPlan(w io.Writer, res *pgsync.Result) {
+	p := res.Plan
+	fmt.Fprintf(w, "transfer from %s (%s)\n", res.Source, p.Mode)
+	for _, t := range p.Tables {
+		rows := fmt.Sprint(t.SourceRows)
+		if t.SourceRows < 0 {
+			rows = "?"
+		}
+		name := t.Target
+		if t.Source != t.Target {
+			name += " ← " + t.Source
+		}
+		fmt.Fprintf(w, "\n%s: %s rows (target has %d)\n", name, rows, t.TargetRows)
+		same := 0
+		for _, c := range t.Columns {
+			switch c.Kind {
+			case pgsync.KindSame:
+				same++
+			case pgsync.KindCast:
+				fmt.Fprintf(w, "  %-22s %s → %s (%s)\n", c.Target, c.FromType, c.ToType, c.TypeChange)
+			case pgsync.KindRenamed:
+				fmt.Fprintf(w, "  %-22s ← %s (renamed)\n", c.Target, c.Source)
+			case pgsync.KindComputed:
+				fmt.Fprintf(w, "  %-22s ← %s (computed)\n", c.Target, c.Expr)
+			case pgsync.KindDefault:
+				fmt.Fprintf(w, "  %-22s new, its default\n", c.Target)
+			case pgsync.KindNull:
+				fmt.Fprintf(w, "  %-22s new, NULL\n", c.Target)
+			}
+		}
+		fmt.Fprintf(w, "  %d columns copied as they are\n", same)
+		if len(t.Dropped) > 0 {
+			fmt.Fprintf(w, "  dropped: %s\n", strings.Join(t.Dropped, ", "))
+		}
+		if s := t.Sequence; s != nil {
+			from := ""
+			if s.Source != "" {
+				from = fmt.Sprintf("%s (last %d) and ", s.Source, s.SourceLast)
+			}
+			fmt.Fprintf(w, "  sequence %s: restart past %smax(id)\n", s.Target, from)
+		}
+	}
+	for _, pr := range p.Problems {
+		fmt.Fprintf(w, "problem: %s\n", pr)
+	}
+}

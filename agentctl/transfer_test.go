@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/fitsarchive/agentd/internal/cli"
+	"github.com/fitsarchive/agentd/internal/pgtest"
+)
+
+const oldSchema = `
+	CREATE TABLE archiveuser (id serial PRIMARY KEY, username text NOT NULL, staff boolean);
+	CREATE TABLE usagelog (id serial PRIMARY KEY, user_id integer REFERENCES archiveuser, uri text);
+	CREATE TABLE querylog (id serial PRIMARY KEY, usagelog_id integer NOT NULL REFERENCES usagelog, numresults integer);
+	INSERT INTO archiveuser (username, staff) SELECT 'u' || i, i = 1 FROM generate_series(1, 10) i;
+	INSERT INTO usagelog (user_id, uri) SELECT 1 + i % 10, '/' || i FROM generate_series(1, 3000) i;
+	INSERT INTO querylog (usagelog_id, numresults) SELECT i, i FROM generate_series(1, 3000, 3) i;
+	SELECT setval('archiveuser_id_seq', 25);`
+
+const newSchema = `
+	CREATE TABLE users (id serial PRIMARY KEY, username text NOT NULL, gemini_staff boolean, orcid_id varchar(20));
+	CREATE TABLE usagelog (id bigserial PRIMARY KEY, user_id integer REFERENCES users, uri text);
+	CREATE TABLE querylog (id serial PRIMARY KEY, usagelog_id bigint NOT NULL REFERENCES usagelog, numresults integer);
+	INSERT INTO users (username) VALUES ('already-here');`
+
+func scratch(t *testing.T, ddl string) (string, *pgx.Conn) {
+	t.Helper()
+	url := pgtest.NewEmptyDB(t)
+	conn := pgtest.Conn(t, url)
+	if _, err := conn.Exec(context.Background(), ddl); err != nil {
+		t.Fatal(err)
+	}
+	return url, conn
+}
+
+// state is everything a transfer may change on the target: rows and sequence positions.
+func state(t *testing.T, conn *pgx.Conn) string {
+	t.Helper()
+	var b strings.Builder
+	for _, q := range []string{
+		`SELECT count(*)::text || ' ' || coalesce(max(id), 0)::text FROM users`,
+		`SELECT count(*)::text FROM usagelog`,
+		`SELECT count(*)::text FROM querylog`,
+		`SELECT last_value::text || is_called::text FROM users_id_seq`,
+		`SELECT last_value::text || is_called::text FROM usagelog_id_seq`,
+		`SELECT last_value::text || is_called::text FROM querylog_id_seq`,
+		`SELECT count(*)::text FROM pg_tables WHERE tablename = 'agentd_transfer_history'`,
+	} {
+		var s string
+		if err := conn.QueryRow(context.Background(), q).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(s + ";")
+	}
+	return b.String()
+}
+
+func TestTransferPlanExitCodesAndRun(t *testing.T) {
+	t.Parallel()
+	srcURL, _ := scratch(t, oldSchema)
+	dstURL, dst := scratch(t, newSchema)
+
+	// The plan, as JSON: the rename of the table and of a column, the widening.
+	r := agentctl(t, nil, "transfer", "--from", srcURL, "--to", dstURL, "--tables", "users,usagelog,querylog", "--dry-run", "--truncate", "--json")
+	if r.code != 0 {
+		t.Fatalf("dry run: exit %d\n%s", r.code, r.stderr)
+	}
+	plan := jsonOf(t, r)["plan"].(map[string]any)
+	tables := plan["tables"].([]any)
+	users := tables[0].(map[string]any)
+	if len(tables) != 3 || users["target"] != "users" || users["source"] != "archiveuser" || users["source_rows"].(float64) != 10 {
+		t.Fatalf("plan tables %v", tables)
+	}
+	if !strings.Contains(r.stdout, `"kind": "renamed"`) || !strings.Contains(r.stdout, `"type_change": "widening"`) {
+		t.Fatalf("plan lacks the column rename or the widening:\n%s", r.stdout)
+	}
+
+	// A target table with rows: refused (5), with the plan in the JSON error.
+	r = agentctl(t, nil, "transfer", "--from", srcURL, "--to", dstURL, "--tables", "users,usagelog,querylog", "--json")
+	if r.code != cli.ExitRefused || !strings.Contains(r.stdout, "--truncate") || !strings.Contains(r.stdout, `"plan"`) {
+		t.Fatalf("non-empty target: exit %d, stdout %s", r.code, r.stdout)
+	}
+	// A missing --tables table: 4. An unknown column in a map: 2. An unreachable source: 3.
+	if r = agentctl(t, nil, "transfer", "--from", srcURL, "--to", dstURL, "--tables", "nosuch"); r.code != cli.ExitWrong || !strings.Contains(r.stderr, "nosuch") {
+		t.Fatalf("missing table: exit %d, %s", r.code, r.stderr)
+	}
+	mapFile := filepath.Join(t.TempDir(), "map.toml")
+	os.WriteFile(mapFile, []byte("[tables.users.rename]\nnot_a_column = [\"x\"]\n"), 0o644)
+	if r = agentctl(t, nil, "transfer", "--from", srcURL, "--to", dstURL, "--tables", "users", "--map", mapFile); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "users.not_a_column") {
+		t.Fatalf("bad map: exit %d, %s", r.code, r.stderr)
+	}
+	if r = agentctl(t, nil, "transfer", "--from", "postgres://nobody@127.0.0.1:1/x", "--to", dstURL, "--tables", "users"); r.code != cli.ExitConnect {
+		t.Fatalf("unreachable source: exit %d, %s", r.code, r.stderr)
+	}
+
+	// The transfer, replacing what the target held.
+	r = agentctl(t, nil, "transfer", "--from", srcURL, "--to", dstURL, "--tables", "users,usagelog,querylog", "--truncate")
+	if r.code != 0 {
+		t.Fatalf("transfer: exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "transferred 4010 rows in 3 tables") {
+		t.Fatalf("summary:\n%s", r.stdout)
+	}
+	var next int64
+	dst.QueryRow(context.Background(), `SELECT nextval('users_id_seq')`).Scan(&next)
+	if next != 26 {
+		t.Fatalf("users_id_seq next %d, want 26 (past the source's archiveuser_id_seq)", next)
+	}
+}
+
+// A transfer killed at any point leaves the target exactly as it was, and a new run
+// succeeds.
+func TestTransferKilledLeavesTargetUnchanged(t *testing.T) {
+	t.Parallel()
+	srcURL, _ := scratch(t, oldSchema)
+	for _, point := range []string{"staged usagelog", "begin", "loaded usagelog", "sequences", "commit"} {
+		t.Run(point, func(t *testing.T) {
+			t.Parallel()
+			dstURL, dst := scratch(t, newSchema)
+			before := state(t, dst)
+			cmd := exec.Command(agentctlBin, "transfer", "--from", srcURL, "--to", dstURL, "--tables", "users,usagelog,querylog", "--truncate")
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), stopAtEnv + "=" + point}
+			stderr, _ := cmd.StderrPipe()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			stopped := make(chan bool, 1)
+			go func() { // owner: this test; ends with the process's stderr
+				sc := bufio.NewScanner(stderr)
+				for sc.Scan() {
+					if strings.HasPrefix(sc.Text(), "stopped at ") {
+						stopped <- true
+					}
+				}
+				stopped <- false
+			}()
+			select {
+			case ok := <-stopped:
+				if !ok {
+					t.Fatalf("agentctl ended before %q", point)
+				}
+			case <-time.After(60 * time.Second):
+				t.Fatalf("agentctl never reached %q", point)
+			}
+			cmd.Process.Kill()
+			cmd.Wait()
+			if after := state(t, dst); after != before {
+				t.Fatalf("killed at %q: target changed\nbefore %s\nafter  %s", point, before, after)
+			}
+			r := agentctl(t, nil, "transfer", "--from", srcURL, "--to", dstURL, "--tables", "users,usagelog,querylog", "--truncate")
+			if r.code != 0 {
+				t.Fatalf("re-run after the kill: exit %d\n%s", r.code, r.stderr)
+			}
+			var n int
+			dst.QueryRow(context.Background(), `SELECT count(*) FROM usagelog`).Scan(&n)
+			if n != 3000 {
+				t.Fatalf("re-run wrote %d usagelog rows, want 3000", n)
+			}
+		})
+	}
+}
