@@ -399,3 +399,30 @@ func TestLiveSourceUnderWritesIsConsistent(t *testing.T) {
 		t.Fatalf("target has %d usagelog and %d querylog rows; one snapshot gives equal counts", u, q)
 	}
 }
+
+// --append at cut-over: only the rows above the target's max(id) arrive.
+func TestAppendTakesTheDelta(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ddl := `CREATE TABLE usagelog (id bigserial PRIMARY KEY, uri text);`
+	srcURL, src := db(t, ddl+`INSERT INTO usagelog (uri) SELECT '/' || i FROM generate_series(1, 100) i;`)
+	_, dst := db(t, ddl)
+	req := Request{Tables: []string{"usagelog"}}
+	if _, err := transfer(t, srcURL, dst, Options{Request: req}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Exec(ctx, `INSERT INTO usagelog (uri) SELECT '/new' || i FROM generate_series(1, 7) i`); err != nil {
+		t.Fatal(err)
+	}
+	req.Mode = ModeAppend
+	res, err := transfer(t, srcURL, dst, Options{Request: req})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Tables[0].Rows != 7 || res.Tables[0].RestartAt != 108 {
+		t.Fatalf("append wrote %d rows, next id %d; want 7 and 108", res.Tables[0].Rows, res.Tables[0].RestartAt)
+	}
+	if n := query[int64](t, dst, `SELECT count(*) FROM usagelog WHERE uri LIKE '/new%'`)[0]; n != 7 {
+		t.Fatalf("%d new rows in the target, want 7", n)
+	}
+}
