@@ -121,7 +121,7 @@ func TestTransferPlanExitCodesAndRun(t *testing.T) {
 func TestTransferKilledLeavesTargetUnchanged(t *testing.T) {
 	t.Parallel()
 	srcURL, _ := scratch(t, oldSchema)
-	for _, point := range []string{"staged usagelog", "begin", "loaded usagelog", "sequences", "commit"} {
+	for _, point := range []string{"begin", "loaded users", "loaded usagelog", "sequences", "commit"} {
 		t.Run(point, func(t *testing.T) {
 			t.Parallel()
 			dstURL, dst := scratch(t, newSchema)

@@ -67,6 +67,7 @@ type ColumnPlan struct {
 	ToType     string `json:"to_type"`
 	TypeChange string `json:"type_change,omitempty"`
 	check      string // SQL predicate over the staged row that finds a value that does not fit
+	toBuiltin  bool   // the target type is one of PostgreSQL's own (same binary format everywhere)
 }
 
 // sourceExpr is the column's value in SQL over the staged row, cast when needed.
@@ -242,7 +243,7 @@ func planTable(req Request, p *Plan, st, dt *Table) TablePlan {
 		if tc.Generated {
 			continue
 		}
-		cp := ColumnPlan{Target: tc.Name, ToType: tc.Type}
+		cp := ColumnPlan{Target: tc.Name, ToType: tc.Type, toBuiltin: builtin(tc)}
 		if sc := st.Column(tc.Name); sc != nil && !sc.Generated {
 			cp.Source, cp.FromType = sc.Name, stageType(*sc)
 			cp.Kind = KindSame

@@ -1,7 +1,9 @@
 package pgsync
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -130,4 +132,85 @@ func stageType(c Column) string {
 		return c.Type
 	}
 	return "text"
+}
+
+// checkValues looks in the snapshot for values that do not fit a narrowed column, before
+// anything is written.
+func (l *Live) checkValues(ctx context.Context, plan *Plan) error {
+	for _, t := range plan.Tables {
+		for _, c := range t.Columns {
+			if c.check == "" {
+				continue
+			}
+			var bad *string
+			err := l.tx.QueryRow(ctx, fmt.Sprintf(`SELECT (%s)::text FROM %s WHERE %s LIMIT 1`, c.valueExpr(), quoteIdent(t.Source), c.check)).Scan(&bad)
+			if errors.Is(err, pgx.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("check %s.%s (%s): %w", t.Target, c.Target, describe(c), err)
+			}
+			return valueError(t, c, bad)
+		}
+	}
+	return nil
+}
+
+// copyMapped streams table t from the snapshot into the target table within tx: the source
+// computes each target column (renames, casts, expressions over the old row), and the rows
+// go as one COPY, binary when every target type is PostgreSQL's own.
+func (l *Live) copyMapped(ctx context.Context, tx pgx.Tx, t TablePlan, mode Mode) (int64, error) {
+	format := "binary"
+	for _, c := range t.Columns {
+		if c.sourceExpr() != "" && !c.toBuiltin {
+			format = "text" // the target's own type: its text input parses the value
+		}
+	}
+	var cols, exprs []string
+	idExpr := ""
+	for _, c := range t.Columns {
+		e := c.sourceExpr()
+		if e == "" {
+			continue // default or NULL
+		}
+		if format == "text" {
+			e = c.valueExpr()
+		}
+		cols = append(cols, quoteIdent(c.Target))
+		exprs = append(exprs, e)
+		if c.Target == "id" {
+			idExpr = c.valueExpr()
+		}
+	}
+	where := ""
+	if mode == ModeAppend {
+		var maxID int64
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM `+quoteIdent(t.Target)).Scan(&maxID); err != nil {
+			return 0, fmt.Errorf("max(id) of %s: %w", t.Target, err)
+		}
+		where = fmt.Sprintf(" WHERE %s > %d", idExpr, maxID)
+	}
+	out := fmt.Sprintf(`COPY (SELECT %s FROM %s%s) TO STDOUT (FORMAT %s)`, strings.Join(exprs, ", "), quoteIdent(t.Source), where, format)
+	in := fmt.Sprintf(`COPY %s (%s) FROM STDIN (FORMAT %s)`, quoteIdent(t.Target), strings.Join(cols, ", "), format)
+
+	pr, pw := io.Pipe()
+	readErr := make(chan error, 1)
+	go func() { // owner: copyMapped; ends when the source's rows are all written or the pipe closes
+		bw := bufio.NewWriterSize(pw, 256<<10) // rows come one by one: send large writes
+		_, err := l.tx.Conn().PgConn().CopyTo(ctx, bw, out)
+		if err == nil {
+			err = bw.Flush()
+		}
+		pw.CloseWithError(err)
+		readErr <- err
+	}()
+	tag, err := tx.Conn().PgConn().CopyFrom(ctx, pr, in)
+	pr.CloseWithError(errors.New("writing stopped"))
+	if rerr := <-readErr; rerr != nil {
+		return 0, fmt.Errorf("read %s from the source: %w; nothing was changed", t.Source, rerr)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("write %s from %s: %w; nothing was changed", t.Target, t.Source, err)
+	}
+	return tag.RowsAffected(), nil
 }

@@ -1,6 +1,7 @@
 package pgsync
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -36,7 +37,7 @@ type Options struct {
 type TableResult struct {
 	Target     string  `json:"target"`
 	Source     string  `json:"source"`
-	Rows       int64   `json:"rows"` // rows written into the target
+	Rows       int64   `json:"rows"`    // rows written into the target
 	Seconds    float64 `json:"seconds"` // staging and writing
 	RowsPerSec float64 `json:"rows_per_second"`
 	Sequence   string  `json:"sequence,omitempty"`
@@ -100,27 +101,48 @@ func Transfer(ctx context.Context, src Source, dst *pgx.Conn, opt Options) (*Res
 		return res, nil
 	}
 
-	// Stage: temporary tables vanish with the session, so a killed transfer leaves nothing.
-	staged := map[string]int64{}
+	// A live source computes the mapped columns itself and streams them straight into the
+	// target tables inside the one transaction: one pass, nothing staged. Other sources
+	// stage their raw rows in temporary tables first (they vanish with the session, so a
+	// killed transfer leaves nothing) and the transaction maps them with INSERT … SELECT.
+	live, direct := src.(*Live)
+	expected := map[string]int64{}
 	stageTime := map[string]time.Duration{}
-	for _, t := range plan.Tables {
-		progress(t.Target, "staging", 0)
-		sstart := time.Now()
-		n, err := stage(ctx, src, dst, t)
-		stageTime[t.Target] = time.Since(sstart)
-		if err != nil {
+	write := func(ctx context.Context, tx pgx.Tx, t TablePlan) (int64, error) { return load(ctx, tx, t, plan.Mode) }
+	if direct {
+		if err := live.checkValues(ctx, plan); err != nil {
 			return res, err
 		}
-		staged[t.Target] = n
-		progress(t.Target, "staged", n)
-		log.Info("staged", "table", t.Target, "from", t.Source, "rows", n)
-		step("staged " + t.Target)
-	}
-	defer func() {
 		for _, t := range plan.Tables {
-			_, _ = dst.Exec(context.Background(), `DROP TABLE IF EXISTS pg_temp.`+stageName(t))
+			expected[t.Target] = t.SourceRows // counted in the same snapshot
 		}
-	}()
+		write = func(ctx context.Context, tx pgx.Tx, t TablePlan) (int64, error) {
+			return live.copyMapped(ctx, tx, t, plan.Mode)
+		}
+	} else {
+		// Temporary tables live in the session's own buffers: give them room first.
+		if _, err := dst.Exec(ctx, `SET temp_buffers = '1GB'`); err != nil {
+			log.Warn("could not raise temp_buffers; staging will be slower", "err", err)
+		}
+		for _, t := range plan.Tables {
+			progress(t.Target, "staging", 0)
+			sstart := time.Now()
+			n, err := stage(ctx, src, dst, t)
+			stageTime[t.Target] = time.Since(sstart)
+			if err != nil {
+				return res, err
+			}
+			expected[t.Target] = n
+			progress(t.Target, "staged", n)
+			log.Info("staged", "table", t.Target, "from", t.Source, "rows", n)
+			step("staged " + t.Target)
+		}
+		defer func() {
+			for _, t := range plan.Tables {
+				_, _ = dst.Exec(context.Background(), `DROP TABLE IF EXISTS pg_temp.`+stageName(t))
+			}
+		}()
+	}
 
 	tx, err := dst.Begin(ctx)
 	if err != nil {
@@ -128,8 +150,10 @@ func Transfer(ctx context.Context, src Source, dst *pgx.Conn, opt Options) (*Res
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
 	step("begin")
-	if err := checkValues(ctx, tx, plan); err != nil {
-		return res, err
+	if !direct {
+		if err := checkValues(ctx, tx, plan); err != nil {
+			return res, err
+		}
 	}
 	if plan.Mode == ModeTruncate {
 		names := make([]string, len(plan.Tables))
@@ -137,16 +161,17 @@ func Transfer(ctx context.Context, src Source, dst *pgx.Conn, opt Options) (*Res
 			names[i] = quoteIdent(t.Target)
 		}
 		if _, err := tx.Exec(ctx, `TRUNCATE `+strings.Join(names, ", ")); err != nil {
-			return res, fmt.Errorf("truncate the target tables: %w", err)
+			return res, fmt.Errorf("truncate the target tables: %w; a table outside this transfer points to them: add it with --tables, or empty it first; nothing was changed", err)
 		}
 	}
 	for _, t := range plan.Tables {
 		tstart := time.Now()
-		n, err := load(ctx, tx, t, plan.Mode)
+		progress(t.Target, "writing", 0)
+		n, err := write(ctx, tx, t)
 		if err != nil {
 			return res, err
 		}
-		want := staged[t.Target]
+		want := expected[t.Target]
 		if plan.Mode == ModeAppend {
 			want = n // verified below against the target's count
 		}
@@ -159,7 +184,7 @@ func Transfer(ctx context.Context, src Source, dst *pgx.Conn, opt Options) (*Res
 			before = 0
 		}
 		if n != want || total != before+n {
-			return res, fmt.Errorf("verify %s: %d rows staged, %d written, %d in the table (had %d); nothing was changed", t.Target, staged[t.Target], n, total, before)
+			return res, fmt.Errorf("verify %s: %d rows read, %d written, %d in the table (had %d); nothing was changed", t.Target, expected[t.Target], n, total, before)
 		}
 		tr := TableResult{Target: t.Target, Source: t.Source, Rows: n, Seconds: (stageTime[t.Target] + time.Since(tstart)).Seconds()}
 		if tr.Seconds > 0 {
@@ -272,7 +297,13 @@ func stage(ctx context.Context, src Source, dst *pgx.Conn, t TablePlan) (int64, 
 	pr, pw := io.Pipe()
 	copyErr := make(chan error, 1)
 	go func() { // owner: stage; ends when the source's rows are all written or the pipe closes
-		err := src.CopyOut(ctx, t.Source, t.srcCols, pw)
+		// The source hands over a row at a time; the pipe would pass each as its own
+		// message to the target. Buffer them into large writes.
+		bw := bufio.NewWriterSize(pw, 256<<10)
+		err := src.CopyOut(ctx, t.Source, t.srcCols, bw)
+		if err == nil {
+			err = bw.Flush()
+		}
 		pw.CloseWithError(err)
 		copyErr <- err
 	}()
@@ -304,11 +335,7 @@ func checkValues(ctx context.Context, tx pgx.Tx, plan *Plan) error {
 			if err != nil {
 				return fmt.Errorf("check %s.%s (%s): %w", t.Target, c.Target, describe(c), err)
 			}
-			v := "NULL"
-			if bad != nil {
-				v = *bad
-			}
-			return fmt.Errorf("%w: %s.%s is %s, and source value %s does not fit; nothing was written", ErrValue, t.Target, c.Target, c.ToType, v)
+			return valueError(t, c, bad)
 		}
 	}
 	return nil
@@ -387,4 +414,12 @@ func recordHistory(ctx context.Context, tx pgx.Tx, res *Result) error {
 		return fmt.Errorf("record the transfer in %s: %w", HistoryTable, err)
 	}
 	return nil
+}
+
+func valueError(t TablePlan, c ColumnPlan, bad *string) error {
+	v := "NULL"
+	if bad != nil {
+		v = *bad
+	}
+	return fmt.Errorf("%w: %s.%s is %s, and source value %s does not fit; nothing was written", ErrValue, t.Target, c.Target, c.ToType, v)
 }

@@ -28,13 +28,25 @@ func db(t *testing.T, ddl string) (string, *pgx.Conn) {
 }
 
 func transfer(t *testing.T, srcURL string, dst *pgx.Conn, opt Options) (*Result, error) {
+	return transferVia(t, srcURL, dst, opt, false)
+}
+
+// stagedOnly hides that the source is live, so the transfer takes the staging path that
+// sources without SQL (dumps) take.
+type stagedOnly struct{ *Live }
+
+func transferVia(t *testing.T, srcURL string, dst *pgx.Conn, opt Options, staged bool) (*Result, error) {
 	t.Helper()
 	ctx := context.Background()
-	src, err := OpenLive(ctx, srcURL)
+	live, err := OpenLive(ctx, srcURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer src.Close(ctx)
+	defer live.Close(ctx)
+	var src Source = live
+	if staged {
+		src = stagedOnly{live}
+	}
 	return Transfer(ctx, src, dst, opt)
 }
 
@@ -188,43 +200,45 @@ func TestDriftKinds(t *testing.T) {
 			nextFrom: map[string]int64{"qareport": 3},
 		},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			srcURL, _ := db(t, tc.src)
-			_, dst := db(t, tc.dst)
-			before := ""
-			if tc.untouch != "" {
-				before = snapshot(t, dst, tc.untouch)
-			}
-			_, err := transfer(t, srcURL, dst, Options{Request: tc.req})
-			if tc.wantErr != nil {
-				if !errors.Is(err, tc.wantErr) || !strings.Contains(err.Error(), tc.errHas) {
-					t.Fatalf("err = %v, want %v containing %q", err, tc.wantErr, tc.errHas)
+	for _, path := range []string{"direct", "staged"} {
+		for _, tc := range cases {
+			t.Run(path+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				srcURL, _ := db(t, tc.src)
+				_, dst := db(t, tc.dst)
+				before := ""
+				if tc.untouch != "" {
+					before = snapshot(t, dst, tc.untouch)
 				}
-				if after := snapshot(t, dst, tc.untouch); after != before {
-					t.Fatalf("target %s changed on error:\nbefore %s\nafter  %s", tc.untouch, before, after)
+				_, err := transferVia(t, srcURL, dst, Options{Request: tc.req}, path == "staged")
+				if tc.wantErr != nil {
+					if !errors.Is(err, tc.wantErr) || !strings.Contains(err.Error(), tc.errHas) {
+						t.Fatalf("err = %v, want %v containing %q", err, tc.wantErr, tc.errHas)
+					}
+					if after := snapshot(t, dst, tc.untouch); after != before {
+						t.Fatalf("target %s changed on error:\nbefore %s\nafter  %s", tc.untouch, before, after)
+					}
+					return
 				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			for table, want := range tc.want {
-				if got := snapshot(t, dst, table); got != want {
-					t.Errorf("%s =\n%s\nwant\n%s", table, got, want)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			// The next insert gets a fresh id on every table: above every id loaded, and above
-			// what the source's sequence had handed out.
-			for table := range tc.want {
-				next := query[int64](t, dst, fmt.Sprintf(`SELECT nextval(pg_get_serial_sequence('%s', 'id'))`, table))[0]
-				maxID := query[int64](t, dst, fmt.Sprintf(`SELECT coalesce(max(id), 0) FROM %s`, table))[0]
-				if next <= maxID || next < tc.nextFrom[table] {
-					t.Errorf("%s: next id %d, want > %d and ≥ %d", table, next, maxID, tc.nextFrom[table])
+				for table, want := range tc.want {
+					if got := snapshot(t, dst, table); got != want {
+						t.Errorf("%s =\n%s\nwant\n%s", table, got, want)
+					}
 				}
-			}
-		})
+				// The next insert gets a fresh id on every table: above every id loaded, and above
+				// what the source's sequence had handed out.
+				for table := range tc.want {
+					next := query[int64](t, dst, fmt.Sprintf(`SELECT nextval(pg_get_serial_sequence('%s', 'id'))`, table))[0]
+					maxID := query[int64](t, dst, fmt.Sprintf(`SELECT coalesce(max(id), 0) FROM %s`, table))[0]
+					if next <= maxID || next < tc.nextFrom[table] {
+						t.Errorf("%s: next id %d, want > %d and ≥ %d", table, next, maxID, tc.nextFrom[table])
+					}
+				}
+			})
+		}
 	}
 }
 
@@ -371,12 +385,12 @@ func TestLiveSourceUnderWritesIsConsistent(t *testing.T) {
 			n++
 		}
 	}()
-	// Staging of the parent happens before the child's: the writer adds pairs in between.
+	// The parent is written before the child is read: the writer adds pairs in between.
 	var stagedWrites int
 	watcher := pgtest.Conn(t, srcURL)
 	res, err := transfer(t, srcURL, dst, Options{Request: Request{Tables: []string{"usagelog", "querylog"}},
 		Step: func(p string) {
-			if p == "staged usagelog" { // wait until the writer has added 50 pairs since
+			if p == "loaded usagelog" { // wait until the writer has added 50 pairs since
 				for query[int64](t, watcher, `SELECT count(*) FROM usagelog`)[0] < 20050 {
 					time.Sleep(5 * time.Millisecond)
 				}

@@ -21,8 +21,13 @@ type DB struct {
 	admin string
 }
 
-// New creates an empty database with the archive schema.
-func New(ctx context.Context) (*DB, error) {
+// New creates a database with the archive schema.
+func New(ctx context.Context) (*DB, error) { return create(ctx, true) }
+
+// NewEmpty creates a database with no tables.
+func NewEmpty(ctx context.Context) (*DB, error) { return create(ctx, false) }
+
+func create(ctx context.Context, withSchema bool) (*DB, error) {
 	admin := os.Getenv("TEST_DATABASE_URL")
 	if admin == "" {
 		return nil, fmt.Errorf("TEST_DATABASE_URL is not set; run: eval \"$(scripts/pg.sh start)\" && export TEST_DATABASE_URL")
@@ -41,6 +46,9 @@ func New(ctx context.Context) (*DB, error) {
 	cfg := conn.Config()
 	db := &DB{Name: name, admin: admin,
 		URL: fmt.Sprintf("postgres://%s@/%s?host=%s&port=%d", cfg.User, name, cfg.Host, cfg.Port)}
+	if !withSchema {
+		return db, nil
+	}
 	c, err := pgx.Connect(ctx, db.URL)
 	if err != nil {
 		db.Drop(ctx)

@@ -1,0 +1,155 @@
+// Command transferbench measures agentctl transfer's engine (package pgsync) against what
+// operators did by hand: pg_dump -Fc -t … | pg_restore --data-only of the same tables, on the
+// same machine. The source has the 2020 shapes (usagelog.id and every usagelog_id integer),
+// the targets the current archive schema (bigint, with its indexes and foreign keys), so the
+// transfer maps columns while the baseline lets COPY convert. Prints a Markdown table.
+//
+//	eval "$(scripts/pg.sh start)" && export TEST_DATABASE_URL && go run ./bench/transferbench
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/fitsarchive/agentd/bench/internal/benchdb"
+	"github.com/fitsarchive/agentd/pgsync"
+)
+
+func main() {
+	usage := flag.Int("usagelog", 3000000, "usagelog rows in the source (querylog gets half as many)")
+	rounds := flag.Int("rounds", 2, "runs of each side (best kept)")
+	flag.Parse()
+	if err := run(context.Background(), *usage, *rounds); err != nil {
+		fmt.Fprintln(os.Stderr, "transferbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, usage, rounds int) error {
+	src, err := benchdb.NewEmpty(ctx)
+	if err != nil {
+		return err
+	}
+	defer src.Drop(ctx)
+	ddl, err := os.ReadFile("pgsync/testdata/fs2020.sql")
+	if err != nil {
+		return fmt.Errorf("run from the repository root: %w", err)
+	}
+	sconn, err := pgx.Connect(ctx, src.URL)
+	if err != nil {
+		return err
+	}
+	defer sconn.Close(ctx)
+	if _, err := sconn.Exec(ctx, string(ddl)); err != nil {
+		return fmt.Errorf("load the 2020 schema: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "filling the source: %d usagelog, %d querylog rows...\n", usage, usage/2)
+	if _, err := sconn.Exec(ctx, fmt.Sprintf(`SET search_path = public;
+		INSERT INTO usagelog (utdatetime, ip_address, user_agent, referer, method, uri, this, bytes, status)
+		SELECT now() - i * interval '1 second', '10.0.' || (i %% 256) || '.' || (i %% 97), 'Mozilla/5.0 (X11; Linux x86_64)',
+		       'https://archive.gemini.edu/searchform', 'GET', '/searchform/GMOS/20200101-' || i, 'searchform', i * 13, 200
+		FROM generate_series(1, %d) i;
+		INSERT INTO querylog (usagelog_id, summarytype, selection, numresults, numcalresults, query_started, query_completed)
+		SELECT 2 * i, 'searchresults', 'GMOS-N 20200101', i %% 500, i %% 50, now(), now()
+		FROM generate_series(1, %d) i;
+		ANALYZE;`, usage, usage/2)); err != nil {
+		return err
+	}
+
+	ours, err := benchdb.New(ctx)
+	if err != nil {
+		return err
+	}
+	defer ours.Drop(ctx)
+	base, err := benchdb.New(ctx)
+	if err != nil {
+		return err
+	}
+	defer base.Drop(ctx)
+
+	var bestOurs, bestBase time.Duration
+	for r := 0; r < rounds; r++ {
+		d, err := runOurs(ctx, src.URL, ours.URL)
+		if err != nil {
+			return fmt.Errorf("ours: %w", err)
+		}
+		b, err := runBaseline(ctx, src.URL, base.URL)
+		if err != nil {
+			return fmt.Errorf("baseline: %w", err)
+		}
+		if r == 0 || d < bestOurs {
+			bestOurs = d
+		}
+		if r == 0 || b < bestBase {
+			bestBase = b
+		}
+	}
+	rows := float64(usage + usage/2)
+	sv, _ := pgx.Connect(ctx, src.URL)
+	fmt.Printf("%d usagelog + %d querylog rows (2020 shapes → current schema), best of %d runs; PostgreSQL %s\n\n",
+		usage, usage/2, rounds, benchdb.ServerVersion(ctx, sv))
+	sv.Close(ctx)
+	fmt.Printf("| agentctl transfer | pg_dump -Fc \\| pg_restore --data-only | ratio |\n|---:|---:|---:|\n")
+	fmt.Printf("| %.1f s (%.0f rows/s) | %.1f s (%.0f rows/s) | %.2f× |\n", bestOurs.Seconds(), rows/bestOurs.Seconds(),
+		bestBase.Seconds(), rows/bestBase.Seconds(), bestBase.Seconds()/bestOurs.Seconds())
+	return nil
+}
+
+var verbose = flag.Bool("v", false, "print the transfer's phases with their times")
+
+func runOurs(ctx context.Context, srcURL, dstURL string) (time.Duration, error) {
+	dst, err := pgx.Connect(ctx, dstURL)
+	if err != nil {
+		return 0, err
+	}
+	defer dst.Close(ctx)
+	if _, err := dst.Exec(ctx, `TRUNCATE usagelog, querylog CASCADE; CHECKPOINT`); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	src, err := pgsync.OpenLive(ctx, srcURL)
+	if err != nil {
+		return 0, err
+	}
+	defer src.Close(ctx)
+	_, err = pgsync.Transfer(ctx, src, dst, pgsync.Options{Request: pgsync.Request{
+		Tables: []string{"usagelog", "querylog"}, Map: pgsync.DefaultMap(), Mode: pgsync.ModeEmpty},
+		Progress: func(table, phase string, rows int64) {
+			if *verbose {
+				fmt.Fprintf(os.Stderr, "%6.2f s  %s %s %d\n", time.Since(start).Seconds(), table, phase, rows)
+			}
+		}})
+	return time.Since(start), err
+}
+
+func runBaseline(ctx context.Context, srcURL, dstURL string) (time.Duration, error) {
+	dst, err := pgx.Connect(ctx, dstURL)
+	if err != nil {
+		return 0, err
+	}
+	defer dst.Close(ctx)
+	if _, err := dst.Exec(ctx, `TRUNCATE usagelog, querylog CASCADE; CHECKPOINT`); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	sh := exec.CommandContext(ctx, "sh", "-c", `pg_dump -Fc -t usagelog -t querylog "$1" | pg_restore --data-only --disable-triggers --exit-on-error -d "$2"`, "sh", srcURL, dstURL)
+	sh.Stderr = os.Stderr
+	if err := sh.Run(); err != nil {
+		return 0, err
+	}
+	d := time.Since(start)
+	var n int64
+	if err := dst.QueryRow(ctx, `SELECT (SELECT count(*) FROM usagelog) + (SELECT count(*) FROM querylog)`).Scan(&n); err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("pg_restore loaded nothing")
+	}
+	return d, nil
+}
