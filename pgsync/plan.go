@@ -197,6 +197,9 @@ func BuildPlan(req Request, src, dst Catalog) (*Plan, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("%w: %s", ErrNoTable, strings.Join(missing, "; "))
 	}
+	if len(p.Tables) == 0 {
+		return nil, fmt.Errorf("%w: the source holds none of the requested tables (%s); is it the archive's database or its backup?", ErrNoTable, strings.Join(p.Skipped, ", "))
+	}
 	order, err := fkOrder(p.Tables)
 	if err != nil {
 		return nil, err

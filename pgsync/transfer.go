@@ -124,18 +124,16 @@ func Transfer(ctx context.Context, src Source, dst *pgx.Conn, opt Options) (*Res
 		if _, err := dst.Exec(ctx, `SET temp_buffers = '1GB'`); err != nil {
 			log.Warn("could not raise temp_buffers; staging will be slower", "err", err)
 		}
-		for _, t := range plan.Tables {
-			progress(t.Target, "staging", 0)
-			sstart := time.Now()
-			n, err := stage(ctx, src, dst, t)
-			stageTime[t.Target] = time.Since(sstart)
-			if err != nil {
-				return res, err
+		if err := stageAll(ctx, src, dst, plan, expected, stageTime, progress, step, log); err != nil {
+			return res, err
+		}
+		// A plain dump sets its sequences among its data: known only now.
+		for i := range plan.Tables {
+			if sp := plan.Tables[i].Sequence; sp != nil && sp.Source != "" {
+				if last, ok, err := src.SequenceLast(ctx, sp.Source); err == nil && ok {
+					sp.SourceLast = last
+				}
 			}
-			expected[t.Target] = n
-			progress(t.Target, "staged", n)
-			log.Info("staged", "table", t.Target, "from", t.Source, "rows", n)
-			step("staged " + t.Target)
 		}
 		defer func() {
 			for _, t := range plan.Tables {
@@ -281,39 +279,90 @@ func queueWorkers(ctx context.Context, dst *pgx.Conn) int {
 
 func stageName(t TablePlan) string { return quoteIdent("pgsync_" + t.Target) }
 
-// stage creates the temporary table of t in the source's column types and copies the
-// source's rows into it, streaming.
-func stage(ctx context.Context, src Source, dst *pgx.Conn, t TablePlan) (int64, error) {
+// streamStager is a source read in one pass (a plain dump): it hands over each wanted
+// table's rows in the order they come.
+type streamStager interface {
+	onePass() bool
+	streamStage(ctx context.Context, tables map[string]TablePlan, stage func(TablePlan, io.Reader) error) error
+}
+
+// stageAll creates every staging table and fills them from the source; expected and
+// stageTime get each table's rows and time.
+func stageAll(ctx context.Context, src Source, dst *pgx.Conn, plan *Plan, expected map[string]int64,
+	stageTime map[string]time.Duration, progress func(string, string, int64), step func(string), log *slog.Logger) error {
+	for _, t := range plan.Tables {
+		if err := createStage(ctx, dst, t); err != nil {
+			return err
+		}
+	}
+	fill := func(t TablePlan, r io.Reader) error {
+		progress(t.Target, "staging", 0)
+		start := time.Now()
+		n, err := fillStage(ctx, dst, t, r, src.Format(t.Source))
+		stageTime[t.Target] += time.Since(start)
+		if err != nil {
+			return err
+		}
+		expected[t.Target] = n
+		progress(t.Target, "staged", n)
+		log.Info("staged", "table", t.Target, "from", t.Source, "rows", n)
+		step("staged " + t.Target)
+		return nil
+	}
+	if ss, ok := src.(streamStager); ok && ss.onePass() {
+		byName := map[string]TablePlan{}
+		for _, t := range plan.Tables {
+			byName[t.Source] = t
+		}
+		return ss.streamStage(ctx, byName, fill)
+	}
+	for _, t := range plan.Tables {
+		pr, pw := io.Pipe()
+		copyErr := make(chan error, 1)
+		go func() { // owner: stageAll; ends when the source's rows are all written or the pipe closes
+			// The source hands over a row at a time; the pipe would pass each as its own
+			// message to the target. Buffer them into large writes.
+			bw := bufio.NewWriterSize(pw, 256<<10)
+			err := src.CopyOut(ctx, t.Source, t.srcCols, bw)
+			if err == nil {
+				err = bw.Flush()
+			}
+			pw.CloseWithError(err)
+			copyErr <- err
+		}()
+		err := fill(t, pr)
+		pr.CloseWithError(errors.New("staging stopped"))
+		if serr := <-copyErr; serr != nil {
+			return serr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// createStage creates the temporary table of t in the source's column types.
+func createStage(ctx context.Context, dst *pgx.Conn, t TablePlan) error {
 	defs := make([]string, len(t.srcCols))
-	names := make([]string, len(t.srcCols))
 	for i, c := range t.srcCols {
 		defs[i] = quoteIdent(c.Name) + " " + stageType(c)
-		names[i] = quoteIdent(c.Name)
 	}
 	name := stageName(t)
 	if _, err := dst.Exec(ctx, `DROP TABLE IF EXISTS pg_temp.`+name+`; CREATE TEMP TABLE `+name+` (`+strings.Join(defs, ", ")+`)`); err != nil {
-		return 0, fmt.Errorf("create the staging table of %s: %w", t.Target, err)
+		return fmt.Errorf("create the staging table of %s: %w", t.Target, err)
 	}
-	pr, pw := io.Pipe()
-	copyErr := make(chan error, 1)
-	go func() { // owner: stage; ends when the source's rows are all written or the pipe closes
-		// The source hands over a row at a time; the pipe would pass each as its own
-		// message to the target. Buffer them into large writes.
-		bw := bufio.NewWriterSize(pw, 256<<10)
-		err := src.CopyOut(ctx, t.Source, t.srcCols, bw)
-		if err == nil {
-			err = bw.Flush()
-		}
-		pw.CloseWithError(err)
-		copyErr <- err
-	}()
-	sql := fmt.Sprintf(`COPY %s (%s) FROM STDIN (FORMAT %s)`, name, strings.Join(names, ", "), src.Format(t.Source))
-	tag, err := dst.PgConn().CopyFrom(ctx, pr, sql)
-	pr.CloseWithError(errors.New("staging stopped"))
-	serr := <-copyErr
-	if serr != nil {
-		return 0, serr
+	return nil
+}
+
+// fillStage copies rows in COPY format from r into t's staging table.
+func fillStage(ctx context.Context, dst *pgx.Conn, t TablePlan, r io.Reader, format string) (int64, error) {
+	names := make([]string, len(t.srcCols))
+	for i, c := range t.srcCols {
+		names[i] = quoteIdent(c.Name)
 	}
+	sql := fmt.Sprintf(`COPY %s (%s) FROM STDIN (FORMAT %s)`, stageName(t), strings.Join(names, ", "), format)
+	tag, err := dst.PgConn().CopyFrom(ctx, r, sql)
 	if err != nil {
 		return 0, fmt.Errorf("stage %s into the target: %w", t.Source, err)
 	}

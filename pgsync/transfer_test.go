@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -28,26 +30,66 @@ func db(t *testing.T, ddl string) (string, *pgx.Conn) {
 }
 
 func transfer(t *testing.T, srcURL string, dst *pgx.Conn, opt Options) (*Result, error) {
-	return transferVia(t, srcURL, dst, opt, false)
+	return transferVia(t, srcURL, dst, opt, "direct")
 }
 
 // stagedOnly hides that the source is live, so the transfer takes the staging path that
 // sources without SQL (dumps) take.
 type stagedOnly struct{ *Live }
 
-func transferVia(t *testing.T, srcURL string, dst *pgx.Conn, opt Options, staged bool) (*Result, error) {
+// Ways to read a source in tests: live (direct, or staged like a dump), or a pg_dump made
+// of it now in one of its formats.
+var sourceWays = []string{"direct", "staged", "custom", "plain", "plain.gz", "directory"}
+
+// transferVia reads the source database the given way.
+func transferVia(t *testing.T, srcURL string, dst *pgx.Conn, opt Options, way string) (*Result, error) {
 	t.Helper()
 	ctx := context.Background()
-	live, err := OpenLive(ctx, srcURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer live.Close(ctx)
-	var src Source = live
-	if staged {
-		src = stagedOnly{live}
+	var src Source
+	switch way {
+	case "direct", "staged":
+		live, err := OpenLive(ctx, srcURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer live.Close(ctx)
+		src = live
+		if way == "staged" {
+			src = stagedOnly{live}
+		}
+	default:
+		d, err := OpenDump(ctx, makeDump(t, srcURL, way))
+		if err != nil {
+			t.Fatal(err)
+		}
+		src = d
 	}
 	return Transfer(ctx, src, dst, opt)
+}
+
+// makeDump runs the real pg_dump on the database.
+func makeDump(t *testing.T, url, format string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "backup")
+	var args []string
+	switch format {
+	case "custom":
+		args = []string{"-Fc", "-f", path}
+	case "directory":
+		args = []string{"-Fd", "-f", path}
+	case "plain", "plain.gz":
+		args = []string{"-f", path}
+	}
+	if out, err := exec.Command("pg_dump", append(args, url)...).CombinedOutput(); err != nil {
+		t.Fatalf("pg_dump: %v\n%s", err, out)
+	}
+	if format == "plain.gz" {
+		if out, err := exec.Command("gzip", path).CombinedOutput(); err != nil {
+			t.Fatalf("gzip: %v\n%s", err, out)
+		}
+		path += ".gz"
+	}
+	return path
 }
 
 func query[T any](t *testing.T, conn *pgx.Conn, sql string, args ...any) []T {
@@ -200,7 +242,7 @@ func TestDriftKinds(t *testing.T) {
 			nextFrom: map[string]int64{"qareport": 3},
 		},
 	}
-	for _, path := range []string{"direct", "staged"} {
+	for _, path := range []string{"direct", "staged", "custom", "plain"} {
 		for _, tc := range cases {
 			t.Run(path+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
@@ -210,7 +252,7 @@ func TestDriftKinds(t *testing.T) {
 				if tc.untouch != "" {
 					before = snapshot(t, dst, tc.untouch)
 				}
-				_, err := transferVia(t, srcURL, dst, Options{Request: tc.req}, path == "staged")
+				_, err := transferVia(t, srcURL, dst, Options{Request: tc.req}, path)
 				if tc.wantErr != nil {
 					if !errors.Is(err, tc.wantErr) || !strings.Contains(err.Error(), tc.errHas) {
 						t.Fatalf("err = %v, want %v containing %q", err, tc.wantErr, tc.errHas)
@@ -283,71 +325,75 @@ func TestFixture2020ToCurrent(t *testing.T) {
 	if _, err := src.Exec(ctx, `SET search_path = public; `+fill); err != nil {
 		t.Fatal(err)
 	}
-	dstURL, _ := db(t, "")
-	loadDDL(t, dstURL, "testdata/fshead.sql")
-	dst := pgtest.Conn(t, dstURL)
+	for _, way := range []string{"direct", "custom", "plain.gz", "directory"} {
+		t.Run(way, func(t *testing.T) {
+			dstURL, _ := db(t, "")
+			loadDDL(t, dstURL, "testdata/fshead.sql")
+			dst := pgtest.Conn(t, dstURL)
 
-	// The plan first: the rename, the widenings and the drops the map allows.
-	res, err := transfer(t, srcURL, dst, Options{Request: Request{Presets: []string{"archive", "summit"}, Map: DefaultMap()}, DryRun: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var users, usagelog, upload *TablePlan
-	for i := range res.Plan.Tables {
-		switch res.Plan.Tables[i].Target {
-		case "users":
-			users = &res.Plan.Tables[i]
-		case "usagelog":
-			usagelog = &res.Plan.Tables[i]
-		case "fileuploadlog":
-			upload = &res.Plan.Tables[i]
-		}
-	}
-	if len(res.Plan.Tables) != 14 || users == nil || users.Source != "archiveuser" || users.SourceRows != 50 {
-		t.Fatalf("plan: %d tables, users %+v", len(res.Plan.Tables), users)
-	}
-	if c := usagelog.Columns[0]; c.Target != "id" || c.TypeChange != TypeWidening {
-		t.Fatalf("usagelog.id plan %+v, want a widening", c)
-	}
-	if strings.Join(upload.Dropped, ",") != "invoke_status,invoke_pid,ingestqueue_id" {
-		t.Fatalf("fileuploadlog drops %v", upload.Dropped)
-	}
-	if n := query[int64](t, dst, `SELECT count(*) FROM users`)[0]; n != 0 {
-		t.Fatalf("dry run wrote %d users", n)
-	}
+			// The plan first: the rename, the widenings and the drops the map allows.
+			res, err := transferVia(t, srcURL, dst, Options{Request: Request{Presets: []string{"archive", "summit"}, Map: DefaultMap()}, DryRun: true}, way)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var users, usagelog, upload *TablePlan
+			for i := range res.Plan.Tables {
+				switch res.Plan.Tables[i].Target {
+				case "users":
+					users = &res.Plan.Tables[i]
+				case "usagelog":
+					usagelog = &res.Plan.Tables[i]
+				case "fileuploadlog":
+					upload = &res.Plan.Tables[i]
+				}
+			}
+			if len(res.Plan.Tables) != 14 || users == nil || users.Source != "archiveuser" || (users.SourceRows != 50 && way == "direct") || (users.SourceRows != -1 && way != "direct") {
+				t.Fatalf("plan: %d tables, users %+v", len(res.Plan.Tables), users)
+			}
+			if c := usagelog.Columns[0]; c.Target != "id" || c.TypeChange != TypeWidening {
+				t.Fatalf("usagelog.id plan %+v, want a widening", c)
+			}
+			if strings.Join(upload.Dropped, ",") != "invoke_status,invoke_pid,ingestqueue_id" {
+				t.Fatalf("fileuploadlog drops %v", upload.Dropped)
+			}
+			if n := query[int64](t, dst, `SELECT count(*) FROM users`)[0]; n != 0 {
+				t.Fatalf("dry run wrote %d users", n)
+			}
 
-	res, err = transfer(t, srcURL, dst, Options{Request: Request{Presets: []string{"archive", "summit"}, Map: DefaultMap()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]int64{"users": 50, "userprogram": 80, "notification": 1, "glacier": 20, "usagelog": 500,
-		"querylog": 250, "downloadlog": 100, "filedownloadlog": 100, "fileuploadlog": 72, "qareport": 30,
-		"qametriciq": 60, "qametricpe": 60, "qametricsb": 60, "qametriczp": 60}
-	for table, n := range want {
-		if got := query[int64](t, dst, `SELECT count(*) FROM `+table)[0]; got != n {
-			t.Errorf("%s: %d rows, want %d", table, got, n)
-		}
-	}
-	if got := query[string](t, dst, `SELECT username FROM users WHERE id = 2 AND gemini_staff`); len(got) != 1 || got[0] != "user2" {
-		t.Errorf("users row 2 = %v", got)
-	}
-	if got := query[int64](t, dst, `SELECT nextval('users_id_seq')`)[0]; got != 78 {
-		t.Errorf("users_id_seq gives %d next, want 78 (past archiveuser_id_seq)", got)
-	}
-	if got := query[int64](t, dst, `SELECT nextval('usagelog_id_seq')`)[0]; got != 901 {
-		t.Errorf("usagelog_id_seq gives %d next, want 901", got)
-	}
-	if got := query[int64](t, dst, `SELECT nextval('qametriczp_id_seq')`)[0]; got != 61 {
-		t.Errorf("qametriczp_id_seq gives %d next, want 61", got)
-	}
-	hist := query[string](t, dst, `SELECT tables->>'usagelog' FROM `+HistoryTable)
-	if len(hist) != 1 || hist[0] != "500" {
-		t.Errorf("history rows %v, want one with usagelog 500", hist)
-	}
+			res, err = transferVia(t, srcURL, dst, Options{Request: Request{Presets: []string{"archive", "summit"}, Map: DefaultMap()}}, way)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]int64{"users": 50, "userprogram": 80, "notification": 1, "glacier": 20, "usagelog": 500,
+				"querylog": 250, "downloadlog": 100, "filedownloadlog": 100, "fileuploadlog": 72, "qareport": 30,
+				"qametriciq": 60, "qametricpe": 60, "qametricsb": 60, "qametriczp": 60}
+			for table, n := range want {
+				if got := query[int64](t, dst, `SELECT count(*) FROM `+table)[0]; got != n {
+					t.Errorf("%s: %d rows, want %d", table, got, n)
+				}
+			}
+			if got := query[string](t, dst, `SELECT username FROM users WHERE id = 2 AND gemini_staff`); len(got) != 1 || got[0] != "user2" {
+				t.Errorf("users row 2 = %v", got)
+			}
+			if got := query[int64](t, dst, `SELECT nextval('users_id_seq')`)[0]; got != 78 {
+				t.Errorf("users_id_seq gives %d next, want 78 (past archiveuser_id_seq)", got)
+			}
+			if got := query[int64](t, dst, `SELECT nextval('usagelog_id_seq')`)[0]; got != 901 {
+				t.Errorf("usagelog_id_seq gives %d next, want 901", got)
+			}
+			if got := query[int64](t, dst, `SELECT nextval('qametriczp_id_seq')`)[0]; got != 61 {
+				t.Errorf("qametriczp_id_seq gives %d next, want 61", got)
+			}
+			hist := query[string](t, dst, `SELECT tables->>'usagelog' FROM `+HistoryTable)
+			if len(hist) != 1 || hist[0] != "500" {
+				t.Errorf("history rows %v, want one with usagelog 500", hist)
+			}
 
-	// Again: the target is no longer empty.
-	if _, err := transfer(t, srcURL, dst, Options{Request: Request{Presets: []string{"archive"}, Map: DefaultMap()}}); !errors.Is(err, ErrPlan) || !strings.Contains(err.Error(), "--truncate") {
-		t.Fatalf("second transfer into a full target: %v, want a refusal naming --truncate", err)
+			// Again: the target is no longer empty.
+			if _, err := transferVia(t, srcURL, dst, Options{Request: Request{Presets: []string{"archive"}, Map: DefaultMap()}}, way); !errors.Is(err, ErrPlan) || !strings.Contains(err.Error(), "--truncate") {
+				t.Fatalf("second transfer into a full target: %v, want a refusal naming --truncate", err)
+			}
+		})
 	}
 }
 

@@ -1,0 +1,134 @@
+package pgsync
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// copyBlock reads the data lines of one COPY … FROM stdin block, up to (not including) its
+// `\.` line, and then says EOF.
+type copyBlock struct {
+	br          *bufio.Reader
+	pending     []byte // part of br's buffer: valid until the next ReadSlice
+	done        bool
+	atLineStart bool
+	table       string
+}
+
+func newCopyBlock(br *bufio.Reader, table string) *copyBlock {
+	return &copyBlock{br: br, atLineStart: true, table: table}
+}
+
+func (b *copyBlock) Read(p []byte) (int, error) {
+	for len(b.pending) == 0 {
+		if b.done {
+			return 0, io.EOF
+		}
+		line, err := b.br.ReadSlice('\n')
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) && !errors.Is(err, io.EOF) {
+			return 0, err
+		}
+		if b.atLineStart && isEndOfCopy(line) {
+			b.done = true
+			return 0, io.EOF
+		}
+		if errors.Is(err, io.EOF) && len(line) == 0 {
+			return 0, fmt.Errorf("the dump ends inside the data of %s (truncated file?)", b.table)
+		}
+		b.atLineStart = len(line) > 0 && line[len(line)-1] == '\n'
+		b.pending = line
+	}
+	n := copy(p, b.pending)
+	b.pending = b.pending[n:]
+	return n, nil
+}
+
+func isEndOfCopy(line []byte) bool {
+	line = bytes.TrimRight(line, "\r\n")
+	return string(line) == `\.`
+}
+
+// drain reads the rest of the block.
+func (b *copyBlock) drain() error {
+	_, err := io.Copy(io.Discard, b)
+	return err
+}
+
+// dataHandler hears what the data section of a dump holds.
+type dataHandler struct {
+	want   func(table string) bool
+	copy   func(table string, cols []string, data io.Reader) error // a wanted table's rows
+	setval func(seq string, last int64)
+}
+
+// readDumpData streams the SQL of a dump (plain, or pg_restore's output): the COPY blocks of
+// wanted tables go to h.copy, the others are skipped, setval lines go to h.setval. A wanted
+// table whose rows are INSERT statements is refused.
+func readDumpData(r io.Reader, h dataHandler) error {
+	br := bufio.NewReaderSize(r, 1<<20)
+	for {
+		line, err := br.ReadString('\n')
+		if len(line) > 0 {
+			s := strings.TrimRight(line, "\r\n")
+			switch {
+			case strings.HasPrefix(s, "COPY "):
+				table, cols, ok := parseCopyHeader(s)
+				if !ok {
+					return fmt.Errorf("unreadable COPY line in the dump: %.100q", s)
+				}
+				block := newCopyBlock(br, table)
+				if h.want(table) {
+					if err := h.copy(table, cols, block); err != nil {
+						return err
+					}
+				}
+				if err := block.drain(); err != nil {
+					return err
+				}
+			case strings.HasPrefix(s, "INSERT INTO "):
+				if m := insertRE.FindStringSubmatch(s); m != nil {
+					if _, table := splitQualified(m[1]); h.want(table) {
+						return fmt.Errorf("%w: the rows of %s are INSERT statements; make the backup with pg_dump's default COPY output (pg_dump -Fc, without --inserts)", ErrInserts, table)
+					}
+				}
+			case strings.HasPrefix(s, "SELECT pg_catalog.setval("):
+				if m := setvalRE.FindStringSubmatch(s); m != nil && h.setval != nil {
+					v, perr := strconv.ParseInt(m[2], 10, 64)
+					if perr == nil {
+						if m[3] == "false" {
+							v--
+						}
+						h.setval(strings.ReplaceAll(m[1], "''", "'"), v)
+					}
+				}
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// parseCopyHeader reads `COPY public.t (a, "b") FROM stdin;`.
+func parseCopyHeader(s string) (table string, cols []string, ok bool) {
+	if m := copyRE.FindStringSubmatch(s); m != nil {
+		schema, name := splitQualified(m[1])
+		if schema != "" && schema != "public" {
+			return "", nil, true // another schema: never wanted
+		}
+		return name, splitIdents(m[2], ','), true
+	}
+	if m := copyNoColsRE.FindStringSubmatch(s); m != nil {
+		_, name := splitQualified(m[1])
+		return name, nil, true
+	}
+	return "", nil, false
+}
