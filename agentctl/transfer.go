@@ -45,7 +45,10 @@ func transferCommands() []*command {
 		name:    "transfer",
 		summary: "carry the tables an upgrade keeps from the old database into the new one",
 		args:    "--from SOURCE --to DSN [--preset archive|summit]... [--tables t1,t2] [flags]",
-		help: `SOURCE is the old database's connection string, read in one consistent snapshot.
+		help: `SOURCE is the old database's connection string, read in one consistent snapshot, or
+its pg_dump backup: custom (-Fc, the nightly backup), directory or tar format, read through
+pg_restore, or a plain SQL dump, gzip-compressed or not, read as a stream. Dumps made with
+--inserts are refused.
 The plan comes first: per table the rows, where each target column comes from (same name,
 renamed, computed, default, NULL), type changes, dropped source columns and the sequence.
 Then the rows are staged in temporary tables on the target and written in one transaction,
@@ -67,13 +70,14 @@ Map file (TOML), keys are target names:
   ngoemail = "split_part(cc, ',', 1)"
 
 Exit codes: 3 source or target unreachable, 4 plan problems (a table missing, a NOT NULL
-column with no source...), 5 a target table holds rows (see --truncate, --append), 1 a
+column with no source...) or a file that is not a usable dump, 5 a target table holds rows (see --truncate, --append), 1 a
 value that does not fit (nothing written).
 
 example:
-  agentctl transfer --from postgresql:///fitsdata_old --to postgresql:///fitsdata --preset archive --dry-run`,
+  agentctl transfer --from postgresql:///fitsdata_old --to postgresql:///fitsdata --preset archive --dry-run
+  agentctl transfer --from /backup/fitsdata.pg_dump --to postgresql:///fitsdata --preset archive`,
 		flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&f.from, "from", "", "the old database (connection string)")
+			fs.StringVar(&f.from, "from", "", "the old database (connection string) or its pg_dump backup (file or directory)")
 			fs.StringVar(&f.to, "to", "", "the new database (connection string; default --database-url and its fallbacks)")
 			fs.Var(&f.presets, "preset", "archive or summit; may repeat")
 			fs.StringVar(&f.tables, "tables", "", "more tables, comma-separated (a missing one is an error)")
@@ -124,14 +128,6 @@ func (a *app) transfer(ctx context.Context, f transferFlags) error {
 		userMap = &m
 		req.Map = req.Map.Merge(m)
 	}
-	if st, err := os.Stat(f.from); err == nil {
-		kind := "file"
-		if st.IsDir() {
-			kind = "directory"
-		}
-		return cli.Usagef("--from %s is a %s: reading pg_dump backups is not in this version yet; restore it into a scratch database and give its connection string", f.from, kind)
-	}
-
 	dst, err := a.connectTarget(ctx, f.to)
 	if err != nil {
 		return err
@@ -146,7 +142,7 @@ func (a *app) transfer(ctx context.Context, f transferFlags) error {
 			return err
 		}
 	}
-	src, err := pgsync.OpenLive(ctx, f.from)
+	src, err := openSource(ctx, f.from)
 	if err != nil {
 		return err
 	}
@@ -195,6 +191,18 @@ func (a *app) transfer(ctx context.Context, f transferFlags) error {
 		fmt.Fprintf(w, "transferred %d rows in %d tables in %.1f s\n", res.Rows, len(res.Tables), res.Seconds)
 	})
 	return nil
+}
+
+// openSource opens --from: a file or directory is a pg_dump backup, anything else a
+// connection string.
+func openSource(ctx context.Context, from string) (pgsync.Source, error) {
+	if _, err := os.Stat(from); err == nil {
+		return pgsync.OpenDump(ctx, from)
+	}
+	if !strings.Contains(from, "://") && !strings.Contains(from, "=") {
+		return nil, cli.Usagef("--from %q is neither an existing pg_dump backup nor a connection string (postgresql://… or key=value)", from)
+	}
+	return pgsync.OpenLive(ctx, from)
 }
 
 // planFailure carries the refused plan to the JSON error object.

@@ -121,12 +121,29 @@ func TestTransferPlanExitCodesAndRun(t *testing.T) {
 func TestTransferKilledLeavesTargetUnchanged(t *testing.T) {
 	t.Parallel()
 	srcURL, _ := scratch(t, oldSchema)
-	for _, point := range []string{"begin", "loaded users", "loaded usagelog", "sequences", "commit"} {
-		t.Run(point, func(t *testing.T) {
+	dump := filepath.Join(t.TempDir(), "old.pg_dump")
+	if out, err := exec.Command("pg_dump", "-Fc", "-f", dump, srcURL).CombinedOutput(); err != nil {
+		t.Fatalf("pg_dump: %v\n%s", err, out)
+	}
+	type kill struct{ from, point string }
+	var kills []kill
+	for _, p := range []string{"begin", "loaded users", "loaded usagelog", "sequences", "commit"} {
+		kills = append(kills, kill{srcURL, p})
+	}
+	for _, p := range []string{"staged users", "staged usagelog", "loaded querylog", "commit"} {
+		kills = append(kills, kill{dump, p})
+	}
+	for _, k := range kills {
+		from, point := k.from, k.point
+		name := "live/" + point
+		if from == dump {
+			name = "dump/" + point
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			dstURL, dst := scratch(t, newSchema)
 			before := state(t, dst)
-			cmd := exec.Command(agentctlBin, "transfer", "--from", srcURL, "--to", dstURL, "--tables", "users,usagelog,querylog", "--truncate")
+			cmd := exec.Command(agentctlBin, "transfer", "--from", from, "--to", dstURL, "--tables", "users,usagelog,querylog", "--truncate")
 			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), stopAtEnv + "=" + point}
 			stderr, _ := cmd.StderrPipe()
 			if err := cmd.Start(); err != nil {
@@ -155,7 +172,7 @@ func TestTransferKilledLeavesTargetUnchanged(t *testing.T) {
 			if after := state(t, dst); after != before {
 				t.Fatalf("killed at %q: target changed\nbefore %s\nafter  %s", point, before, after)
 			}
-			r := agentctl(t, nil, "transfer", "--from", srcURL, "--to", dstURL, "--tables", "users,usagelog,querylog", "--truncate")
+			r := agentctl(t, nil, "transfer", "--from", from, "--to", dstURL, "--tables", "users,usagelog,querylog", "--truncate")
 			if r.code != 0 {
 				t.Fatalf("re-run after the kill: exit %d\n%s", r.code, r.stderr)
 			}
@@ -163,6 +180,11 @@ func TestTransferKilledLeavesTargetUnchanged(t *testing.T) {
 			dst.QueryRow(context.Background(), `SELECT count(*) FROM usagelog`).Scan(&n)
 			if n != 3000 {
 				t.Fatalf("re-run wrote %d usagelog rows, want 3000", n)
+			}
+			var next int64
+			dst.QueryRow(context.Background(), `SELECT nextval('users_id_seq')`).Scan(&next)
+			if next != 26 {
+				t.Fatalf("users_id_seq gives %d next, want 26 (past the old archiveuser_id_seq)", next)
 			}
 		})
 	}

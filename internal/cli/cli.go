@@ -76,6 +76,8 @@ var classes = []struct {
 	{pgsync.ErrNoTable, ExitWrong},
 	{pgsync.ErrPlan, ExitWrong},
 	{pgsync.ErrValue, ExitFailed},
+	{pgsync.ErrNotDump, ExitWrong},
+	{pgsync.ErrInserts, ExitWrong},
 }
 
 // ExitCode decides the exit code of err.
