@@ -150,9 +150,9 @@ func (a *app) transfer(ctx context.Context, f transferFlags) error {
 
 	terminal := cli.IsTerminal(a.out.Stderr)
 	opt := pgsync.Options{Request: req, DryRun: f.dryRun, Step: a.stopAt()}
-	opt.Progress = func(table, phase string, rows int64) {
-		if terminal {
-			fmt.Fprintf(a.out.Stderr, "\r\033[K%s: %s %d rows", table, phase, rows)
+	if terminal {
+		opt.Progress = func(table, phase string, rows, total int64) {
+			fmt.Fprintf(a.out.Stderr, "\r\033[K%s", progressLine(table, phase, rows, total))
 			if phase == "loaded" {
 				fmt.Fprintln(a.out.Stderr)
 			}
@@ -203,6 +203,18 @@ func openSource(ctx context.Context, from string) (pgsync.Source, error) {
 		return nil, cli.Usagef("--from %q is neither an existing pg_dump backup nor a connection string (postgresql://… or key=value)", from)
 	}
 	return pgsync.OpenLive(ctx, from)
+}
+
+// progressLine is one table's progress: a bar when the source's rows are known.
+func progressLine(table, phase string, rows, total int64) string {
+	if total <= 0 || phase == "staging" || phase == "staged" {
+		return fmt.Sprintf("%-16s %-8s %d rows", table, phase, rows)
+	}
+	frac := min(float64(rows)/float64(total), 1)
+	const width = 30
+	done := int(frac * width)
+	return fmt.Sprintf("%-16s %-8s [%s%s] %d/%d rows %3.0f%%", table, phase,
+		strings.Repeat("#", done), strings.Repeat(".", width-done), rows, total, 100*frac)
 }
 
 // planFailure carries the refused plan to the JSON error object.

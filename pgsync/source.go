@@ -159,7 +159,7 @@ func (l *Live) checkValues(ctx context.Context, plan *Plan) error {
 // copyMapped streams table t from the snapshot into the target table within tx: the source
 // computes each target column (renames, casts, expressions over the old row), and the rows
 // go as one COPY, binary when every target type is PostgreSQL's own.
-func (l *Live) copyMapped(ctx context.Context, tx pgx.Tx, t TablePlan, mode Mode) (int64, error) {
+func (l *Live) copyMapped(ctx context.Context, tx pgx.Tx, t TablePlan, mode Mode, m *rowMeter) (int64, error) {
 	format := "binary"
 	for _, c := range t.Columns {
 		if c.sourceExpr() != "" && !c.toBuiltin {
@@ -197,7 +197,7 @@ func (l *Live) copyMapped(ctx context.Context, tx pgx.Tx, t TablePlan, mode Mode
 	readErr := make(chan error, 1)
 	go func() { // owner: copyMapped; ends when the source's rows are all written or the pipe closes
 		bw := bufio.NewWriterSize(pw, 256<<10) // rows come one by one: send large writes
-		_, err := l.tx.Conn().PgConn().CopyTo(ctx, bw, out)
+		_, err := l.tx.Conn().PgConn().CopyTo(ctx, messageCounter{bw, m}, out)
 		if err == nil {
 			err = bw.Flush()
 		}

@@ -25,9 +25,10 @@ type Options struct {
 	Request
 	DryRun bool
 	Logger *slog.Logger
-	// Progress, when set, hears of each table's phases ("staging", "staged", "loaded") with
-	// the rows so far.
-	Progress func(table, phase string, rows int64)
+	// Progress, when set, hears of each table's phases ("staging", "staged", "writing",
+	// "loaded") with the rows so far, every 200 ms while rows stream, and the rows the
+	// source holds (-1 when not known: dumps).
+	Progress func(table, phase string, rows, total int64)
 	// Step, when set, is called at each named point of the transfer ("staged <table>",
 	// "begin", "loaded <table>", "sequences", "commit"); tests stop the process there.
 	Step func(point string)
@@ -68,9 +69,11 @@ func Transfer(ctx context.Context, src Source, dst *pgx.Conn, opt Options) (*Res
 	if step == nil {
 		step = func(string) {}
 	}
-	progress := opt.Progress
-	if progress == nil {
-		progress = func(string, string, int64) {}
+	totals := map[string]int64{}
+	progress := func(table, phase string, rows int64) {
+		if opt.Progress != nil {
+			opt.Progress(table, phase, rows, totals[table])
+		}
 	}
 	res := &Result{Source: src.Describe(), DryRun: opt.DryRun}
 
@@ -89,6 +92,9 @@ func Transfer(ctx context.Context, src Source, dst *pgx.Conn, opt Options) (*Res
 	res.Plan = plan
 	if err := fillCounts(ctx, src, dst, plan); err != nil {
 		return res, err
+	}
+	for _, t := range plan.Tables {
+		totals[t.Target] = t.SourceRows
 	}
 	if n := queueWorkers(ctx, dst); n > 0 {
 		plan.Warnings = append(plan.Warnings, fmt.Sprintf("%d agentd queue listener(s) are connected to the target; the transfer's transaction will hold back their vacuum while it runs", n))
@@ -117,7 +123,9 @@ func Transfer(ctx context.Context, src Source, dst *pgx.Conn, opt Options) (*Res
 			expected[t.Target] = t.SourceRows // counted in the same snapshot
 		}
 		write = func(ctx context.Context, tx pgx.Tx, t TablePlan) (int64, error) {
-			return live.copyMapped(ctx, tx, t, plan.Mode)
+			m := startMeter(progress, t.Target, "writing")
+			defer m.end()
+			return live.copyMapped(ctx, tx, t, plan.Mode, m)
 		}
 	} else {
 		// Temporary tables live in the session's own buffers: give them room first.
@@ -298,7 +306,12 @@ func stageAll(ctx context.Context, src Source, dst *pgx.Conn, plan *Plan, expect
 	fill := func(t TablePlan, r io.Reader) error {
 		progress(t.Target, "staging", 0)
 		start := time.Now()
+		m := startMeter(progress, t.Target, "staging")
+		if src.Format(t.Source) == "text" {
+			r = lineCounter{r, m}
+		}
 		n, err := fillStage(ctx, dst, t, r, src.Format(t.Source))
+		m.end()
 		stageTime[t.Target] += time.Since(start)
 		if err != nil {
 			return err

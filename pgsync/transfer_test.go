@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -484,5 +485,49 @@ func TestAppendTakesTheDelta(t *testing.T) {
 	}
 	if n := query[int64](t, dst, `SELECT count(*) FROM usagelog WHERE uri LIKE '/new%'`)[0]; n != 7 {
 		t.Fatalf("%d new rows in the target, want 7", n)
+	}
+}
+
+// Progress hears of every table with the source's row count (live) or without (dump), and
+// the rows counted while they streamed match what was written.
+func TestProgressReportsRows(t *testing.T) {
+	t.Parallel()
+	ddl := `CREATE TABLE usagelog (id bigserial PRIMARY KEY, uri text);`
+	srcURL, _ := db(t, ddl+`INSERT INTO usagelog (uri) SELECT '/' || i FROM generate_series(1, 5000) i;`)
+	for _, way := range []string{"direct", "custom"} {
+		_, dst := db(t, ddl)
+		type event struct {
+			phase       string
+			rows, total int64
+		}
+		var events []event
+		_, err := transferVia(t, srcURL, dst, Options{Request: Request{Tables: []string{"usagelog"}},
+			Progress: func(table, phase string, rows, total int64) {
+				events = append(events, event{phase, rows, total})
+			}}, way)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := events[len(events)-1]
+		wantTotal := int64(5000)
+		if way != "direct" {
+			wantTotal = -1
+		}
+		if last.phase != "loaded" || last.rows != 5000 || last.total != wantTotal {
+			t.Fatalf("%s: last progress %+v, want loaded 5000 of %d", way, last, wantTotal)
+		}
+	}
+}
+
+func TestMessageAndLineCounters(t *testing.T) {
+	m := &rowMeter{}
+	w := messageCounter{io.Discard, m}
+	for i := 0; i < 7; i++ {
+		w.Write([]byte("row"))
+	}
+	r := lineCounter{strings.NewReader("a\tb\nc\\nd\te\n"), m}
+	io.Copy(io.Discard, r)
+	if got := m.rows.Load(); got != 9 {
+		t.Fatalf("counted %d rows, want 7 messages + 2 lines", got)
 	}
 }

@@ -123,7 +123,7 @@ func runOurs(ctx context.Context, srcURL, dstURL string) (time.Duration, error) 
 	defer src.Close(ctx)
 	_, err = pgsync.Transfer(ctx, src, dst, pgsync.Options{Request: pgsync.Request{
 		Tables: []string{"usagelog", "querylog"}, Map: pgsync.DefaultMap(), Mode: pgsync.ModeEmpty},
-		Progress: func(table, phase string, rows int64) {
+		Progress: func(table, phase string, rows, _ int64) {
 			if *verbose {
 				fmt.Fprintf(os.Stderr, "%6.2f s  %s %s %d\n", time.Since(start).Seconds(), table, phase, rows)
 			}
