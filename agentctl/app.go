@@ -44,6 +44,7 @@ func commands() []*command {
 	cmds = append(cmds, queueCommands()...)
 	cmds = append(cmds, statusCommands()...)
 	cmds = append(cmds, transferCommands()...)
+	cmds = append(cmds, rollcallCommands()...)
 	sort.SliceStable(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds
 }
@@ -96,9 +97,9 @@ func run(ctx context.Context, argv []string, stdout, stderr io.Writer, getenv fu
 		return a.out.Fail("agentctl", cli.WithCode(cli.ExitUsage, err))
 	}
 	if err := cmd.run(ctx, a, fs.Args()); err != nil {
-		var pf *planFailure
-		if errors.As(err, &pf) {
-			return a.out.FailWith("agentctl "+cmd.name, err, map[string]any{"plan": pf.plan})
+		var fw *failureWith
+		if errors.As(err, &fw) {
+			return a.out.FailWith("agentctl "+cmd.name, err, fw.extra)
 		}
 		return a.out.Fail("agentctl "+cmd.name, err)
 	}

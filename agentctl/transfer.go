@@ -164,7 +164,7 @@ func (a *app) transfer(ctx context.Context, f transferFlags) error {
 			if !a.out.JSON {
 				printPlan(a.out.Stdout, res)
 			}
-			return &planFailure{err: err, plan: res.Plan}
+			return &failureWith{err: err, extra: map[string]any{"plan": res.Plan}}
 		}
 		return err
 	}
@@ -217,14 +217,15 @@ func progressLine(table, phase string, rows, total int64) string {
 		strings.Repeat("#", done), strings.Repeat(".", width-done), rows, total, 100*frac)
 }
 
-// planFailure carries the refused plan to the JSON error object.
-type planFailure struct {
-	err  error
-	plan *pgsync.Plan
+// failureWith is an error whose JSON object carries more fields (the refused plan, the
+// summary of work that finished with problems).
+type failureWith struct {
+	err   error
+	extra map[string]any
 }
 
-func (p *planFailure) Error() string { return p.err.Error() }
-func (p *planFailure) Unwrap() error { return p.err }
+func (f *failureWith) Error() string { return f.err.Error() }
+func (f *failureWith) Unwrap() error { return f.err }
 
 // connectTarget opens the target database: --to, or the usual --database-url fallbacks.
 func (a *app) connectTarget(ctx context.Context, to string) (*pgx.Conn, error) {

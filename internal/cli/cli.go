@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/fitsarchive/agentd/internal/rollcall"
 	"github.com/fitsarchive/agentd/internal/schema"
 	"github.com/fitsarchive/agentd/pgsync"
 )
@@ -77,6 +78,8 @@ var classes = []struct {
 	{pgsync.ErrPlan, ExitWrong},
 	{pgsync.ErrValue, ExitFailed},
 	{pgsync.ErrNotDump, ExitWrong},
+	{rollcall.ErrBadRoot, ExitRefused},
+	{rollcall.ErrTooManyMissing, ExitRefused},
 	{pgsync.ErrInserts, ExitWrong},
 }
 

@@ -30,10 +30,18 @@ const (
 
 // Config is the whole configuration of both binaries.
 type Config struct {
-	Role        string `toml:"role"`
-	DatabaseURL string `toml:"database_url"`
-	StorageRoot string `toml:"storage_root"`
-	Agentd      Agentd `toml:"agentd"`
+	Role        string   `toml:"role"`
+	DatabaseURL string   `toml:"database_url"`
+	StorageRoot string   `toml:"storage_root"`
+	Agentd      Agentd   `toml:"agentd"`
+	Rollcall    Rollcall `toml:"rollcall"`
+}
+
+// Rollcall holds agentctl rollcall's guard.
+type Rollcall struct {
+	// Sentinel is a file that must exist under the storage root before a rollcall may mark
+	// anything (an unmounted file system then fails loudly).
+	Sentinel string `toml:"sentinel"`
 }
 
 // Agentd holds the daemon's settings.
