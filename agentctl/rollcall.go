@@ -50,7 +50,7 @@ examples:
 			fs.BoolVar(&allAbsent, "all-absent", false, "mark every diskfile not present, without checking the disk")
 			fs.BoolVar(&opt.DryRun, "dry-run", false, "check and report; write nothing")
 			fs.BoolVar(&opt.Force, "yes", false, "go on past --max-missing, or confirm --all-absent")
-			fs.IntVar(&opt.Workers, "workers", 8, "files checked at once")
+			fs.IntVar(&opt.Workers, "workers", 4, "files checked at once")
 		},
 		run: func(ctx context.Context, a *app, args []string) error {
 			if len(args) > 0 {

@@ -21,7 +21,7 @@ const oldSchema = `
 	CREATE TABLE usagelog (id serial PRIMARY KEY, user_id integer REFERENCES archiveuser, uri text);
 	CREATE TABLE querylog (id serial PRIMARY KEY, usagelog_id integer NOT NULL REFERENCES usagelog, numresults integer);
 	INSERT INTO archiveuser (username, staff) SELECT 'u' || i, i = 1 FROM generate_series(1, 10) i;
-	INSERT INTO usagelog (user_id, uri) SELECT 1 + i % 10, '/' || i FROM generate_series(1, 3000) i;
+	INSERT INTO usagelog (user_id, uri) SELECT 1 + i % 10, '/' || i FROM generate_series(1, 12000) i;
 	INSERT INTO querylog (usagelog_id, numresults) SELECT i, i FROM generate_series(1, 3000, 3) i;
 	SELECT setval('archiveuser_id_seq', 25);`
 
@@ -29,6 +29,7 @@ const newSchema = `
 	CREATE TABLE users (id serial PRIMARY KEY, username text NOT NULL, gemini_staff boolean, orcid_id varchar(20));
 	CREATE TABLE usagelog (id bigserial PRIMARY KEY, user_id integer REFERENCES users, uri text);
 	CREATE TABLE querylog (id serial PRIMARY KEY, usagelog_id bigint NOT NULL REFERENCES usagelog, numresults integer);
+	CREATE INDEX ix_usagelog_uri ON usagelog (uri);
 	INSERT INTO users (username) VALUES ('already-here');`
 
 func scratch(t *testing.T, ddl string) (string, *pgx.Conn) {
@@ -53,6 +54,7 @@ func state(t *testing.T, conn *pgx.Conn) string {
 		`SELECT last_value::text || is_called::text FROM usagelog_id_seq`,
 		`SELECT last_value::text || is_called::text FROM querylog_id_seq`,
 		`SELECT count(*)::text FROM pg_tables WHERE tablename = 'agentd_transfer_history'`,
+		`SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'usagelog'`,
 	} {
 		var s string
 		if err := conn.QueryRow(context.Background(), q).Scan(&s); err != nil {
@@ -106,7 +108,7 @@ func TestTransferPlanExitCodesAndRun(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("transfer: exit %d\n%s", r.code, r.stderr)
 	}
-	if !strings.Contains(r.stdout, "transferred 4010 rows in 3 tables") {
+	if !strings.Contains(r.stdout, "transferred 13010 rows in 3 tables") {
 		t.Fatalf("summary:\n%s", r.stdout)
 	}
 	var next int64
@@ -127,7 +129,7 @@ func TestTransferKilledLeavesTargetUnchanged(t *testing.T) {
 	}
 	type kill struct{ from, point string }
 	var kills []kill
-	for _, p := range []string{"begin", "loaded users", "loaded usagelog", "sequences", "commit"} {
+	for _, p := range []string{"begin", "loaded users", "indexed usagelog", "loaded usagelog", "sequences", "commit"} {
 		kills = append(kills, kill{srcURL, p})
 	}
 	for _, p := range []string{"staged users", "staged usagelog", "loaded querylog", "commit"} {
@@ -178,8 +180,13 @@ func TestTransferKilledLeavesTargetUnchanged(t *testing.T) {
 			}
 			var n int
 			dst.QueryRow(context.Background(), `SELECT count(*) FROM usagelog`).Scan(&n)
-			if n != 3000 {
-				t.Fatalf("re-run wrote %d usagelog rows, want 3000", n)
+			if n != 12000 {
+				t.Fatalf("re-run wrote %d usagelog rows, want 12000", n)
+			}
+			var idx int
+			dst.QueryRow(context.Background(), `SELECT count(*) FROM pg_indexes WHERE indexname = 'ix_usagelog_uri'`).Scan(&idx)
+			if idx != 1 {
+				t.Fatal("the usagelog index dropped for the load is not back")
 			}
 			var next int64
 			dst.QueryRow(context.Background(), `SELECT nextval('users_id_seq')`).Scan(&next)

@@ -172,10 +172,27 @@ func Transfer(ctx context.Context, src Source, dst *pgx.Conn, opt Options) (*Res
 	}
 	for _, t := range plan.Tables {
 		tstart := time.Now()
+		// A big load into an empty table: building its plain indexes once afterwards is
+		// far cheaper than maintaining them row by row.
+		var rebuild []string
+		if plan.Mode != ModeAppend && (t.TargetRows == 0 || plan.Mode == ModeTruncate) && expectedRows(t, expected) >= RebuildIndexesAbove {
+			if rebuild, err = dropPlainIndexes(ctx, tx, t.Target); err != nil {
+				return res, err
+			}
+		}
 		progress(t.Target, "writing", 0)
 		n, err := write(ctx, tx, t)
 		if err != nil {
 			return res, err
+		}
+		if len(rebuild) > 0 {
+			progress(t.Target, "indexing", n)
+			for _, def := range rebuild {
+				if _, err := tx.Exec(ctx, def); err != nil {
+					return res, fmt.Errorf("rebuild an index of %s (%s): %w; nothing was changed", t.Target, def, err)
+				}
+			}
+			step("indexed " + t.Target)
 		}
 		want := expected[t.Target]
 		if plan.Mode == ModeAppend {
@@ -233,6 +250,58 @@ func (e *planError) Error() string { return ErrPlan.Error() + ": " + e.msg }
 
 func (e *planError) Is(target error) bool {
 	return target == ErrPlan || (e.notEmpty && target == ErrNotEmpty)
+}
+
+// RebuildIndexesAbove is the number of rows from which a load into an empty table drops the
+// table's plain indexes and builds them again after (in the same transaction).
+const RebuildIndexesAbove = 10000
+
+func expectedRows(t TablePlan, expected map[string]int64) int64 {
+	if n, ok := expected[t.Target]; ok {
+		return n
+	}
+	return t.SourceRows
+}
+
+// dropPlainIndexes drops the indexes of table that no constraint uses (primary keys, unique
+// and foreign-key targets stay) and returns their definitions, to be built again.
+func dropPlainIndexes(ctx context.Context, tx pgx.Tx, table string) ([]string, error) {
+	rows, err := tx.Query(ctx, `
+		SELECT quote_ident(n.nspname) || '.' || quote_ident(ic.relname), pg_get_indexdef(i.indexrelid)
+		FROM pg_index i
+		JOIN pg_class c ON c.oid = i.indrelid
+		JOIN pg_class ic ON ic.oid = i.indexrelid
+		JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relname = $1 AND n.nspname = current_schema()
+		  AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+		ORDER BY 1`, table)
+	if err != nil {
+		return nil, fmt.Errorf("list the indexes of %s: %w", table, err)
+	}
+	var names, defs []string
+	for rows.Next() {
+		var name, def string
+		if err := rows.Scan(&name, &def); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		names, defs = append(names, name), append(defs, def)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		if _, err := tx.Exec(ctx, `DROP INDEX `+name); err != nil {
+			return nil, fmt.Errorf("drop index %s for the load: %w", name, err)
+		}
+	}
+	if len(defs) > 0 {
+		if _, err := tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '256MB'`); err != nil {
+			return nil, err
+		}
+	}
+	return defs, nil
 }
 
 // fillCounts reads the rows on both sides and the source sequences, and adds the problems

@@ -21,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sys/unix"
 )
 
 var (
@@ -45,7 +46,7 @@ type Options struct {
 	MaxMissing float64 // percent; ≤ 0 means DefaultMaxMissing
 	Force      bool    // write even above MaxMissing (--yes)
 	DryRun     bool    // check and report, write nothing
-	Workers    int     // files checked at once (default 8)
+	Workers    int     // files checked at once (default 4)
 	// Progress, when set, hears of the files checked so far and the total to check.
 	Progress func(checked, total int64)
 }
@@ -126,7 +127,7 @@ func Run(ctx context.Context, db *pgxpool.Pool, opt Options) (Summary, error) {
 		opt.MaxMissing = DefaultMaxMissing
 	}
 	if opt.Workers <= 0 {
-		opt.Workers = 8
+		opt.Workers = 4
 	}
 
 	// The missing ids wait in a temporary table on their own connection: memory stays
@@ -161,16 +162,21 @@ func Run(ctx context.Context, db *pgxpool.Pool, opt Options) (Summary, error) {
 		return sum, fmt.Errorf("read present diskfiles: %w", err)
 	}
 
-	// Rows stream from the query to the checkers; verdicts come back in any order.
-	todo := make(chan row, 4*opt.Workers)
-	verdicts := make(chan verdict, 4*opt.Workers)
+	// Rows stream from the query to the checkers in chunks; verdicts come back in any order.
+	const chunk = 512
+	todo := make(chan []row, 2*opt.Workers)
+	verdicts := make(chan []verdict, 2*opt.Workers)
 	var wg sync.WaitGroup
 	for i := 0; i < opt.Workers; i++ {
 		wg.Add(1)
 		go func() { // owner: Run; ends when todo is closed
 			defer wg.Done()
-			for r := range todo {
-				verdicts <- check(opt, r)
+			for rs := range todo {
+				vs := make([]verdict, len(rs))
+				for i, r := range rs {
+					vs[i] = check(opt, r)
+				}
+				verdicts <- vs
 			}
 		}()
 	}
@@ -178,18 +184,29 @@ func Run(ctx context.Context, db *pgxpool.Pool, opt Options) (Summary, error) {
 	go func() { // owner: Run; ends when the rows are read or ctx ends
 		defer close(todo)
 		defer rows.Close()
+		rs := make([]row, 0, chunk)
+		send := func() bool {
+			select {
+			case todo <- rs:
+				rs = make([]row, 0, chunk)
+				return true
+			case <-ctx.Done():
+				readErr <- ctx.Err()
+				return false
+			}
+		}
 		for rows.Next() {
 			var r row
 			if err := rows.Scan(&r.id, &r.path, &r.filename, &r.md5); err != nil {
 				readErr <- err
 				return
 			}
-			select {
-			case todo <- r:
-			case <-ctx.Done():
-				readErr <- ctx.Err()
+			if rs = append(rs, r); len(rs) == chunk && !send() {
 				return
 			}
+		}
+		if len(rs) > 0 && !send() {
+			return
 		}
 		readErr <- rows.Err()
 	}()
@@ -207,28 +224,30 @@ func Run(ctx context.Context, db *pgxpool.Pool, opt Options) (Summary, error) {
 		batch = batch[:0]
 	}
 	lastProgress := time.Now()
-	for v := range verdicts {
-		sum.Checked++
-		full := filepath.Join(opt.Root, v.path, v.filename)
-		switch {
-		case v.missing:
-			sum.Missing++
-			if len(sum.MissingFirst) < MaxProblems {
-				sum.MissingFirst = append(sum.MissingFirst, full)
-			}
-			batch = append(batch, []any{v.id})
-			if len(batch) == 10000 {
-				flush()
-			}
-		case v.problem != "":
-			sum.Errors++
-			if len(sum.Problems) < MaxProblems {
-				sum.Problems = append(sum.Problems, Problem{Path: full, Error: v.problem})
-			}
-		case v.mismatch:
-			sum.MD5Mismatches++
-			if len(sum.Problems) < MaxProblems {
-				sum.Problems = append(sum.Problems, Problem{Path: full, Error: "md5 differs from the database's file_md5"})
+	for vs := range verdicts {
+		for _, v := range vs {
+			sum.Checked++
+			full := filepath.Join(opt.Root, v.path, v.filename)
+			switch {
+			case v.missing:
+				sum.Missing++
+				if len(sum.MissingFirst) < MaxProblems {
+					sum.MissingFirst = append(sum.MissingFirst, full)
+				}
+				batch = append(batch, []any{v.id})
+				if len(batch) == 10000 {
+					flush()
+				}
+			case v.problem != "":
+				sum.Errors++
+				if len(sum.Problems) < MaxProblems {
+					sum.Problems = append(sum.Problems, Problem{Path: full, Error: v.problem})
+				}
+			case v.mismatch:
+				sum.MD5Mismatches++
+				if len(sum.Problems) < MaxProblems {
+					sum.Problems = append(sum.Problems, Problem{Path: full, Error: "md5 differs from the database's file_md5"})
+				}
 			}
 		}
 		if opt.Progress != nil && time.Since(lastProgress) > 200*time.Millisecond {
@@ -276,9 +295,20 @@ func Run(ctx context.Context, db *pgxpool.Pool, opt Options) (Summary, error) {
 }
 
 // check looks at one file: missing only when the file system says it does not exist.
+// Without --checkmd5 one access(2) call answers both "does it exist" and "may we read it".
 func check(opt Options, r row) verdict {
 	v := verdict{row: r}
 	full := filepath.Join(opt.Root, r.path, r.filename)
+	if !opt.CheckMD5 {
+		err := unix.Access(full, unix.R_OK)
+		switch {
+		case errors.Is(err, unix.ENOENT):
+			v.missing = true
+		case err != nil:
+			v.problem = (&fs.PathError{Op: "access", Path: full, Err: err}).Error()
+		}
+		return v
+	}
 	f, err := os.Open(full)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -298,14 +328,12 @@ func check(opt Options, r row) verdict {
 		v.problem = "not a regular file"
 		return v
 	}
-	if opt.CheckMD5 {
-		h := md5.New()
-		if _, err := io.Copy(h, f); err != nil {
-			v.problem = err.Error()
-			return v
-		}
-		v.mismatch = hex.EncodeToString(h.Sum(nil)) != r.md5
+	h := md5.New()
+	if _, err := io.Copy(h, f); err != nil {
+		v.problem = err.Error()
+		return v
 	}
+	v.mismatch = hex.EncodeToString(h.Sum(nil)) != r.md5
 	return v
 }
 
