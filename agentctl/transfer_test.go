@@ -102,6 +102,15 @@ func TestTransferPlanExitCodesAndRun(t *testing.T) {
 	if r = agentctl(t, nil, "transfer", "--from", "postgres://nobody@127.0.0.1:1/x", "--to", dstURL, "--tables", "users"); r.code != cli.ExitConnect {
 		t.Fatalf("unreachable source: exit %d, %s", r.code, r.stderr)
 	}
+	if r = agentctl(t, nil, "transfer", "--from", srcURL, "--to", "postgres://nobody@127.0.0.1:1/x", "--tables", "users"); r.code != cli.ExitConnect || !strings.Contains(r.stderr, "target") {
+		t.Fatalf("unreachable target: exit %d, %s", r.code, r.stderr)
+	}
+	// Not a dump, and not a connection string either.
+	junk := filepath.Join(t.TempDir(), "notes.txt")
+	os.WriteFile(junk, []byte("hello\n"), 0o644)
+	if r = agentctl(t, nil, "transfer", "--from", junk, "--to", dstURL, "--tables", "users"); r.code != cli.ExitWrong || !strings.Contains(r.stderr, "not a pg_dump backup") {
+		t.Fatalf("junk file: exit %d, %s", r.code, r.stderr)
+	}
 
 	// The transfer, replacing what the target held.
 	r = agentctl(t, nil, "transfer", "--from", srcURL, "--to", dstURL, "--tables", "users,usagelog,querylog", "--truncate")

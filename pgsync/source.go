@@ -134,28 +134,6 @@ func stageType(c Column) string {
 	return "text"
 }
 
-// checkValues looks in the snapshot for values that do not fit a narrowed column, before
-// anything is written.
-func (l *Live) checkValues(ctx context.Context, plan *Plan) error {
-	for _, t := range plan.Tables {
-		for _, c := range t.Columns {
-			if c.check == "" {
-				continue
-			}
-			var bad *string
-			err := l.tx.QueryRow(ctx, fmt.Sprintf(`SELECT (%s)::text FROM %s WHERE %s LIMIT 1`, c.valueExpr(), quoteIdent(t.Source), c.check)).Scan(&bad)
-			if errors.Is(err, pgx.ErrNoRows) {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("check %s.%s (%s): %w", t.Target, c.Target, describe(c), err)
-			}
-			return valueError(t, c, bad)
-		}
-	}
-	return nil
-}
-
 // copyMapped streams table t from the snapshot into the target table within tx: the source
 // computes each target column (renames, casts, expressions over the old row), and the rows
 // go as one COPY, binary when every target type is PostgreSQL's own.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // ErrConnect is returned when the source or the target cannot be reached or read.
@@ -116,7 +117,7 @@ func Transfer(ctx context.Context, src Source, dst *pgx.Conn, opt Options) (*Res
 	stageTime := map[string]time.Duration{}
 	write := func(ctx context.Context, tx pgx.Tx, t TablePlan) (int64, error) { return load(ctx, tx, t, plan.Mode) }
 	if direct {
-		if err := live.checkValues(ctx, plan); err != nil {
+		if err := checkValues(ctx, live.tx, plan, func(t TablePlan) string { return quoteIdent(t.Source) }); err != nil {
 			return res, err
 		}
 		for _, t := range plan.Tables {
@@ -157,7 +158,7 @@ func Transfer(ctx context.Context, src Source, dst *pgx.Conn, opt Options) (*Res
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
 	step("begin")
 	if !direct {
-		if err := checkValues(ctx, tx, plan); err != nil {
+		if err := checkValues(ctx, tx, plan, func(t TablePlan) string { return "pg_temp." + stageName(t) }); err != nil {
 			return res, err
 		}
 	}
@@ -451,25 +452,42 @@ func fillStage(ctx context.Context, dst *pgx.Conn, t TablePlan, r io.Reader, for
 	return tag.RowsAffected(), nil
 }
 
-// checkValues looks for values that do not fit a narrowed column, before anything is written.
-func checkValues(ctx context.Context, tx pgx.Tx, plan *Plan) error {
+// checkValues runs, before anything is written, the checks of every table over its rows as
+// from names them (the staged table, or the source table itself): a value that does not fit
+// a narrowed column, and a cast or computed column that fails on some row. The first
+// failure names the table, the column and the value (or PostgreSQL's message, which quotes
+// it).
+func checkValues(ctx context.Context, q Querier, plan *Plan, from func(TablePlan) string) error {
 	for _, t := range plan.Tables {
 		for _, c := range t.Columns {
-			if c.check == "" {
-				continue
+			if c.check != "" {
+				var bad *string
+				err := q.QueryRow(ctx, fmt.Sprintf(`SELECT (%s)::text FROM %s WHERE %s LIMIT 1`, c.valueExpr(), from(t), c.check)).Scan(&bad)
+				if err == nil {
+					return valueError(t, c, bad)
+				}
+				if !errors.Is(err, pgx.ErrNoRows) {
+					return fmt.Errorf("%w: %s.%s (%s): %v; nothing was written", ErrValue, t.Target, c.Target, describe(c), err)
+				}
 			}
-			var bad *string
-			err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT (%s)::text FROM pg_temp.%s WHERE %s LIMIT 1`, c.valueExpr(), stageName(t), c.check)).Scan(&bad)
-			if errors.Is(err, pgx.ErrNoRows) {
-				continue
+			if c.Kind == KindComputed || c.TypeChange == TypeCast {
+				var n int64
+				if err := q.QueryRow(ctx, fmt.Sprintf(`SELECT count(%s) FROM %s`, c.sourceExpr(), from(t))).Scan(&n); err != nil {
+					return fmt.Errorf("%w: %s.%s (%s, as %s): %v; nothing was written", ErrValue, t.Target, c.Target, describe(c), c.ToType, pgMessage(err))
+				}
 			}
-			if err != nil {
-				return fmt.Errorf("check %s.%s (%s): %w", t.Target, c.Target, describe(c), err)
-			}
-			return valueError(t, c, bad)
 		}
 	}
 	return nil
+}
+
+// pgMessage is a server error's message without pgx's decoration.
+func pgMessage(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Message
+	}
+	return err.Error()
 }
 
 func describe(c ColumnPlan) string {

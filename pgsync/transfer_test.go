@@ -234,6 +234,40 @@ func TestDriftKinds(t *testing.T) {
 			nextFrom: map[string]int64{"usagelog": 3, "querylog": 1001},
 		},
 		{
+			name: "generated columns are skipped on both sides",
+			src: `CREATE TABLE glacier (id serial PRIMARY KEY, filename text, twice integer GENERATED ALWAYS AS (length(filename) * 2) STORED);
+				INSERT INTO glacier (filename) VALUES ('abc');`,
+			dst:  `CREATE TABLE glacier (id serial PRIMARY KEY, filename text, len integer GENERATED ALWAYS AS (length(filename)) STORED);`,
+			req:  Request{Tables: []string{"glacier"}},
+			want: map[string]string{"glacier": "(1,abc,3)"},
+		},
+		{
+			name: "text to integer cast, values fit",
+			src: `CREATE TABLE usagelog (id serial PRIMARY KEY, status text);
+				INSERT INTO usagelog (status) VALUES ('200'), ('404');`,
+			dst:  `CREATE TABLE usagelog (id serial PRIMARY KEY, status integer);`,
+			req:  Request{Tables: []string{"usagelog"}},
+			want: map[string]string{"usagelog": "(1,200)\n(2,404)"},
+		},
+		{
+			name: "text to integer cast, one value fails",
+			src: `CREATE TABLE usagelog (id serial PRIMARY KEY, status text);
+				INSERT INTO usagelog (status) VALUES ('200'), ('OK');`,
+			dst:     `CREATE TABLE usagelog (id serial PRIMARY KEY, status integer);`,
+			req:     Request{Tables: []string{"usagelog"}},
+			wantErr: ErrValue, errHas: `usagelog.status (from status, as integer): invalid input syntax for type integer: "OK"`,
+			untouch: "usagelog",
+		},
+		{
+			name: "computed column over a column the source lacks",
+			src: `CREATE TABLE notification (id serial PRIMARY KEY, label text);
+				INSERT INTO notification (label) VALUES ('a');`,
+			dst:     `CREATE TABLE notification (id serial PRIMARY KEY, label text, piemail text);`,
+			req:     Request{Tables: []string{"notification"}, Map: Map{Tables: map[string]TableMap{"notification": {Compute: map[string]string{"piemail": `"to"`}}}}},
+			wantErr: ErrValue, errHas: `notification.piemail (computed by "to"`,
+			untouch: "notification",
+		},
+		{
 			name: "identity column on the target",
 			src: `CREATE TABLE qareport (id serial PRIMARY KEY, hostname text);
 				INSERT INTO qareport (hostname) VALUES ('h1'), ('h2');`,
@@ -529,5 +563,32 @@ func TestMessageAndLineCounters(t *testing.T) {
 	io.Copy(io.Discard, r)
 	if got := m.rows.Load(); got != 9 {
 		t.Fatalf("counted %d rows, want 7 messages + 2 lines", got)
+	}
+}
+
+// Queue workers connected to the target get a warning in the plan (the transfer's long
+// transaction holds back their vacuum).
+func TestWarnsOfQueueWorkersOnTarget(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ddl := `CREATE TABLE glacier (id serial PRIMARY KEY, filename text);`
+	srcURL, _ := db(t, ddl)
+	dstURL, dst := db(t, ddl)
+	cfg, err := pgx.ParseConfig(dstURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RuntimeParams["application_name"] = "host1/4242/rebuild/listen" // what agentd's listener is called
+	listener, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Close(ctx)
+	res, err := transfer(t, srcURL, dst, Options{Request: Request{Tables: []string{"glacier"}}, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Plan.Warnings) != 1 || !strings.Contains(res.Plan.Warnings[0], "vacuum") {
+		t.Fatalf("warnings %v, want one about the connected agentd", res.Plan.Warnings)
 	}
 }
