@@ -8,6 +8,8 @@ package pgsync
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -125,9 +127,22 @@ func ReadCatalog(ctx context.Context, q Querier) (Catalog, error) {
 		}
 		if seq != nil {
 			t.Sequence = *seq
+		} else if name := nextvalSequence(t.Column("id").Default); name != "" {
+			t.Sequence = qualifiedSeq(name) // a default without ownership
 		}
 	}
 	return cat, nil
+}
+
+var nextvalRE = regexp.MustCompile(`^nextval\('((?:[^']|'')+)'(?:::regclass)?\)$`)
+
+// nextvalSequence returns the sequence a column default draws from ("" when it does not).
+func nextvalSequence(def string) string {
+	m := nextvalRE.FindStringSubmatch(strings.TrimSpace(def))
+	if m == nil {
+		return ""
+	}
+	return strings.ReplaceAll(m[1], "''", "'")
 }
 
 // SequenceLast returns a sequence's last value as the next nextval would see it: the value

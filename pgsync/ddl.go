@@ -23,6 +23,7 @@ var (
 	copyRE        = regexp.MustCompile(`^COPY (\S+) \((.*)\) FROM stdin;$`)
 	copyNoColsRE  = regexp.MustCompile(`^COPY (\S+)\s+FROM stdin;$`)
 	insertRE      = regexp.MustCompile(`^INSERT INTO (\S+) `)
+	setDefaultRE  = regexp.MustCompile(`^ALTER TABLE (?:ONLY )?(\S+) ALTER COLUMN (\S+) SET DEFAULT (.*);$`)
 )
 
 // splitQualified splits a pg_dump name such as public."Foo" into schema and name.
@@ -128,6 +129,15 @@ func (d *dumpSchema) line(s string) error {
 		d.identity = &Table{} // read and dropped
 		return nil
 	}
+	if m := setDefaultRE.FindStringSubmatch(s); m != nil {
+		schema, table := splitQualified(m[1])
+		if t := d.cat[table]; t != nil && (schema == "public" || schema == "") {
+			if c := t.Column(splitIdents(m[2], '.')[0]); c != nil {
+				c.Default = m[3]
+			}
+		}
+		return nil
+	}
 	if m := setvalRE.FindStringSubmatch(s); m != nil {
 		v, err := strconv.ParseInt(m[2], 10, 64)
 		if err != nil {
@@ -147,6 +157,13 @@ func (d *dumpSchema) finish() Catalog {
 		tc := strings.SplitN(owner, ".", 2)
 		if t := d.cat[tc[0]]; t != nil && tc[1] == "id" && t.Sequence == "" {
 			t.Sequence = qualifiedSeq(seq)
+		}
+	}
+	for _, t := range d.cat { // a default without ownership
+		if id := t.Column("id"); id != nil && t.Sequence == "" {
+			if name := nextvalSequence(id.Default); name != "" {
+				t.Sequence = qualifiedSeq(name)
+			}
 		}
 	}
 	return d.cat

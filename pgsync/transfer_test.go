@@ -268,6 +268,17 @@ func TestDriftKinds(t *testing.T) {
 			untouch: "notification",
 		},
 		{
+			name: "sequences found through the default alone (no ownership)",
+			src: `CREATE SEQUENCE old_counter; SELECT setval('old_counter', 500);
+				CREATE TABLE qareport (id integer PRIMARY KEY DEFAULT nextval('old_counter'), hostname text);
+				INSERT INTO qareport (id, hostname) VALUES (1, 'h1');`,
+			dst: `CREATE SEQUENCE "New Counter";
+				CREATE TABLE qareport (id integer PRIMARY KEY DEFAULT nextval('"New Counter"'), hostname text);`,
+			req:      Request{Tables: []string{"qareport"}},
+			want:     map[string]string{"qareport": "(1,h1)"},
+			nextFrom: map[string]int64{"qareport": 501},
+		},
+		{
 			name: "identity column on the target",
 			src: `CREATE TABLE qareport (id serial PRIMARY KEY, hostname text);
 				INSERT INTO qareport (hostname) VALUES ('h1'), ('h2');`,
@@ -308,7 +319,11 @@ func TestDriftKinds(t *testing.T) {
 				// The next insert gets a fresh id on every table: above every id loaded, and above
 				// what the source's sequence had handed out.
 				for table := range tc.want {
-					next := query[int64](t, dst, fmt.Sprintf(`SELECT nextval(pg_get_serial_sequence('%s', 'id'))`, table))[0]
+					// The id's sequence: owned (serial, identity), or named by the default alone.
+				next := query[int64](t, dst, fmt.Sprintf(`SELECT nextval(coalesce(pg_get_serial_sequence('%[1]s', 'id'),
+					(SELECT substring(pg_get_expr(d.adbin, d.adrelid) from $re$nextval\('(.*)'::regclass\)$re$)
+					 FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+					 WHERE d.adrelid = '%[1]s'::regclass AND a.attname = 'id')))`, table))[0]
 					maxID := query[int64](t, dst, fmt.Sprintf(`SELECT coalesce(max(id), 0) FROM %s`, table))[0]
 					if next <= maxID || next < tc.nextFrom[table] {
 						t.Errorf("%s: next id %d, want > %d and ≥ %d", table, next, maxID, tc.nextFrom[table])
