@@ -320,7 +320,7 @@ func TestDriftKinds(t *testing.T) {
 				// what the source's sequence had handed out.
 				for table := range tc.want {
 					// The id's sequence: owned (serial, identity), or named by the default alone.
-				next := query[int64](t, dst, fmt.Sprintf(`SELECT nextval(coalesce(pg_get_serial_sequence('%[1]s', 'id'),
+					next := query[int64](t, dst, fmt.Sprintf(`SELECT nextval(coalesce(pg_get_serial_sequence('%[1]s', 'id'),
 					(SELECT substring(pg_get_expr(d.adbin, d.adrelid) from $re$nextval\('(.*)'::regclass\)$re$)
 					 FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
 					 WHERE d.adrelid = '%[1]s'::regclass AND a.attname = 'id')))`, table))[0]
