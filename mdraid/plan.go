@@ -1,0 +1,247 @@
+package mdraid
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Candidate is a block device that might replace the lost SSD of a mirror.
+type Candidate struct {
+	Path          string   `json:"path"`   // as matched, e.g. /dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_…
+	Device        string   `json:"device"` // kernel name, e.g. nvme1n1
+	SizeBytes     int64    `json:"size_bytes"`
+	InstanceStore bool     `json:"instance_store"`       // positively instance storage (name, or instance metadata)
+	InUse         string   `json:"in_use,omitempty"`     // why it is busy: mounted, holders, member of an array
+	Signatures    []string `json:"signatures,omitempty"` // what wipefs --no-act found: linux_raid_member, ext4, LVM2_member, gpt…
+	MDUUID        string   `json:"md_uuid,omitempty"`    // the array UUID of its md superblock, if any
+}
+
+// Kinds of decisions.
+const (
+	KindOK     = "ok"     // in sync, nothing to do
+	KindFollow = "follow" // a recovery is under way: watch it
+	KindRun    = "run"    // mdadm --run an inactive mirror
+	KindAdd    = "add"    // mdadm --add a blank instance-store device
+	KindReAdd  = "re-add" // mdadm --re-add the array's own SSD, back after a reboot
+	KindWait   = "wait"   // not yet: grace period, another array first, no usable device
+	KindHuman  = "human"  // never acted on: a human must look
+	KindIgnore = "ignore" // not a mirror, or not watched
+)
+
+// Decision is what to do about one array, and why.
+type Decision struct {
+	Array   string    `json:"array"`
+	Kind    string    `json:"kind"`
+	Device  string    `json:"device,omitempty"` // the device to add or re-add
+	Reason  string    `json:"reason"`
+	Refused []Refusal `json:"refused,omitempty"` // candidates that were turned down, and why
+}
+
+// Refusal is a candidate turned down.
+type Refusal struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+}
+
+// Input is everything the planner looks at. It does no I/O.
+type Input struct {
+	Arrays        []Array
+	Examine       map[string]Examine // by kernel device name: members of inactive arrays
+	Candidates    []Candidate
+	Watch         func(array string) bool // nil: every array
+	Now           time.Time
+	InactiveSince map[string]time.Time // when each inactive array was first seen so
+	Grace         time.Duration        // before an inactive mirror is run
+	Busy          map[string]bool      // arrays given a device whose recovery has not finished
+	MaxParallel   int                  // arrays recovering at once (default 1)
+}
+
+// Plan decides, for every array, what to do now.
+func Plan(in Input) []Decision {
+	if in.MaxParallel <= 0 {
+		in.MaxParallel = 1
+	}
+	arrays := append([]Array(nil), in.Arrays...)
+	sort.Slice(arrays, func(i, j int) bool { return arrays[i].Name < arrays[j].Name })
+	recovering := 0
+	for _, a := range arrays {
+		if isRecovering(a) || in.Busy[a.Name] {
+			recovering++
+		}
+	}
+	used := map[string]bool{} // candidates given to an array in this plan
+	var out []Decision
+	for _, a := range arrays {
+		d := decide(in, a, &recovering, used)
+		out = append(out, d)
+	}
+	return out
+}
+
+func isRecovering(a Array) bool {
+	return (a.Sync != nil && a.Sync.Kind == "recovering") || a.SyncAction == "recover"
+}
+
+func decide(in Input, a Array, recovering *int, used map[string]bool) Decision {
+	d := Decision{Array: a.Name}
+	if in.Watch != nil && !in.Watch(a.Name) {
+		d.Kind, d.Reason = KindIgnore, "not watched"
+		return d
+	}
+	if a.Level != "raid1" && a.Active {
+		d.Kind, d.Reason = KindIgnore, fmt.Sprintf("%s, not a mirror", a.Level)
+		return d
+	}
+	if !a.Active {
+		return decideInactive(in, a)
+	}
+	if isRecovering(a) {
+		d.Kind, d.Reason = KindFollow, "recovering"
+		if s := a.Sync; s != nil {
+			d.Reason = fmt.Sprintf("recovering: %.1f%% at %.0f KiB/s, about %.1f min left", s.Percent, s.SpeedKiBs, s.FinishMin)
+		}
+		return d
+	}
+	var working []Member
+	var spares []string
+	for _, m := range a.Members {
+		if m.Working() {
+			working = append(working, m)
+		}
+		if m.Spare && !m.Faulty {
+			spares = append(spares, m.Device)
+		}
+	}
+	if len(working) >= a.RaidDisks && a.Degraded == 0 {
+		d.Kind, d.Reason = KindOK, "in sync"
+		if a.Sync != nil {
+			d.Reason = fmt.Sprintf("in sync (%s %.1f%%)", a.Sync.Kind, a.Sync.Percent)
+		}
+		return d
+	}
+	if len(working) == 0 {
+		d.Kind, d.Reason = KindHuman, "degraded with no working member"
+		return d
+	}
+	if len(working) > 1 {
+		d.Kind, d.Reason = KindHuman, fmt.Sprintf("degraded with %d working members of %d: not the SSD+EBS mirror this agent repairs", len(working), a.RaidDisks)
+		return d
+	}
+	w := working[0]
+	if !w.WriteMostly {
+		d.Kind = KindHuman
+		d.Reason = fmt.Sprintf("the mirror lost its EBS member: the remaining member %s is not write-mostly", w.Device)
+		for _, m := range a.Members {
+			if m.Faulty {
+				d.Reason += fmt.Sprintf("; %s is faulty", m.Device)
+			}
+		}
+		return d
+	}
+	if len(spares) > 0 || in.Busy[a.Name] {
+		d.Kind, d.Reason = KindFollow, "a device was added; waiting for its recovery to start"
+		return d
+	}
+	if *recovering >= in.MaxParallel {
+		d.Kind, d.Reason = KindWait, fmt.Sprintf("degraded on its EBS member %s; waiting: %d array(s) recovering already", w.Device, *recovering)
+		return d
+	}
+	need := w.SizeBytes
+	if need == 0 {
+		need = a.SizeKiB * 1024
+	}
+	var readd, add *Candidate
+	cands := append([]Candidate(nil), in.Candidates...)
+	sort.Slice(cands, func(i, j int) bool { return cands[i].Path < cands[j].Path })
+	for i := range cands {
+		c := &cands[i]
+		if reason := refuse(a, c, need, used); reason != "" {
+			d.Refused = append(d.Refused, Refusal{Path: c.Path, Reason: reason})
+			continue
+		}
+		if SameUUID(c.MDUUID, a.UUID) {
+			if readd == nil {
+				readd = c
+			}
+		} else if add == nil {
+			add = c
+		}
+	}
+	switch {
+	case readd != nil:
+		d.Kind, d.Device = KindReAdd, readd.Path
+		d.Reason = fmt.Sprintf("degraded on its EBS member %s; %s carries this array's superblock: re-add it", w.Device, readd.Device)
+		used[readd.Path] = true
+	case add != nil:
+		d.Kind, d.Device = KindAdd, add.Path
+		d.Reason = fmt.Sprintf("degraded on its EBS member %s; %s is blank instance storage of %d bytes (≥ %d)", w.Device, add.Device, add.SizeBytes, need)
+		used[add.Path] = true
+	default:
+		d.Kind = KindWait
+		d.Reason = fmt.Sprintf("degraded on its EBS member %s; no usable instance-store device yet", w.Device)
+		return d
+	}
+	*recovering++
+	return d
+}
+
+// refuse says why a candidate cannot replace the lost member of a ("" when it can).
+func refuse(a Array, c *Candidate, need int64, used map[string]bool) string {
+	if used[c.Path] {
+		return "chosen for another array"
+	}
+	if !c.InstanceStore {
+		return "not positively instance storage"
+	}
+	if c.InUse != "" {
+		return "in use: " + c.InUse
+	}
+	ownSuperblock := SameUUID(c.MDUUID, a.UUID)
+	for _, s := range c.Signatures {
+		if s == "linux_raid_member" && ownSuperblock {
+			continue // this array's own member, back: the re-add exception
+		}
+		if s == "linux_raid_member" && c.MDUUID != "" {
+			return fmt.Sprintf("not blank: md superblock of another array (%s)", c.MDUUID)
+		}
+		return "not blank: " + strings.Join(c.Signatures, ", ") + " signature found"
+	}
+	if c.SizeBytes < need {
+		return fmt.Sprintf("too small: %d bytes, the mirror needs %d", c.SizeBytes, need)
+	}
+	return ""
+}
+
+func decideInactive(in Input, a Array) Decision {
+	d := Decision{Array: a.Name}
+	if len(a.Members) != 1 {
+		d.Kind, d.Reason = KindHuman, fmt.Sprintf("inactive with %d members; only an inactive mirror left with its EBS member alone is started", len(a.Members))
+		return d
+	}
+	m := a.Members[0]
+	e, ok := in.Examine[m.Device]
+	switch {
+	case !ok || !e.Superblock:
+		d.Kind, d.Reason = KindHuman, fmt.Sprintf("inactive; cannot read the superblock of %s (mdadm --examine) to tell whether it is the EBS member", m.Device)
+		return d
+	case e.RaidLevel != "" && e.RaidLevel != "raid1":
+		d.Kind, d.Reason = KindIgnore, fmt.Sprintf("inactive %s, not a mirror", e.RaidLevel)
+		return d
+	case !e.WriteMostly:
+		d.Kind, d.Reason = KindHuman, fmt.Sprintf("inactive; its only member %s is not write-mostly (the EBS member is lost?)", m.Device)
+		return d
+	}
+	since, seen := in.InactiveSince[a.Name]
+	if !seen {
+		since = in.Now
+	}
+	if wait := since.Add(in.Grace).Sub(in.Now); wait > 0 {
+		d.Kind = KindWait
+		d.Reason = fmt.Sprintf("inactive on its EBS member %s; started with mdadm --run after the grace period, in %s", m.Device, wait.Round(time.Second))
+		return d
+	}
+	d.Kind, d.Reason = KindRun, fmt.Sprintf("inactive on its EBS member %s for %s: start it degraded", m.Device, in.Now.Sub(since).Round(time.Second))
+	return d
+}

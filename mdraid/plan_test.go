@@ -1,0 +1,223 @@
+package mdraid
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// degradedSys is the sysfs of the arrays after the migration: each up on its EBS member
+// alone, read-auto (what the captured mdstat and `mdadm --detail` show: "active sync
+// writemostly", "clean, degraded"; sysfs was not captured in that state).
+var degradedSys = []string{
+	"/sys/block/md0/md/dev-vdb/state: in_sync,write_mostly",
+	"/sys/block/md0/md/array_state: read-auto",
+	"/sys/block/md0/md/sync_action: idle",
+	"/sys/block/md0/md/degraded: 1",
+	"/sys/block/md1/md/dev-vdd/state: in_sync,write_mostly",
+	"/sys/block/md1/md/array_state: read-auto",
+	"/sys/block/md1/md/sync_action: idle",
+	"/sys/block/md1/md/degraded: 1",
+	"/sys/class/block/vdb/size: 524288",
+	"/sys/class/block/vdd/size: 524288",
+}
+
+const mib = 1 << 20
+
+func blank(name string, size int64) Candidate {
+	return Candidate{Path: "/dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_" + name, Device: name, SizeBytes: size, InstanceStore: true}
+}
+
+func arraysOf(t *testing.T, mdstat string, sys []string) []Array {
+	t.Helper()
+	proc, sysRoot := tree(t, mdstat, sys...)
+	a, err := Read(proc, sysRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func decisions(ds []Decision) string {
+	var s []string
+	for _, d := range ds {
+		x := d.Array + ":" + d.Kind
+		if d.Device != "" {
+			x += ":" + filepath.Base(d.Device)
+		}
+		s = append(s, x)
+	}
+	return strings.Join(s, " ")
+}
+
+func TestPlan(t *testing.T) {
+	degraded := readFile(t, "testdata/migrate/mdstat-degraded-after-migration.txt")
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name    string
+		in      Input
+		want    string
+		reasons []string // substrings expected in the reasons and refusals, in order
+	}{
+		{
+			name: "clean mirrors",
+			in:   Input{Arrays: arraysOf(t, readFile(t, "testdata/create/mdstat-writemostly-clean.txt"), sysDump(t, "testdata/create/sysfs-md-clean.txt"))},
+			want: "md0:ok md1:ok",
+		},
+		{
+			name: "after the migration: one array at a time",
+			in: Input{Arrays: arraysOf(t, degraded, degradedSys),
+				Candidates: []Candidate{blank("ssd1", 300*mib), blank("ssd0", 300*mib)}},
+			want:    "md0:add:nvme-Amazon_EC2_NVMe_Instance_Storage_ssd0 md1:wait",
+			reasons: []string{"blank instance storage", "1 array(s) recovering already"},
+		},
+		{
+			name: "after the migration, two at once allowed",
+			in: Input{Arrays: arraysOf(t, degraded, degradedSys), MaxParallel: 2,
+				Candidates: []Candidate{blank("ssd1", 300*mib), blank("ssd0", 300*mib)}},
+			want: "md0:add:nvme-Amazon_EC2_NVMe_Instance_Storage_ssd0 md1:add:nvme-Amazon_EC2_NVMe_Instance_Storage_ssd1",
+		},
+		{
+			name: "every unusable candidate refused, with its reason",
+			in: Input{Arrays: arraysOf(t, degraded, degradedSys), MaxParallel: 2, Candidates: []Candidate{
+				{Path: "/dev/xvdb", Device: "xvdb", SizeBytes: 300 * mib},
+				func() Candidate { c := blank("a-fs", 300*mib); c.Signatures = []string{"ext4"}; return c }(),
+				func() Candidate { c := blank("b-pt", 300*mib); c.Signatures = []string{"gpt"}; return c }(),
+				func() Candidate { c := blank("c-lvm", 300*mib); c.Signatures = []string{"LVM2_member"}; return c }(),
+				func() Candidate {
+					c := blank("d-otherraid", 300*mib)
+					c.Signatures, c.MDUUID = []string{"linux_raid_member"}, "11111111:22222222:33333333:44444444"
+					return c
+				}(),
+				blank("e-small", 100*mib),
+				func() Candidate { c := blank("f-mounted", 300*mib); c.InUse = "mounted at /scratch"; return c }(),
+			}},
+			want: "md0:wait md1:wait",
+			reasons: []string{"no usable instance-store device", "not positively instance storage", "ext4", "gpt", "LVM2_member",
+				"md superblock of another array", "too small: 104857600 bytes, the mirror needs 268435456", "mounted at /scratch"},
+		},
+		{
+			name: "the array's own SSD back: re-add, preferred to a blank one",
+			in: Input{Arrays: arraysOf(t, degraded, degradedSys), Candidates: []Candidate{
+				blank("a-blank", 300*mib),
+				func() Candidate {
+					c := blank("z-own", 300*mib)
+					c.Signatures, c.MDUUID = []string{"linux_raid_member"}, "a8b11440-0e63-9865-15c2-7575affc44ea"
+					return c
+				}(),
+			}},
+			want: "md0:re-add:nvme-Amazon_EC2_NVMe_Instance_Storage_z-own md1:wait",
+		},
+		{
+			name: "recovering, and a device just added",
+			in:   Input{Arrays: arraysOf(t, readFile(t, "testdata/migrate/mdstat-recovery.txt"), nil)},
+			want: "md0:ok md1:follow", reasons: []string{"in sync", "recovering: 12.1% at 10581 KiB/s"},
+		},
+		{
+			name: "add issued, recovery not started yet",
+			in:   Input{Arrays: arraysOf(t, degraded, degradedSys), Busy: map[string]bool{"md0": true}, Candidates: []Candidate{blank("x", 300*mib)}},
+			want: "md0:follow md1:wait",
+		},
+		{
+			name: "the EBS member failed: a human looks",
+			in:   Input{Arrays: arraysOf(t, readFile(t, "testdata/migrate/mdstat-faulty.txt"), nil), Candidates: []Candidate{blank("x", 300*mib)}},
+			want: "md0:human md1:human", reasons: []string{"not write-mostly; vdb is faulty"},
+		},
+		{
+			name: "the EBS member removed: a human looks",
+			in:   Input{Arrays: arraysOf(t, readFile(t, "testdata/migrate/mdstat-removed.txt"), nil), Candidates: []Candidate{blank("x", 300*mib)}},
+			want: "md0:human md1:human", reasons: []string{"remaining member vda is not write-mostly"},
+		},
+		{
+			name: "only md1 watched",
+			in: Input{Arrays: arraysOf(t, degraded, degradedSys), Watch: func(a string) bool { return a == "md1" },
+				Candidates: []Candidate{blank("x", 300*mib)}},
+			want: "md0:ignore md1:add:nvme-Amazon_EC2_NVMe_Instance_Storage_x",
+		},
+	}
+	inactive := "Personalities : [raid1] \nmd0 : inactive vdb[1](S)\n      261048 blocks super 1.2\n       \nunused devices: <none>\n"
+	ebs := ParseExamine("vdb", readFile(t, "testdata/migrate/mdadm-examine-ebs0-migrated.txt"))
+	ssd := ParseExamine("vdb", readFile(t, "testdata/migrate/mdadm-examine-ssd0-recovered.txt"))
+	blankSSD := ParseExamine("vdb", readFile(t, "testdata/migrate/mdadm-examine-blank-ssd0.txt.stderr"))
+	cases = append(cases,
+		struct {
+			name    string
+			in      Input
+			want    string
+			reasons []string
+		}{"inactive on the EBS member, within the grace period", Input{Arrays: arraysOf(t, inactive, nil), Now: now, Grace: 30 * time.Second,
+			InactiveSince: map[string]time.Time{"md0": now.Add(-10 * time.Second)}, Examine: map[string]Examine{"vdb": ebs}},
+			"md0:wait", []string{"in 20s"}},
+		struct {
+			name    string
+			in      Input
+			want    string
+			reasons []string
+		}{"inactive on the EBS member, grace over", Input{Arrays: arraysOf(t, inactive, nil), Now: now, Grace: 30 * time.Second,
+			InactiveSince: map[string]time.Time{"md0": now.Add(-31 * time.Second)}, Examine: map[string]Examine{"vdb": ebs}},
+			"md0:run", nil},
+		struct {
+			name    string
+			in      Input
+			want    string
+			reasons []string
+		}{"inactive on the SSD", Input{Arrays: arraysOf(t, inactive, nil), Now: now, Examine: map[string]Examine{"vdb": ssd}},
+			"md0:human", []string{"not write-mostly"}},
+		struct {
+			name    string
+			in      Input
+			want    string
+			reasons []string
+		}{"inactive, superblock unreadable", Input{Arrays: arraysOf(t, inactive, nil), Now: now, Examine: map[string]Examine{"vdb": blankSSD}},
+			"md0:human", []string{"cannot read the superblock"}},
+	)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Plan(tc.in)
+			if decisions(got) != tc.want {
+				t.Fatalf("plan = %s, want %s\n%+v", decisions(got), tc.want, got)
+			}
+			var text []string
+			for _, d := range got {
+				text = append(text, d.Reason)
+				for _, r := range d.Refused {
+					text = append(text, r.Path+": "+r.Reason)
+				}
+			}
+			all := strings.Join(text, "\n")
+			for _, want := range tc.reasons {
+				i := strings.Index(all, want)
+				if i < 0 {
+					t.Fatalf("reasons lack %q:\n%s", want, all)
+				}
+				all = all[i+len(want):]
+			}
+		})
+	}
+}
+
+func TestParseExamineFixtures(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*/mdadm-examine-*")
+	for _, f := range files {
+		if strings.Contains(f, "scan") || strings.Contains(f, "bitmap") {
+			continue // --scan lists arrays; --examine-bitmap is another format
+		}
+		e := ParseExamine(filepath.Base(f), readFile(t, f))
+		blank := strings.Contains(f, "blank")
+		if e.Superblock == blank {
+			t.Errorf("%s: superblock %v", f, e.Superblock)
+		}
+		if blank {
+			continue
+		}
+		ebs := strings.Contains(f, "ebs")
+		if e.WriteMostly != ebs || e.ArrayUUID == "" || e.RaidLevel != "raid1" || e.AvailSectors != 522240 {
+			t.Errorf("%s: %+v (EBS members are write-mostly)", f, e)
+		}
+	}
+	if _, err := os.Stat("testdata/migrate/mdadm-examine-blank-ssd0.txt.stderr"); err != nil {
+		t.Fatal(err)
+	}
+}
