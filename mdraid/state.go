@@ -82,7 +82,7 @@ func Read(procRoot, sysRoot string) ([]Array, error) {
 	if err != nil {
 		return nil, fmt.Errorf("proc at %s: %w", procRoot, err)
 	}
-	stats, err := pfs.MDStat()
+	stats, err := mdstat(pfs)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNoMD
 	}
@@ -167,6 +167,18 @@ func Read(procRoot, sysRoot string) ([]Array, error) {
 	}
 	sort.Slice(arrays, func(i, j int) bool { return arrays[i].Name < arrays[j].Name })
 	return arrays, nil
+}
+
+// mdstat parses /proc/mdstat with procfs, turning a panic of its parser on garbled text
+// (procfs v0.23.0 panics on a "Personalities" word shorter than its brackets, found by
+// FuzzReadMdstat) into an error: a garbled file must not bring the agent down.
+func mdstat(pfs procfs.FS) (stats []procfs.MDStat, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			stats, err = nil, fmt.Errorf("garbled /proc/mdstat: the parser failed: %v", r)
+		}
+	}()
+	return pfs.MDStat()
 }
 
 // blockSize reads /sys/class/block/DEV/size (512-byte sectors); 0 when unknown.

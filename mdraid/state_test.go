@@ -153,3 +153,13 @@ unused devices: <none>
 		check(t, arrays)
 	}
 }
+
+// Garbled text is an error, not a crash (procfs' parser panics on this one).
+func TestGarbledMdstatIsAnError(t *testing.T) {
+	for _, text := range []string{"Personalities : 0", "Personalities : [raid1]\nmd0 : active raid1 vda[0]\n"} {
+		proc, sys := tree(t, text)
+		if _, err := Read(proc, sys); err == nil || errors.Is(err, ErrNoMD) {
+			t.Errorf("%q: err = %v, want a parse error", text, err)
+		}
+	}
+}

@@ -1,0 +1,220 @@
+// Package lvm reads LVM's JSON reports (`lvm fullreport --reportformat json --units b`, or
+// pvs/vgs/lvs --reportformat json) into Go values and says what is unhealthy: missing
+// physical volumes, partial volume groups and logical volumes. It never changes anything.
+package lvm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os/exec"
+	"strconv"
+	"strings"
+)
+
+// PV is a physical volume.
+type PV struct {
+	Name    string `json:"name"`
+	VG      string `json:"vg"`
+	Attr    string `json:"attr"`
+	Size    int64  `json:"size_bytes"`
+	Free    int64  `json:"free_bytes"`
+	Missing bool   `json:"missing"`
+}
+
+// VG is a volume group.
+type VG struct {
+	Name    string `json:"name"`
+	Attr    string `json:"attr"`
+	Size    int64  `json:"size_bytes"`
+	Free    int64  `json:"free_bytes"`
+	PVCount int    `json:"pv_count"`
+	LVCount int    `json:"lv_count"`
+	Partial bool   `json:"partial"`
+}
+
+// LV is a logical volume.
+type LV struct {
+	Name    string   `json:"name"`
+	VG      string   `json:"vg"`
+	Attr    string   `json:"attr"`
+	Size    int64    `json:"size_bytes"`
+	Active  bool     `json:"active"`
+	Health  string   `json:"health,omitempty"` // "partial", "refresh needed", "mismatches", "writemostly", "unknown"
+	Devices []string `json:"devices,omitempty"`
+}
+
+// Report is what LVM reported.
+type Report struct {
+	PVs []PV `json:"pvs"`
+	VGs []VG `json:"vgs"`
+	LVs []LV `json:"lvs"`
+}
+
+type rawReport struct {
+	Report []map[string][]map[string]string `json:"report"`
+}
+
+// Parse reads one or more JSON reports (fullreport, or pvs, vgs and lvs) into one Report.
+// Segment rows of one LV (lvs -o +devices) merge into that LV.
+func Parse(docs ...[]byte) (Report, error) {
+	var r Report
+	lvIndex := map[string]int{}
+	for _, doc := range docs {
+		var raw rawReport
+		if err := json.Unmarshal(doc, &raw); err != nil {
+			return Report{}, fmt.Errorf("LVM JSON report: %w", err)
+		}
+		if raw.Report == nil {
+			return Report{}, errors.New(`LVM JSON report: no "report" list (not lvm --reportformat json output?)`)
+		}
+		for _, part := range raw.Report {
+			for _, row := range part["pv"] {
+				pv := PV{Name: row["pv_name"], VG: row["vg_name"], Attr: row["pv_attr"]}
+				var err error
+				if pv.Size, err = Size(row["pv_size"]); err != nil {
+					return Report{}, fmt.Errorf("pv %s: %w", pv.Name, err)
+				}
+				if pv.Free, err = Size(row["pv_free"]); err != nil {
+					return Report{}, fmt.Errorf("pv %s: %w", pv.Name, err)
+				}
+				pv.Missing = attr(pv.Attr, 2) == 'm' || row["pv_missing"] == "missing"
+				r.PVs = append(r.PVs, pv)
+			}
+			for _, row := range part["vg"] {
+				vg := VG{Name: row["vg_name"], Attr: row["vg_attr"]}
+				var err error
+				if vg.Size, err = Size(row["vg_size"]); err != nil {
+					return Report{}, fmt.Errorf("vg %s: %w", vg.Name, err)
+				}
+				if vg.Free, err = Size(row["vg_free"]); err != nil {
+					return Report{}, fmt.Errorf("vg %s: %w", vg.Name, err)
+				}
+				vg.PVCount, _ = strconv.Atoi(strings.TrimSpace(row["pv_count"]))
+				vg.LVCount, _ = strconv.Atoi(strings.TrimSpace(row["lv_count"]))
+				vg.Partial = attr(vg.Attr, 3) == 'p'
+				r.VGs = append(r.VGs, vg)
+			}
+			for _, row := range part["lv"] {
+				key := row["vg_name"] + "/" + row["lv_name"]
+				i, seen := lvIndex[key]
+				if !seen {
+					lv := LV{Name: row["lv_name"], VG: row["vg_name"], Attr: row["lv_attr"]}
+					var err error
+					if lv.Size, err = Size(row["lv_size"]); err != nil {
+						return Report{}, fmt.Errorf("lv %s: %w", key, err)
+					}
+					lv.Active = attr(lv.Attr, 4) == 'a'
+					lv.Health = lvHealth(attr(lv.Attr, 8))
+					r.LVs = append(r.LVs, lv)
+					i = len(r.LVs) - 1
+					lvIndex[key] = i
+				}
+				if d := strings.TrimSpace(row["devices"]); d != "" {
+					r.LVs[i].Devices = append(r.LVs[i].Devices, strings.Split(d, ",")...)
+				}
+			}
+		}
+	}
+	return r, nil
+}
+
+func attr(s string, i int) byte {
+	if i < len(s) {
+		return s[i]
+	}
+	return '-'
+}
+
+func lvHealth(c byte) string {
+	switch c {
+	case 'p':
+		return "partial"
+	case 'r':
+		return "refresh needed"
+	case 'm':
+		return "mismatches"
+	case 'w':
+		return "writemostly"
+	case 'X':
+		return "unknown"
+	}
+	return ""
+}
+
+// Size reads an LVM size: "264241152B" or "264241152" (--units b), "252.00m" (lowercase:
+// powers of 1024), "252.00M" (uppercase: powers of 1000), "0 ".
+func Size(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	mult := 1.0
+	last := s[len(s)-1]
+	if last < '0' || last > '9' {
+		s = s[:len(s)-1]
+		i := strings.IndexByte("bkmgtpe", lower(last))
+		if i < 0 {
+			return 0, fmt.Errorf("size %q: unknown unit", s+string(last))
+		}
+		base := 1024.0
+		if last >= 'A' && last <= 'Z' && last != 'B' {
+			base = 1000
+		}
+		mult = math.Pow(base, float64(i))
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil {
+		return 0, fmt.Errorf("size %q: %w", s, err)
+	}
+	return int64(math.Round(v * mult)), nil
+}
+
+func lower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// Problems lists what is unhealthy, one line each.
+func (r Report) Problems() []string {
+	var out []string
+	for _, pv := range r.PVs {
+		if pv.Missing {
+			out = append(out, fmt.Sprintf("physical volume %s of %s is missing", pv.Name, pv.VG))
+		}
+	}
+	for _, vg := range r.VGs {
+		if vg.Partial {
+			out = append(out, fmt.Sprintf("volume group %s is partial (a physical volume is missing)", vg.Name))
+		}
+	}
+	for _, lv := range r.LVs {
+		if lv.Health != "" && lv.Health != "writemostly" {
+			out = append(out, fmt.Sprintf("logical volume %s/%s: %s", lv.VG, lv.Name, lv.Health))
+		}
+	}
+	return out
+}
+
+// ErrNoLVM is returned when the lvm command is not installed.
+var ErrNoLVM = errors.New("lvm is not installed")
+
+// Read runs `lvm fullreport` (read-only) and parses it.
+func Read(ctx context.Context) (Report, error) {
+	bin, err := exec.LookPath("lvm")
+	if err != nil {
+		return Report{}, ErrNoLVM
+	}
+	cmd := exec.CommandContext(ctx, bin, "fullreport", "--reportformat", "json", "--units", "b")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return Report{}, fmt.Errorf("lvm fullreport: %w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return Parse(out)
+}
