@@ -1,0 +1,45 @@
+// Package hostexec runs the host's storage commands (mdadm, wipefs) for the storage agent:
+// one place that logs every command with its outcome and folds stderr into the error.
+package hostexec
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// Runner runs a command and returns its standard output.
+type Runner interface {
+	Run(ctx context.Context, name string, args ...string) (stdout []byte, err error)
+}
+
+// Exec runs commands on this host.
+type Exec struct {
+	Logger *slog.Logger // nil: no logging
+}
+
+// Run implements Runner. A failure says the command line, the exit status and what the
+// command printed on stderr.
+func (e Exec) Run(ctx context.Context, name string, args ...string) ([]byte, error) {
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, name, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	line := name + " " + strings.Join(args, " ")
+	if e.Logger != nil {
+		e.Logger.Debug("ran", "cmd", line, "seconds", time.Since(start).Seconds(), "err", err, "stderr", strings.TrimSpace(stderr.String()))
+	}
+	if err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = strings.TrimSpace(stdout.String())
+		}
+		return stdout.Bytes(), fmt.Errorf("%s: %w: %s", line, err, msg)
+	}
+	return stdout.Bytes(), nil
+}

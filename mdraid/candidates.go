@@ -1,0 +1,163 @@
+package mdraid
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/fitsarchive/agentd/internal/hostexec"
+)
+
+// DefaultCandidatePatterns are the names AWS gives instance-store NVMe devices.
+var DefaultCandidatePatterns = []string{"/dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_*"}
+
+// Discovery finds the devices that might replace a lost SSD and describes each: size, use,
+// signatures. It changes nothing.
+type Discovery struct {
+	DevRoot  string   // where /dev is found under ("/" on a live host)
+	SysRoot  string   // "/sys"
+	ProcRoot string   // "/proc"
+	Patterns []string // globs of device paths, e.g. DefaultCandidatePatterns
+	// InstanceStore says whether a matched device is positively instance storage. Nil: its
+	// path must name AWS instance storage (…Instance_Storage…); names that say nothing
+	// (xvd* on Xen hosts) need a check against the instance metadata here.
+	InstanceStore func(path, device string) bool
+	Run           hostexec.Runner // wipefs
+}
+
+// Find lists the candidates matched by the patterns, described against the arrays.
+func (d Discovery) Find(ctx context.Context, arrays []Array) ([]Candidate, error) {
+	root := d.DevRoot
+	if root == "" {
+		root = "/"
+	}
+	mounted := mountedDevices(filepath.Join(d.ProcRoot, "self", "mountinfo"))
+	members := map[string]string{}
+	for _, a := range arrays {
+		for _, m := range a.Members {
+			members[m.Device] = a.Name
+		}
+	}
+	seen := map[string]bool{}
+	var out []Candidate
+	for _, pat := range d.Patterns {
+		matches, err := filepath.Glob(filepath.Join(root, pat))
+		if err != nil {
+			return nil, fmt.Errorf("candidate pattern %q: %w", pat, err)
+		}
+		sort.Strings(matches)
+		for _, full := range matches {
+			real, err := filepath.EvalSymlinks(full)
+			if err != nil {
+				continue // vanished
+			}
+			dev := filepath.Base(real)
+			if seen[dev] {
+				continue
+			}
+			seen[dev] = true
+			path := "/" + strings.TrimPrefix(strings.TrimPrefix(full, root), "/")
+			c := Candidate{Path: path, Device: dev}
+			c.SizeBytes = blockSize(d.SysRoot, dev)
+			if d.InstanceStore != nil {
+				c.InstanceStore = d.InstanceStore(path, dev)
+			} else {
+				c.InstanceStore = strings.Contains(path, "Amazon_EC2_NVMe_Instance_Storage")
+			}
+			c.InUse = inUse(d.SysRoot, dev, mounted, members)
+			c.Signatures, c.MDUUID = d.signatures(ctx, real)
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// inUse says why a device is busy ("" when it is not): an array member, mounted, held by
+// another device (device-mapper, md), or holding partitions.
+func inUse(sysRoot, dev string, mounted map[string]string, members map[string]string) string {
+	var why []string
+	if md, ok := members[dev]; ok {
+		why = append(why, "member of "+md)
+	}
+	base := filepath.Join(sysRoot, "class", "block", dev)
+	if b, err := os.ReadFile(filepath.Join(base, "dev")); err == nil {
+		if at, ok := mounted[strings.TrimSpace(string(b))]; ok {
+			why = append(why, "mounted at "+at)
+		}
+	}
+	if hs, _ := os.ReadDir(filepath.Join(base, "holders")); len(hs) > 0 {
+		names := make([]string, len(hs))
+		for i, h := range hs {
+			names[i] = h.Name()
+		}
+		why = append(why, "held by "+strings.Join(names, ", "))
+	}
+	entries, _ := os.ReadDir(base)
+	for _, e := range entries {
+		if _, err := os.Stat(filepath.Join(base, e.Name(), "partition")); err == nil {
+			why = append(why, "has partition "+e.Name())
+		}
+	}
+	return strings.Join(why, "; ")
+}
+
+// mountedDevices maps major:minor to mount point, from mountinfo.
+func mountedDevices(mountinfo string) map[string]string {
+	out := map[string]string{}
+	f, err := os.Open(mountinfo)
+	if err != nil {
+		return out
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 4 {
+			out[fields[2]] = fields[4]
+		}
+	}
+	return out
+}
+
+type wipefsReport struct {
+	Signatures []struct {
+		Device string `json:"device"`
+		Offset string `json:"offset"`
+		Type   string `json:"type"`
+		UUID   string `json:"uuid"`
+		Label  string `json:"label"`
+	} `json:"signatures"`
+}
+
+// signatures asks wipefs, which writes nothing with --no-act, what the device holds. When
+// it cannot tell, the device is not blank as far as the agent is concerned.
+func (d Discovery) signatures(ctx context.Context, path string) ([]string, string) {
+	if d.Run == nil {
+		return []string{"unknown (no wipefs runner)"}, ""
+	}
+	out, err := d.Run.Run(ctx, "wipefs", "--no-act", "--json", path)
+	if err != nil {
+		return []string{"unknown (" + err.Error() + ")"}, ""
+	}
+	if len(strings.TrimSpace(string(out))) == 0 {
+		return nil, "" // wipefs prints nothing for a blank device
+	}
+	var r wipefsReport
+	if err := json.Unmarshal(out, &r); err != nil {
+		return []string{"unknown (wipefs output: " + err.Error() + ")"}, ""
+	}
+	var types []string
+	uuid := ""
+	for _, s := range r.Signatures {
+		types = append(types, s.Type)
+		if s.Type == "linux_raid_member" {
+			uuid = s.UUID
+		}
+	}
+	return types, uuid
+}
