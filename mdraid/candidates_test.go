@@ -99,4 +99,3 @@ func TestDiscoveryDescribesCandidates(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
