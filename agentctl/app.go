@@ -45,6 +45,7 @@ func commands() []*command {
 	cmds = append(cmds, statusCommands()...)
 	cmds = append(cmds, transferCommands()...)
 	cmds = append(cmds, rollcallCommands()...)
+	cmds = append(cmds, storageCommands()...)
 	sort.SliceStable(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds
 }

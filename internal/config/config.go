@@ -35,6 +35,39 @@ type Config struct {
 	StorageRoot string   `toml:"storage_root"`
 	Agentd      Agentd   `toml:"agentd"`
 	Rollcall    Rollcall `toml:"rollcall"`
+	Storage     Storage  `toml:"storage"`
+}
+
+// Storage modes.
+const (
+	StorageOff     = "off"          // no watcher
+	StorageObserve = "observe-only" // watch and log what would be done
+	StorageEnabled = "enabled"      // watch and repair
+)
+
+// Storage is the md mirror watcher of agentd ([storage]).
+type Storage struct {
+	Mode        string   `toml:"mode"`         // off (default), observe-only, enabled
+	Arrays      []string `toml:"arrays"`       // md names to watch; empty or ["all"]: every array
+	Candidates  []string `toml:"candidates"`   // glob patterns of replacement devices
+	Grace       Duration `toml:"grace"`        // before an inactive mirror is run
+	MaxParallel int      `toml:"max_parallel"` // mirrors recovering at once
+	Rescan      Duration `toml:"rescan"`       // the periodic re-read behind the change events
+	ProcRoot    string   `toml:"proc_root"`    // "/proc" (tests use captured trees)
+	SysRoot     string   `toml:"sys_root"`     // "/sys"
+}
+
+// Watches reports whether the storage agent looks after array name.
+func (s Storage) Watches(name string) bool {
+	if len(s.Arrays) == 0 {
+		return true
+	}
+	for _, a := range s.Arrays {
+		if a == "all" || a == name {
+			return true
+		}
+	}
+	return false
 }
 
 // Rollcall holds agentctl rollcall's guard.
@@ -85,6 +118,15 @@ func Defaults() Config {
 			LockDir: "/run/lock/agentd",
 			Grace:   Duration{30 * time.Second},
 			Lease:   Duration{60 * time.Second},
+		},
+		Storage: Storage{
+			Mode:        StorageOff,
+			Candidates:  []string{"/dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_*"},
+			Grace:       Duration{30 * time.Second},
+			MaxParallel: 1,
+			Rescan:      Duration{30 * time.Second},
+			ProcRoot:    "/proc",
+			SysRoot:     "/sys",
 		},
 	}
 }
@@ -177,6 +219,14 @@ func (c Config) Validate() error {
 		if q.Workers < 1 {
 			return fmt.Errorf("queue %s: workers must be at least 1", name)
 		}
+	}
+	switch c.Storage.Mode {
+	case StorageOff, StorageObserve, StorageEnabled:
+	default:
+		return fmt.Errorf("[storage] mode %q: must be %q, %q or %q", c.Storage.Mode, StorageOff, StorageObserve, StorageEnabled)
+	}
+	if c.Storage.MaxParallel < 1 {
+		return fmt.Errorf("[storage] max_parallel must be at least 1")
 	}
 	return nil
 }

@@ -1,0 +1,287 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/fitsarchive/agentd/internal/cli"
+	"github.com/fitsarchive/agentd/internal/hostexec"
+	"github.com/fitsarchive/agentd/lvm"
+	"github.com/fitsarchive/agentd/mdraid"
+)
+
+type storageFlags struct {
+	procRoot, sysRoot, devRoot string
+	lvmReports                 listFlag
+	noLVM                      bool
+}
+
+func (f *storageFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.procRoot, "proc-root", "", "where /proc is (default: config [storage] proc_root, /proc); a captured tree works")
+	fs.StringVar(&f.sysRoot, "sys-root", "", "where /sys is (default: config [storage] sys_root, /sys)")
+	fs.Var(&f.lvmReports, "lvm-report", "read this LVM JSON report instead of running lvm fullreport; may repeat")
+	fs.BoolVar(&f.noLVM, "no-lvm", false, "leave LVM out")
+}
+
+// storageView is what storage status shows.
+type storageView struct {
+	MD          bool           `json:"md"`
+	Message     string         `json:"message,omitempty"`
+	Arrays      []arrayView    `json:"arrays"`
+	LVM         *lvm.Report    `json:"lvm,omitempty"`
+	LVMNote     string         `json:"lvm_note,omitempty"`
+	LVMProblems []string       `json:"lvm_problems,omitempty"`
+	Arrays0     []mdraid.Array `json:"-"`
+}
+
+type arrayView struct {
+	mdraid.Array
+	Summary string       `json:"summary"` // e.g. "[_U] degraded on its EBS member"
+	Roles   []memberRole `json:"roles"`
+}
+
+type memberRole struct {
+	Device string `json:"device"`
+	Role   string `json:"role"` // "EBS (write-mostly)" or "SSD"
+	State  string `json:"state"`
+}
+
+func storageCommands() []*command {
+	var f storageFlags
+	var pf storageFlags
+	var candidates listFlag
+	return []*command{
+		{
+			name:    "storage status",
+			summary: "the md mirrors (members, roles, recovery) and the LVM volumes on top",
+			args:    "[--proc-root DIR] [--sys-root DIR] [--lvm-report FILE]... [--json]",
+			help: `Reads /proc/mdstat and /sys/block/md*/md (or a captured tree given with --proc-root and
+--sys-root) and LVM's report. On a host without md it says so and exits 0.
+Roles: the write-mostly member is the EBS volume, the other the instance-store SSD.
+
+examples:
+  agentctl storage status
+  agentctl storage status --proc-root /tmp/capture/proc --sys-root /tmp/capture/sys --no-lvm --json`,
+			flags: f.register,
+			run: func(ctx context.Context, a *app, _ []string) error {
+				v, err := a.readStorage(ctx, f)
+				if err != nil {
+					return err
+				}
+				a.out.Result(v, func(w io.Writer) { printStorage(w, v) })
+				return nil
+			},
+		},
+		{
+			name:    "storage plan",
+			summary: "what the storage agent would do now about each mirror, and why",
+			args:    "[--proc-root DIR] [--sys-root DIR] [--candidate GLOB]... [--json]",
+			help: `Runs the agent's planner on the current state: for a mirror left on its write-mostly EBS
+member alone it looks for blank instance-store devices (the config's [storage] candidates,
+or --candidate) and says which it would add, or why each was refused. Changes nothing;
+reads device signatures with wipefs --no-act and inactive members with mdadm --examine.
+
+example:
+  agentctl storage plan --candidate '/dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_*'`,
+			flags: func(fs *flag.FlagSet) {
+				pf.register(fs)
+				fs.StringVar(&pf.devRoot, "dev-root", "/", "where /dev is found under (a captured tree works)")
+				fs.Var(&candidates, "candidate", "glob of replacement devices; may repeat (default: config [storage] candidates)")
+			},
+			run: func(ctx context.Context, a *app, _ []string) error {
+				pf.noLVM = true
+				v, err := a.readStorage(ctx, pf)
+				if err != nil {
+					return err
+				}
+				if !v.MD {
+					a.out.Result(map[string]any{"md": false, "message": v.Message, "decisions": []mdraid.Decision{}}, func(w io.Writer) {
+						fmt.Fprintln(w, v.Message)
+					})
+					return nil
+				}
+				sc := a.cfg.Storage
+				patterns := sc.Candidates
+				if len(candidates) > 0 {
+					patterns = candidates
+				}
+				run := hostexec.Exec{}
+				disc := mdraid.Discovery{DevRoot: pf.devRoot, SysRoot: a.sysRoot(pf), ProcRoot: a.procRoot(pf), Patterns: patterns, Run: run}
+				cands, err := disc.Find(ctx, v.Arrays0)
+				if err != nil {
+					return cli.WithCode(cli.ExitUsage, err)
+				}
+				exam := map[string]mdraid.Examine{}
+				for _, arr := range v.Arrays0 {
+					if arr.Active {
+						continue
+					}
+					for _, m := range arr.Members {
+						out, _ := run.Run(ctx, "mdadm", "--examine", "/dev/"+m.Device)
+						exam[m.Device] = mdraid.ParseExamine(m.Device, string(out))
+					}
+				}
+				ds := mdraid.Plan(mdraid.Input{Arrays: v.Arrays0, Candidates: cands, Examine: exam, Watch: sc.Watches,
+					Grace: sc.Grace.Duration, MaxParallel: sc.MaxParallel})
+				a.out.Result(map[string]any{"md": true, "decisions": ds, "candidates": cands}, func(w io.Writer) {
+					for _, d := range ds {
+						line := fmt.Sprintf("%s: %s", d.Array, d.Kind)
+						if d.Device != "" {
+							line += " " + d.Device
+						}
+						fmt.Fprintf(w, "%s — %s\n", line, d.Reason)
+						for _, r := range d.Refused {
+							fmt.Fprintf(w, "    refused %s: %s\n", r.Path, r.Reason)
+						}
+					}
+					if len(cands) == 0 {
+						fmt.Fprintf(w, "no candidate device matches %s\n", strings.Join(patterns, ", "))
+					}
+				})
+				return nil
+			},
+		},
+	}
+}
+
+func (a *app) procRoot(f storageFlags) string {
+	if f.procRoot != "" {
+		return f.procRoot
+	}
+	return a.cfg.Storage.ProcRoot
+}
+
+func (a *app) sysRoot(f storageFlags) string {
+	if f.sysRoot != "" {
+		return f.sysRoot
+	}
+	return a.cfg.Storage.SysRoot
+}
+
+func (a *app) readStorage(ctx context.Context, f storageFlags) (storageView, error) {
+	v := storageView{MD: true, Arrays: []arrayView{}}
+	arrays, err := mdraid.Read(a.procRoot(f), a.sysRoot(f))
+	switch {
+	case errors.Is(err, mdraid.ErrNoMD):
+		v.MD, v.Message = false, err.Error()
+	case err != nil:
+		return v, cli.WithCode(cli.ExitConnect, err)
+	}
+	v.Arrays0 = arrays
+	for _, arr := range arrays {
+		av := arrayView{Array: arr, Summary: summary(arr)}
+		for _, m := range arr.Members {
+			role := "SSD"
+			if m.WriteMostly {
+				role = "EBS (write-mostly)"
+			}
+			state := strings.Join(m.State, ",")
+			switch {
+			case m.Faulty:
+				state = "faulty"
+			case m.Spare && state == "":
+				state = "spare"
+			case state == "" && m.InSync:
+				state = "in_sync"
+			}
+			av.Roles = append(av.Roles, memberRole{Device: m.Device, Role: role, State: state})
+		}
+		v.Arrays = append(v.Arrays, av)
+	}
+	if f.noLVM {
+		return v, nil
+	}
+	var rep lvm.Report
+	if len(f.lvmReports) > 0 {
+		var docs [][]byte
+		for _, p := range f.lvmReports {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return v, cli.WithCode(cli.ExitUsage, fmt.Errorf("--lvm-report: %w", err))
+			}
+			docs = append(docs, b)
+		}
+		if rep, err = lvm.Parse(docs...); err != nil {
+			return v, cli.WithCode(cli.ExitWrong, err)
+		}
+	} else if rep, err = lvm.Read(ctx); err != nil {
+		v.LVMNote = err.Error()
+		return v, nil
+	}
+	v.LVM, v.LVMProblems = &rep, rep.Problems()
+	return v, nil
+}
+
+// summary is mdstat's [members/working] count and a word on the array's condition.
+func summary(a mdraid.Array) string {
+	if !a.Active {
+		return fmt.Sprintf("inactive (%d member(s) present)", len(a.Members))
+	}
+	working := 0
+	for _, m := range a.Members {
+		if m.Working() {
+			working++
+		}
+	}
+	pic := fmt.Sprintf("[%d/%d]", a.RaidDisks, working) // as mdstat writes it: members / working
+	if a.Level != "raid1" {
+		return a.Level
+	}
+	switch {
+	case a.Sync != nil:
+		return fmt.Sprintf("%s %s %.1f%%", pic, a.Sync.Kind, a.Sync.Percent)
+	case a.Degraded == 0:
+		return pic + " in sync"
+	}
+	for _, m := range a.Members {
+		if m.Working() && m.WriteMostly {
+			return pic + " degraded on its EBS member"
+		}
+	}
+	return pic + " degraded"
+}
+
+func printStorage(w io.Writer, v storageView) {
+	if !v.MD {
+		fmt.Fprintln(w, v.Message)
+	}
+	for _, a := range v.Arrays {
+		state := a.ArrayState
+		if state == "" {
+			state = map[bool]string{true: "active", false: "inactive"}[a.Active]
+		}
+		fmt.Fprintf(w, "%s  %s  %s  %s  %d KiB\n", a.Name, a.Level, state, a.Summary, a.SizeKiB)
+		for _, r := range a.Roles {
+			fmt.Fprintf(w, "    %-10s %-20s %s\n", r.Device, r.Role, r.State)
+		}
+		if s := a.Sync; s != nil && !s.Pending {
+			fmt.Fprintf(w, "    %s: %d/%d KiB, %.0f KiB/s, about %.1f min left\n", s.Kind, s.DoneKiB, s.TotalKiB, s.SpeedKiBs, s.FinishMin)
+		}
+		for _, warn := range a.Warnings {
+			fmt.Fprintf(w, "    note: %s\n", warn)
+		}
+	}
+	if v.LVMNote != "" {
+		fmt.Fprintf(w, "lvm: %s\n", v.LVMNote)
+	}
+	if r := v.LVM; r != nil {
+		for _, vg := range r.VGs {
+			fmt.Fprintf(w, "vg %s  %d PV, %d LV, %d bytes, %d free%s\n", vg.Name, vg.PVCount, vg.LVCount, vg.Size, vg.Free,
+				map[bool]string{true: "  PARTIAL", false: ""}[vg.Partial])
+		}
+		for _, pv := range r.PVs {
+			fmt.Fprintf(w, "    pv %s  %d bytes%s\n", pv.Name, pv.Size, map[bool]string{true: "  MISSING", false: ""}[pv.Missing])
+		}
+		for _, lv := range r.LVs {
+			fmt.Fprintf(w, "    lv %s/%s  %d bytes  %s\n", lv.VG, lv.Name, lv.Size, map[bool]string{true: "active", false: "inactive"}[lv.Active])
+		}
+		for _, p := range v.LVMProblems {
+			fmt.Fprintf(w, "problem: %s\n", p)
+		}
+	}
+}

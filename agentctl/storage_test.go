@@ -1,0 +1,148 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fitsarchive/agentd/internal/cli"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files of storage status")
+
+func storageArgs(state string) []string {
+	dir := filepath.Join("testdata", "storage", state)
+	return []string{"--proc-root", filepath.Join(dir, "proc"), "--sys-root", filepath.Join(dir, "sys")}
+}
+
+// storage status on each captured state matches its golden output; the degraded one with
+// the LVM reports captured while degraded.
+func TestStorageStatusGolden(t *testing.T) {
+	for _, state := range []string{"clean", "degraded", "recovery", "faulty", "nomd"} {
+		args := append([]string{"storage", "status"}, storageArgs(state)...)
+		if state == "degraded" {
+			for _, f := range []string{"pvs-degraded.json", "vgs-degraded.json", "lvs-degraded.json"} {
+				args = append(args, "--lvm-report", filepath.Join("..", "mdraid", "testdata", "migrate", f))
+			}
+		} else {
+			args = append(args, "--no-lvm")
+		}
+		r := agentctl(t, nil, args...)
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d %s", state, r.code, r.stderr)
+		}
+		golden := filepath.Join("testdata", "storage", state+".golden")
+		if *update {
+			os.WriteFile(golden, []byte(r.stdout), 0o644)
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.stdout != string(want) {
+			t.Errorf("%s:\n%s\nwant:\n%s", state, r.stdout, want)
+		}
+	}
+}
+
+func TestStorageStatusJSON(t *testing.T) {
+	r := agentctl(t, nil, append([]string{"storage", "status", "--no-lvm", "--json"}, storageArgs("faulty")...)...)
+	v := jsonOf(t, r)
+	arrays := v["arrays"].([]any)
+	md0 := arrays[0].(map[string]any)
+	roles := md0["roles"].([]any)
+	ebs := roles[0].(map[string]any)
+	if md0["name"] != "md0" || ebs["device"] != "vdb" || ebs["role"] != "EBS (write-mostly)" || ebs["state"] != "faulty" {
+		t.Fatalf("md0 %v", md0)
+	}
+	r = agentctl(t, nil, append([]string{"storage", "status", "--no-lvm", "--json"}, storageArgs("nomd")...)...)
+	if r.code != 0 || jsonOf(t, r)["md"] != false {
+		t.Fatalf("no md: exit %d %s", r.code, r.stdout)
+	}
+	// Garbled mdstat: one clear error, exit 3.
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "proc"), 0o755)
+	os.WriteFile(filepath.Join(dir, "proc", "mdstat"), []byte("Personalities : 0\n"), 0o644)
+	if r = agentctl(t, nil, "storage", "status", "--no-lvm", "--proc-root", filepath.Join(dir, "proc"), "--sys-root", dir); r.code != cli.ExitConnect || !strings.Contains(r.stderr, "garbled") {
+		t.Fatalf("garbled: exit %d %s", r.code, r.stderr)
+	}
+}
+
+// storage plan on the degraded state: the blank instance-store image is chosen for md0,
+// md1 waits its turn, the image with a file system is refused with the reason.
+func TestStoragePlan(t *testing.T) {
+	dev := t.TempDir()
+	os.MkdirAll(filepath.Join(dev, "dev", "disk", "by-id"), 0o755)
+	for _, name := range []string{"nvme1n1", "nvme2n1"} {
+		f, _ := os.Create(filepath.Join(dev, "dev", name))
+		f.Truncate(300 << 20)
+		f.Close()
+		os.Symlink("../../"+name, filepath.Join(dev, "dev", "disk", "by-id", "nvme-Amazon_EC2_NVMe_Instance_Storage_"+name))
+	}
+	// nvme2n1 holds a file system: the real wipefs finds it.
+	if err := writeExt4(filepath.Join(dev, "dev", "nvme2n1")); err != nil {
+		t.Skip(err)
+	}
+	// The candidate's size comes from sysfs: give the images their sizes in the captured tree's copy.
+	state := t.TempDir()
+	copyTree(t, filepath.Join("testdata", "storage", "degraded"), state)
+	for _, name := range []string{"nvme1n1", "nvme2n1"} {
+		os.MkdirAll(filepath.Join(state, "sys", "class", "block", name), 0o755)
+		os.WriteFile(filepath.Join(state, "sys", "class", "block", name, "size"), []byte("614400\n"), 0o644)
+	}
+	r := agentctl(t, nil, "storage", "plan", "--proc-root", filepath.Join(state, "proc"), "--sys-root", filepath.Join(state, "sys"),
+		"--dev-root", dev, "--candidate", "/dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_*")
+	if r.code != 0 {
+		t.Fatalf("exit %d %s", r.code, r.stderr)
+	}
+	for _, want := range []string{
+		"md0: add /dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_nvme1n1",
+		"refused /dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_nvme2n1: not blank: ext4",
+		"md1: wait",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("plan lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+func writeExt4(path string) error {
+	out, err := execCommand("mkfs.ext4", "-q", "-F", path)
+	if err != nil {
+		return &skipError{string(out) + err.Error()}
+	}
+	return nil
+}
+
+type skipError struct{ msg string }
+
+func (e *skipError) Error() string { return "mkfs.ext4 unavailable: " + e.msg }
+
+func copyTree(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.Walk(from, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		dst := filepath.Join(to, rel)
+		if info.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(dst, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func execCommand(name string, args ...string) ([]byte, error) {
+	return exec.Command(name, args...).CombinedOutput()
+}
