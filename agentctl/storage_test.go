@@ -14,7 +14,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files of storage status")
 
 func storageArgs(state string) []string {
-	dir := filepath.Join("testdata", "storage", state)
+	dir := filepath.Join("..", "mdraid", "testdata", "trees", state)
 	return []string{"--proc-root", filepath.Join(dir, "proc"), "--sys-root", filepath.Join(dir, "sys")}
 }
 
@@ -34,7 +34,7 @@ func TestStorageStatusGolden(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("%s: exit %d %s", state, r.code, r.stderr)
 		}
-		golden := filepath.Join("testdata", "storage", state+".golden")
+		golden := filepath.Join("..", "mdraid", "testdata", "trees", state+".golden")
 		if *update {
 			os.WriteFile(golden, []byte(r.stdout), 0o644)
 		}
@@ -88,7 +88,7 @@ func TestStoragePlan(t *testing.T) {
 	}
 	// The candidate's size comes from sysfs: give the images their sizes in the captured tree's copy.
 	state := t.TempDir()
-	copyTree(t, filepath.Join("testdata", "storage", "degraded"), state)
+	copyTree(t, filepath.Join("..", "mdraid", "testdata", "trees", "degraded"), state)
 	for _, name := range []string{"nvme1n1", "nvme2n1"} {
 		os.MkdirAll(filepath.Join(state, "sys", "class", "block", name), 0o755)
 		os.WriteFile(filepath.Join(state, "sys", "class", "block", name, "size"), []byte("614400\n"), 0o644)

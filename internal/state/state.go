@@ -208,3 +208,63 @@ func (s *Store) Events(n int) ([]queue.Event, error) {
 	}
 	return out, err
 }
+
+var bucketStorage = []byte("storage/actions")
+
+// StorageAction is what the storage agent did to one array, kept across restarts so that it
+// never acts twice for one mirror.
+type StorageAction struct {
+	Array        string    `json:"array"`
+	Kind         string    `json:"kind"` // add, re-add, run
+	Device       string    `json:"device,omitempty"`
+	IssuedAt     time.Time `json:"issued_at"`
+	RecoverySeen bool      `json:"recovery_seen,omitempty"`
+	Failed       string    `json:"failed,omitempty"` // mdadm's error, when it failed
+	Attempts     int       `json:"attempts"`
+}
+
+// SetStorageAction records (or replaces) the action on an array.
+func (s *Store) SetStorageAction(a StorageAction) error {
+	v, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketStorage)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(a.Array), v)
+	})
+}
+
+// ClearStorageAction forgets the action on an array (its mirror is whole again).
+func (s *Store) ClearStorageAction(array string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketStorage)
+		if b == nil {
+			return nil
+		}
+		return b.Delete([]byte(array))
+	})
+}
+
+// StorageActions returns the recorded actions by array.
+func (s *Store) StorageActions() (map[string]StorageAction, error) {
+	out := map[string]StorageAction{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketStorage)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var a StorageAction
+			if err := json.Unmarshal(v, &a); err != nil {
+				return fmt.Errorf("storage action of %s: %w", k, err)
+			}
+			out[string(k)] = a
+			return nil
+		})
+	})
+	return out, err
+}
