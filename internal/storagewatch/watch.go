@@ -1,0 +1,351 @@
+// Package storagewatch is agentd's storage agent: it watches the md mirrors (woken by
+// /proc/mdstat's change events, with a slow periodic re-read as a safety net), plans with
+// mdraid.Plan, carries out at most one action per mirror (journalled in bbolt before it is
+// issued, so a restart never acts twice), follows the recovery, and records every step as an
+// event. It needs no database.
+package storagewatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/fitsarchive/agentd/internal/config"
+	"github.com/fitsarchive/agentd/internal/hostexec"
+	"github.com/fitsarchive/agentd/internal/state"
+	"github.com/fitsarchive/agentd/mdraid"
+	"github.com/fitsarchive/agentd/queue"
+)
+
+// EventSource is the Queue field of the storage agent's events.
+const EventSource = "storage"
+
+// Options are the watcher's settings beyond the config.
+type Options struct {
+	DevRoot string // where /dev is found under ("/")
+	// AddTimeout is how long an issued add may go without a recovery or spare showing before
+	// the watcher reports it (it never adds a second device to the mirror by itself).
+	AddTimeout time.Duration
+	Now        func() time.Time
+}
+
+// Watcher is the storage agent.
+type Watcher struct {
+	cfg   config.Storage
+	opt   Options
+	store *state.Store
+	mdadm mdraid.Mdadm
+	disc  mdraid.Discovery
+	log   *slog.Logger
+
+	inactiveSince map[string]time.Time
+	said          map[string]string    // last decision announced per array
+	progressAt    map[string]time.Time // last progress event per array
+
+	mu   sync.Mutex
+	snap Snapshot
+}
+
+// Snapshot is the latest look, for the status socket.
+type Snapshot struct {
+	Mode      string            `json:"mode"`
+	Checked   time.Time         `json:"checked"`
+	MD        bool              `json:"md"`
+	Error     string            `json:"error,omitempty"`
+	Arrays    []mdraid.Array    `json:"arrays"`
+	Decisions []mdraid.Decision `json:"decisions"`
+}
+
+// New makes a watcher; run is the runner for mdadm and wipefs.
+func New(cfg config.Storage, opt Options, store *state.Store, run hostexec.Runner, log *slog.Logger) *Watcher {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.AddTimeout <= 0 {
+		opt.AddTimeout = 2 * time.Minute
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Watcher{cfg: cfg, opt: opt, store: store, log: log.With("agent", "storage"),
+		mdadm: mdraid.Mdadm{Run: run},
+		disc: mdraid.Discovery{DevRoot: opt.DevRoot, SysRoot: cfg.SysRoot, ProcRoot: cfg.ProcRoot,
+			Patterns: cfg.Candidates, Run: run},
+		inactiveSince: map[string]time.Time{}, said: map[string]string{}, progressAt: map[string]time.Time{},
+		snap: Snapshot{Mode: cfg.Mode}}
+}
+
+// Snapshot returns the latest look.
+func (w *Watcher) Snapshot() Snapshot {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.snap
+}
+
+func (w *Watcher) event(kind, array, detail string) {
+	w.log.Info(kind, "array", array, "detail", detail)
+	if w.store != nil {
+		if err := w.store.AddEvent(queue.Event{Time: w.opt.Now(), Queue: EventSource, Kind: kind, Label: array, Detail: detail}); err != nil {
+			w.log.Error("record event", "err", err)
+		}
+	}
+}
+
+// Step looks once: read the arrays, settle the journalled actions, plan, act.
+func (w *Watcher) Step(ctx context.Context) error {
+	now := w.opt.Now()
+	arrays, err := mdraid.Read(w.cfg.ProcRoot, w.cfg.SysRoot)
+	snap := Snapshot{Mode: w.cfg.Mode, Checked: now, MD: true}
+	defer func() {
+		w.mu.Lock()
+		w.snap = snap
+		w.mu.Unlock()
+	}()
+	if errors.Is(err, mdraid.ErrNoMD) {
+		snap.MD = false
+		return nil
+	}
+	if err != nil {
+		snap.Error = err.Error()
+		if w.said["*read"] != err.Error() {
+			w.said["*read"] = err.Error()
+			w.event("read-failed", "", err.Error())
+		}
+		return err
+	}
+	delete(w.said, "*read")
+	snap.Arrays = arrays
+
+	actions, err := w.store.StorageActions()
+	if err != nil {
+		return fmt.Errorf("read the storage journal: %w", err)
+	}
+	busy := map[string]bool{}
+	degraded := false
+	byName := map[string]mdraid.Array{}
+	for _, a := range arrays {
+		byName[a.Name] = a
+		if !a.Active {
+			if _, ok := w.inactiveSince[a.Name]; !ok {
+				w.inactiveSince[a.Name] = now
+			}
+		} else {
+			delete(w.inactiveSince, a.Name)
+		}
+		if a.Active && a.Degraded > 0 {
+			degraded = true
+		}
+	}
+	for name, act := range actions {
+		a, ok := byName[name]
+		recovering := ok && (a.SyncAction == "recover" || (a.Sync != nil && a.Sync.Kind == "recovering") || hasSpare(a))
+		whole := ok && a.Active && a.Degraded == 0 && !recovering
+		switch {
+		case act.Failed != "":
+			// mdadm failed: nothing was added. Try again after a backoff.
+			if now.Sub(act.IssuedAt) < backoff(act.Attempts) {
+				busy[name] = true
+			}
+		case whole:
+			w.event("done", name, fmt.Sprintf("%s of %s finished: the mirror is whole", act.Kind, act.Device))
+			if err := w.store.ClearStorageAction(name); err != nil {
+				return err
+			}
+		case recovering:
+			busy[name] = true
+			if !act.RecoverySeen {
+				act.RecoverySeen = true
+				if err := w.store.SetStorageAction(act); err != nil {
+					return err
+				}
+			}
+		case act.Kind == mdraid.KindRun && ok && a.Active:
+			// started; from here on it is a degraded active mirror like any other
+			if err := w.store.ClearStorageAction(name); err != nil {
+				return err
+			}
+		default:
+			busy[name] = true
+			if now.Sub(act.IssuedAt) > w.opt.AddTimeout && w.said[name+"*stuck"] == "" {
+				w.said[name+"*stuck"] = "1"
+				w.event("stuck", name, fmt.Sprintf("%s of %s was issued %s ago and no recovery shows; a human should look (the agent will not add another device to this mirror)",
+					act.Kind, act.Device, now.Sub(act.IssuedAt).Round(time.Second)))
+			}
+		}
+	}
+
+	in := mdraid.Input{Arrays: arrays, Now: now, InactiveSince: w.inactiveSince, Grace: w.cfg.Grace.Duration,
+		Busy: busy, MaxParallel: w.cfg.MaxParallel, Watch: w.cfg.Watches, Examine: map[string]mdraid.Examine{}}
+	for _, a := range arrays {
+		if !a.Active && w.cfg.Watches(a.Name) {
+			for _, m := range a.Members {
+				in.Examine[m.Device] = w.mdadm.Examine(ctx, m.Device)
+			}
+		}
+	}
+	if degraded {
+		if in.Candidates, err = w.disc.Find(ctx, arrays); err != nil {
+			w.log.Error("find candidate devices", "err", err)
+		}
+	}
+	decisions := mdraid.Plan(in)
+	snap.Decisions = decisions
+	for _, d := range decisions {
+		w.announce(d, byName[d.Array])
+		switch d.Kind {
+		case mdraid.KindAdd, mdraid.KindReAdd, mdraid.KindRun:
+			if w.cfg.Mode != config.StorageEnabled {
+				continue // observe-only: announced, not done
+			}
+			if err := w.act(ctx, d, actions[d.Array]); err != nil {
+				w.log.Error("action failed", "array", d.Array, "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+func hasSpare(a mdraid.Array) bool {
+	for _, m := range a.Members {
+		if m.Spare && !m.Faulty {
+			return true
+		}
+	}
+	return false
+}
+
+// backoff is how long to wait before trying a failed mdadm command again.
+func backoff(attempts int) time.Duration {
+	d := 10 * time.Second << min(attempts, 6)
+	return min(d, 10*time.Minute)
+}
+
+// announce logs and records a decision when it changed, and recovery progress now and then.
+func (w *Watcher) announce(d mdraid.Decision, a mdraid.Array) {
+	key := d.Kind + " " + d.Device
+	if d.Kind == mdraid.KindFollow && a.Sync != nil {
+		if now := w.opt.Now(); now.Sub(w.progressAt[d.Array]) >= 10*time.Second {
+			w.progressAt[d.Array] = now
+			w.event("progress", d.Array, d.Reason)
+		}
+	}
+	if w.said[d.Array] == key {
+		return
+	}
+	w.said[d.Array] = key
+	detail := d.Reason
+	for _, r := range d.Refused {
+		detail += fmt.Sprintf("; refused %s: %s", r.Path, r.Reason)
+	}
+	switch d.Kind {
+	case mdraid.KindOK, mdraid.KindIgnore:
+		if d.Kind == mdraid.KindOK {
+			w.event("in-sync", d.Array, detail)
+		}
+	case mdraid.KindHuman:
+		w.log.Error("mirror needs a human", "array", d.Array, "reason", detail)
+		w.event("needs-human", d.Array, detail)
+	case mdraid.KindAdd, mdraid.KindReAdd, mdraid.KindRun:
+		if w.cfg.Mode != config.StorageEnabled {
+			w.event("would-"+d.Kind, d.Array, fmt.Sprintf("%s (observe-only: nothing done)", detail))
+		} else {
+			w.event("degraded", d.Array, detail)
+		}
+	default:
+		w.event(d.Kind, d.Array, detail)
+	}
+}
+
+// act journals the action, then issues it.
+func (w *Watcher) act(ctx context.Context, d mdraid.Decision, prev state.StorageAction) error {
+	rec := state.StorageAction{Array: d.Array, Kind: d.Kind, Device: d.Device, IssuedAt: w.opt.Now(), Attempts: prev.Attempts + 1}
+	if err := w.store.SetStorageAction(rec); err != nil {
+		return fmt.Errorf("journal the action before issuing it: %w", err)
+	}
+	var err error
+	switch d.Kind {
+	case mdraid.KindAdd:
+		err = w.mdadm.Add(ctx, d.Array, d.Device)
+	case mdraid.KindReAdd:
+		err = w.mdadm.ReAdd(ctx, d.Array, d.Device)
+	case mdraid.KindRun:
+		err = w.mdadm.Start(ctx, d.Array)
+	}
+	if err != nil {
+		rec.Failed = err.Error()
+		if jerr := w.store.SetStorageAction(rec); jerr != nil {
+			return jerr
+		}
+		w.said[d.Array] = "" // announce again when it is retried
+		w.event(d.Kind+"-failed", d.Array, fmt.Sprintf("%v; trying again in %s", err, backoff(rec.Attempts)))
+		return err
+	}
+	w.event(d.Kind+"-issued", d.Array, fmt.Sprintf("mdadm %s %s", d.Kind, d.Device))
+	return nil
+}
+
+// Run watches until ctx ends: a look at start, then one on every change event of
+// /proc/mdstat (poll(2) for POLLPRI) and every rescan interval.
+func (w *Watcher) Run(ctx context.Context) error {
+	rescan := w.cfg.Rescan.Duration
+	if rescan <= 0 {
+		rescan = 30 * time.Second
+	}
+	f, err := os.Open(filepath.Join(w.cfg.ProcRoot, "mdstat"))
+	if err != nil {
+		f = nil // no md: periodic looks only, in case the module is loaded later
+	} else {
+		defer f.Close()
+	}
+	for {
+		if err := w.Step(ctx); err != nil && ctx.Err() == nil {
+			w.log.Warn("storage look failed", "err", err)
+		}
+		if f != nil {
+			// Reading to the end arms the next change event.
+			if _, err := f.Seek(0, io.SeekStart); err == nil {
+				_, _ = io.Copy(io.Discard, f)
+			}
+		}
+		if err := wait(ctx, f, rescan); err != nil {
+			return nil // ctx ended
+		}
+	}
+}
+
+// wait returns at a change event of f, after d, or with an error when ctx ends.
+func wait(ctx context.Context, f *os.File, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil
+		}
+		// Short polls so that ctx is noticed within 200 ms.
+		slice := min(left, 200*time.Millisecond)
+		if f == nil {
+			time.Sleep(slice)
+			continue
+		}
+		fds := []unix.PollFd{{Fd: int32(f.Fd()), Events: unix.POLLPRI | unix.POLLERR}}
+		n, err := unix.Poll(fds, int(slice/time.Millisecond)+1)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			time.Sleep(slice)
+			continue
+		}
+		if n > 0 && fds[0].Revents&(unix.POLLPRI|unix.POLLERR) != 0 {
+			return nil
+		}
+	}
+}

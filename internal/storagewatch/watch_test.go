@@ -1,0 +1,295 @@
+package storagewatch
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fitsarchive/agentd/internal/config"
+	"github.com/fitsarchive/agentd/internal/hostexec"
+	"github.com/fitsarchive/agentd/internal/state"
+)
+
+// runner runs wipefs for real (on image files) and stands in for mdadm: this host's kernel
+// has no md, so mdadm cannot run here (the qemu test runs the real one). It records the
+// mdadm command lines and fails them while failMdadm is set.
+type runner struct {
+	mu        sync.Mutex
+	mdadm     []string
+	failMdadm error
+}
+
+func (r *runner) Run(ctx context.Context, name string, args ...string) ([]byte, error) {
+	if name != "mdadm" {
+		return hostexec.Exec{}.Run(ctx, name, args...)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	line := strings.Join(args, " ")
+	if strings.HasPrefix(line, "--examine") {
+		return nil, errors.New("no superblock (test)")
+	}
+	r.mdadm = append(r.mdadm, line)
+	return nil, r.failMdadm
+}
+
+func (r *runner) calls() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.mdadm...)
+}
+
+// host is a /proc, /sys and /dev the test can move from state to state.
+type host struct {
+	t                    *testing.T
+	root, proc, sys, dev string
+}
+
+func newHost(t *testing.T) *host {
+	h := &host{t: t, root: t.TempDir()}
+	h.proc, h.sys, h.dev = filepath.Join(h.root, "proc"), filepath.Join(h.root, "sys"), filepath.Join(h.root, "devroot")
+	os.MkdirAll(filepath.Join(h.dev, "dev", "disk", "by-id"), 0o755)
+	// Two blank instance-store "devices" (image files; the real wipefs finds nothing on them),
+	// named as the SSDs of the captured scenario, so that a tree showing vda in md0 shows
+	// the device the agent added.
+	for _, name := range []string{"vda", "vdc"} {
+		f, _ := os.Create(filepath.Join(h.dev, "dev", name))
+		f.Truncate(300 << 20)
+		f.Close()
+		os.Symlink("../../"+name, filepath.Join(h.dev, "dev", "disk", "by-id", "nvme-Amazon_EC2_NVMe_Instance_Storage_"+name))
+	}
+	return h
+}
+
+// set puts the host in a captured state (mdraid/testdata/trees).
+func (h *host) set(state string) {
+	h.t.Helper()
+	os.RemoveAll(h.proc)
+	os.RemoveAll(h.sys)
+	src := filepath.Join("..", "..", "mdraid", "testdata", "trees", state)
+	if err := copyDir(filepath.Join(src, "proc"), h.proc); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := copyDir(filepath.Join(src, "sys"), h.sys); err != nil {
+		h.t.Fatal(err)
+	}
+	for _, name := range []string{"vda", "vdc"} {
+		os.MkdirAll(filepath.Join(h.sys, "class", "block", name), 0o755)
+		os.WriteFile(filepath.Join(h.sys, "class", "block", name, "size"), []byte("614400\n"), 0o644)
+	}
+}
+
+func copyDir(from, to string) error {
+	return filepath.Walk(from, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		if info.IsDir() {
+			return os.MkdirAll(filepath.Join(to, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), b, 0o644)
+	})
+}
+
+func (h *host) watcher(store *state.Store, r *runner, mode string, now *time.Time) *Watcher {
+	cfg := config.Defaults().Storage
+	cfg.Mode, cfg.ProcRoot, cfg.SysRoot = mode, h.proc, h.sys
+	return New(cfg, Options{DevRoot: h.dev, Now: func() time.Time { return *now }}, store, r, nil)
+}
+
+func openStore(t *testing.T, path string) *state.Store {
+	t.Helper()
+	s, err := state.Open(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func kinds(t *testing.T, s *state.Store) string {
+	t.Helper()
+	evs, err := s.Events(100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Label+":"+e.Kind)
+	}
+	return strings.Join(out, " ")
+}
+
+// The migration scenario, step by step: degraded → one add, md0 first → a restart in the
+// middle of md0's recovery does not add again → md0 whole: md1's turn, with the other SSD →
+// both whole.
+func TestScenarioAddsOnceFollowsAndSurvivesRestart(t *testing.T) {
+	h := newHost(t)
+	r := &runner{}
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	statePath := filepath.Join(t.TempDir(), "agent.db")
+	store := openStore(t, statePath)
+	w := h.watcher(store, r, config.StorageEnabled, &now)
+	ctx := context.Background()
+	step := func(state string) {
+		t.Helper()
+		h.set(state)
+		now = now.Add(time.Second)
+		if err := w.Step(ctx); err != nil {
+			t.Fatalf("%s: %v", state, err)
+		}
+	}
+	ssd0 := "/dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_vda"
+	ssd1 := "/dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_vdc"
+
+	step("degraded")
+	if c := r.calls(); len(c) != 1 || c[0] != "/dev/md0 --add "+ssd0 {
+		t.Fatalf("mdadm calls %v, want one add to md0", c)
+	}
+	step("degraded") // the kernel has not shown the new member yet: no second add
+	if c := r.calls(); len(c) != 1 {
+		t.Fatalf("second look: mdadm calls %v", c)
+	}
+	// Restart in the middle of md0's recovery: a new watcher on the same journal.
+	store.Close()
+	store = openStore(t, statePath)
+	defer store.Close()
+	w = h.watcher(store, r, config.StorageEnabled, &now)
+	step("recovery-md0")
+	if c := r.calls(); len(c) != 1 {
+		t.Fatalf("after restart: mdadm calls %v, want still one", c)
+	}
+	step("md0-whole")
+	if c := r.calls(); len(c) != 2 || c[1] != "/dev/md1 --add "+ssd1 {
+		t.Fatalf("mdadm calls %v, want md1 given the other SSD once md0 is whole", c)
+	}
+	step("recovery") // md1 recovering
+	step("clean")
+	acts, _ := store.StorageActions()
+	if len(acts) != 0 {
+		t.Fatalf("journal still holds %v after the mirrors are whole", acts)
+	}
+	got := kinds(t, store)
+	for _, want := range []string{"md0:degraded", "md0:add-issued", "md1:wait", "md0:progress", "md0:done", "md1:add-issued", "md1:done", "md1:in-sync"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("events lack %s: %s", want, got)
+		}
+	}
+	if strings.Count(got, "md0:add-issued") != 1 || strings.Count(got, "md1:add-issued") != 1 {
+		t.Errorf("an add issued more than once: %s", got)
+	}
+}
+
+func TestObserveOnlyDoesNothing(t *testing.T) {
+	h := newHost(t)
+	r := &runner{}
+	now := time.Now()
+	store := openStore(t, filepath.Join(t.TempDir(), "a.db"))
+	defer store.Close()
+	w := h.watcher(store, r, config.StorageObserve, &now)
+	h.set("degraded")
+	for i := 0; i < 3; i++ {
+		w.Step(context.Background())
+	}
+	if c := r.calls(); len(c) != 0 {
+		t.Fatalf("observe-only ran mdadm: %v", c)
+	}
+	if got := kinds(t, store); strings.Count(got, "md0:would-add") != 1 {
+		t.Fatalf("events %s, want one would-add for md0", got)
+	}
+}
+
+// mdadm fails (the device vanished): logged with its error, retried after a backoff, and
+// never two devices for one mirror.
+func TestFailedAddIsRetriedWithBackoff(t *testing.T) {
+	h := newHost(t)
+	r := &runner{failMdadm: errors.New("mdadm: cannot open /dev/nvme1n1: No such file or directory")}
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	store := openStore(t, filepath.Join(t.TempDir(), "a.db"))
+	defer store.Close()
+	w := h.watcher(store, r, config.StorageEnabled, &now)
+	h.set("degraded")
+	ctx := context.Background()
+	w.Step(ctx)
+	now = now.Add(5 * time.Second)
+	w.Step(ctx) // within the backoff: no new try
+	if c := r.calls(); len(c) != 1 {
+		t.Fatalf("calls %v", c)
+	}
+	now = now.Add(30 * time.Second)
+	r.failMdadm = nil
+	w.Step(ctx)
+	if c := r.calls(); len(c) != 2 || !strings.Contains(c[1], "--add") {
+		t.Fatalf("calls %v, want a second try after the backoff", c)
+	}
+	got := kinds(t, store)
+	if !strings.Contains(got, "md0:add-failed") || !strings.Contains(got, "md0:add-issued") {
+		t.Fatalf("events %s", got)
+	}
+	evs, _ := store.Events(100)
+	for _, e := range evs {
+		if e.Kind == "add-failed" && !strings.Contains(e.Detail, "No such file") {
+			t.Fatalf("failure event without mdadm's message: %+v", e)
+		}
+	}
+}
+
+// A mirror whose EBS member failed is never touched; it is reported once.
+func TestNeedsHumanIsReportedOnce(t *testing.T) {
+	h := newHost(t)
+	r := &runner{}
+	now := time.Now()
+	store := openStore(t, filepath.Join(t.TempDir(), "a.db"))
+	defer store.Close()
+	w := h.watcher(store, r, config.StorageEnabled, &now)
+	h.set("faulty")
+	for i := 0; i < 3; i++ {
+		w.Step(context.Background())
+	}
+	if c := r.calls(); len(c) != 0 {
+		t.Fatalf("mdadm ran on a mirror that lost its EBS member: %v", c)
+	}
+	if got := kinds(t, store); strings.Count(got, "md0:needs-human") != 1 {
+		t.Fatalf("events %s", got)
+	}
+}
+
+// Run wakes up for changes and stops with its context.
+func TestRunLoopStopsWithContext(t *testing.T) {
+	h := newHost(t)
+	r := &runner{}
+	now := time.Now()
+	store := openStore(t, filepath.Join(t.TempDir(), "a.db"))
+	defer store.Close()
+	h.set("degraded")
+	w := h.watcher(store, r, config.StorageEnabled, &now)
+	w.cfg.Rescan.Duration = 50 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- w.Run(ctx) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(r.calls()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Run did not stop within 2 s of its context")
+	}
+	if len(r.calls()) != 1 {
+		t.Fatalf("calls %v", r.calls())
+	}
+	if s := w.Snapshot(); !s.MD || len(s.Decisions) != 2 {
+		t.Fatalf("snapshot %+v", s)
+	}
+}
