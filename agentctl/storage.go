@@ -8,17 +8,21 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
+	"github.com/fitsarchive/agentd/internal/agentstatus"
 	"github.com/fitsarchive/agentd/internal/cli"
 	"github.com/fitsarchive/agentd/internal/hostexec"
+	"github.com/fitsarchive/agentd/internal/storagewatch"
 	"github.com/fitsarchive/agentd/lvm"
 	"github.com/fitsarchive/agentd/mdraid"
+	"github.com/fitsarchive/agentd/queue"
 )
 
 type storageFlags struct {
-	procRoot, sysRoot, devRoot string
-	lvmReports                 listFlag
-	noLVM                      bool
+	procRoot, sysRoot, devRoot, socket string
+	lvmReports                         listFlag
+	noLVM                              bool
 }
 
 func (f *storageFlags) register(fs *flag.FlagSet) {
@@ -26,6 +30,7 @@ func (f *storageFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.sysRoot, "sys-root", "", "where /sys is (default: config [storage] sys_root, /sys)")
 	fs.Var(&f.lvmReports, "lvm-report", "read this LVM JSON report instead of running lvm fullreport; may repeat")
 	fs.BoolVar(&f.noLVM, "no-lvm", false, "leave LVM out")
+	fs.StringVar(&f.socket, "socket", "", "agentd's status socket, for the storage agent's events (default: from the config's agent name)")
 }
 
 // storageView is what storage status shows.
@@ -36,6 +41,8 @@ type storageView struct {
 	LVM         *lvm.Report    `json:"lvm,omitempty"`
 	LVMNote     string         `json:"lvm_note,omitempty"`
 	LVMProblems []string       `json:"lvm_problems,omitempty"`
+	Agent       string         `json:"agent"`            // the storage agent: its mode, or why it is not known
+	Events      []queue.Event  `json:"events,omitempty"` // its recent events, oldest first
 	Arrays0     []mdraid.Array `json:"-"`
 }
 
@@ -73,6 +80,7 @@ examples:
 				if err != nil {
 					return err
 				}
+				a.storageEvents(ctx, f, &v)
 				a.out.Result(v, func(w io.Writer) { printStorage(w, v) })
 				return nil
 			},
@@ -146,6 +154,29 @@ example:
 				return nil
 			},
 		},
+	}
+}
+
+// storageEvents asks the running agentd for its storage agent's mode and recent events.
+func (a *app) storageEvents(ctx context.Context, f storageFlags, v *storageView) {
+	path := f.socket
+	if path == "" {
+		path = a.cfg.Agentd.SocketPath()
+	}
+	st, err := agentstatus.Fetch(ctx, path)
+	if err != nil {
+		v.Agent = "agentd not running here (" + path + "): no events"
+		return
+	}
+	if st.Storage == nil {
+		v.Agent = "agentd runs without the storage agent ([storage] mode off)"
+		return
+	}
+	v.Agent = "storage agent " + st.Storage.Mode + ", last look " + st.Storage.Checked.Format(time.RFC3339)
+	for _, e := range st.Events {
+		if e.Queue == storagewatch.EventSource {
+			v.Events = append(v.Events, e)
+		}
 	}
 }
 
@@ -265,6 +296,12 @@ func printStorage(w io.Writer, v storageView) {
 		for _, warn := range a.Warnings {
 			fmt.Fprintf(w, "    note: %s\n", warn)
 		}
+	}
+	if v.Agent != "" {
+		fmt.Fprintf(w, "agent: %s\n", v.Agent)
+	}
+	for _, e := range v.Events {
+		fmt.Fprintf(w, "    %s  %-4s %-12s %s\n", e.Time.Format("2006-01-02 15:04:05"), e.Label, e.Kind, e.Detail)
 	}
 	if v.LVMNote != "" {
 		fmt.Fprintf(w, "lvm: %s\n", v.LVMNote)

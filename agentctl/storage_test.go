@@ -22,7 +22,7 @@ func storageArgs(state string) []string {
 // the LVM reports captured while degraded.
 func TestStorageStatusGolden(t *testing.T) {
 	for _, state := range []string{"clean", "degraded", "recovery", "faulty", "nomd"} {
-		args := append([]string{"storage", "status"}, storageArgs(state)...)
+		args := append([]string{"storage", "status", "--socket", "/nonexistent/agentd.sock"}, storageArgs(state)...)
 		if state == "degraded" {
 			for _, f := range []string{"pvs-degraded.json", "vgs-degraded.json", "lvs-degraded.json"} {
 				args = append(args, "--lvm-report", filepath.Join("..", "mdraid", "testdata", "migrate", f))

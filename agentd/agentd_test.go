@@ -209,6 +209,43 @@ func TestNoQueueMakesNoDatabaseConnection(t *testing.T) {
 	}
 }
 
+// The storage agent alone: no queue, the database unreachable (it lives on these very
+// arrays), observe-only over the captured degraded state. The status socket shows the
+// decisions and the storage events; nothing is done.
+func TestStorageAgentWithoutDatabase(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.url = "postgres://nobody@127.0.0.1:1/none?connect_timeout=1" // nothing listens there
+	tree := filepath.Join("..", "mdraid", "testdata", "trees", "degraded")
+	abs, _ := filepath.Abs(tree)
+	cfg := filepath.Join(b.dir, "agentd.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("[storage]\nmode = \"observe-only\"\nproc_root = %q\nsys_root = %q\nrescan = \"100ms\"\ncandidates = [%q]\n",
+		filepath.Join(abs, "proc"), filepath.Join(abs, "sys"), filepath.Join(b.dir, "no-such-device-*"))), 0o644)
+	a := b.start(t, "stor", "--config", cfg)
+	st := a.waitStatus(t, 20*time.Second, func(st agentstatus.Status) bool {
+		return st.Storage != nil && len(st.Storage.Decisions) == 2
+	})
+	if st.Storage.Mode != "observe-only" || st.Storage.Decisions[0].Kind != "wait" || !strings.Contains(st.Storage.Decisions[0].Reason, "no usable instance-store device") {
+		t.Fatalf("storage %+v", st.Storage)
+	}
+	var waits int
+	for _, e := range st.Events {
+		if e.Queue == "storage" && e.Kind == "wait" {
+			waits++
+		}
+	}
+	if waits != 2 {
+		t.Fatalf("events %+v, want one wait event per array", st.Events)
+	}
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	if code := a.wait(t, 20*time.Second); code != 0 {
+		t.Fatalf("SIGTERM: exit %d; stderr:\n%s", code, a.stderr)
+	}
+	if strings.Contains(a.stderr.String(), "database") && !strings.Contains(a.stderr.String(), "not connecting to the database") {
+		t.Fatalf("agentd spoke of the database:\n%s", a.stderr)
+	}
+}
+
 func TestEmptyIngestsEverythingAndCountsSurviveRestart(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

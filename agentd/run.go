@@ -18,10 +18,12 @@ import (
 
 	"github.com/fitsarchive/agentd/internal/cli"
 	"github.com/fitsarchive/agentd/internal/config"
+	"github.com/fitsarchive/agentd/internal/hostexec"
 	"github.com/fitsarchive/agentd/internal/ingest"
 	"github.com/fitsarchive/agentd/internal/lockfile"
 	"github.com/fitsarchive/agentd/internal/schema"
 	"github.com/fitsarchive/agentd/internal/state"
+	"github.com/fitsarchive/agentd/internal/storagewatch"
 	"github.com/fitsarchive/agentd/queue"
 )
 
@@ -32,9 +34,14 @@ running items finish within --grace, release the rest, exit 0). Each worker hold
 lock file <lock-dir>/<queue>-<name>-<i>.lock for its whole life; a held lock makes agentd
 refuse to start (exit 5). With no queue configured agentd makes no database connection.
 
+With [storage] configured (or --storage), agentd also watches the md mirrors: a mirror left
+on its write-mostly EBS member gets a blank instance-store SSD added (observe-only: logged,
+not done). That needs no database, so it works while PostgreSQL is down.
+
 examples:
   agentd --queue ingest --workers 3 --name rebuild --empty
   agentd --config /etc/agentd/agentd.toml
+  agentd --name storage --storage enabled
 
 flags:
 `
@@ -47,6 +54,7 @@ func (q *queueFlag) Set(v string) error { *q = append(*q, v); return nil }
 
 type options struct {
 	configPath, dbURL, storageRoot, role, name, lockDir, statePath, socket, logLevel string
+	storageMode                                                                      string
 	queues                                                                           queueFlag
 	workers                                                                          int
 	empty, fastRebuild, makePreviews                                                 bool
@@ -73,6 +81,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.StringVar(&o.socket, "socket", "", "status socket (default /run/agentd/<name>.sock)")
 	fs.DurationVar(&o.grace, "grace", 0, "at shutdown, how long running items may take to finish (default 30s)")
 	fs.DurationVar(&o.lease, "lease", 0, "how long a claim lives without a heartbeat (default 60s)")
+	fs.StringVar(&o.storageMode, "storage", "", "the md mirror watcher: off, observe-only or enabled (default: config [storage] mode, off)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usageText)
@@ -126,6 +135,7 @@ func resolve(o options, fs *flag.FlagSet, getenv func(string) string) (config.Co
 	str("lock-dir", &cfg.Agentd.LockDir, o.lockDir)
 	str("state", &cfg.Agentd.State, o.statePath)
 	str("socket", &cfg.Agentd.Socket, o.socket)
+	str("storage", &cfg.Storage.Mode, o.storageMode)
 	if set["empty"] {
 		cfg.Agentd.Empty = o.empty
 	}
@@ -215,11 +225,24 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 	}
 	defer status.close()
 
+	if cfg.Storage.Mode != config.StorageOff {
+		watcher := storagewatch.New(cfg.Storage, storagewatch.Options{DevRoot: "/"}, st, hostexec.Exec{Logger: logger}, logger)
+		status.setStorage(watcher)
+		watchCtx, stopWatch := context.WithCancel(ctx)
+		watchDone := make(chan struct{})
+		go func() { // owner: serve; ends when watchCtx ends
+			defer close(watchDone)
+			_ = watcher.Run(watchCtx)
+		}()
+		defer func() { stopWatch(); <-watchDone }()
+		logger.Info("watching md mirrors", "mode", cfg.Storage.Mode, "arrays", cfg.Storage.Arrays, "candidates", cfg.Storage.Candidates)
+	}
+
 	if len(names) == 0 {
 		// Nothing to serve: no database connection at all (the storage agent will run here
 		// while the database is down).
 		logger.Info("no queue configured; not connecting to the database")
-		if a.Empty {
+		if a.Empty && cfg.Storage.Mode == config.StorageOff {
 			return nil
 		}
 		<-ctx.Done()

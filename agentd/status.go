@@ -16,6 +16,7 @@ import (
 	"github.com/fitsarchive/agentd/internal/agentstatus"
 	"github.com/fitsarchive/agentd/internal/config"
 	"github.com/fitsarchive/agentd/internal/state"
+	"github.com/fitsarchive/agentd/internal/storagewatch"
 	"github.com/fitsarchive/agentd/queue"
 )
 
@@ -28,8 +29,9 @@ type statusServer struct {
 	srv     *http.Server
 	path    string
 
-	mu   sync.Mutex
-	pool *queue.Pool
+	mu      sync.Mutex
+	pool    *queue.Pool
+	storage *storagewatch.Watcher
 }
 
 func newStatus(cfg config.Config, st *state.Store, logger *slog.Logger) *statusServer {
@@ -39,6 +41,12 @@ func newStatus(cfg config.Config, st *state.Store, logger *slog.Logger) *statusS
 func (s *statusServer) setPool(p *queue.Pool) {
 	s.mu.Lock()
 	s.pool = p
+	s.mu.Unlock()
+}
+
+func (s *statusServer) setStorage(w *storagewatch.Watcher) {
+	s.mu.Lock()
+	s.storage = w
 	s.mu.Unlock()
 }
 
@@ -80,10 +88,14 @@ func (s *statusServer) handle(w http.ResponseWriter, _ *http.Request) {
 	doc := agentstatus.Status{Name: s.cfg.Agentd.Name, PID: os.Getpid(), Role: s.cfg.Role, Started: s.started,
 		Queues: []queue.QueueState{}, Lifetime: map[string]map[string]uint64{}}
 	s.mu.Lock()
-	pool := s.pool
+	pool, storage := s.pool, s.storage
 	s.mu.Unlock()
 	if pool != nil {
 		doc.Queues = pool.State()
+	}
+	if storage != nil {
+		snap := storage.Snapshot()
+		doc.Storage = &snap
 	}
 	for name := range s.cfg.Agentd.Queues {
 		if c, err := s.st.Counters(name); err == nil {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/fitsarchive/agentd/internal/storagewatch"
 	"github.com/fitsarchive/agentd/queue"
 )
 
@@ -28,6 +29,7 @@ type Status struct {
 	Queues   []queue.QueueState           `json:"queues"`
 	Lifetime map[string]map[string]uint64 `json:"lifetime_counts"`
 	Events   []queue.Event                `json:"events"`
+	Storage  *storagewatch.Snapshot       `json:"storage,omitempty"` // when the storage agent runs
 }
 
 // Fetch reads the status from the socket at path.
