@@ -1,0 +1,121 @@
+#!/bin/sh
+# /init of the storage agent's test VM (see vm_test.go). The kernel command line says the
+# phase: create (build the mirrors, the VG and known data) or assemble / incremental (the
+# boot after an instance migration: the SSDs are blank; the arrays come up degraded through
+# mdadm --assemble --scan, or inactive through mdadm --incremental, and agentd repairs them).
+# Everything worth checking goes to /out, written as a tar onto the disk with serial "out".
+export PATH=/bin:/sbin
+export MDADM_NO_UDEV=1 MDADM_NO_SYSTEMCTL=1
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /tmp /run /mnt /out /run/lock
+start=$(cut -d' ' -f1 /proc/uptime)
+log() { echo "VM[$(cut -d' ' -f1 /proc/uptime)]: $*" | tee -a /out/timeline.txt; }
+phase=$(sed -n 's/.*phase=\([a-z]*\).*/\1/p' /proc/cmdline)
+wait_limit=$(sed -n 's/.*wait=\([0-9]*\).*/\1/p' /proc/cmdline)
+[ -n "$wait_limit" ] || wait_limit=150
+
+for m in $(cat /modules.order); do
+	args=
+	[ "$m" = md-mod ] && args=start_ro=1
+	insmod "/lib/modules/$m.ko" $args 2>/dev/null || log "insmod $m failed"
+done
+log "phase=$phase modules loaded"
+
+disk() {
+	for d in /sys/block/vd*; do
+		if [ "$(cat "$d/serial" 2>/dev/null)" = "$1" ]; then
+			echo "/dev/${d##*/}"
+			return
+		fi
+	done
+}
+SSD0=$(disk ssd0)
+EBS0=$(disk ebs0)
+SSD1=$(disk ssd1)
+EBS1=$(disk ebs1)
+OUT=$(disk out)
+log "SSD0=$SSD0 EBS0=$EBS0 SSD1=$SSD1 EBS1=$EBS1 OUT=$OUT"
+
+finish() {
+	cd /
+	tar -cf "$OUT" out
+	sync
+	poweroff -f
+}
+
+case "$phase" in
+create)
+	mdadm --create /dev/md0 --run --level=1 --raid-devices=2 --bitmap=internal --write-behind=256 \
+		"$SSD0" --write-mostly "$EBS0" 2>>/out/mdadm.log || log "create md0 failed"
+	mdadm --create /dev/md1 --run --level=1 --raid-devices=2 --bitmap=internal --write-behind=256 \
+		"$SSD1" --write-mostly "$EBS1" 2>>/out/mdadm.log || log "create md1 failed"
+	mdadm --wait /dev/md0 /dev/md1 2>/dev/null
+	lvm pvcreate -q /dev/md0 /dev/md1 >>/out/lvm.log 2>&1
+	lvm vgcreate -q vgdata /dev/md0 /dev/md1 >>/out/lvm.log 2>&1
+	lvm lvcreate -q -y -l 100%FREE -n lvdata vgdata >>/out/lvm.log 2>&1
+	/sbin/mke2fs -q -F -t ext4 /dev/vgdata/lvdata >>/out/lvm.log 2>&1 || log "mkfs failed"
+	mount -t ext4 /dev/vgdata/lvdata /mnt || log "mount failed"
+	dd if=/dev/urandom of=/mnt/data bs=1M count=4 2>/dev/null
+	(cd /mnt && sha256sum data) >/out/sha256
+	umount /mnt
+	lvm vgchange -q -an vgdata >>/out/lvm.log 2>&1
+	mdadm --detail --scan >/out/mdadm.conf
+	cat /proc/mdstat >/out/mdstat-created
+	mdadm --stop --scan 2>>/out/mdadm.log
+	log "created"
+	finish
+	;;
+assemble | incremental)
+	# What udev makes on an AWS instance: stable names saying which disks are instance storage.
+	mkdir -p /dev/disk/by-id
+	for s in ssd0 ssd1; do
+		d=$(disk $s)
+		[ -n "$d" ] && ln -s "../../${d#/dev/}" "/dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_$s"
+	done
+	for s in ebs0 ebs1; do
+		d=$(disk $s)
+		[ -n "$d" ] && ln -s "../../${d#/dev/}" "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_$s"
+	done
+	if [ "$phase" = assemble ]; then
+		mdadm --assemble --scan 2>>/out/mdadm.log
+	else
+		mdadm --incremental "$EBS0" 2>>/out/mdadm.log
+		mdadm --incremental "$EBS1" 2>>/out/mdadm.log
+	fi
+	cat /proc/mdstat >/out/mdstat-before
+	log "arrays up ($phase); starting agentd"
+	/agentd --name storage --config /etc/agentd.toml --state /run/agent.db --socket /run/agentd.sock \
+		--lock-dir /run/lock >/out/agentd.log 2>&1 &
+	agent=$!
+	n=0
+	while [ "$n" -lt "$wait_limit" ]; do
+		if [ "$(grep -c '\[UU\]' /proc/mdstat)" = 2 ]; then
+			break
+		fi
+		sleep 1
+		n=$((n + 1))
+	done
+	log "waited ${n}s"
+	cat /proc/mdstat >/out/mdstat-after
+	for md in md0 md1; do
+		for f in /sys/block/$md/md/dev-*/state; do
+			[ -f "$f" ] && echo "$f: $(cat "$f")" >>/out/sysfs-after
+		done
+		echo "/sys/block/$md/md/degraded: $(cat /sys/block/$md/md/degraded)" >>/out/sysfs-after
+	done
+	kill -TERM "$agent"
+	wait "$agent"
+	cp /run/agent.db /out/agent.db
+	lvm vgchange -q -ay vgdata >>/out/lvm.log 2>&1
+	mount -t ext4 -o ro /dev/vgdata/lvdata /mnt && (cd /mnt && sha256sum data) >/out/sha256
+	umount /mnt 2>/dev/null
+	log "done"
+	finish
+	;;
+*)
+	log "unknown phase '$phase'"
+	finish
+	;;
+esac
