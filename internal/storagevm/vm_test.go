@@ -132,8 +132,8 @@ func (v *vm) initramfs(t *testing.T, name string, extra map[string]string) strin
 	bins := map[string]string{
 		filepath.Join(v.cache, "root", "sbin", "mdadm"): "sbin/mdadm",
 		filepath.Join(v.cache, "root", "sbin", "lvm"):   "sbin/lvm",
-		"/usr/sbin/mke2fs":                              "sbin/mke2fs",
-		"/usr/sbin/wipefs":                              "sbin/wipefs",
+		"/usr/sbin/mke2fs": "sbin/mke2fs",
+		"/usr/sbin/wipefs": "sbin/wipefs",
 	}
 	libPath := filepath.Join(v.cache, "root", "lib", "x86_64-linux-gnu") + ":" + filepath.Join(v.cache, "root", "usr", "lib", "x86_64-linux-gnu")
 	libs := map[string]bool{}
