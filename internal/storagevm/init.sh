@@ -78,17 +78,27 @@ assemble | incremental)
 		d=$(disk $s)
 		[ -n "$d" ] && ln -s "../../${d#/dev/}" "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_$s"
 	done
+	# agentd watches from before the arrays appear: it must notice them by itself.
+	/agentd --name storage --config /etc/agentd.toml --state /run/agent.db --socket /run/agentd.sock \
+		--lock-dir /run/lock >/out/agentd.log 2>&1 &
+	agent=$!
+	n=0
+	while [ ! -S /run/agentd.sock ] && [ "$n" -lt 50 ]; do
+		sleep 0.2
+		n=$((n + 1))
+	done
+	sleep 1
+	log "agentd watching; assembling ($phase)"
+	/stamp >/out/t-assemble-start
 	if [ "$phase" = assemble ]; then
 		mdadm --assemble --scan 2>>/out/mdadm.log
 	else
 		mdadm --incremental "$EBS0" 2>>/out/mdadm.log
 		mdadm --incremental "$EBS1" 2>>/out/mdadm.log
 	fi
+	/stamp >/out/t-assembled
 	cat /proc/mdstat >/out/mdstat-before
-	log "arrays up ($phase); starting agentd"
-	/agentd --name storage --config /etc/agentd.toml --state /run/agent.db --socket /run/agentd.sock \
-		--lock-dir /run/lock >/out/agentd.log 2>&1 &
-	agent=$!
+	log "arrays up ($phase)"
 	n=0
 	while [ "$n" -lt "$wait_limit" ]; do
 		if [ "$(grep -c '\[UU\]' /proc/mdstat)" = 2 ]; then
@@ -98,6 +108,7 @@ assemble | incremental)
 		n=$((n + 1))
 	done
 	log "waited ${n}s"
+	sleep 3 # agentd looks again within its 1 s rescan: let it see the end and record it
 	cat /proc/mdstat >/out/mdstat-after
 	for md in md0 md1; do
 		for f in /sys/block/$md/md/dev-*/state; do

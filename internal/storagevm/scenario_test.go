@@ -40,17 +40,7 @@ func TestMigrationScenario(t *testing.T) {
 
 	// Each migration starts from the EBS volumes as the create boot left them.
 	fresh := func(tag string, ssd1FS bool) map[string]string {
-		disks := map[string]string{}
-		for _, n := range []string{"ebs0", "ebs1"} {
-			p := filepath.Join(v.work, tag+"-"+n+".img")
-			if out, err := exec.Command("cp", "--sparse=always", img(n), p).CombinedOutput(); err != nil {
-				t.Fatalf("cp: %v %s", err, out)
-			}
-			disks[n] = p
-		}
-		for _, n := range []string{"ssd0", "ssd1"} {
-			disks[n] = disk(t, filepath.Join(v.work, tag+"-"+n+".img"), diskSize)
-		}
+		disks := freshDisks(t, v, tag, img)
 		if ssd1FS {
 			if out, err := exec.Command("mke2fs", "-q", "-F", "-t", "ext4", disks["ssd1"]).CombinedOutput(); err != nil {
 				t.Fatalf("mke2fs: %v %s", err, out)
@@ -92,7 +82,12 @@ func TestMigrationScenario(t *testing.T) {
 			if got := string(res["sha256"]); got != sum {
 				t.Errorf("data checksum after: %q, before: %q", got, sum)
 			}
-			events := agentEvents(t, v, phase, res["agent.db"])
+			events, firstAdd := agentEvents(t, v, phase, res["agent.db"])
+			if phase == "assemble" {
+				if ms, ok := latency(res["t-assembled"], firstAdd); ok {
+					t.Logf("degraded → mdadm --add started: %.0f ms after mdadm --assemble returned", ms)
+				}
+			}
 			for _, md := range []string{"md0", "md1"} {
 				want := []string{"add-issued", "done"}
 				if phase == "incremental" {
@@ -123,8 +118,36 @@ func TestMigrationScenario(t *testing.T) {
 	t.Logf("whole VM suite: %.1f s", time.Since(suite).Seconds())
 }
 
-// agentEvents reads the event log agentd left in its bbolt file, by array.
-func agentEvents(t *testing.T, v *vm, phase string, db []byte) map[string][]string {
+// freshDisks copies the EBS images the create boot left and makes blank SSDs: the disks of
+// an instance that moved to new hardware.
+func freshDisks(t testing.TB, v *vm, tag string, img func(string) string) map[string]string {
+	t.Helper()
+	disks := map[string]string{}
+	for _, n := range []string{"ebs0", "ebs1"} {
+		p := filepath.Join(v.work, tag+"-"+n+".img")
+		if out, err := exec.Command("cp", "--sparse=always", img(n), p).CombinedOutput(); err != nil {
+			t.Fatalf("cp: %v %s", err, out)
+		}
+		disks[n] = p
+	}
+	for _, n := range []string{"ssd0", "ssd1"} {
+		disks[n] = disk(t, filepath.Join(v.work, tag+"-"+n+".img"), diskSize)
+	}
+	return disks
+}
+
+// latency is the milliseconds from the stamp the guest wrote to at.
+func latency(stamp []byte, at time.Time) (float64, bool) {
+	from, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(string(stamp)))
+	if err != nil || at.IsZero() {
+		return 0, false
+	}
+	return float64(at.Sub(from)) / float64(time.Millisecond), true
+}
+
+// agentEvents reads the event log agentd left in its bbolt file, by array, and the time of
+// the first add it issued.
+func agentEvents(t testing.TB, v *vm, phase string, db []byte) (map[string][]string, time.Time) {
 	t.Helper()
 	path := filepath.Join(v.work, phase+"-agent.db")
 	if err := os.WriteFile(path, db, 0o600); err != nil {
@@ -140,10 +163,14 @@ func agentEvents(t *testing.T, v *vm, phase string, db []byte) map[string][]stri
 		t.Fatal(err)
 	}
 	out := map[string][]string{}
+	var firstAdd time.Time
 	for _, e := range evs {
 		out[e.Label] = append(out[e.Label], e.Kind)
+		if e.Kind == "add-issued" && firstAdd.IsZero() {
+			firstAdd = e.Time
+		}
 	}
-	return out
+	return out, firstAdd
 }
 
 func inOrder(got, want []string) bool {

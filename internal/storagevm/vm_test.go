@@ -21,11 +21,11 @@ import (
 // vm is what the boots share: the unpacked Debian packages, the built agentd and the
 // initramfs staging folder.
 type vm struct {
-	cache, kver, agentd, work string
+	cache, kver, agentd, stamp, work string
 }
 
 // setup gathers the assets; without qemu the test is skipped loudly, except under CI.
-func setup(t *testing.T) *vm {
+func setup(t testing.TB) *vm {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("the qemu suite is skipped with -short")
@@ -53,12 +53,18 @@ func setup(t *testing.T) *vm {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build a static agentd: %v\n%s", err, out)
 	}
+	v.stamp = filepath.Join(v.work, "stamp")
+	build = exec.Command("go", "build", "-o", v.stamp, "./stamp")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build stamp: %v\n%s", err, out)
+	}
 	return v
 }
 
 // modules returns the .ko files the guest needs, dependencies first, read from each
 // module's .modinfo section (no depmod needed).
-func (v *vm) modules(t *testing.T) []string {
+func (v *vm) modules(t testing.TB) []string {
 	t.Helper()
 	root := filepath.Join(v.cache, "root", "lib", "modules", v.kver)
 	byName := map[string]string{}
@@ -92,7 +98,7 @@ func (v *vm) modules(t *testing.T) []string {
 	return order
 }
 
-func modDepends(t *testing.T, path string) []string {
+func modDepends(t testing.TB, path string) []string {
 	t.Helper()
 	f, err := elf.Open(path)
 	if err != nil {
@@ -114,7 +120,7 @@ func modDepends(t *testing.T, path string) []string {
 
 // initramfs writes the guest's root: busybox, mdadm, lvm, mke2fs, wipefs and their
 // libraries, the modules, /init, agentd and its config, and the files of extra.
-func (v *vm) initramfs(t *testing.T, name string, extra map[string]string) string {
+func (v *vm) initramfs(t testing.TB, name string, extra map[string]string) string {
 	t.Helper()
 	root := filepath.Join(v.work, name+"-root")
 	os.RemoveAll(root)
@@ -171,6 +177,7 @@ func (v *vm) initramfs(t *testing.T, name string, extra map[string]string) strin
 	os.WriteFile(mk("modules.order"), []byte(strings.Join(order, "\n")+"\n"), 0o644)
 	copyFile(t, "init.sh", mk("init"), 0o755)
 	copyFile(t, v.agentd, mk("agentd"), 0o755)
+	copyFile(t, v.stamp, mk("stamp"), 0o755)
 	os.WriteFile(mk("etc/lvm/lvm.conf"), []byte(`devices {
 	obtain_device_list_from_udev = 0
 	external_device_info_source = "none"
@@ -199,7 +206,7 @@ global {
 	return img
 }
 
-func copyFile(t *testing.T, from, to string, mode os.FileMode) {
+func copyFile(t testing.TB, from, to string, mode os.FileMode) {
 	t.Helper()
 	b, err := os.ReadFile(from)
 	if err != nil {
@@ -211,7 +218,7 @@ func copyFile(t *testing.T, from, to string, mode os.FileMode) {
 }
 
 // disk makes a sparse disk image.
-func disk(t *testing.T, path string, size int64) string {
+func disk(t testing.TB, path string, size int64) string {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
@@ -223,7 +230,7 @@ func disk(t *testing.T, path string, size int64) string {
 }
 
 // boot runs the guest until it powers off and returns the files it wrote to /out.
-func (v *vm) boot(t *testing.T, initrd, phase string, disks map[string]string, timeout time.Duration, cmdline string) map[string][]byte {
+func (v *vm) boot(t testing.TB, initrd, phase string, disks map[string]string, timeout time.Duration, cmdline string) map[string][]byte {
 	t.Helper()
 	outImg := disk(t, filepath.Join(v.work, phase+"-out.img"), 64<<20)
 	args := []string{"-accel", "tcg", "-m", "512", "-smp", "1", "-display", "none", "-serial", "stdio", "-monitor", "none",

@@ -75,7 +75,7 @@ func New(cfg config.Storage, opt Options, store *state.Store, run hostexec.Runne
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Watcher{cfg: cfg, opt: opt, store: store, log: log.With("agent", "storage"),
+	return &Watcher{cfg: cfg, opt: opt, store: store, log: log.With("component", "storage"),
 		mdadm: mdraid.Mdadm{Run: run},
 		disc: mdraid.Discovery{DevRoot: opt.DevRoot, SysRoot: cfg.SysRoot, ProcRoot: cfg.ProcRoot,
 			Patterns: cfg.Candidates, Run: run},
@@ -271,6 +271,7 @@ func (w *Watcher) act(ctx context.Context, d mdraid.Decision, prev state.Storage
 		return fmt.Errorf("journal the action before issuing it: %w", err)
 	}
 	var err error
+	started := w.opt.Now()
 	switch d.Kind {
 	case mdraid.KindAdd:
 		err = w.mdadm.Add(ctx, d.Array, d.Device)
@@ -288,7 +289,14 @@ func (w *Watcher) act(ctx context.Context, d mdraid.Decision, prev state.Storage
 		w.event(d.Kind+"-failed", d.Array, fmt.Sprintf("%v; trying again in %s", err, backoff(rec.Attempts)))
 		return err
 	}
-	w.event(d.Kind+"-issued", d.Array, fmt.Sprintf("mdadm %s %s", d.Kind, d.Device))
+	// The event carries the moment mdadm was started; its detail says how long it ran.
+	if w.store != nil {
+		detail := fmt.Sprintf("mdadm %s %s (mdadm ran %s)", d.Kind, d.Device, w.opt.Now().Sub(started).Round(time.Millisecond))
+		w.log.Info(d.Kind+"-issued", "array", d.Array, "detail", detail)
+		if err := w.store.AddEvent(queue.Event{Time: started, Queue: EventSource, Kind: d.Kind + "-issued", Label: d.Array, Detail: detail}); err != nil {
+			w.log.Error("record event", "err", err)
+		}
+	}
 	return nil
 }
 
@@ -305,6 +313,16 @@ func (w *Watcher) Run(ctx context.Context) error {
 	} else {
 		defer f.Close()
 	}
+	// A pipe closed when ctx ends wakes the poll at once: no timer ticks while idle.
+	stopR, stopW, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("storage watcher: %w", err)
+	}
+	defer stopR.Close()
+	go func() { // owner: Run; ends when ctx ends
+		<-ctx.Done()
+		stopW.Close()
+	}()
 	for {
 		if err := w.Step(ctx); err != nil && ctx.Err() == nil {
 			w.log.Warn("storage look failed", "err", err)
@@ -315,37 +333,32 @@ func (w *Watcher) Run(ctx context.Context) error {
 				_, _ = io.Copy(io.Discard, f)
 			}
 		}
-		if err := wait(ctx, f, rescan); err != nil {
-			return nil // ctx ended
+		wait(f, stopR, rescan)
+		if ctx.Err() != nil {
+			return nil
 		}
 	}
 }
 
-// wait returns at a change event of f, after d, or with an error when ctx ends.
-func wait(ctx context.Context, f *os.File, d time.Duration) error {
+// wait returns at a change event of mdstat (POLLPRI), when stop becomes readable (ctx
+// ended), or after d.
+func wait(mdstat, stop *os.File, d time.Duration) {
+	fds := []unix.PollFd{{Fd: int32(stop.Fd()), Events: unix.POLLIN | unix.POLLHUP}}
+	if mdstat != nil {
+		fds = append(fds, unix.PollFd{Fd: int32(mdstat.Fd()), Events: unix.POLLPRI | unix.POLLERR})
+	}
 	deadline := time.Now().Add(d)
 	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
 		left := time.Until(deadline)
 		if left <= 0 {
-			return nil
+			return
 		}
-		// Short polls so that ctx is noticed within 200 ms.
-		slice := min(left, 200*time.Millisecond)
-		if f == nil {
-			time.Sleep(slice)
+		n, err := unix.Poll(fds, int(left/time.Millisecond)+1)
+		if errors.Is(err, unix.EINTR) {
 			continue
 		}
-		fds := []unix.PollFd{{Fd: int32(f.Fd()), Events: unix.POLLPRI | unix.POLLERR}}
-		n, err := unix.Poll(fds, int(slice/time.Millisecond)+1)
-		if err != nil && !errors.Is(err, unix.EINTR) {
-			time.Sleep(slice)
-			continue
-		}
-		if n > 0 && fds[0].Revents&(unix.POLLPRI|unix.POLLERR) != 0 {
-			return nil
+		if err != nil || n > 0 {
+			return
 		}
 	}
 }
