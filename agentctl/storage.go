@@ -114,12 +114,13 @@ example:
 					return nil
 				}
 				sc := a.cfg.Storage
-				patterns := sc.Candidates
 				if len(candidates) > 0 {
-					patterns = candidates
+					sc.Candidates = candidates
 				}
+				patterns := sc.Candidates
+				sc.ProcRoot, sc.SysRoot = a.procRoot(pf), a.sysRoot(pf)
 				run := hostexec.Exec{}
-				disc := mdraid.Discovery{DevRoot: pf.devRoot, SysRoot: a.sysRoot(pf), ProcRoot: a.procRoot(pf), Patterns: patterns, Run: run}
+				disc := storagewatch.Discovery(sc, storagewatch.Options{DevRoot: pf.devRoot}, run)
 				cands, err := disc.Find(ctx, v.Arrays0)
 				if err != nil {
 					return cli.WithCode(cli.ExitUsage, err)

@@ -27,7 +27,11 @@ type Discovery struct {
 	// path must name AWS instance storage (…Instance_Storage…); names that say nothing
 	// (xvd* on Xen hosts) need a check against the instance metadata here.
 	InstanceStore func(path, device string) bool
-	Run           hostexec.Runner // wipefs
+	// Ephemeral, when set, lists the devices the instance metadata calls instance storage
+	// (block-device-mapping/ephemeral*): a matched device whose name does not say so is
+	// instance storage when it is listed there.
+	Ephemeral func(ctx context.Context) (map[string]bool, error)
+	Run       hostexec.Runner // wipefs
 }
 
 // Find lists the candidates matched by the patterns, described against the arrays.
@@ -44,6 +48,9 @@ func (d Discovery) Find(ctx context.Context, arrays []Array) ([]Candidate, error
 		}
 	}
 	seen := map[string]bool{}
+	var ephemeral map[string]bool
+	ephemeralErr := error(nil)
+	ephemeralAsked := false
 	var out []Candidate
 	for _, pat := range d.Patterns {
 		matches, err := filepath.Glob(filepath.Join(root, pat))
@@ -64,10 +71,17 @@ func (d Discovery) Find(ctx context.Context, arrays []Array) ([]Candidate, error
 			path := "/" + strings.TrimPrefix(strings.TrimPrefix(full, root), "/")
 			c := Candidate{Path: path, Device: dev}
 			c.SizeBytes = blockSize(d.SysRoot, dev)
-			if d.InstanceStore != nil {
+			switch {
+			case d.InstanceStore != nil:
 				c.InstanceStore = d.InstanceStore(path, dev)
-			} else {
-				c.InstanceStore = strings.Contains(path, "Amazon_EC2_NVMe_Instance_Storage")
+			case strings.Contains(path, "Amazon_EC2_NVMe_Instance_Storage"):
+				c.InstanceStore = true
+			case d.Ephemeral != nil:
+				if !ephemeralAsked {
+					ephemeralAsked = true
+					ephemeral, ephemeralErr = d.Ephemeral(ctx)
+				}
+				c.InstanceStore = ephemeralErr == nil && ephemeral[dev]
 			}
 			c.InUse = inUse(d.SysRoot, dev, mounted, members)
 			c.Signatures, c.MDUUID = d.signatures(ctx, real)

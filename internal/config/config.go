@@ -53,8 +53,12 @@ type Storage struct {
 	Grace       Duration `toml:"grace"`        // before an inactive mirror is run
 	MaxParallel int      `toml:"max_parallel"` // mirrors recovering at once
 	Rescan      Duration `toml:"rescan"`       // the periodic re-read behind the change events
-	ProcRoot    string   `toml:"proc_root"`    // "/proc" (tests use captured trees)
-	SysRoot     string   `toml:"sys_root"`     // "/sys"
+	// ConfirmWithMetadata: a candidate whose name does not say it is instance storage (xvd*
+	// on Xen hosts) counts as such only when the instance metadata lists it as ephemeral.
+	ConfirmWithMetadata bool   `toml:"confirm_with_metadata"`
+	MetadataEndpoint    string `toml:"metadata_endpoint"` // "" = the real service
+	ProcRoot            string `toml:"proc_root"`         // "/proc" (tests use captured trees)
+	SysRoot             string `toml:"sys_root"`          // "/sys"
 }
 
 // Watches reports whether the storage agent looks after array name.

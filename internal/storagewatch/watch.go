@@ -20,6 +20,7 @@ import (
 
 	"github.com/fitsarchive/agentd/internal/config"
 	"github.com/fitsarchive/agentd/internal/hostexec"
+	"github.com/fitsarchive/agentd/internal/instancemeta"
 	"github.com/fitsarchive/agentd/internal/state"
 	"github.com/fitsarchive/agentd/mdraid"
 	"github.com/fitsarchive/agentd/queue"
@@ -76,11 +77,24 @@ func New(cfg config.Storage, opt Options, store *state.Store, run hostexec.Runne
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Watcher{cfg: cfg, opt: opt, store: store, log: log.With("component", "storage"),
-		mdadm: mdraid.Mdadm{Run: run},
-		disc: mdraid.Discovery{DevRoot: opt.DevRoot, SysRoot: cfg.SysRoot, ProcRoot: cfg.ProcRoot,
-			Patterns: cfg.Candidates, Run: run},
+		mdadm:         mdraid.Mdadm{Run: run},
+		disc:          Discovery(cfg, opt, run),
 		inactiveSince: map[string]time.Time{}, said: map[string]string{}, progressAt: map[string]time.Time{},
 		snap: Snapshot{Mode: cfg.Mode}}
+}
+
+// Discovery describes candidates as the config says: by name, and by the instance metadata
+// when confirm_with_metadata is set.
+func Discovery(cfg config.Storage, opt Options, run hostexec.Runner) mdraid.Discovery {
+	d := mdraid.Discovery{DevRoot: opt.DevRoot, SysRoot: cfg.SysRoot, ProcRoot: cfg.ProcRoot, Patterns: cfg.Candidates, Run: run}
+	if cfg.ConfirmWithMetadata {
+		d.Ephemeral = func(ctx context.Context) (map[string]bool, error) {
+			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			return instancemeta.EphemeralDevices(ctx, cfg.MetadataEndpoint)
+		}
+	}
+	return d
 }
 
 // Snapshot returns the latest look.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fitsarchive/agentd/internal/aemmtest"
 	"github.com/fitsarchive/agentd/internal/config"
 	"github.com/fitsarchive/agentd/internal/hostexec"
 	"github.com/fitsarchive/agentd/internal/state"
@@ -291,5 +292,41 @@ func TestRunLoopStopsWithContext(t *testing.T) {
 	}
 	if s := w.Snapshot(); !s.MD || len(s.Decisions) != 2 {
 		t.Fatalf("snapshot %+v", s)
+	}
+}
+
+// On a Xen host the instance-store disks are xvd* like any other: only the instance
+// metadata (here the real amazon-ec2-metadata-mock, whose default maps ephemeral0 to sdb)
+// says xvdb is instance storage; xvdc, unlisted, is refused.
+func TestXenNamesConfirmedByInstanceMetadata(t *testing.T) {
+	h := newHost(t)
+	for _, name := range []string{"xvdb", "xvdc"} {
+		f, _ := os.Create(filepath.Join(h.dev, "dev", name))
+		f.Truncate(300 << 20)
+		f.Close()
+	}
+	h.set("degraded")
+	for _, name := range []string{"xvdb", "xvdc"} {
+		os.MkdirAll(filepath.Join(h.sys, "class", "block", name), 0o755)
+		os.WriteFile(filepath.Join(h.sys, "class", "block", name, "size"), []byte("614400\n"), 0o644)
+	}
+	r := &runner{}
+	now := time.Now()
+	store := openStore(t, filepath.Join(t.TempDir(), "a.db"))
+	defer store.Close()
+	cfg := config.Defaults().Storage
+	cfg.Mode, cfg.ProcRoot, cfg.SysRoot = config.StorageEnabled, h.proc, h.sys
+	cfg.Candidates = []string{"/dev/xvd*"}
+	cfg.ConfirmWithMetadata, cfg.MetadataEndpoint = true, aemmtest.Start(t, "")
+	w := New(cfg, Options{DevRoot: h.dev, Now: func() time.Time { return now }}, store, r, nil)
+	if err := w.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if c := r.calls(); len(c) != 1 || c[0] != "/dev/md0 --add /dev/xvdb" {
+		t.Fatalf("mdadm calls %v, want xvdb added to md0", c)
+	}
+	d := w.Snapshot().Decisions[0]
+	if len(d.Refused) != 1 || d.Refused[0].Path != "/dev/xvdc" || d.Refused[0].Reason != "not positively instance storage" {
+		t.Fatalf("md0 decision %+v", d)
 	}
 }
