@@ -57,3 +57,12 @@ func (m Mdadm) Examine(ctx context.Context, device string) Examine {
 	}
 	return ParseExamine(filepath.Base(device), text)
 }
+
+// Detail reads `mdadm --detail` of an array (read-only).
+func (m Mdadm) Detail(ctx context.Context, array string) (Detail, error) {
+	out, err := m.Run.Run(ctx, "mdadm", "--detail", devPath(array))
+	if err != nil {
+		return Detail{}, fmt.Errorf("detail of %s: %w", array, err)
+	}
+	return ParseDetail(string(out)), nil
+}

@@ -136,6 +136,17 @@ func (w *Watcher) Step(ctx context.Context) error {
 		return err
 	}
 	delete(w.said, "*read")
+	// Without sysfs for an array (an old kernel, /sys not mounted), mdadm --detail says which
+	// member is which.
+	for i := range arrays {
+		if arrays[i].Active && len(arrays[i].Warnings) > 0 {
+			if d, err := w.mdadm.Detail(ctx, arrays[i].Name); err == nil {
+				mdraid.ApplyDetail(&arrays[i], d)
+			} else {
+				w.log.Warn("no member states for array", "array", arrays[i].Name, "err", err)
+			}
+		}
+	}
 	snap.Arrays = arrays
 
 	actions, err := w.store.StorageActions()
