@@ -131,8 +131,7 @@ example:
 						continue
 					}
 					for _, m := range arr.Members {
-						out, _ := run.Run(ctx, "mdadm", "--examine", "/dev/"+m.Device)
-						exam[m.Device] = mdraid.ParseExamine(m.Device, string(out))
+						exam[m.Device] = mdraid.Mdadm{Run: run}.Examine(ctx, "/dev/"+m.Device)
 					}
 				}
 				ds := mdraid.Plan(mdraid.Input{Arrays: v.Arrays0, Candidates: cands, Examine: exam, Watch: sc.Watches,

@@ -154,7 +154,7 @@ func (d Discovery) signatures(ctx context.Context, path string) ([]string, strin
 	if d.Run == nil {
 		return []string{"unknown (no wipefs runner)"}, ""
 	}
-	out, err := d.Run.Run(ctx, "wipefs", "--no-act", "--json", path)
+	out, _, err := d.Run.Run(ctx, "wipefs", "--no-act", "--json", path)
 	if err != nil {
 		return []string{"unknown (" + err.Error() + ")"}, ""
 	}

@@ -87,3 +87,20 @@ func TestEverySysfsDumpReads(t *testing.T) {
 		}
 	}
 }
+
+// mdadm's status lines (on stderr) become the one-line message of the event log.
+func TestEveryCapturedMdadmMessageReads(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*/*.stderr")
+	if len(files) < 10 {
+		t.Fatalf("%d fixtures", len(files))
+	}
+	for _, f := range files {
+		m := Message(readFile(t, f))
+		if !strings.HasPrefix(m, "mdadm: ") || strings.Contains(m, "\n") {
+			t.Errorf("%s: %q", f, m)
+		}
+	}
+	if m := Message(readFile(t, "testdata/migrate/mdadm-add-ssd0.txt.stderr")); m != "mdadm: added /dev/vda" {
+		t.Errorf("add message %q", m)
+	}
+}

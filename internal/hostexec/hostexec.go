@@ -12,9 +12,10 @@ import (
 	"time"
 )
 
-// Runner runs a command and returns its standard output.
+// Runner runs a command and returns what it printed (mdadm prints its status lines, such as
+// "mdadm: added /dev/vdc", on stderr).
 type Runner interface {
-	Run(ctx context.Context, name string, args ...string) (stdout []byte, err error)
+	Run(ctx context.Context, name string, args ...string) (stdout, stderr []byte, err error)
 }
 
 // Exec runs commands on this host.
@@ -24,7 +25,7 @@ type Exec struct {
 
 // Run implements Runner. A failure says the command line, the exit status and what the
 // command printed on stderr.
-func (e Exec) Run(ctx context.Context, name string, args ...string) ([]byte, error) {
+func (e Exec) Run(ctx context.Context, name string, args ...string) ([]byte, []byte, error) {
 	start := time.Now()
 	cmd := exec.CommandContext(ctx, name, args...)
 	var stdout, stderr bytes.Buffer
@@ -39,7 +40,7 @@ func (e Exec) Run(ctx context.Context, name string, args ...string) ([]byte, err
 		if msg == "" {
 			msg = strings.TrimSpace(stdout.String())
 		}
-		return stdout.Bytes(), fmt.Errorf("%s: %w: %s", line, err, msg)
+		return stdout.Bytes(), stderr.Bytes(), fmt.Errorf("%s: %w: %s", line, err, msg)
 	}
-	return stdout.Bytes(), nil
+	return stdout.Bytes(), stderr.Bytes(), nil
 }

@@ -296,14 +296,15 @@ func (w *Watcher) act(ctx context.Context, d mdraid.Decision, prev state.Storage
 		return fmt.Errorf("journal the action before issuing it: %w", err)
 	}
 	var err error
+	var msg string
 	started := w.opt.Now()
 	switch d.Kind {
 	case mdraid.KindAdd:
-		err = w.mdadm.Add(ctx, d.Array, d.Device)
+		msg, err = w.mdadm.Add(ctx, d.Array, d.Device)
 	case mdraid.KindReAdd:
-		err = w.mdadm.ReAdd(ctx, d.Array, d.Device)
+		msg, err = w.mdadm.ReAdd(ctx, d.Array, d.Device)
 	case mdraid.KindRun:
-		err = w.mdadm.Start(ctx, d.Array)
+		msg, err = w.mdadm.Start(ctx, d.Array)
 	}
 	if err != nil {
 		rec.Failed = err.Error()
@@ -316,7 +317,7 @@ func (w *Watcher) act(ctx context.Context, d mdraid.Decision, prev state.Storage
 	}
 	// The event carries the moment mdadm was started; its detail says how long it ran.
 	if w.store != nil {
-		detail := fmt.Sprintf("mdadm %s %s (mdadm ran %s)", d.Kind, d.Device, w.opt.Now().Sub(started).Round(time.Millisecond))
+		detail := fmt.Sprintf("mdadm %s %s (ran %s): %s", d.Kind, d.Device, w.opt.Now().Sub(started).Round(time.Millisecond), msg)
 		w.log.Info(d.Kind+"-issued", "array", d.Array, "detail", detail)
 		if err := w.store.AddEvent(queue.Event{Time: started, Queue: EventSource, Kind: d.Kind + "-issued", Label: d.Array, Detail: detail}); err != nil {
 			w.log.Error("record event", "err", err)

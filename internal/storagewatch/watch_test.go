@@ -25,7 +25,7 @@ type runner struct {
 	failMdadm error
 }
 
-func (r *runner) Run(ctx context.Context, name string, args ...string) ([]byte, error) {
+func (r *runner) Run(ctx context.Context, name string, args ...string) ([]byte, []byte, error) {
 	if name != "mdadm" {
 		return hostexec.Exec{}.Run(ctx, name, args...)
 	}
@@ -33,10 +33,13 @@ func (r *runner) Run(ctx context.Context, name string, args ...string) ([]byte, 
 	defer r.mu.Unlock()
 	line := strings.Join(args, " ")
 	if strings.HasPrefix(line, "--examine") {
-		return nil, errors.New("no superblock (test)")
+		return nil, nil, errors.New("no superblock (test)")
 	}
 	r.mdadm = append(r.mdadm, line)
-	return nil, r.failMdadm
+	if r.failMdadm != nil {
+		return nil, nil, r.failMdadm
+	}
+	return nil, []byte("mdadm: added " + args[len(args)-1] + "\n"), nil
 }
 
 func (r *runner) calls() []string {
@@ -187,6 +190,12 @@ func TestScenarioAddsOnceFollowsAndSurvivesRestart(t *testing.T) {
 	}
 	if strings.Count(got, "md0:add-issued") != 1 || strings.Count(got, "md1:add-issued") != 1 {
 		t.Errorf("an add issued more than once: %s", got)
+	}
+	evs, _ := store.Events(100)
+	for _, e := range evs {
+		if e.Kind == "add-issued" && !strings.Contains(e.Detail, "mdadm: added "+ssd0) && !strings.Contains(e.Detail, "mdadm: added "+ssd1) {
+			t.Errorf("add-issued event without mdadm's message: %+v", e)
+		}
 	}
 }
 
