@@ -82,6 +82,9 @@ func (d Discovery) Find(ctx context.Context, arrays []Array) ([]Candidate, error
 					ephemeral, ephemeralErr = d.Ephemeral(ctx)
 				}
 				c.InstanceStore = ephemeralErr == nil && ephemeral[dev]
+				if ephemeralErr != nil {
+					c.InstanceStoreNote = "instance metadata: " + ephemeralErr.Error()
+				}
 			}
 			c.InUse = inUse(d.SysRoot, dev, mounted, members)
 			c.Signatures, c.MDUUID = d.signatures(ctx, real)

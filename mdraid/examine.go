@@ -75,5 +75,5 @@ func SameUUID(a, b string) bool {
 	norm := func(s string) string {
 		return strings.ToLower(strings.NewReplacer(":", "", "-", "", " ", "").Replace(s))
 	}
-	return a != "" && norm(a) == norm(b)
+	return norm(a) != "" && norm(a) == norm(b)
 }

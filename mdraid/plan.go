@@ -9,13 +9,15 @@ import (
 
 // Candidate is a block device that might replace the lost SSD of a mirror.
 type Candidate struct {
-	Path          string   `json:"path"`   // as matched, e.g. /dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_…
-	Device        string   `json:"device"` // kernel name, e.g. nvme1n1
-	SizeBytes     int64    `json:"size_bytes"`
-	InstanceStore bool     `json:"instance_store"`       // positively instance storage (name, or instance metadata)
-	InUse         string   `json:"in_use,omitempty"`     // why it is busy: mounted, holders, member of an array
-	Signatures    []string `json:"signatures,omitempty"` // what wipefs --no-act found: linux_raid_member, ext4, LVM2_member, gpt…
-	MDUUID        string   `json:"md_uuid,omitempty"`    // the array UUID of its md superblock, if any
+	Path          string `json:"path"`   // as matched, e.g. /dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_…
+	Device        string `json:"device"` // kernel name, e.g. nvme1n1
+	SizeBytes     int64  `json:"size_bytes"`
+	InstanceStore bool   `json:"instance_store"` // positively instance storage (name, or instance metadata)
+	// InstanceStoreNote says why it could not be confirmed (the metadata lookup failed).
+	InstanceStoreNote string   `json:"instance_store_note,omitempty"`
+	InUse             string   `json:"in_use,omitempty"`     // why it is busy: mounted, holders, member of an array
+	Signatures        []string `json:"signatures,omitempty"` // what wipefs --no-act found: linux_raid_member, ext4, LVM2_member, gpt…
+	MDUUID            string   `json:"md_uuid,omitempty"`    // the array UUID of its md superblock, if any
 }
 
 // Kinds of decisions.
@@ -148,10 +150,7 @@ func decide(in Input, a Array, recovering *int, used map[string]bool) Decision {
 		d.Kind, d.Reason = KindWait, fmt.Sprintf("degraded on its EBS member %s; waiting: %d array(s) recovering already", w.Device, *recovering)
 		return d
 	}
-	need := w.SizeBytes
-	if need == 0 {
-		need = a.SizeKiB * 1024
-	}
+	need := neededBytes(a, w)
 	var readd, add *Candidate
 	cands := append([]Candidate(nil), in.Candidates...)
 	sort.Slice(cands, func(i, j int) bool { return cands[i].Path < cands[j].Path })
@@ -187,12 +186,28 @@ func decide(in Input, a Array, recovering *int, used map[string]bool) Decision {
 	return d
 }
 
+// neededBytes is the size a replacement must have: what the remaining member gives the
+// array (its data offset plus the component size, from sysfs), else the remaining member's
+// whole size, else the array's size.
+func neededBytes(a Array, w Member) int64 {
+	switch {
+	case a.ComponentKiB > 0 && w.DataOffset > 0:
+		return w.DataOffset + a.ComponentKiB*1024
+	case w.SizeBytes > 0:
+		return w.SizeBytes
+	}
+	return a.SizeKiB * 1024
+}
+
 // refuse says why a candidate cannot replace the lost member of a ("" when it can).
 func refuse(a Array, c *Candidate, need int64, used map[string]bool) string {
 	if used[c.Path] {
 		return "chosen for another array"
 	}
 	if !c.InstanceStore {
+		if c.InstanceStoreNote != "" {
+			return "not positively instance storage (" + c.InstanceStoreNote + ")"
+		}
 		return "not positively instance storage"
 	}
 	if c.InUse != "" {
@@ -216,6 +231,10 @@ func refuse(a Array, c *Candidate, need int64, used map[string]bool) string {
 
 func decideInactive(in Input, a Array) Decision {
 	d := Decision{Array: a.Name}
+	if in.Busy[a.Name] {
+		d.Kind, d.Reason = KindFollow, "inactive; mdadm --run was issued: waiting for the array to start"
+		return d
+	}
 	if len(a.Members) != 1 {
 		d.Kind, d.Reason = KindHuman, fmt.Sprintf("inactive with %d members; only an inactive mirror left with its EBS member alone is started", len(a.Members))
 		return d

@@ -221,3 +221,25 @@ func TestParseExamineFixtures(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The replacement must hold what the remaining member gives the array (data offset +
+// component size), not the whole EBS volume, which may be provisioned larger than the SSD.
+func TestNeededSizeIsTheComponentNotTheWholeEBS(t *testing.T) {
+	sys := append([]string{}, degradedSys...)
+	sys = append(sys,
+		"/sys/block/md0/md/component_size: 261120", // KiB, as mdadm --detail's Used Dev Size
+		"/sys/block/md0/md/dev-vdb/offset: 2048",   // sectors, as --examine's Data Offset
+	)
+	arrays := arraysOf(t, readFile(t, "testdata/migrate/mdstat-degraded-after-migration.txt"), sys)
+	// The EBS member vdb is 256 MiB; a 260 MiB EBS would be fine too. The SSD below is
+	// smaller than the EBS volume but larger than offset + component (1 MiB + 255 MiB).
+	arrays[0].Member("vdb").SizeBytes = 300 * mib
+	ds := Plan(Input{Arrays: arrays, Candidates: []Candidate{blank("ssd", 257*mib)}, Watch: func(a string) bool { return a == "md0" }})
+	if ds[0].Kind != KindAdd {
+		t.Fatalf("md0 %+v: a 257 MiB SSD holds 1 MiB offset + 255 MiB component", ds[0])
+	}
+	ds = Plan(Input{Arrays: arrays, Candidates: []Candidate{blank("ssd", 255*mib)}, Watch: func(a string) bool { return a == "md0" }})
+	if ds[0].Kind != KindWait || !strings.Contains(ds[0].Refused[0].Reason, "too small: 267386880 bytes, the mirror needs 268435456") {
+		t.Fatalf("md0 %+v: 255 MiB cannot hold offset + component", ds[0])
+	}
+}

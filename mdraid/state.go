@@ -32,6 +32,8 @@ type Member struct {
 	InSync      bool     `json:"in_sync"`
 	State       []string `json:"state,omitempty"` // sysfs dev-*/state, e.g. in_sync,write_mostly
 	SizeBytes   int64    `json:"size_bytes,omitempty"`
+	// DataOffset is where the member's data starts, in bytes (sysfs md/dev-*/offset).
+	DataOffset int64 `json:"data_offset,omitempty"`
 }
 
 // Working reports whether the member serves data now.
@@ -39,19 +41,21 @@ func (m Member) Working() bool { return !m.Faulty && !m.Spare && m.InSync }
 
 // Array is one md array.
 type Array struct {
-	Name       string   `json:"name"`  // "md0"
-	Level      string   `json:"level"` // "raid1"
-	Active     bool     `json:"active"`
-	ArrayState string   `json:"array_state,omitempty"` // sysfs: clean, active, read-auto, inactive…
-	RaidDisks  int      `json:"raid_disks"`
-	Working    int      `json:"working_disks"`
-	Degraded   int      `json:"degraded"`
-	UUID       string   `json:"uuid,omitempty"`
-	SizeKiB    int64    `json:"size_kib"`              // array size in KiB (mdstat blocks)
-	SyncAction string   `json:"sync_action,omitempty"` // idle, resync, recover, check, repair…
-	Sync       *Sync    `json:"sync,omitempty"`
-	Members    []Member `json:"members"`
-	Warnings   []string `json:"warnings,omitempty"` // what could not be read
+	Name       string `json:"name"`  // "md0"
+	Level      string `json:"level"` // "raid1"
+	Active     bool   `json:"active"`
+	ArrayState string `json:"array_state,omitempty"` // sysfs: clean, active, read-auto, inactive…
+	RaidDisks  int    `json:"raid_disks"`
+	Working    int    `json:"working_disks"`
+	Degraded   int    `json:"degraded"`
+	UUID       string `json:"uuid,omitempty"`
+	SizeKiB    int64  `json:"size_kib"` // array size in KiB (mdstat blocks)
+	// ComponentKiB is the space each member gives the array (sysfs md/component_size).
+	ComponentKiB int64    `json:"component_kib,omitempty"`
+	SyncAction   string   `json:"sync_action,omitempty"` // idle, resync, recover, check, repair…
+	Sync         *Sync    `json:"sync,omitempty"`
+	Members      []Member `json:"members"`
+	Warnings     []string `json:"warnings,omitempty"` // what could not be read
 }
 
 // Sync is the progress of a resync, recovery or check.
@@ -159,8 +163,11 @@ func Read(procRoot, sysRoot string) ([]Array, error) {
 				m.InSync = a.Active && !m.Faulty && !m.Spare && a.Sync == nil
 			}
 		}
+		mdDir := filepath.Join(sysRoot, "block", st.Name, "md")
+		a.ComponentKiB = readInt(filepath.Join(mdDir, "component_size"))
 		for i := range a.Members {
 			a.Members[i].SizeBytes = blockSize(sysRoot, a.Members[i].Device)
+			a.Members[i].DataOffset = 512 * readInt(filepath.Join(mdDir, "dev-"+a.Members[i].Device, "offset"))
 		}
 		sort.Slice(a.Members, func(i, j int) bool { return a.Members[i].Slot < a.Members[j].Slot })
 		arrays = append(arrays, a)
@@ -183,7 +190,12 @@ func mdstat(pfs procfs.FS) (stats []procfs.MDStat, err error) {
 
 // blockSize reads /sys/class/block/DEV/size (512-byte sectors); 0 when unknown.
 func blockSize(sysRoot, dev string) int64 {
-	b, err := os.ReadFile(filepath.Join(sysRoot, "class", "block", dev, "size"))
+	return 512 * readInt(filepath.Join(sysRoot, "class", "block", dev, "size"))
+}
+
+// readInt reads a sysfs file holding one integer; 0 when absent or not a number.
+func readInt(path string) int64 {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0
 	}
@@ -191,5 +203,5 @@ func blockSize(sysRoot, dev string) int64 {
 	if err != nil {
 		return 0
 	}
-	return n * 512
+	return n
 }

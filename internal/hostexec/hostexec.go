@@ -18,16 +18,27 @@ type Runner interface {
 	Run(ctx context.Context, name string, args ...string) (stdout, stderr []byte, err error)
 }
 
+// DefaultTimeout bounds one command: a tool hung on a dying device must not stop the agent.
+const DefaultTimeout = 2 * time.Minute
+
 // Exec runs commands on this host.
 type Exec struct {
-	Logger *slog.Logger // nil: no logging
+	Logger  *slog.Logger  // nil: no logging
+	Timeout time.Duration // per command; 0 = DefaultTimeout
 }
 
 // Run implements Runner. A failure says the command line, the exit status and what the
 // command printed on stderr.
 func (e Exec) Run(ctx context.Context, name string, args ...string) ([]byte, []byte, error) {
 	start := time.Now()
+	timeout := e.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.WaitDelay = 5 * time.Second // a killed command's children must not hold its pipes open
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestExecReturnsOutputAndFoldsStderrIntoErrors(t *testing.T) {
@@ -19,5 +20,13 @@ func TestExecReturnsOutputAndFoldsStderrIntoErrors(t *testing.T) {
 	}
 	if _, _, err := (Exec{}).Run(ctx, "no-such-command-here"); err == nil {
 		t.Fatal("a missing command gave no error")
+	}
+}
+
+func TestHungCommandIsStopped(t *testing.T) {
+	start := time.Now()
+	_, _, err := Exec{Timeout: 200 * time.Millisecond}.Run(context.Background(), "sleep", "30")
+	if err == nil || time.Since(start) > 10*time.Second {
+		t.Fatalf("hung command: %v after %s", err, time.Since(start))
 	}
 }

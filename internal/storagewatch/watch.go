@@ -171,18 +171,29 @@ func (w *Watcher) Step(ctx context.Context) error {
 	}
 	for name, act := range actions {
 		a, ok := byName[name]
-		recovering := ok && (a.SyncAction == "recover" || (a.Sync != nil && a.Sync.Kind == "recovering") || hasSpare(a))
+		recovering := ok && a.Active && (a.SyncAction == "recover" || (a.Sync != nil && a.Sync.Kind == "recovering") || hasSpare(a))
 		whole := ok && a.Active && a.Degraded == 0 && !recovering
 		switch {
-		case act.Failed != "":
-			// mdadm failed: nothing was added. Try again after a backoff.
-			if now.Sub(act.IssuedAt) < backoff(act.Attempts) {
-				busy[name] = true
-			}
 		case whole:
 			w.event("done", name, fmt.Sprintf("%s of %s finished: the mirror is whole", act.Kind, act.Device))
 			if err := w.store.ClearStorageAction(name); err != nil {
 				return err
+			}
+			delete(actions, name)
+			delete(w.said, name+"*stuck")
+			delete(w.said, name+"*gaveup")
+		case act.Failed != "" && act.Attempts >= MaxAttempts:
+			// mdadm refused this repeatedly: leave the mirror to a human for good.
+			busy[name] = true
+			if w.said[name+"*gaveup"] == "" {
+				w.said[name+"*gaveup"] = "1"
+				w.log.Error("mirror needs a human", "array", name, "reason", act.Failed)
+				w.event("needs-human", name, fmt.Sprintf("mdadm %s failed %d times, the last: %s; the agent will not try again (restart agentd after fixing, or repair by hand)", act.Kind, act.Attempts, act.Failed))
+			}
+		case act.Failed != "" && !recovering:
+			// mdadm failed: nothing was done. Try again after a backoff.
+			if now.Sub(act.IssuedAt) < backoff(act.Attempts) {
+				busy[name] = true
 			}
 		case recovering:
 			busy[name] = true
@@ -197,13 +208,26 @@ func (w *Watcher) Step(ctx context.Context) error {
 			if err := w.store.ClearStorageAction(name); err != nil {
 				return err
 			}
+			delete(actions, name)
 		default:
 			busy[name] = true
 			if now.Sub(act.IssuedAt) > w.opt.AddTimeout && w.said[name+"*stuck"] == "" {
 				w.said[name+"*stuck"] = "1"
-				w.event("stuck", name, fmt.Sprintf("%s of %s was issued %s ago and no recovery shows; a human should look (the agent will not add another device to this mirror)",
-					act.Kind, act.Device, now.Sub(act.IssuedAt).Round(time.Second)))
+				what := "no recovery shows"
+				switch {
+				case !ok:
+					what = "the array is gone from /proc/mdstat"
+				case act.RecoverySeen:
+					what = "a recovery ran but the mirror is not whole (did the new member fail?)"
+				}
+				w.event("stuck", name, fmt.Sprintf("%s of %s was issued %s ago and %s; a human should look (the agent will not add another device to this mirror)",
+					act.Kind, act.Device, now.Sub(act.IssuedAt).Round(time.Second), what))
 			}
+		}
+	}
+	for name := range w.inactiveSince {
+		if _, listed := byName[name]; !listed {
+			delete(w.inactiveSince, name) // stopped: a new assembly starts a new grace period
 		}
 	}
 
@@ -289,8 +313,16 @@ func (w *Watcher) announce(d mdraid.Decision, a mdraid.Array) {
 	}
 }
 
-// act journals the action, then issues it.
+// MaxAttempts is how many times a failing mdadm action is tried on one mirror before the
+// agent leaves it to a human.
+const MaxAttempts = 3
+
+// act journals the action, then issues it. A journalled action that did not fail stands:
+// the agent never acts twice on one mirror.
 func (w *Watcher) act(ctx context.Context, d mdraid.Decision, prev state.StorageAction) error {
+	if prev.Array != "" && prev.Failed == "" {
+		return fmt.Errorf("%s: %s of %s is journalled already; not acting again", d.Array, prev.Kind, prev.Device)
+	}
 	rec := state.StorageAction{Array: d.Array, Kind: d.Kind, Device: d.Device, IssuedAt: w.opt.Now(), Attempts: prev.Attempts + 1}
 	if err := w.store.SetStorageAction(rec); err != nil {
 		return fmt.Errorf("journal the action before issuing it: %w", err)

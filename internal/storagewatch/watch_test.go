@@ -339,3 +339,59 @@ func TestXenNamesConfirmedByInstanceMetadata(t *testing.T) {
 		t.Fatalf("md0 decision %+v", d)
 	}
 }
+
+// An inactive mirror whose mdadm --run fails is not run again on every look: after a
+// backoff, and after MaxAttempts failures never again, with one needs-human event.
+func TestFailingRunIsNotRepeatedEveryLook(t *testing.T) {
+	h := newHost(t)
+	os.MkdirAll(h.proc, 0o755)
+	os.MkdirAll(h.sys, 0o755)
+	os.WriteFile(filepath.Join(h.proc, "mdstat"), []byte("Personalities : [raid1] \nmd0 : inactive vdb[1](S)\n      261048 blocks super 1.2\n       \nunused devices: <none>\n"), 0o644)
+	r := &runner{failMdadm: errors.New("mdadm: failed to start array /dev/md0")}
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	store := openStore(t, filepath.Join(t.TempDir(), "a.db"))
+	defer store.Close()
+	w := h.watcher(store, r, config.StorageEnabled, &now)
+	w.cfg.Grace.Duration = 0
+	// The member's superblock says write-mostly (mdadm --examine through the runner).
+	w.mdadm.Run = examineWriteMostly{r}
+	ctx := context.Background()
+	runs := func() int {
+		n := 0
+		for _, c := range r.calls() {
+			if strings.HasPrefix(c, "--run") {
+				n++
+			}
+		}
+		return n
+	}
+	w.Step(ctx)
+	for i := 0; i < 5; i++ { // looks within the backoff
+		now = now.Add(time.Second)
+		w.Step(ctx)
+	}
+	if n := runs(); n != 1 {
+		t.Fatalf("%d mdadm --run within the backoff, want 1: %v", n, r.calls())
+	}
+	for i := 0; i < 20; i++ { // long after: retried up to MaxAttempts, then never
+		now = now.Add(15 * time.Minute)
+		w.Step(ctx)
+	}
+	if n := runs(); n != MaxAttempts {
+		t.Fatalf("%d mdadm --run in all, want %d", n, MaxAttempts)
+	}
+	if got := kinds(t, store); strings.Count(got, "md0:needs-human") != 1 {
+		t.Fatalf("events %s, want one needs-human", got)
+	}
+}
+
+// examineWriteMostly answers mdadm --examine with the captured superblock of the EBS member.
+type examineWriteMostly struct{ r *runner }
+
+func (e examineWriteMostly) Run(ctx context.Context, name string, args ...string) ([]byte, []byte, error) {
+	if name == "mdadm" && len(args) > 0 && args[0] == "--examine" {
+		b, err := os.ReadFile("../../mdraid/testdata/migrate/mdadm-examine-ebs0-migrated.txt")
+		return b, nil, err
+	}
+	return e.r.Run(ctx, name, args...)
+}
