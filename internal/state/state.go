@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -214,13 +215,23 @@ var bucketStorage = []byte("storage/actions")
 // StorageAction is what the storage agent did to one array, kept across restarts so that it
 // never acts twice for one mirror.
 type StorageAction struct {
-	Array        string    `json:"array"`
-	Kind         string    `json:"kind"` // add, re-add, run
+	Array        string    `json:"array"`          // its name when the action was taken
+	UUID         string    `json:"uuid,omitempty"` // the array's UUID: the key when known
+	Kind         string    `json:"kind"`           // add, re-add, run
 	Device       string    `json:"device,omitempty"`
 	IssuedAt     time.Time `json:"issued_at"`
 	RecoverySeen bool      `json:"recovery_seen,omitempty"`
 	Failed       string    `json:"failed,omitempty"` // mdadm's error, when it failed
 	Attempts     int       `json:"attempts"`
+}
+
+// Key is where the action is kept: the array's UUID (an array may be assembled under
+// another name after a move: md0 becomes md127), else its name.
+func (a StorageAction) Key() string {
+	if a.UUID != "" {
+		return "uuid:" + strings.ToLower(strings.NewReplacer(":", "", "-", "").Replace(a.UUID))
+	}
+	return a.Array
 }
 
 // SetStorageAction records (or replaces) the action on an array.
@@ -234,22 +245,22 @@ func (s *Store) SetStorageAction(a StorageAction) error {
 		if err != nil {
 			return err
 		}
-		return b.Put([]byte(a.Array), v)
+		return b.Put([]byte(a.Key()), v)
 	})
 }
 
-// ClearStorageAction forgets the action on an array (its mirror is whole again).
-func (s *Store) ClearStorageAction(array string) error {
+// ClearStorageAction forgets an action (its mirror is whole again); key is its Key().
+func (s *Store) ClearStorageAction(key string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketStorage)
 		if b == nil {
 			return nil
 		}
-		return b.Delete([]byte(array))
+		return b.Delete([]byte(key))
 	})
 }
 
-// StorageActions returns the recorded actions by array.
+// StorageActions returns the recorded actions by Key().
 func (s *Store) StorageActions() (map[string]StorageAction, error) {
 	out := map[string]StorageAction{}
 	err := s.db.View(func(tx *bolt.Tx) error {

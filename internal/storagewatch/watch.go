@@ -149,7 +149,7 @@ func (w *Watcher) Step(ctx context.Context) error {
 	}
 	snap.Arrays = arrays
 
-	actions, err := w.store.StorageActions()
+	journal, err := w.store.StorageActions()
 	if err != nil {
 		return fmt.Errorf("read the storage journal: %w", err)
 	}
@@ -169,6 +169,25 @@ func (w *Watcher) Step(ctx context.Context) error {
 			degraded = true
 		}
 	}
+	// Find each journalled action's array by UUID (it may have been assembled under another
+	// name since), else by name; from here on actions are by the array's current name.
+	actions := map[string]state.StorageAction{}
+	for _, act := range journal {
+		name := act.Array
+		for _, a := range arrays {
+			if act.UUID != "" && mdraid.SameUUID(act.UUID, a.UUID) {
+				name = a.Name
+			}
+		}
+		if name != act.Array {
+			w.log.Info("array renamed since its action", "was", act.Array, "now", name)
+			act.Array = name
+			if err := w.store.SetStorageAction(act); err != nil {
+				return err
+			}
+		}
+		actions[name] = act
+	}
 	for name, act := range actions {
 		a, ok := byName[name]
 		recovering := ok && a.Active && (a.SyncAction == "recover" || (a.Sync != nil && a.Sync.Kind == "recovering") || hasSpare(a))
@@ -176,7 +195,7 @@ func (w *Watcher) Step(ctx context.Context) error {
 		switch {
 		case whole:
 			w.event("done", name, fmt.Sprintf("%s of %s finished: the mirror is whole", act.Kind, act.Device))
-			if err := w.store.ClearStorageAction(name); err != nil {
+			if err := w.store.ClearStorageAction(act.Key()); err != nil {
 				return err
 			}
 			delete(actions, name)
@@ -205,7 +224,7 @@ func (w *Watcher) Step(ctx context.Context) error {
 			}
 		case act.Kind == mdraid.KindRun && ok && a.Active:
 			// started; from here on it is a degraded active mirror like any other
-			if err := w.store.ClearStorageAction(name); err != nil {
+			if err := w.store.ClearStorageAction(act.Key()); err != nil {
 				return err
 			}
 			delete(actions, name)
@@ -254,7 +273,7 @@ func (w *Watcher) Step(ctx context.Context) error {
 			if w.cfg.Mode != config.StorageEnabled {
 				continue // observe-only: announced, not done
 			}
-			if err := w.act(ctx, d, actions[d.Array]); err != nil {
+			if err := w.act(ctx, d, byName[d.Array].UUID, actions[d.Array]); err != nil {
 				w.log.Error("action failed", "array", d.Array, "err", err)
 			}
 		}
@@ -319,11 +338,14 @@ const MaxAttempts = 3
 
 // act journals the action, then issues it. A journalled action that did not fail stands:
 // the agent never acts twice on one mirror.
-func (w *Watcher) act(ctx context.Context, d mdraid.Decision, prev state.StorageAction) error {
+func (w *Watcher) act(ctx context.Context, d mdraid.Decision, uuid string, prev state.StorageAction) error {
 	if prev.Array != "" && prev.Failed == "" {
 		return fmt.Errorf("%s: %s of %s is journalled already; not acting again", d.Array, prev.Kind, prev.Device)
 	}
-	rec := state.StorageAction{Array: d.Array, Kind: d.Kind, Device: d.Device, IssuedAt: w.opt.Now(), Attempts: prev.Attempts + 1}
+	if prev.Array != "" && prev.Key() != (state.StorageAction{Array: d.Array, UUID: uuid}).Key() {
+		_ = w.store.ClearStorageAction(prev.Key()) // the array's UUID is known now: keep one record
+	}
+	rec := state.StorageAction{Array: d.Array, UUID: uuid, Kind: d.Kind, Device: d.Device, IssuedAt: w.opt.Now(), Attempts: prev.Attempts + 1}
 	if err := w.store.SetStorageAction(rec); err != nil {
 		return fmt.Errorf("journal the action before issuing it: %w", err)
 	}

@@ -395,3 +395,47 @@ func (e examineWriteMostly) Run(ctx context.Context, name string, args ...string
 	}
 	return e.r.Run(ctx, name, args...)
 }
+
+// An array assembled under another name after its add (md0 → md127): the journal finds it
+// by UUID, so the agent neither adds again nor keeps a stale record.
+func TestJournalFollowsTheArrayByUUID(t *testing.T) {
+	h := newHost(t)
+	r := &runner{}
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	store := openStore(t, filepath.Join(t.TempDir(), "a.db"))
+	defer store.Close()
+	w := h.watcher(store, r, config.StorageEnabled, &now)
+	ctx := context.Background()
+	rename := func() {
+		b, _ := os.ReadFile(filepath.Join(h.proc, "mdstat"))
+		os.WriteFile(filepath.Join(h.proc, "mdstat"), []byte(strings.ReplaceAll(string(b), "md0 :", "md127 :")), 0o644)
+		if err := os.Rename(filepath.Join(h.sys, "block", "md0"), filepath.Join(h.sys, "block", "md127")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.set("degraded")
+	w.Step(ctx)
+	if c := r.calls(); len(c) != 1 || !strings.HasPrefix(c[0], "/dev/md0 --add") {
+		t.Fatalf("calls %v", c)
+	}
+	h.set("recovery-md0")
+	rename()
+	now = now.Add(time.Second)
+	w.Step(ctx)
+	if c := r.calls(); len(c) != 1 {
+		t.Fatalf("after the rename: calls %v, want no new add", c)
+	}
+	h.set("md0-whole")
+	rename()
+	now = now.Add(time.Second)
+	w.Step(ctx)
+	acts, _ := store.StorageActions()
+	for _, a := range acts {
+		if a.Array == "md127" || a.Array == "md0" {
+			t.Fatalf("journal still holds %+v after md127 is whole", a)
+		}
+	}
+	if got := kinds(t, store); !strings.Contains(got, "md127:done") {
+		t.Fatalf("events %s, want md127:done", got)
+	}
+}
