@@ -87,7 +87,8 @@ func Ingest(ctx context.Context, pool *pgxpool.Pool, opt Options) (Summary, erro
 	}
 	defer conn.Release()
 	if _, err := conn.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS enqueue_batch
-		(filename text, path text, filekey text, sortkey text) ON COMMIT DELETE ROWS`); err != nil {
+		(filename text, path text, filekey text, sortkey text, force boolean, force_md5 boolean, after timestamptz)
+		ON COMMIT DELETE ROWS`); err != nil {
 		return sum, fmt.Errorf("create staging table: %w", err)
 	}
 
@@ -111,13 +112,13 @@ func Ingest(ctx context.Context, pool *pgxpool.Pool, opt Options) (Summary, erro
 		var added int64
 		var err error
 		if direct {
-			added, err = copyBatch(ctx, conn.Conn(), batch, opt, after)
+			added, err = writeBatch(ctx, conn.Conn(), batch, opt, after, true)
 			if isUniqueViolation(err) {
 				direct = false
 			}
 		}
 		if !direct {
-			added, err = insertBatch(ctx, conn.Conn(), batch, opt, after)
+			added, err = writeBatch(ctx, conn.Conn(), batch, opt, after, false)
 		}
 		if err != nil {
 			cancelWalk()
@@ -237,9 +238,14 @@ func walk(ctx context.Context, opt Options, dir string, sum *Summary, out chan<-
 	return nil
 }
 
-// copyBatch copies one batch straight into the queue table in one transaction and
-// announces it. A name already pending fails the whole batch with a unique violation.
-func copyBatch(ctx context.Context, conn *pgx.Conn, batch []entry, opt Options, after any) (int64, error) {
+// columns are what a batch writes of each queue row.
+var columns = []string{"filename", "path", "filekey", "sortkey", "force", "force_md5", "after"}
+
+// writeBatch adds one batch in one transaction, announces it, and returns how many rows
+// were new. direct: COPY straight into the queue, where a name already pending fails the
+// whole batch with a unique violation; else COPY into the temporary table, then INSERT …
+// ON CONFLICT DO NOTHING, which skips the pending names.
+func writeBatch(ctx context.Context, conn *pgx.Conn, batch []entry, opt Options, after any, direct bool) (int64, error) {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("begin enqueue batch: %w", err)
@@ -249,13 +255,26 @@ func copyBatch(ctx context.Context, conn *pgx.Conn, batch []entry, opt Options, 
 	for i, e := range batch {
 		rows[i] = []any{e.name, e.dir, filenames.FileName(e.name), filenames.SortKey(e.name), opt.Force, opt.ForceMD5, after}
 	}
-	n, err := tx.CopyFrom(ctx, pgx.Identifier{"ingestqueue"},
-		[]string{"filename", "path", "filekey", "sortkey", "force", "force_md5", "after"}, pgx.CopyFromRows(rows))
+	target := "ingestqueue"
+	if !direct {
+		target = "enqueue_batch"
+	}
+	n, err := tx.CopyFrom(ctx, pgx.Identifier{target}, columns, pgx.CopyFromRows(rows))
 	if err != nil {
 		return 0, fmt.Errorf("copy enqueue batch: %w", err)
 	}
-	if err := queue.Notify(ctx, tx, queue.Ingest()); err != nil {
-		return 0, err
+	if !direct {
+		tag, err := tx.Exec(ctx, `INSERT INTO ingestqueue (`+strings.Join(columns, ", ")+`)
+			SELECT `+strings.Join(columns, ", ")+` FROM enqueue_batch ON CONFLICT DO NOTHING`)
+		if err != nil {
+			return 0, fmt.Errorf("insert enqueue batch: %w", err)
+		}
+		n = tag.RowsAffected()
+	}
+	if n > 0 {
+		if err := queue.Notify(ctx, tx, queue.Ingest()); err != nil {
+			return 0, err
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return 0, fmt.Errorf("commit enqueue batch: %w", err)
@@ -266,40 +285,6 @@ func copyBatch(ctx context.Context, conn *pgx.Conn, batch []entry, opt Options, 
 func isUniqueViolation(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23505"
-}
-
-// insertBatch adds one batch in one transaction and announces it; it returns how many rows
-// were new.
-func insertBatch(ctx context.Context, conn *pgx.Conn, batch []entry, opt Options, after any) (int64, error) {
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("begin enqueue batch: %w", err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
-	rows := make([][]any, len(batch))
-	for i, e := range batch {
-		rows[i] = []any{e.name, e.dir, filenames.FileName(e.name), filenames.SortKey(e.name)}
-	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"enqueue_batch"},
-		[]string{"filename", "path", "filekey", "sortkey"}, pgx.CopyFromRows(rows)); err != nil {
-		return 0, fmt.Errorf("copy enqueue batch: %w", err)
-	}
-	spec := queue.Ingest()
-	tag, err := tx.Exec(ctx, `INSERT INTO ingestqueue (filename, path, filekey, sortkey, force, force_md5, after)
-		SELECT filename, path, filekey, sortkey, $1, $2, $3 FROM enqueue_batch
-		ON CONFLICT DO NOTHING`, opt.Force, opt.ForceMD5, after)
-	if err != nil {
-		return 0, fmt.Errorf("insert enqueue batch: %w", err)
-	}
-	if tag.RowsAffected() > 0 {
-		if err := queue.Notify(ctx, tx, spec); err != nil {
-			return 0, err
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("commit enqueue batch: %w", err)
-	}
-	return tag.RowsAffected(), nil
 }
 
 // dayShorthands are the --file-re words for "files of the last N days".
