@@ -224,27 +224,22 @@ func (d *Dump) CopyOut(ctx context.Context, table string, cols []Column, w io.Wr
 	if d.onePass() {
 		return errors.New("a plain dump is read in one pass (streamStage)")
 	}
-	pr, pw := io.Pipe()
-	restoreErr := make(chan error, 1)
-	go func() { // owner: CopyOut; ends when pg_restore exits
-		err := d.restore(ctx, pw, "--data-only", "-t", table)
-		pw.CloseWithError(err)
-		restoreErr <- err
-	}()
 	found := false
-	err := readDumpData(pr, dataHandler{
-		want: func(t string) bool { return t == table },
-		copy: func(t string, got []string, data io.Reader) error {
-			if err := sameColumns(t, got, cols); err != nil {
-				return err
-			}
-			found = true
-			_, err := io.Copy(w, data)
-			return err
-		},
-	})
-	pr.CloseWithError(errors.New("reading stopped"))
-	if rerr := <-restoreErr; rerr != nil {
+	rerr, err := pipe(false, func(pw io.Writer) error { return d.restore(ctx, pw, "--data-only", "-t", table) },
+		func(pr io.Reader) error {
+			return readDumpData(pr, dataHandler{
+				want: func(t string) bool { return t == table },
+				copy: func(t string, got []string, data io.Reader) error {
+					if err := sameColumns(t, got, cols); err != nil {
+						return err
+					}
+					found = true
+					_, err := io.Copy(w, data)
+					return err
+				},
+			})
+		})
+	if rerr != nil {
 		return rerr
 	}
 	if err != nil {

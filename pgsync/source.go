@@ -1,9 +1,7 @@
 package pgsync
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -171,24 +169,20 @@ func (l *Live) copyMapped(ctx context.Context, tx pgx.Tx, t TablePlan, mode Mode
 	out := fmt.Sprintf(`COPY (SELECT %s FROM %s%s) TO STDOUT (FORMAT %s)`, strings.Join(exprs, ", "), quoteIdent(t.Source), where, format)
 	in := fmt.Sprintf(`COPY %s (%s) FROM STDIN (FORMAT %s)`, quoteIdent(t.Target), strings.Join(cols, ", "), format)
 
-	pr, pw := io.Pipe()
-	readErr := make(chan error, 1)
-	go func() { // owner: copyMapped; ends when the source's rows are all written or the pipe closes
-		bw := bufio.NewWriterSize(pw, 256<<10) // rows come one by one: send large writes
-		_, err := l.tx.Conn().PgConn().CopyTo(ctx, messageCounter{bw, m}, out)
-		if err == nil {
-			err = bw.Flush()
-		}
-		pw.CloseWithError(err)
-		readErr <- err
-	}()
-	tag, err := tx.Conn().PgConn().CopyFrom(ctx, pr, in)
-	pr.CloseWithError(errors.New("writing stopped"))
-	if rerr := <-readErr; rerr != nil {
+	var n int64
+	rerr, err := pipe(true, func(w io.Writer) error {
+		_, err := l.tx.Conn().PgConn().CopyTo(ctx, messageCounter{w, m}, out)
+		return err
+	}, func(r io.Reader) error {
+		tag, err := tx.Conn().PgConn().CopyFrom(ctx, r, in)
+		n = tag.RowsAffected()
+		return err
+	})
+	if rerr != nil {
 		return 0, fmt.Errorf("read %s from the source: %w; nothing was changed", t.Source, rerr)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("write %s from %s: %w; nothing was changed", t.Target, t.Source, err)
 	}
-	return tag.RowsAffected(), nil
+	return n, nil
 }

@@ -1,7 +1,6 @@
 package pgsync
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -400,22 +399,9 @@ func stageAll(ctx context.Context, src Source, dst *pgx.Conn, plan *Plan, expect
 		return ss.streamStage(ctx, byName, fill)
 	}
 	for _, t := range plan.Tables {
-		pr, pw := io.Pipe()
-		copyErr := make(chan error, 1)
-		go func() { // owner: stageAll; ends when the source's rows are all written or the pipe closes
-			// The source hands over a row at a time; the pipe would pass each as its own
-			// message to the target. Buffer them into large writes.
-			bw := bufio.NewWriterSize(pw, 256<<10)
-			err := src.CopyOut(ctx, t.Source, t.srcCols, bw)
-			if err == nil {
-				err = bw.Flush()
-			}
-			pw.CloseWithError(err)
-			copyErr <- err
-		}()
-		err := fill(t, pr)
-		pr.CloseWithError(errors.New("staging stopped"))
-		if serr := <-copyErr; serr != nil {
+		serr, err := pipe(true, func(w io.Writer) error { return src.CopyOut(ctx, t.Source, t.srcCols, w) },
+			func(r io.Reader) error { return fill(t, r) })
+		if serr != nil {
 			return serr
 		}
 		if err != nil {
