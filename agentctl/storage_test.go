@@ -88,7 +88,9 @@ func TestStoragePlan(t *testing.T) {
 	}
 	// The candidate's size comes from sysfs: give the images their sizes in the captured tree's copy.
 	state := t.TempDir()
-	copyTree(t, filepath.Join("..", "mdraid", "testdata", "trees", "degraded"), state)
+	if err := os.CopyFS(state, os.DirFS(filepath.Join("..", "mdraid", "testdata", "trees", "degraded"))); err != nil {
+		t.Fatal(err)
+	}
 	for _, name := range []string{"nvme1n1", "nvme2n1"} {
 		os.MkdirAll(filepath.Join(state, "sys", "class", "block", name), 0o755)
 		os.WriteFile(filepath.Join(state, "sys", "class", "block", name, "size"), []byte("614400\n"), 0o644)
@@ -120,28 +122,6 @@ func writeExt4(path string) error {
 type skipError struct{ msg string }
 
 func (e *skipError) Error() string { return "mkfs.ext4 unavailable: " + e.msg }
-
-func copyTree(t *testing.T, from, to string) {
-	t.Helper()
-	err := filepath.Walk(from, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(from, p)
-		dst := filepath.Join(to, rel)
-		if info.IsDir() {
-			return os.MkdirAll(dst, 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(dst, b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
 
 func execCommand(name string, args ...string) ([]byte, error) {
 	return exec.Command(name, args...).CombinedOutput()

@@ -76,33 +76,16 @@ func (h *host) set(state string) {
 	os.RemoveAll(h.proc)
 	os.RemoveAll(h.sys)
 	src := filepath.Join("..", "..", "mdraid", "testdata", "trees", state)
-	if err := copyDir(filepath.Join(src, "proc"), h.proc); err != nil {
+	if err := os.CopyFS(h.proc, os.DirFS(filepath.Join(src, "proc"))); err != nil {
 		h.t.Fatal(err)
 	}
-	if err := copyDir(filepath.Join(src, "sys"), h.sys); err != nil {
+	if err := os.CopyFS(h.sys, os.DirFS(filepath.Join(src, "sys"))); err != nil {
 		h.t.Fatal(err)
 	}
 	for _, name := range []string{"vda", "vdc"} {
 		os.MkdirAll(filepath.Join(h.sys, "class", "block", name), 0o755)
 		os.WriteFile(filepath.Join(h.sys, "class", "block", name, "size"), []byte("614400\n"), 0o644)
 	}
-}
-
-func copyDir(from, to string) error {
-	return filepath.Walk(from, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(from, p)
-		if info.IsDir() {
-			return os.MkdirAll(filepath.Join(to, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(to, rel), b, 0o644)
-	})
 }
 
 func (h *host) watcher(store *state.Store, r *runner, mode string, now *time.Time) *Watcher {
