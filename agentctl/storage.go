@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -118,24 +120,17 @@ example:
 					sc.Candidates = candidates
 				}
 				patterns := sc.Candidates
+				for _, p := range patterns {
+					if _, err := filepath.Match(p, ""); err != nil {
+						return cli.Usagef("candidate pattern %q: %v", p, err)
+					}
+				}
 				sc.ProcRoot, sc.SysRoot = a.procRoot(pf), a.sysRoot(pf)
 				run := hostexec.Exec{}
 				disc := storagewatch.Discovery(sc, storagewatch.Options{DevRoot: pf.devRoot}, run)
-				cands, err := disc.Find(ctx, v.Arrays0)
-				if err != nil {
-					return cli.WithCode(cli.ExitUsage, err)
-				}
-				exam := map[string]mdraid.Examine{}
-				for _, arr := range v.Arrays0 {
-					if arr.Active {
-						continue
-					}
-					for _, m := range arr.Members {
-						exam[m.Device] = mdraid.Mdadm{Run: run}.Examine(ctx, "/dev/"+m.Device)
-					}
-				}
-				ds := mdraid.Plan(mdraid.Input{Arrays: v.Arrays0, Candidates: cands, Examine: exam, Watch: sc.Watches,
-					Grace: sc.Grace.Duration, MaxParallel: sc.MaxParallel})
+				in := storagewatch.Gather(ctx, sc, mdraid.Mdadm{Run: run}, disc, v.Arrays0, true, slog.New(slog.NewTextHandler(a.out.Stderr, nil)))
+				in.Now = time.Now()
+				ds, cands := mdraid.Plan(in), in.Candidates
 				a.out.Result(map[string]any{"md": true, "decisions": ds, "candidates": cands}, func(w io.Writer) {
 					for _, d := range ds {
 						line := fmt.Sprintf("%s: %s", d.Array, d.Kind)

@@ -136,17 +136,8 @@ func (w *Watcher) Step(ctx context.Context) error {
 		return err
 	}
 	delete(w.said, "*read")
-	// Without sysfs for an array (an old kernel, /sys not mounted), mdadm --detail says which
-	// member is which.
-	for i := range arrays {
-		if arrays[i].Active && len(arrays[i].Warnings) > 0 {
-			if d, err := w.mdadm.Detail(ctx, arrays[i].Name); err == nil {
-				mdraid.ApplyDetail(&arrays[i], d)
-			} else {
-				w.log.Warn("no member states for array", "array", arrays[i].Name, "err", err)
-			}
-		}
-	}
+	in := Gather(ctx, w.cfg, w.mdadm, w.disc, arrays, false, w.log)
+	arrays = in.Arrays
 	snap.Arrays = arrays
 
 	journal, err := w.store.StorageActions()
@@ -154,7 +145,6 @@ func (w *Watcher) Step(ctx context.Context) error {
 		return fmt.Errorf("read the storage journal: %w", err)
 	}
 	busy := map[string]bool{}
-	degraded := false
 	byName := map[string]mdraid.Array{}
 	for _, a := range arrays {
 		byName[a.Name] = a
@@ -164,9 +154,6 @@ func (w *Watcher) Step(ctx context.Context) error {
 			}
 		} else {
 			delete(w.inactiveSince, a.Name)
-		}
-		if a.Active && a.Degraded > 0 {
-			degraded = true
 		}
 	}
 	// Find each journalled action's array by UUID (it may have been assembled under another
@@ -250,20 +237,7 @@ func (w *Watcher) Step(ctx context.Context) error {
 		}
 	}
 
-	in := mdraid.Input{Arrays: arrays, Now: now, InactiveSince: w.inactiveSince, Grace: w.cfg.Grace.Duration,
-		Busy: busy, MaxParallel: w.cfg.MaxParallel, Watch: w.cfg.Watches, Examine: map[string]mdraid.Examine{}}
-	for _, a := range arrays {
-		if !a.Active && w.cfg.Watches(a.Name) {
-			for _, m := range a.Members {
-				in.Examine[m.Device] = w.mdadm.Examine(ctx, m.Device)
-			}
-		}
-	}
-	if degraded {
-		if in.Candidates, err = w.disc.Find(ctx, arrays); err != nil {
-			w.log.Error("find candidate devices", "err", err)
-		}
-	}
+	in.Now, in.InactiveSince, in.Busy = now, w.inactiveSince, busy
 	decisions := mdraid.Plan(in)
 	snap.Decisions = decisions
 	for _, d := range decisions {
@@ -279,6 +253,40 @@ func (w *Watcher) Step(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// Gather completes what the planner needs beyond the arrays read: member roles from
+// mdadm --detail where sysfs had none (an old kernel, /sys not mounted), the superblocks of
+// inactive members, and the candidate devices (when a mirror is degraded, or always).
+// Now, InactiveSince and Busy are the caller's.
+func Gather(ctx context.Context, cfg config.Storage, mdadm mdraid.Mdadm, disc mdraid.Discovery, arrays []mdraid.Array,
+	alwaysCandidates bool, log *slog.Logger) mdraid.Input {
+	in := mdraid.Input{Arrays: arrays, Grace: cfg.Grace.Duration, MaxParallel: cfg.MaxParallel, Watch: cfg.Watches,
+		Examine: map[string]mdraid.Examine{}}
+	degraded := false
+	for i := range arrays {
+		a := &arrays[i]
+		if a.Active && len(a.Warnings) > 0 {
+			if d, err := mdadm.Detail(ctx, a.Name); err == nil {
+				mdraid.ApplyDetail(a, d)
+			} else {
+				log.Warn("no member states for array", "array", a.Name, "err", err)
+			}
+		}
+		if !a.Active && cfg.Watches(a.Name) {
+			for _, m := range a.Members {
+				in.Examine[m.Device] = mdadm.Examine(ctx, m.Device)
+			}
+		}
+		degraded = degraded || (a.Active && a.Degraded > 0)
+	}
+	if degraded || alwaysCandidates {
+		var err error
+		if in.Candidates, err = disc.Find(ctx, arrays); err != nil {
+			log.Error("find candidate devices", "err", err)
+		}
+	}
+	return in
 }
 
 func hasSpare(a mdraid.Array) bool {
