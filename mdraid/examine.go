@@ -72,8 +72,10 @@ func leadingInt(s string) int64 {
 // SameUUID compares md UUIDs whatever their punctuation (mdadm writes a8b11440:0e639865:…,
 // blkid and wipefs a8b11440-0e63-9865-…).
 func SameUUID(a, b string) bool {
-	norm := func(s string) string {
-		return strings.ToLower(strings.NewReplacer(":", "", "-", "", " ", "").Replace(s))
-	}
-	return norm(a) != "" && norm(a) == norm(b)
+	return CanonicalUUID(a) != "" && CanonicalUUID(a) == CanonicalUUID(b)
+}
+
+// CanonicalUUID is an md UUID as lowercase hex digits alone.
+func CanonicalUUID(s string) string {
+	return strings.ToLower(strings.NewReplacer(":", "", "-", "", " ", "").Replace(s))
 }

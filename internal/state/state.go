@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -216,7 +215,7 @@ var bucketStorage = []byte("storage/actions")
 // never acts twice for one mirror.
 type StorageAction struct {
 	Array        string    `json:"array"`          // its name when the action was taken
-	UUID         string    `json:"uuid,omitempty"` // the array's UUID: the key when known
+	UUID         string    `json:"uuid,omitempty"` // the array's UUID (canonical form): the key when known
 	Kind         string    `json:"kind"`           // add, re-add, run
 	Device       string    `json:"device,omitempty"`
 	IssuedAt     time.Time `json:"issued_at"`
@@ -229,7 +228,7 @@ type StorageAction struct {
 // another name after a move: md0 becomes md127), else its name.
 func (a StorageAction) Key() string {
 	if a.UUID != "" {
-		return "uuid:" + strings.ToLower(strings.NewReplacer(":", "", "-", "").Replace(a.UUID))
+		return "uuid:" + a.UUID
 	}
 	return a.Array
 }

@@ -247,7 +247,7 @@ func (w *Watcher) Step(ctx context.Context) error {
 			if w.cfg.Mode != config.StorageEnabled {
 				continue // observe-only: announced, not done
 			}
-			if err := w.act(ctx, d, byName[d.Array].UUID, actions[d.Array]); err != nil {
+			if err := w.act(ctx, d, mdraid.CanonicalUUID(byName[d.Array].UUID), actions[d.Array]); err != nil {
 				w.log.Error("action failed", "array", d.Array, "err", err)
 			}
 		}
