@@ -7,9 +7,13 @@ import (
 	"testing"
 )
 
-// Every captured report (testdata, from the qemu VM of the mdraid fixtures) parses.
+// fixtures is where the LVM reports captured with the md fixtures live (in the qemu VM of
+// mdraid/testdata/README.md).
+const fixtures = "../mdraid/testdata"
+
+// Every captured report parses.
 func TestCapturedReportsParse(t *testing.T) {
-	files, _ := filepath.Glob("testdata/*.json")
+	files, _ := filepath.Glob(fixtures + "/*/*.json")
 	if len(files) < 9 {
 		t.Fatalf("%d fixtures", len(files))
 	}
@@ -35,7 +39,7 @@ func TestCapturedReportsParse(t *testing.T) {
 func TestMergedReportAndSegments(t *testing.T) {
 	var docs [][]byte
 	for _, f := range []string{"pvs-full.json", "vgs-full.json", "lvs-segments.json"} {
-		b, _ := os.ReadFile(filepath.Join("testdata", f))
+		b, _ := os.ReadFile(filepath.Join(fixtures, "create", f))
 		docs = append(docs, b)
 	}
 	r, err := Parse(docs...)
@@ -85,7 +89,7 @@ func TestSize(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	b, _ := os.ReadFile("testdata/pvs-full.json")
+	b, _ := os.ReadFile(fixtures + "/create/pvs-full.json")
 	f.Add(b)
 	f.Add([]byte(`{"report":[{"lv":[{"lv_name":"a","lv_attr":"x","lv_size":"1.5e3k"}]}]}`))
 	f.Fuzz(func(t *testing.T, doc []byte) {
