@@ -167,7 +167,7 @@ func PrintFlags(w io.Writer, fs *flag.FlagSet) {
 		if name != "" {
 			line += " " + strings.ToUpper(name)
 		}
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "[]" {
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" && f.DefValue != "[]" {
 			usage += " (default " + f.DefValue + ")"
 		}
 		fmt.Fprintf(w, "%s\n    \t%s\n", line, usage)
