@@ -25,8 +25,7 @@ const DefaultMaxAttempts = 3
 
 // Item is one claimed row.
 type Item struct {
-	ID       int64
-	Token    string // claim token (uuid text)
+	Token    string // claim token (uuid text): names the row while it is claimed
 	Label    string // e.g. the file name
 	Holder   string
 	Attempts int   // holders that died on this item before this claim
@@ -117,40 +116,48 @@ func build(s Spec) statements {
 	for _, c := range s.PendingKey {
 		pkCols = append(pkCols, ident(c))
 	}
+	var ordCols, newest []string
+	for _, c := range s.Order {
+		ordCols = append(ordCols, ident(c))
+		newest = append(newest, ident(c)+" DESC")
+	}
+	order := strings.Join(newest, ", ")
 	return statements{
-		// Newest first; at most one in-progress row per run key, also within the batch.
+		// Newest first (the order index read backwards); at most one in-progress row per run
+		// key, also within the batch. The rows are updated by the ctid their lock returned:
+		// a locked row cannot move before this statement ends.
 		claim: `WITH cand AS (
-			SELECT id, ` + rk + ` AS rk, sortkey FROM ` + t + ` c
+			SELECT ctid AS tid, ` + rk + ` AS rk, ` + strings.Join(ordCols, ", ") + ` FROM ` + t + ` c
 			WHERE NOT inprogress AND fail_dt IS NULL AND (after IS NULL OR after <= now())
 			  AND NOT EXISTS (SELECT 1 FROM ` + t + ` r WHERE r.inprogress AND r.` + rk + ` = c.` + rk + `)
-			ORDER BY sortkey DESC, id
+			ORDER BY ` + order + `
 			LIMIT $1
 			FOR UPDATE SKIP LOCKED
 		), one AS (
-			SELECT id, row_number() OVER (ORDER BY sortkey DESC, id) AS n FROM (
-				SELECT DISTINCT ON (rk) id, sortkey FROM cand ORDER BY rk, sortkey DESC, id) d
+			SELECT tid, row_number() OVER (ORDER BY ` + order + `) AS n FROM (
+				SELECT DISTINCT ON (rk) tid, ` + strings.Join(ordCols, ", ") + ` FROM cand ORDER BY rk, ` + order + `) d
 		)
 		UPDATE ` + t + ` t SET inprogress = true, claim_token = gen_random_uuid(), owner = $2::uuid,
 			holder = ($3::text[])[one.n], lease_until = now() + $4 * interval '1 millisecond', claimed_at = now()
-		FROM one WHERE t.id = one.id
-		RETURNING t.id, t.claim_token::text, coalesce(t.` + ident(s.Label) + `::text, ''), t.holder, t.attempts, ` + strings.Join(payload, ", "),
+		FROM one WHERE t.ctid = one.tid
+		RETURNING t.claim_token::text, coalesce(t.` + ident(s.Label) + `::text, ''), t.holder, t.attempts, ` + strings.Join(payload, ", "),
 		// Fenced: only the holder of the token deletes; failed rows of the same item go too.
 		complete: `WITH done AS (
-			DELETE FROM ` + t + ` WHERE id = $1 AND claim_token = $2::uuid RETURNING ` + strings.Join(pkCols, ", ") + `
+			DELETE FROM ` + t + ` WHERE claim_token = $1::uuid AND inprogress RETURNING ` + strings.Join(pkCols, ", ") + `
 		), cleared AS (
 			DELETE FROM ` + t + ` f USING done WHERE f.fail_dt IS NOT NULL AND ` + strings.Join(pkEq, " AND ") + `
 		)
 		SELECT count(*) FROM done`,
 		completeBatch: `WITH done AS (
-			DELETE FROM ` + t + ` t USING unnest($1::bigint[], $2::uuid[]) AS c(id, token)
-			WHERE t.id = c.id AND t.claim_token = c.token RETURNING c.token::text AS token, ` + prefixed("t.", pkCols) + `
+			DELETE FROM ` + t + ` t USING unnest($1::uuid[]) AS c(token)
+			WHERE t.claim_token = c.token AND t.inprogress RETURNING c.token::text AS token, ` + prefixed("t.", pkCols) + `
 		), cleared AS (
 			DELETE FROM ` + t + ` f USING done WHERE f.fail_dt IS NOT NULL AND ` + strings.Join(pkEq, " AND ") + `
 		)
 		SELECT token FROM done`,
-		fail: `UPDATE ` + t + ` SET inprogress = false, fail_dt = now(), error = $3, claim_token = NULL,
-			owner = NULL, lease_until = NULL
-			WHERE id = $1 AND claim_token = $2::uuid`,
+		// A failed row keeps its claim token: it names the row for agentctl queue retry.
+		fail: `UPDATE ` + t + ` SET inprogress = false, fail_dt = now(), error = $2, owner = NULL, lease_until = NULL
+			WHERE claim_token = $1::uuid AND inprogress`,
 	}
 }
 
@@ -185,7 +192,7 @@ func (q *Queue) claim(ctx context.Context, holders []string) ([]Item, error) {
 	var items []Item
 	for rows.Next() {
 		it := Item{spec: &q.spec, Payload: make([]any, len(q.spec.Payload))}
-		dest := []any{&it.ID, &it.Token, &it.Label, &it.Holder, &it.Attempts}
+		dest := []any{&it.Token, &it.Label, &it.Holder, &it.Attempts}
 		for i := range it.Payload {
 			dest = append(dest, &it.Payload[i])
 		}
@@ -209,11 +216,11 @@ func isUniqueViolation(err error) bool {
 // with failed rows of the same item. ErrLeaseLost means the caller must roll back.
 func (q *Queue) Complete(ctx context.Context, tx pgx.Tx, it Item) error {
 	var n int
-	if err := tx.QueryRow(ctx, q.sql.complete, it.ID, it.Token).Scan(&n); err != nil {
-		return fmt.Errorf("complete %s item %d: %w", q.spec.Name, it.ID, err)
+	if err := tx.QueryRow(ctx, q.sql.complete, it.Token).Scan(&n); err != nil {
+		return fmt.Errorf("complete %s item %s: %w", q.spec.Name, it.Label, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("complete %s item %d (%s): %w", q.spec.Name, it.ID, it.Label, ErrLeaseLost)
+		return fmt.Errorf("complete %s item %s: %w", q.spec.Name, it.Label, ErrLeaseLost)
 	}
 	return nil
 }
@@ -224,12 +231,11 @@ func (q *Queue) CompleteBatch(ctx context.Context, items []Item) (lost []Item, e
 	if len(items) == 0 {
 		return nil, nil
 	}
-	ids := make([]int64, len(items))
 	tokens := make([]string, len(items))
 	for i, it := range items {
-		ids[i], tokens[i] = it.ID, it.Token
+		tokens[i] = it.Token
 	}
-	rows, err := q.db.Query(ctx, q.sql.completeBatch, ids, tokens)
+	rows, err := q.db.Query(ctx, q.sql.completeBatch, tokens)
 	if err != nil {
 		return nil, fmt.Errorf("complete %d %s items: %w", len(items), q.spec.Name, err)
 	}
@@ -251,12 +257,12 @@ func (q *Queue) CompleteBatch(ctx context.Context, items []Item) (lost []Item, e
 
 // Fail records the item as failed with msg; it is not retried automatically.
 func (q *Queue) Fail(ctx context.Context, it Item, msg string) error {
-	tag, err := q.db.Exec(ctx, q.sql.fail, it.ID, it.Token, msg)
+	tag, err := q.db.Exec(ctx, q.sql.fail, it.Token, msg)
 	if err != nil {
-		return fmt.Errorf("fail %s item %d: %w", q.spec.Name, it.ID, err)
+		return fmt.Errorf("fail %s item %s: %w", q.spec.Name, it.Label, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("fail %s item %d (%s): %w", q.spec.Name, it.ID, it.Label, ErrLeaseLost)
+		return fmt.Errorf("fail %s item %s: %w", q.spec.Name, it.Label, ErrLeaseLost)
 	}
 	return nil
 }
@@ -266,10 +272,10 @@ func (q *Queue) Fail(ctx context.Context, it Item, msg string) error {
 func (q *Queue) Defer(ctx context.Context, it Item, delay time.Duration) error {
 	n, err := q.requeue(ctx, "claim_token = ANY($1::uuid[])", []string{it.Token}, false, delay)
 	if err != nil {
-		return fmt.Errorf("defer %s item %d: %w", q.spec.Name, it.ID, err)
+		return fmt.Errorf("defer %s item %s: %w", q.spec.Name, it.Label, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("defer %s item %d (%s): %w", q.spec.Name, it.ID, it.Label, ErrLeaseLost)
+		return fmt.Errorf("defer %s item %s: %w", q.spec.Name, it.Label, ErrLeaseLost)
 	}
 	return nil
 }
@@ -291,7 +297,7 @@ func (q *Queue) Release(ctx context.Context, tokens []string, crashed bool) (int
 // Rescue puts back the items whose lease expired (their holder died or stalled). Any agent
 // may run it; concurrent rescuers skip each other's rows.
 func (q *Queue) Rescue(ctx context.Context) (int, error) {
-	n, err := q.requeue(ctx, "inprogress AND lease_until < now()", nil, true, 0)
+	n, err := q.requeue(ctx, "lease_until < now()", nil, true, 0)
 	if err != nil {
 		return 0, fmt.Errorf("rescue expired %s leases: %w", q.spec.Name, err)
 	}
@@ -321,22 +327,22 @@ func (q *Queue) requeueOnce(ctx context.Context, where string, arg any, countAtt
 	if arg != nil {
 		args = append(args, arg)
 	}
-	rows, err := tx.Query(ctx, `SELECT id FROM `+t+` WHERE inprogress AND `+where+`
-		ORDER BY id LIMIT 10000 FOR UPDATE SKIP LOCKED`, args...)
+	rows, err := tx.Query(ctx, `SELECT claim_token::text FROM `+t+` WHERE inprogress AND `+where+`
+		ORDER BY claim_token LIMIT 10000 FOR UPDATE SKIP LOCKED`, args...)
 	if err != nil {
 		return 0, err
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil || len(ids) == 0 {
+	tokens, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(tokens) == 0 {
 		return 0, err
 	}
 	inc := 0
 	if countAttempt {
 		inc = 1
 		if _, err := tx.Exec(ctx, `UPDATE `+t+` SET inprogress = false, fail_dt = now(),
-			attempts = attempts + 1, claim_token = NULL, owner = NULL, lease_until = NULL,
+			attempts = attempts + 1, owner = NULL, lease_until = NULL,
 			error = format('worker died %s times on this item (last holder %s); fix the cause, then agentctl queue retry', attempts + 1, holder)
-			WHERE id = ANY($1) AND attempts + 1 >= $2`, ids, q.opt.MaxAttempts); err != nil {
+			WHERE claim_token = ANY($1::uuid[]) AND inprogress AND attempts + 1 >= $2`, tokens, q.opt.MaxAttempts); err != nil {
 			return 0, err
 		}
 	}
@@ -344,8 +350,8 @@ func (q *Queue) requeueOnce(ctx context.Context, where string, arg any, countAtt
 	for _, c := range q.spec.PendingKey {
 		twin = append(twin, "p."+ident(c)+" = r."+ident(c))
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM `+t+` r WHERE r.id = ANY($1) AND r.inprogress
-		AND EXISTS (SELECT 1 FROM `+t+` p WHERE NOT p.inprogress AND p.fail_dt IS NULL AND `+strings.Join(twin, " AND ")+`)`, ids); err != nil {
+	if _, err := tx.Exec(ctx, `DELETE FROM `+t+` r WHERE r.claim_token = ANY($1::uuid[]) AND r.inprogress
+		AND EXISTS (SELECT 1 FROM `+t+` p WHERE NOT p.inprogress AND p.fail_dt IS NULL AND `+strings.Join(twin, " AND ")+`)`, tokens); err != nil {
 		return 0, err
 	}
 	var after any
@@ -355,10 +361,10 @@ func (q *Queue) requeueOnce(ctx context.Context, where string, arg any, countAtt
 	if _, err := tx.Exec(ctx, `UPDATE `+t+` SET inprogress = false, claim_token = NULL, owner = NULL,
 		holder = NULL, lease_until = NULL, claimed_at = NULL, attempts = attempts + $2,
 		after = CASE WHEN $3::bigint IS NULL THEN after ELSE now() + $3::bigint * interval '1 millisecond' END
-		WHERE id = ANY($1) AND inprogress`, ids, inc, after); err != nil {
+		WHERE claim_token = ANY($1::uuid[]) AND inprogress`, tokens, inc, after); err != nil {
 		return 0, err
 	}
-	return len(ids), tx.Commit(ctx)
+	return len(tokens), tx.Commit(ctx)
 }
 
 // Heartbeat renews, in one statement, every lease that owner holds in the given queues, and

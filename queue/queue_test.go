@@ -262,7 +262,7 @@ func TestConcurrentClaimersNeverShare(t *testing.T) {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
-	seen := map[int64]int{}
+	seen := map[string]int{} // by file name: unique in this test
 	var wg sync.WaitGroup
 	for w := 0; w < 8; w++ {
 		wg.Add(1)
@@ -279,7 +279,7 @@ func TestConcurrentClaimersNeverShare(t *testing.T) {
 				}
 				mu.Lock()
 				for _, it := range items {
-					seen[it.ID]++
+					seen[it.Label]++
 				}
 				mu.Unlock()
 				if _, err := b.q.CompleteBatch(ctx, items); err != nil {
@@ -293,9 +293,9 @@ func TestConcurrentClaimersNeverShare(t *testing.T) {
 	if len(seen) != n {
 		t.Fatalf("claimed %d distinct items, want %d", len(seen), n)
 	}
-	for id, c := range seen {
+	for name, c := range seen {
 		if c != 1 {
-			t.Fatalf("item %d claimed %d times", id, c)
+			t.Fatalf("item %s claimed %d times", name, c)
 		}
 	}
 }

@@ -24,7 +24,6 @@ type Stats struct {
 
 // Running is one in-progress item.
 type Running struct {
-	ID         int64     `json:"id"`
 	Label      string    `json:"label"`
 	Holder     string    `json:"holder"`
 	ClaimedAt  time.Time `json:"claimed_at"`
@@ -34,7 +33,6 @@ type Running struct {
 
 // Failure is one failed item.
 type Failure struct {
-	ID     int64     `json:"id"`
 	Label  string    `json:"label"`
 	FailDT time.Time `json:"failed_at"`
 	Error  string    `json:"error"`
@@ -60,7 +58,7 @@ func StatsOf(ctx context.Context, db *pgxpool.Pool, spec Spec) (Stats, error) {
 	if err != nil {
 		return st, fmt.Errorf("count %s: %w", spec.Table, err)
 	}
-	rows, err := db.Query(ctx, `SELECT id, `+label+`, coalesce(holder, ''), claimed_at, lease_until, attempts
+	rows, err := db.Query(ctx, `SELECT `+label+`, coalesce(holder, ''), claimed_at, lease_until, attempts
 		FROM `+t+` WHERE inprogress ORDER BY claimed_at LIMIT 100`)
 	if err != nil {
 		return st, fmt.Errorf("list running %s: %w", spec.Table, err)
@@ -69,7 +67,7 @@ func StatsOf(ctx context.Context, db *pgxpool.Pool, spec Spec) (Stats, error) {
 	if err != nil {
 		return st, fmt.Errorf("list running %s: %w", spec.Table, err)
 	}
-	rows, err = db.Query(ctx, `SELECT id, `+label+`, fail_dt, coalesce(error, '')
+	rows, err = db.Query(ctx, `SELECT `+label+`, fail_dt, coalesce(error, '')
 		FROM `+t+` WHERE fail_dt IS NOT NULL ORDER BY fail_dt DESC LIMIT 20`)
 	if err != nil {
 		return st, fmt.Errorf("list failed %s: %w", spec.Table, err)
@@ -112,16 +110,18 @@ func Retry(ctx context.Context, db *pgxpool.Pool, spec Spec, pattern string) (in
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE retry_pick ON COMMIT DROP AS
-		SELECT id, row_number() OVER (PARTITION BY `+strings.Join(pk, ", ")+` ORDER BY fail_dt DESC, id DESC) AS rn,
+		SELECT claim_token AS token, row_number() OVER (PARTITION BY `+strings.Join(pk, ", ")+` ORDER BY fail_dt DESC, claim_token) AS rn,
 		       EXISTS (SELECT 1 FROM `+t+` p WHERE NOT p.inprogress AND p.fail_dt IS NULL AND `+strings.Join(twin, " AND ")+`) AS pending
 		FROM `+t+` f WHERE fail_dt IS NOT NULL AND coalesce(`+ident(spec.Label)+`::text, '') LIKE $1`, like); err != nil {
 		return 0, fmt.Errorf("retry %s: %w", spec.Name, err)
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM `+t+` USING retry_pick r WHERE `+t+`.id = r.id AND (r.rn > 1 OR r.pending)`); err != nil {
+	if _, err := tx.Exec(ctx, `DELETE FROM `+t+` USING retry_pick r
+		WHERE `+t+`.claim_token = r.token AND `+t+`.fail_dt IS NOT NULL AND (r.rn > 1 OR r.pending)`); err != nil {
 		return 0, fmt.Errorf("retry %s: %w", spec.Name, err)
 	}
-	tag, err := tx.Exec(ctx, `UPDATE `+t+` SET fail_dt = NULL, error = NULL, attempts = 0, after = NULL
-		FROM retry_pick r WHERE `+t+`.id = r.id AND r.rn = 1 AND NOT r.pending`)
+	tag, err := tx.Exec(ctx, `UPDATE `+t+` SET fail_dt = NULL, error = NULL, attempts = 0, after = NULL,
+		claim_token = NULL, holder = NULL
+		FROM retry_pick r WHERE `+t+`.claim_token = r.token AND `+t+`.fail_dt IS NOT NULL AND r.rn = 1 AND NOT r.pending`)
 	if err != nil {
 		return 0, fmt.Errorf("retry %s: %w", spec.Name, err)
 	}

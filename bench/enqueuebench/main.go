@@ -27,14 +27,19 @@ import (
 func main() {
 	files := flag.Int("files", 200000, "empty files in the tree")
 	rounds := flag.Int("rounds", 2, "runs of each side (best kept)")
+	layout := flag.String("layout", "nights", "names in the tree: nights (a directory per night, frames of both sites numbered in order, like the archive's storage) or scattered (every directory holds names from all over the year)")
 	flag.Parse()
-	if err := run(context.Background(), *files, *rounds); err != nil {
+	if *layout != "nights" && *layout != "scattered" {
+		fmt.Fprintln(os.Stderr, "enqueuebench: --layout must be nights or scattered")
+		os.Exit(2)
+	}
+	if err := run(context.Background(), *files, *rounds, *layout); err != nil {
 		fmt.Fprintln(os.Stderr, "enqueuebench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, files, rounds int) error {
+func run(ctx context.Context, files, rounds int, layout string) error {
 	bdb, err := benchdb.New(ctx)
 	if err != nil {
 		return err
@@ -55,20 +60,9 @@ func run(ctx context.Context, files, rounds int) error {
 		return err
 	}
 	defer os.RemoveAll(root)
-	fmt.Fprintf(os.Stderr, "writing %d empty files...\n", files)
-	perDir := 1000
-	for i := 0; i < files; i++ {
-		dir := filepath.Join(root, fmt.Sprintf("%04d", i/perDir/100), fmt.Sprintf("%06d", i/perDir))
-		if i%perDir == 0 {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return err
-			}
-		}
-		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("N2020%02d%02dS%04d.fits", 1+i%12, 1+i%28, i%10000)))
-		if err != nil {
-			return err
-		}
-		f.Close()
+	fmt.Fprintf(os.Stderr, "writing %d empty files (%s)...\n", files, layout)
+	if err := writeTree(root, files, layout); err != nil {
+		return err
 	}
 
 	var bestOurs, bestBase float64
@@ -115,8 +109,41 @@ func run(ctx context.Context, files, rounds int) error {
 		bestOurs = max(bestOurs, float64(files)/ours.Seconds())
 		bestBase = max(bestBase, float64(files)/base.Seconds())
 	}
-	fmt.Printf("%d empty files, best of %d runs\n\n", files, rounds)
+	fmt.Printf("%d empty files, layout %s, best of %d runs\n\n", files, layout, rounds)
 	fmt.Printf("| enqueue (files/s) | find \\| psql \\copy (files/s) | ratio |\n|---:|---:|---:|\n")
 	fmt.Printf("| %.0f | %.0f | %.2f× |\n", bestOurs, bestBase, bestOurs/bestBase)
+	return nil
+}
+
+// writeTree makes the empty files, 1,000 per directory. nights: a directory per night
+// (YYYYMMDD), holding frames 1–500 of both sites (N… and S…), as the archive stores them.
+// scattered: directories 0000/000000…, each holding names whose dates cycle through the
+// year, so that consecutive names are far apart in sortkey order.
+func writeTree(root string, files int, layout string) error {
+	const perDir = 1000
+	night := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < files; i++ {
+		var dir, name string
+		switch layout {
+		case "nights":
+			date := night.AddDate(0, 0, i/perDir).Format("20060102")
+			site := "NS"[i%perDir/(perDir/2)]
+			dir = filepath.Join(root, date)
+			name = fmt.Sprintf("%c%sS%04d.fits", site, date, 1+i%(perDir/2))
+		default:
+			dir = filepath.Join(root, fmt.Sprintf("%04d", i/perDir/100), fmt.Sprintf("%06d", i/perDir))
+			name = fmt.Sprintf("N2020%02d%02dS%04d.fits", 1+i%12, 1+i%28, i%10000)
+		}
+		if i%perDir == 0 {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+		}
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			return err
+		}
+		f.Close()
+	}
 	return nil
 }

@@ -126,6 +126,10 @@ func TestIngestMixOfPendingAndNewNames(t *testing.T) {
 	if len(got) != 7 {
 		t.Fatalf("%d queue rows, want 7", len(got))
 	}
+	// Columns a run does not set are not sent: the table's defaults fill them.
+	if n := got["a/N20200101S0006.fits"]; n.forceMD5 || n.after != nil {
+		t.Fatalf("new row %+v: force_md5 and after should keep their defaults", n)
+	}
 	if !got["a/N20200101S0006.fits"].force || got["a/N20200101S0001.fits"].force {
 		t.Fatalf("force on new rows only expected: %+v / %+v", got["a/N20200101S0006.fits"], got["a/N20200101S0001.fits"])
 	}

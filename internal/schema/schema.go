@@ -134,17 +134,21 @@ func Check(ctx context.Context, q Querier) error {
 
 // Init creates the archive schema in an empty database.
 func Init(ctx context.Context, conn *pgx.Conn) (applied []Migration, err error) {
-	return apply(ctx, conn, true)
+	return apply(ctx, conn, true, Latest())
 }
 
 // Migrate applies the migrations the database lacks and returns them.
 func Migrate(ctx context.Context, conn *pgx.Conn) (applied []Migration, err error) {
-	return apply(ctx, conn, false)
+	return apply(ctx, conn, false, Latest())
 }
 
-func apply(ctx context.Context, conn *pgx.Conn, mustBeEmpty bool) ([]Migration, error) {
+// apply applies the migrations up to version upTo that the database lacks.
+func apply(ctx context.Context, conn *pgx.Conn, mustBeEmpty bool, upTo int) ([]Migration, error) {
 	var applied []Migration
 	for _, m := range Migrations() {
+		if m.Version > upTo {
+			break
+		}
 		done, err := applyOne(ctx, conn, m, mustBeEmpty && len(applied) == 0)
 		if err != nil {
 			return applied, err

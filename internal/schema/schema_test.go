@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/fitsarchive/agentd/internal/pgtest"
 	"github.com/fitsarchive/agentd/internal/schema"
 )
@@ -91,5 +93,44 @@ func TestPresentCanonicalInvariant(t *testing.T) {
 	}
 	if _, err := conn.Exec(ctx, ins, "y"); err == nil {
 		t.Fatal("a second present canonical diskfile of one file was accepted")
+	}
+}
+
+// Migration 3 reshapes the queues of a live database: the rows in them survive, a failed
+// row gets the token that names it from now on, and one pending row per (filename, path)
+// still holds through the new index.
+func TestMigration3KeepsQueueRows(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	conn := pgtest.Conn(t, pgtest.NewEmptyDB(t))
+	if _, err := schema.MigrateTo(ctx, conn, 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO ingestqueue (filename, path, filekey, sortkey, inprogress, fail_dt, claim_token, lease_until) VALUES
+		('N20200101S0001.fits', 'a', 'N20200101S0001.fits', 'z202001010001', false, NULL, NULL, NULL),
+		('N20200101S0002.fits', 'a', 'N20200101S0002.fits', 'z202001010002', false, now(), NULL, NULL),
+		('N20200101S0003.fits', 'a', 'N20200101S0003.fits', 'z202001010003', true, NULL, gen_random_uuid(), now())`); err != nil {
+		t.Fatal(err)
+	}
+	applied, err := schema.Migrate(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(applied) != schema.Latest()-2 {
+		t.Fatalf("applied %d migrations, want %d", len(applied), schema.Latest()-2)
+	}
+	var n, failedWithToken int
+	if err := conn.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE fail_dt IS NOT NULL AND claim_token IS NOT NULL)
+		FROM ingestqueue`).Scan(&n, &failedWithToken); err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 || failedWithToken != 1 {
+		t.Fatalf("after migration: %d rows, %d failed with a token; want 3 and 1", n, failedWithToken)
+	}
+	_, err = conn.Exec(ctx, `INSERT INTO ingestqueue (filename, path, filekey, sortkey)
+		VALUES ('N20200101S0001.fits', 'a', 'N20200101S0001.fits', 'z202001010001')`)
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
+		t.Fatalf("second pending row for one file: err %v, want a unique violation", err)
 	}
 }

@@ -69,7 +69,6 @@ func (s *Store) Close() error {
 
 // journalEntry is what the journal keeps of a claim.
 type journalEntry struct {
-	ID      int64     `json:"id"`
 	Label   string    `json:"label"`
 	Claimed time.Time `json:"claimed"`
 }
@@ -83,7 +82,7 @@ func (s *Store) Claimed(queue string, items []queue.Item) error {
 			return err
 		}
 		for _, it := range items {
-			v, _ := json.Marshal(journalEntry{ID: it.ID, Label: it.Label, Claimed: now})
+			v, _ := json.Marshal(journalEntry{Label: it.Label, Claimed: now})
 			if err := b.Put([]byte(it.Token), v); err != nil {
 				return err
 			}

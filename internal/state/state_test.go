@@ -17,7 +17,7 @@ func TestJournalSurvivesReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	items := []queue.Item{{ID: 1, Token: "t1", Label: "a.fits"}, {ID: 2, Token: "t2", Label: "b.fits"}}
+	items := []queue.Item{{Token: "t1", Label: "a.fits"}, {Token: "t2", Label: "b.fits"}}
 	if err := s.Claimed("ingest", items); err != nil {
 		t.Fatal(err)
 	}
