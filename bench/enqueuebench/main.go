@@ -27,19 +27,20 @@ import (
 func main() {
 	files := flag.Int("files", 200000, "empty files in the tree")
 	rounds := flag.Int("rounds", 2, "runs of each side (best kept)")
+	writers := flag.Int("writers", enqueue.DefaultWriters, "connections enqueue inserts with")
 	layout := flag.String("layout", "nights", "names in the tree: nights (a directory per night, frames of both sites numbered in order, like the archive's storage) or scattered (every directory holds names from all over the year)")
 	flag.Parse()
 	if *layout != "nights" && *layout != "scattered" {
 		fmt.Fprintln(os.Stderr, "enqueuebench: --layout must be nights or scattered")
 		os.Exit(2)
 	}
-	if err := run(context.Background(), *files, *rounds, *layout); err != nil {
+	if err := run(context.Background(), *files, *rounds, *layout, *writers); err != nil {
 		fmt.Fprintln(os.Stderr, "enqueuebench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, files, rounds int, layout string) error {
+func run(ctx context.Context, files, rounds int, layout string, writers int) error {
 	bdb, err := benchdb.New(ctx)
 	if err != nil {
 		return err
@@ -98,7 +99,7 @@ func run(ctx context.Context, files, rounds int, layout string) error {
 
 		exec.Command("sync").Run()
 		start = time.Now()
-		sum, err := enqueue.Ingest(ctx, db, enqueue.Options{Root: root})
+		sum, err := enqueue.Ingest(ctx, db, enqueue.Options{Root: root, Writers: writers})
 		if err != nil {
 			return err
 		}
@@ -109,7 +110,7 @@ func run(ctx context.Context, files, rounds int, layout string) error {
 		bestOurs = max(bestOurs, float64(files)/ours.Seconds())
 		bestBase = max(bestBase, float64(files)/base.Seconds())
 	}
-	fmt.Printf("%d empty files, layout %s, best of %d runs\n\n", files, layout, rounds)
+	fmt.Printf("%d empty files, layout %s, %d writers, best of %d runs\n\n", files, layout, writers, rounds)
 	fmt.Printf("| enqueue (files/s) | find \\| psql \\copy (files/s) | ratio |\n|---:|---:|---:|\n")
 	fmt.Printf("| %.0f | %.0f | %.2f× |\n", bestOurs, bestBase, bestOurs/bestBase)
 	return nil

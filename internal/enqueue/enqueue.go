@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -38,6 +40,9 @@ var (
 // DefaultBatch is the number of names inserted per transaction.
 const DefaultBatch = 10000
 
+// DefaultWriters is the number of connections that insert batches side by side.
+const DefaultWriters = 2
+
 // Options says what to enqueue.
 type Options struct {
 	Root      string         // storage root
@@ -48,6 +53,7 @@ type Options struct {
 	ForceMD5  bool           // compare md5 even when lastmod is unchanged
 	After     time.Time      // not before this time; zero = now
 	BatchSize int            // names per transaction (default DefaultBatch)
+	Writers   int            // connections inserting side by side (default DefaultWriters)
 	Now       func() time.Time
 	// Progress, when set, is called after each batch with the running totals.
 	Progress func(Summary)
@@ -63,6 +69,39 @@ type Summary struct {
 	Seconds        float64          `json:"seconds"`
 }
 
+// finishGrace is how long a batch under way may take to finish once the run is interrupted.
+const finishGrace = 10 * time.Second
+
+// finishing returns a context for one batch: an interruption of ctx lets the batch finish
+// (so that every batch is either committed and counted, or not written) unless it takes
+// longer than finishGrace. Call done when the batch is over.
+func finishing(ctx context.Context) (bctx context.Context, done func()) {
+	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var timer *time.Timer
+	var mu sync.Mutex
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		timer = time.AfterFunc(finishGrace, cancel)
+	})
+	return bctx, func() {
+		stop()
+		mu.Lock()
+		if timer != nil {
+			timer.Stop()
+		}
+		mu.Unlock()
+		cancel()
+	}
+}
+
+// batchResult is what one written batch adds to the summary.
+type batchResult struct {
+	names int   // names in the batch
+	added int64 // rows new in the queue
+	err   error
+}
+
 // entry is one accepted file.
 type entry struct{ name, dir string }
 
@@ -75,24 +114,31 @@ func Ingest(ctx context.Context, pool *pgxpool.Pool, opt Options) (Summary, erro
 	if opt.BatchSize <= 0 {
 		opt.BatchSize = DefaultBatch
 	}
+	if opt.Writers <= 0 {
+		opt.Writers = DefaultWriters
+	}
 	sum := Summary{Skipped: map[string]int64{}}
 	startDir, err := startDir(opt.Root, opt.Path)
 	if err != nil {
 		return sum, err
 	}
 
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		return sum, fmt.Errorf("connect for enqueue: %w", err)
-	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS enqueue_batch
-		(filename text, path text, filekey text, sortkey text, force boolean, force_md5 boolean, after timestamptz)
-		ON COMMIT DELETE ROWS`); err != nil {
-		return sum, fmt.Errorf("create staging table: %w", err)
+	conns := make([]*pgxpool.Conn, opt.Writers)
+	for i := range conns {
+		conn, err := pool.Acquire(ctx)
+		if err != nil {
+			return sum, fmt.Errorf("connect for enqueue: %w", err)
+		}
+		defer conn.Release()
+		if _, err := conn.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS enqueue_batch
+			(filename text, path text, filekey text, sortkey text, force boolean, force_md5 boolean, after timestamptz)
+			ON COMMIT DELETE ROWS`); err != nil {
+			return sum, fmt.Errorf("create staging table: %w", err)
+		}
+		conns[i] = conn
 	}
 
-	batches := make(chan []entry, 2)
+	batches := make(chan []entry, 2*len(conns))
 	walkErr := make(chan error, 1)
 	walkCtx, cancelWalk := context.WithCancel(ctx)
 	defer cancelWalk()
@@ -103,32 +149,56 @@ func Ingest(ctx context.Context, pool *pgxpool.Pool, opt Options) (Summary, erro
 		walkErr <- walk(walkCtx, opt, startDir, &walked, batches)
 	}()
 
+	// The writers share the batches. Each COPYs straight into the queue until one of them
+	// meets a name already pending; from then on all take the careful path.
 	w := newWriter(opt)
-	direct := true // COPY straight into the queue until a name is found pending
-	for batch := range batches {
-		var added int64
-		var err error
-		if direct {
-			added, err = w.write(ctx, conn.Conn(), batch, true)
-			if isUniqueViolation(err) {
-				direct = false
+	var careful atomic.Bool
+	results := make(chan batchResult)
+	var writers sync.WaitGroup
+	for _, conn := range conns {
+		writers.Add(1)
+		go func() { // owner: Ingest; exits when batches is closed and drained
+			defer writers.Done()
+			failed := false
+			for batch := range batches {
+				if failed || walkCtx.Err() != nil {
+					if ctx.Err() != nil {
+						results <- batchResult{err: ctx.Err()} // interrupted: this batch is not written
+					}
+					continue // drain: the run is failing
+				}
+				r := batchResult{names: len(batch)}
+				bctx, done := finishing(ctx)
+				direct := !careful.Load()
+				if direct {
+					r.added, r.err = w.write(bctx, conn.Conn(), batch, true)
+					if isUniqueViolation(r.err) {
+						careful.Store(true)
+						direct = false
+					}
+				}
+				if !direct {
+					r.added, r.err = w.write(bctx, conn.Conn(), batch, false)
+				}
+				done()
+				failed = r.err != nil
+				results <- r
 			}
-		}
-		if !direct {
-			added, err = w.write(ctx, conn.Conn(), batch, false)
-		}
-		if err != nil {
-			cancelWalk()
-			for range batches { // let the walker finish
+		}()
+	}
+	go func() { writers.Wait(); close(results) }()
+
+	var firstErr error
+	for r := range results {
+		if r.err != nil {
+			if firstErr == nil {
+				firstErr = r.err
+				cancelWalk()
 			}
-			<-walkErr
-			if sum.Batches > 0 {
-				flush(ctx, conn.Conn()) //nolint:errcheck // best effort: err is the news
-			}
-			return sum, err
+			continue
 		}
-		sum.Added += added
-		sum.AlreadyPending += int64(len(batch)) - added
+		sum.Added += r.added
+		sum.AlreadyPending += int64(r.names) - r.added
 		sum.Batches++
 		if opt.Progress != nil {
 			p := sum
@@ -136,14 +206,18 @@ func Ingest(ctx context.Context, pool *pgxpool.Pool, opt Options) (Summary, erro
 			opt.Progress(p)
 		}
 	}
-	err = <-walkErr
-	if sum.Batches > 0 {
-		if ferr := flush(ctx, conn.Conn()); err == nil {
-			err = ferr
-		}
+	if werr := <-walkErr; firstErr == nil {
+		firstErr = werr
 	}
-	if err != nil {
-		return sum, err
+	if sum.Batches > 0 {
+		fctx, done := finishing(ctx)
+		if ferr := flush(fctx, conns[0].Conn()); firstErr == nil {
+			firstErr = ferr
+		}
+		done()
+	}
+	if firstErr != nil {
+		return sum, firstErr
 	}
 	sum.Seen = walked.Seen
 	sum.Skipped = walked.Skipped

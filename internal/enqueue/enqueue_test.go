@@ -3,6 +3,7 @@ package enqueue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -210,5 +211,28 @@ func TestFileREShorthands(t *testing.T) {
 	}
 	if _, err := FileRE("(", now); err == nil {
 		t.Error("bad regex accepted")
+	}
+}
+
+// An interrupted run (the operator's ^C) stops every writer and the walk, returns the
+// interruption, and keeps the batches that committed: they are whole and pending.
+func TestIngestInterruptedKeepsCommittedBatches(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.Pool(t, pgtest.NewDB(t))
+	var paths []string
+	for i := 0; i < 40; i++ {
+		paths = append(paths, fmt.Sprintf("d%02d/N20200101S%04d.fits", i/10, i))
+	}
+	root := tree(t, paths...)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sum, err := Ingest(ctx, pool, Options{Root: root, BatchSize: 2, Writers: 3,
+		Progress: func(Summary) { cancel() }})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: err %v, want context.Canceled", err)
+	}
+	got := rows(t, pool)
+	if int64(len(got)) != sum.Added || sum.Added == 0 || sum.Added%2 != 0 || len(got) == len(paths) {
+		t.Fatalf("interrupted run: %d rows in the queue, summary says %d added; want whole batches, some but not all", len(got), sum.Added)
 	}
 }
