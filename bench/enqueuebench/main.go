@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -28,19 +29,20 @@ func main() {
 	files := flag.Int("files", 200000, "empty files in the tree")
 	rounds := flag.Int("rounds", 2, "runs of each side (best kept)")
 	writers := flag.Int("writers", enqueue.DefaultWriters, "connections enqueue inserts with")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the enqueue runs to this file")
 	layout := flag.String("layout", "nights", "names in the tree: nights (a directory per night, frames of both sites numbered in order, like the archive's storage) or scattered (every directory holds names from all over the year)")
 	flag.Parse()
 	if *layout != "nights" && *layout != "scattered" {
 		fmt.Fprintln(os.Stderr, "enqueuebench: --layout must be nights or scattered")
 		os.Exit(2)
 	}
-	if err := run(context.Background(), *files, *rounds, *layout, *writers); err != nil {
+	if err := run(context.Background(), *files, *rounds, *layout, *writers, *cpuProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "enqueuebench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, files, rounds int, layout string, writers int) error {
+func run(ctx context.Context, files, rounds int, layout string, writers int, cpuProfile string) error {
 	bdb, err := benchdb.New(ctx)
 	if err != nil {
 		return err
@@ -98,12 +100,23 @@ func run(ctx context.Context, files, rounds int, layout string, writers int) err
 		}
 
 		exec.Command("sync").Run()
+		if cpuProfile != "" {
+			f, err := os.Create(cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+		}
 		start = time.Now()
 		sum, err := enqueue.Ingest(ctx, db, enqueue.Options{Root: root, Writers: writers})
 		if err != nil {
 			return err
 		}
 		ours := time.Since(start)
+		pprof.StopCPUProfile()
 		if sum.Added != int64(files) {
 			return fmt.Errorf("enqueue added %d, want %d", sum.Added, files)
 		}

@@ -2,13 +2,16 @@
 // the archive's name rules and the operator's filters, and inserts the names in batches with
 // one NOTIFY per batch. A file that is already pending is counted, not an error.
 //
-// Each batch first goes by COPY straight into the queue table, the fast path of a rebuild
-// whose queue holds none of these names. When that meets a name already pending (a unique
-// violation, which rolls the batch back), the run switches for good to the careful path: COPY
-// into a temporary table, then one INSERT … ON CONFLICT DO NOTHING.
+// The walk feeds batches to two connections that insert side by side. Each batch first goes
+// by COPY (text format, written by hand: no per-value encoding) straight into the queue
+// table, the fast path of a rebuild whose queue holds none of these names. When that meets
+// a name already pending (a unique violation, which rolls the batch back), the run switches
+// for good to the careful path: COPY into a temporary table, then one INSERT … ON CONFLICT
+// DO NOTHING. Batches commit asynchronously and the run flushes once at its end.
 package enqueue
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +23,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -36,6 +40,10 @@ var (
 	// ErrBadPath is returned when --path leaves the storage root.
 	ErrBadPath = errors.New("path must stay inside the storage root")
 )
+
+// SkipNotUTF8 counts the names (or directories) that are not valid UTF-8: the archive
+// database stores names as UTF-8 text, so such a file cannot be queued; rename it.
+const SkipNotUTF8 = "not-utf8"
 
 // DefaultBatch is the number of names inserted per transaction.
 const DefaultBatch = 10000
@@ -251,6 +259,7 @@ func walk(ctx context.Context, opt Options, dir string, sum *Summary, out chan<-
 		cutoff = opt.Now().Add(-time.Duration(opt.NewFiles) * 24 * time.Hour)
 	}
 	batch := make([]entry, 0, opt.BatchSize)
+	var lastDir, lastRel string // the directory of the previous file, relative to the root
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if path == dir {
@@ -269,6 +278,10 @@ func walk(ctx context.Context, opt Options, dir string, sum *Summary, out chan<-
 		}
 		sum.Seen++
 		name := d.Name()
+		if !utf8.ValidString(name) {
+			sum.Skipped[SkipNotUTF8]++
+			return nil
+		}
 		if ok, reason := filenames.Accept(name); !ok {
 			sum.Skipped[reason]++
 			return nil
@@ -287,14 +300,21 @@ func walk(ctx context.Context, opt Options, dir string, sum *Summary, out chan<-
 				return nil
 			}
 		}
-		rel, err := filepath.Rel(opt.Root, filepath.Dir(path))
-		if err != nil {
-			return err
+		if dir := filepath.Dir(path); dir != lastDir {
+			rel, err := filepath.Rel(opt.Root, dir)
+			if err != nil {
+				return err
+			}
+			if rel == "." {
+				rel = ""
+			}
+			lastDir, lastRel = dir, rel
 		}
-		if rel == "." {
-			rel = ""
+		if !utf8.ValidString(lastRel) {
+			sum.Skipped[SkipNotUTF8]++
+			return nil
 		}
-		batch = append(batch, entry{name: name, dir: rel})
+		batch = append(batch, entry{name: name, dir: lastRel})
 		if len(batch) == opt.BatchSize {
 			select {
 			case out <- batch:
@@ -323,21 +343,59 @@ func walk(ctx context.Context, opt Options, dir string, sum *Summary, out chan<-
 // otherwise): less to encode, send and parse per row.
 type writer struct {
 	columns []string
-	extra   []any // values of the optional columns, the same for every row
+	extra   string // the optional columns' text, the same for every row ("\tt\tt…")
 }
 
 func newWriter(opt Options) *writer {
 	w := &writer{columns: []string{"filename", "path", "filekey", "sortkey"}}
 	if opt.Force {
-		w.columns, w.extra = append(w.columns, "force"), append(w.extra, true)
+		w.columns, w.extra = append(w.columns, "force"), w.extra+"\tt"
 	}
 	if opt.ForceMD5 {
-		w.columns, w.extra = append(w.columns, "force_md5"), append(w.extra, true)
+		w.columns, w.extra = append(w.columns, "force_md5"), w.extra+"\tt"
 	}
 	if !opt.After.IsZero() {
-		w.columns, w.extra = append(w.columns, "after"), append(w.extra, opt.After)
+		w.columns = append(w.columns, "after")
+		w.extra += "\t" + opt.After.UTC().Format("2006-01-02 15:04:05.999999Z07:00")
 	}
 	return w
+}
+
+// copyText is the batch in COPY's text format: a line per name, tab-separated columns.
+func (w *writer) copyText(batch []entry) []byte {
+	buf := make([]byte, 0, len(batch)*(80+len(w.extra)))
+	for _, e := range batch {
+		buf = appendCopyField(buf, e.name)
+		buf = append(buf, '\t')
+		buf = appendCopyField(buf, e.dir)
+		buf = append(buf, '\t')
+		buf = appendCopyField(buf, filenames.FileName(e.name))
+		buf = append(buf, '\t')
+		buf = appendCopyField(buf, filenames.SortKey(e.name))
+		buf = append(buf, w.extra...)
+		buf = append(buf, '\n')
+	}
+	return buf
+}
+
+// appendCopyField appends s escaped for COPY's text format: backslash, tab, newline and
+// carriage return are the characters it gives a meaning to.
+func appendCopyField(buf []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			buf = append(buf, '\\', '\\')
+		case '\t':
+			buf = append(buf, '\\', 't')
+		case '\n':
+			buf = append(buf, '\\', 'n')
+		case '\r':
+			buf = append(buf, '\\', 'r')
+		default:
+			buf = append(buf, c)
+		}
+	}
+	return buf
 }
 
 // write adds one batch in one transaction, announces it, and returns how many rows were
@@ -359,22 +417,17 @@ func (w *writer) write(ctx context.Context, conn *pgx.Conn, batch []entry, direc
 	if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
 		return 0, fmt.Errorf("begin enqueue batch: %w", err)
 	}
-	rows := make([][]any, len(batch))
-	for i, e := range batch {
-		row := make([]any, 4, len(w.columns))
-		row[0], row[1], row[2], row[3] = e.name, e.dir, filenames.FileName(e.name), filenames.SortKey(e.name)
-		rows[i] = append(row, w.extra...)
-	}
 	target := "ingestqueue"
 	if !direct {
 		target = "enqueue_batch"
 	}
-	n, err := tx.CopyFrom(ctx, pgx.Identifier{target}, w.columns, pgx.CopyFromRows(rows))
+	cols := strings.Join(w.columns, ", ")
+	tag, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(w.copyText(batch)), `COPY `+target+` (`+cols+`) FROM STDIN`)
 	if err != nil {
 		return 0, fmt.Errorf("copy enqueue batch: %w", err)
 	}
+	n := tag.RowsAffected()
 	if !direct {
-		cols := strings.Join(w.columns, ", ")
 		tag, err := tx.Exec(ctx, `INSERT INTO ingestqueue (`+cols+`)
 			SELECT `+cols+` FROM enqueue_batch ON CONFLICT DO NOTHING`)
 		if err != nil {

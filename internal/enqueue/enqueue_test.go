@@ -236,3 +236,39 @@ func TestIngestInterruptedKeepsCommittedBatches(t *testing.T) {
 		t.Fatalf("interrupted run: %d rows in the queue, summary says %d added; want whole batches, some but not all", len(got), sum.Added)
 	}
 }
+
+// Names travel in COPY's text format: the characters it gives a meaning to must arrive as
+// they are on disk. Names that are not UTF-8 cannot be stored and are counted, not fatal.
+func TestIngestUnusualNames(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t, pgtest.NewDB(t))
+	odd := []string{"tab\there.fits", `back\slash.fits`, "new\nline.fits", "cr\r.fits", `\..fits`, `d\N\t/N20200101S0001.fits`}
+	root := tree(t, append([]string{"bad\xff.fits", "d\xfe/N20200101S0009.fits"}, odd...)...)
+	sum, err := Ingest(ctx, pool, Options{Root: root, Force: true, After: time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Added != int64(len(odd)) || sum.Skipped[SkipNotUTF8] != 2 {
+		t.Fatalf("summary %+v, want %d added and 2 not-utf8", sum, len(odd))
+	}
+	got := rows(t, pool)
+	for _, p := range odd {
+		r, ok := got[p]
+		if !ok {
+			t.Errorf("%q not in the queue; queue holds %q", p, keys(got))
+			continue
+		}
+		if !r.force || r.after == nil || !r.after.Equal(time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)) {
+			t.Errorf("%q: %+v, want force and after 2026-01-02T03:04:05.000006Z", p, r)
+		}
+	}
+}
+
+func keys(m map[string]row) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

@@ -62,10 +62,40 @@ var sortRules = []struct {
 // SortKey is the queue key of a file name: priority letter + YYYYMMDD + serial number for the
 // archive's known naming schemes, "aaaa" + name (lowest) for anything else.
 func SortKey(name string) string {
-	for _, r := range sortRules {
+	if key, ok := observationKey(name); ok {
+		return key
+	}
+	for _, r := range sortRules[1:] {
 		if m := r.re.FindStringSubmatch(name); m != nil {
 			return r.priority + m[1] + m[2]
 		}
 	}
 	return "aaaa" + name
 }
+
+// observationKey is the first sort rule, ^[NS](\d{8})\w(\d+), without the regexp engine:
+// nearly every name in storage is an observation, and enqueue computes a key per name.
+// FuzzObservationKey holds it to the regexp.
+func observationKey(name string) (string, bool) {
+	if len(name) < 11 || (name[0] != 'N' && name[0] != 'S') {
+		return "", false
+	}
+	for i := 1; i <= 8; i++ {
+		if !isDigit(name[i]) {
+			return "", false
+		}
+	}
+	if c := name[9]; !isDigit(c) && !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && c != '_' {
+		return "", false
+	}
+	end := 10
+	for end < len(name) && isDigit(name[end]) {
+		end++
+	}
+	if end == 10 {
+		return "", false
+	}
+	return "z" + name[1:9] + name[10:end], true
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }

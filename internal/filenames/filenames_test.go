@@ -63,3 +63,22 @@ func TestFileName(t *testing.T) {
 		t.Error("Compressed wrong")
 	}
 }
+
+// The hand-written first rule must say exactly what its regexp says, for any name.
+func FuzzObservationKey(f *testing.F) {
+	for _, s := range []string{"N20200101S0001.fits", "S20121122S9876_x.fits", "N2020010S0001", "N20200101_1",
+		"N202001011", "N20200101S", "N20200101S12345678901234567890.fits", "N2020０101S0001", "n20200101S0001", "N20200101é1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		var want string
+		m := sortRules[0].re.FindStringSubmatch(name)
+		if m != nil {
+			want = sortRules[0].priority + m[1] + m[2]
+		}
+		got, ok := observationKey(name)
+		if ok != (m != nil) || got != want {
+			t.Fatalf("observationKey(%q) = %q, %v; the regexp says %q, %v", name, got, ok, want, m != nil)
+		}
+	})
+}
