@@ -23,8 +23,9 @@ func enqueueCommands() []*command {
 		summary: "add the files of the storage tree to the ingest queue",
 		args:    "[flags]",
 		help: `Walks the storage root (or --path under it) recursively. Names containing "tmp" or
-"tiled", .jpg previews and names without .fits, _obslog.txt or miscfile_ are skipped.
-Files already pending are counted, not added twice. Without filters ("unconstrained")
+"tiled", .jpg previews and names without .fits, _obslog.txt or miscfile_ are skipped,
+and so are names that are not valid UTF-8 (not-utf8: the database cannot store them;
+rename the file). Files already pending are counted, not added twice. Without filters ("unconstrained")
 every file is enqueued: the first step of a rebuild.
 
 --file-re takes a regular expression searched in the file name, or one of the words
@@ -86,6 +87,9 @@ examples:
 			}
 			if errors.Is(err, enqueue.ErrBadPath) {
 				return cli.WithCode(cli.ExitUsage, err)
+			}
+			if err != nil && sum.Added > 0 {
+				return fmt.Errorf("%w (%d files were added before that and stay pending; running the same command again adds the rest)", err, sum.Added)
 			}
 			if err != nil {
 				return err
