@@ -51,8 +51,8 @@ func TestPoolEmptiesQueue(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := setup(t, queue.Options{})
-	_, err := b.db.Exec(ctx, `INSERT INTO ingestqueue (filename, path, filekey, sortkey)
-		SELECT 'f' || i || '.fits', '', 'f' || i || '.fits', 'aaaa' || i FROM generate_series(1, 300) i`)
+	_, err := b.db.Exec(ctx, `INSERT INTO ingestqueue (filename, path, sortkey)
+		SELECT 'f' || i || '.fits', '', 'aaaa' || i FROM generate_series(1, 300) i`)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -103,7 +103,7 @@ func ident(s string) string { return pgx.Identifier{s}.Sanitize() }
 
 func build(s Spec) statements {
 	t := s.table()
-	rk := ident(s.RunKey)
+	rk := func(alias string) string { return fmt.Sprintf(s.RunKey, alias) }
 	var payload []string
 	for _, c := range s.Payload {
 		payload = append(payload, "t."+ident(c))
@@ -127,9 +127,9 @@ func build(s Spec) statements {
 		// key, also within the batch. The rows are updated by the ctid their lock returned:
 		// a locked row cannot move before this statement ends.
 		claim: `WITH cand AS (
-			SELECT ctid AS tid, ` + rk + ` AS rk, ` + strings.Join(ordCols, ", ") + ` FROM ` + t + ` c
+			SELECT ctid AS tid, ` + rk("c") + ` AS rk, ` + strings.Join(ordCols, ", ") + ` FROM ` + t + ` c
 			WHERE NOT inprogress AND fail_dt IS NULL AND (after IS NULL OR after <= now())
-			  AND NOT EXISTS (SELECT 1 FROM ` + t + ` r WHERE r.inprogress AND r.` + rk + ` = c.` + rk + `)
+			  AND NOT EXISTS (SELECT 1 FROM ` + t + ` r WHERE r.inprogress AND ` + rk("r") + ` = ` + rk("c") + `)
 			ORDER BY ` + order + `
 			LIMIT $1
 			FOR UPDATE SKIP LOCKED

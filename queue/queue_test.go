@@ -36,8 +36,8 @@ func setup(t *testing.T, opt queue.Options) testBundle {
 func (b testBundle) add(t *testing.T, names ...string) {
 	t.Helper()
 	for _, n := range names {
-		_, err := b.db.Exec(context.Background(), `INSERT INTO ingestqueue (filename, path, filekey, sortkey)
-			VALUES ($1, 'p', $2, $3)`, n, filenames.FileName(n), filenames.SortKey(n))
+		_, err := b.db.Exec(context.Background(), `INSERT INTO ingestqueue (filename, path, sortkey)
+			VALUES ($1, 'p', $2)`, n, filenames.SortKey(n))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -256,8 +256,8 @@ func TestConcurrentClaimersNeverShare(t *testing.T) {
 	ctx := context.Background()
 	b := setup(t, queue.Options{})
 	const n = 500
-	_, err := b.db.Exec(ctx, `INSERT INTO ingestqueue (filename, path, filekey, sortkey)
-		SELECT 'f' || i || '.fits', '', 'f' || i || '.fits', 'aaaa' || i FROM generate_series(1, $1) i`, n)
+	_, err := b.db.Exec(ctx, `INSERT INTO ingestqueue (filename, path, sortkey)
+		SELECT 'f' || i || '.fits', '', 'aaaa' || i FROM generate_series(1, $1) i`, n)
 	if err != nil {
 		t.Fatal(err)
 	}

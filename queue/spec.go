@@ -10,7 +10,7 @@ import "github.com/jackc/pgx/v5"
 type Spec struct {
 	Name       string   // the name operators use: "ingest"
 	Table      string   // "ingestqueue"
-	RunKey     string   // column: at most one in-progress row per value
+	RunKey     string   // SQL expression, %s standing for the table alias: at most one in-progress row per value
 	PendingKey []string // columns of the unique index of pending rows
 	Order      []string // columns of the index the claim reads backwards: newest first
 	Payload    []string // columns handed to the worker with each claimed item
@@ -24,7 +24,7 @@ func Ingest() Spec {
 	return Spec{
 		Name:       "ingest",
 		Table:      "ingestqueue",
-		RunKey:     "filekey",
+		RunKey:     "agentd_filekey(%s.filename)", // X.fits and X.fits.bz2 never run at once
 		PendingKey: []string{"sortkey", "path", "filename"},
 		Order:      []string{"sortkey", "path", "filename"},
 		Payload:    []string{"filename", "path", "force", "force_md5", "no_defer"},
@@ -37,7 +37,7 @@ func Calcache() Spec {
 	return Spec{
 		Name:       "calcache",
 		Table:      "calcachequeue",
-		RunKey:     "obs_hid",
+		RunKey:     "%s.obs_hid",
 		PendingKey: []string{"obs_hid"},
 		Order:      []string{"sortkey", "obs_hid"},
 		Payload:    []string{"obs_hid", "filename"},

@@ -97,8 +97,8 @@ func runOurs(ctx context.Context, db *pgxpool.Pool, items, workers int, statePat
 	if _, err := db.Exec(ctx, `TRUNCATE ingestqueue`); err != nil {
 		return 0, err
 	}
-	if _, err := db.Exec(ctx, `INSERT INTO ingestqueue (filename, path, filekey, sortkey)
-		SELECT 'f' || i || '.fits', '', 'f' || i || '.fits', 'aaaa' || lpad(i::text, 9, '0')
+	if _, err := db.Exec(ctx, `INSERT INTO ingestqueue (filename, path, sortkey)
+		SELECT 'f' || i || '.fits', '', 'aaaa' || lpad(i::text, 9, '0')
 		FROM generate_series(1, $1) i`, items); err != nil {
 		return 0, err
 	}

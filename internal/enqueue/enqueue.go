@@ -139,7 +139,7 @@ func Ingest(ctx context.Context, pool *pgxpool.Pool, opt Options) (Summary, erro
 		}
 		defer conn.Release()
 		if _, err := conn.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS enqueue_batch
-			(filename text, path text, filekey text, sortkey text, force boolean, force_md5 boolean, after timestamptz)
+			(filename text, path text, sortkey text, force boolean, force_md5 boolean, after timestamptz)
 			ON COMMIT DELETE ROWS`); err != nil {
 			return sum, fmt.Errorf("create staging table: %w", err)
 		}
@@ -338,7 +338,7 @@ func walk(ctx context.Context, opt Options, dir string, sum *Summary, out chan<-
 	return nil
 }
 
-// writer turns batches of names into queue rows. Its columns are the four every row needs,
+// writer turns batches of names into queue rows. Its columns are the three every row needs,
 // plus force, force_md5 and after only when the run sets them (the table's defaults
 // otherwise): less to encode, send and parse per row.
 type writer struct {
@@ -347,7 +347,7 @@ type writer struct {
 }
 
 func newWriter(opt Options) *writer {
-	w := &writer{columns: []string{"filename", "path", "filekey", "sortkey"}}
+	w := &writer{columns: []string{"filename", "path", "sortkey"}}
 	if opt.Force {
 		w.columns, w.extra = append(w.columns, "force"), w.extra+"\tt"
 	}
@@ -368,8 +368,6 @@ func (w *writer) copyText(batch []entry) []byte {
 		buf = appendCopyField(buf, e.name)
 		buf = append(buf, '\t')
 		buf = appendCopyField(buf, e.dir)
-		buf = append(buf, '\t')
-		buf = appendCopyField(buf, filenames.FileName(e.name))
 		buf = append(buf, '\t')
 		buf = appendCopyField(buf, filenames.SortKey(e.name))
 		buf = append(buf, w.extra...)

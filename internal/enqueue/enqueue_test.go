@@ -31,14 +31,14 @@ func tree(t *testing.T, paths ...string) string {
 }
 
 type row struct {
-	filename, path, filekey, sortkey string
-	force, forceMD5                  bool
-	after                            *time.Time
+	filename, path, sortkey string
+	force, forceMD5         bool
+	after                   *time.Time
 }
 
 func rows(t *testing.T, pool *pgxpool.Pool) map[string]row {
 	t.Helper()
-	rs, err := pool.Query(context.Background(), `SELECT filename, path, filekey, sortkey, force, force_md5, after FROM ingestqueue`)
+	rs, err := pool.Query(context.Background(), `SELECT filename, path, sortkey, force, force_md5, after FROM ingestqueue`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func rows(t *testing.T, pool *pgxpool.Pool) map[string]row {
 	out := map[string]row{}
 	for rs.Next() {
 		var r row
-		if err := rs.Scan(&r.filename, &r.path, &r.filekey, &r.sortkey, &r.force, &r.forceMD5, &r.after); err != nil {
+		if err := rs.Scan(&r.filename, &r.path, &r.sortkey, &r.force, &r.forceMD5, &r.after); err != nil {
 			t.Fatal(err)
 		}
 		out[filepath.Join(r.path, r.filename)] = r
@@ -79,7 +79,7 @@ func TestIngestWalksTreeAppliesRulesAndSkipsPending(t *testing.T) {
 	}
 	got := rows(t, pool)
 	r, ok := got["2020/N20200102S0002.fits.bz2"]
-	if !ok || r.path != "2020" || r.filekey != "N20200102S0002.fits" || r.sortkey != "z202001020002" {
+	if !ok || r.path != "2020" || r.sortkey != "z202001020002" {
 		t.Fatalf("bz2 row = %+v (present %v)", r, ok)
 	}
 	if got["N20200101S0001.fits"].path != "" {

@@ -127,10 +127,16 @@ func TestMigration3KeepsQueueRows(t *testing.T) {
 	if n != 3 || failedWithToken != 1 {
 		t.Fatalf("after migration: %d rows, %d failed with a token; want 3 and 1", n, failedWithToken)
 	}
-	_, err = conn.Exec(ctx, `INSERT INTO ingestqueue (filename, path, filekey, sortkey)
-		VALUES ('N20200101S0001.fits', 'a', 'N20200101S0001.fits', 'z202001010001')`)
+	_, err = conn.Exec(ctx, `INSERT INTO ingestqueue (filename, path, sortkey)
+		VALUES ('N20200101S0001.fits', 'a', 'z202001010001')`)
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
 		t.Fatalf("second pending row for one file: err %v, want a unique violation", err)
+	}
+	// The .bz2 twin of the file in progress cannot run beside it.
+	_, err = conn.Exec(ctx, `INSERT INTO ingestqueue (filename, path, sortkey, inprogress, claim_token)
+		VALUES ('N20200101S0003.fits.bz2', 'b', 'z202001010003', true, gen_random_uuid())`)
+	if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
+		t.Fatalf("second in-progress row for one file: err %v, want a unique violation", err)
 	}
 }
