@@ -15,4 +15,9 @@
 //     the lease was lost and the caller's transaction must roll back.
 //   - Failures are recorded and not retried; an operator re-arms them (Retry).
 //   - New items are announced by one NOTIFY per enqueue batch; polling stays authoritative.
+//   - Rows carry no id the queue relies on. A pending row is named by its Spec.PendingKey (a
+//     unique index, which for the ingest queue also gives the claim order, so a pending row
+//     costs one index entry: filling the queue for a rebuild is as cheap as it can be); the
+//     claim updates the rows it locked by ctid; a claimed or failed row is named by its claim
+//     token, which a failed row keeps until it is re-armed.
 package queue

@@ -6,7 +6,11 @@
 //
 // into an unindexed table. It prints a table of files per second and the ratio.
 //
-//	TEST_DATABASE_URL=... go run ./bench/enqueuebench [--files 200000] [--rounds 2]
+// --layout nights (the default) lays the tree out like the archive's storage, a directory
+// per night with frames numbered in order; --layout scattered puts names from all over the
+// year in every directory, the worst case for the queue's index.
+//
+//	TEST_DATABASE_URL=... go run ./bench/enqueuebench [--files 200000] [--rounds 2] [--layout nights|scattered] [--writers 2] [--cpuprofile FILE]
 package main
 
 import (
