@@ -299,3 +299,48 @@ func TestConcurrentClaimersNeverShare(t *testing.T) {
 		}
 	}
 }
+
+// A failed row keeps its claim token (it names the row for Retry), but it is no longer
+// claimed: a restart releasing that token from its journal, a late completion, and a second
+// Fail must all leave it failed. Retry of several failed rows of one file re-arms one.
+func TestFailedRowKeepsTokenButIsNotHeld(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, queue.Options{})
+	b.add(t, "N20200101S0001.fits")
+	items, _ := b.q.Claim(ctx, holders(1))
+	if err := b.q.Fail(ctx, items[0], "broken"); err != nil {
+		t.Fatal(err)
+	}
+	failed := items[0]
+	if n, err := b.q.Release(ctx, []string{failed.Token}, true); err != nil || n != 0 {
+		t.Fatalf("release of a failed item's token = %d, %v; want 0", n, err)
+	}
+	if lost, err := b.q.CompleteBatch(ctx, []queue.Item{failed}); err != nil || len(lost) != 1 {
+		t.Fatalf("completion of a failed item = lost %v, %v; want it lost", lost, err)
+	}
+	if err := b.q.Fail(ctx, failed, "again"); !errors.Is(err, queue.ErrLeaseLost) {
+		t.Fatalf("second Fail = %v, want ErrLeaseLost", err)
+	}
+	// The file fails a second time: two failed rows of one file.
+	b.add(t, "N20200101S0001.fits")
+	items, _ = b.q.Claim(ctx, holders(1))
+	if err := b.q.Fail(ctx, items[0], "broken again"); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := b.q.Stats(ctx)
+	if st.Failed != 2 || st.Pending != 0 || st.InProgress != 0 || st.Failures[0].Error != "broken again" {
+		t.Fatalf("after two failures: %+v", st)
+	}
+	if n, err := queue.Retry(ctx, b.db, queue.Ingest(), ""); err != nil || n != 1 {
+		t.Fatalf("Retry = %d, %v; want 1 re-armed", n, err)
+	}
+	st, _ = b.q.Stats(ctx)
+	if st.Failed != 0 || st.Pending != 1 {
+		t.Fatalf("after retry: %+v, want one pending, none failed", st)
+	}
+	items, _ = b.q.Claim(ctx, holders(1))
+	if len(items) != 1 || items[0].Token == failed.Token {
+		t.Fatalf("claim after retry = %+v, want the item with a fresh token", items)
+	}
+}
