@@ -89,7 +89,7 @@ examples:
 				return cli.WithCode(cli.ExitUsage, err)
 			}
 			if err != nil && sum.Added > 0 {
-				return fmt.Errorf("%w (%d files were added before that and stay pending; running the same command again adds the rest)", err, sum.Added)
+				return fmt.Errorf("%w (%d files were added before that; running the same command again adds the rest, names already pending are skipped)", err, sum.Added)
 			}
 			if err != nil {
 				return err

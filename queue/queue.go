@@ -103,7 +103,7 @@ func ident(s string) string { return pgx.Identifier{s}.Sanitize() }
 
 func build(s Spec) statements {
 	t := s.table()
-	rk := func(alias string) string { return fmt.Sprintf(s.RunKey, alias) }
+	rk := s.RunKey
 	var payload []string
 	for _, c := range s.Payload {
 		payload = append(payload, "t."+ident(c))

@@ -8,13 +8,13 @@ import "github.com/jackc/pgx/v5"
 // on: a claimed or failed row is named by its claim token (unique, indexed among in-progress
 // rows), a pending one by its PendingKey.
 type Spec struct {
-	Name       string   // the name operators use: "ingest"
-	Table      string   // "ingestqueue"
-	RunKey     string   // SQL expression, %s standing for the table alias: at most one in-progress row per value
-	PendingKey []string // columns of the unique index of pending rows
-	Order      []string // columns of the index the claim reads backwards: newest first
-	Payload    []string // columns handed to the worker with each claimed item
-	Label      string   // column that names an item for humans (status, logs, retry patterns)
+	Name       string                    // the name operators use: "ingest"
+	Table      string                    // "ingestqueue"
+	RunKey     func(alias string) string // SQL expression over the row aliased alias: at most one in-progress row per value
+	PendingKey []string                  // columns of the unique index of pending rows
+	Order      []string                  // columns of the index the claim reads backwards: newest first
+	Payload    []string                  // columns handed to the worker with each claimed item
+	Label      string                    // column that names an item for humans (status, logs, retry patterns)
 }
 
 // Ingest is the ingest queue: read a file, record it, make its preview. One unique index
@@ -24,7 +24,7 @@ func Ingest() Spec {
 	return Spec{
 		Name:       "ingest",
 		Table:      "ingestqueue",
-		RunKey:     "agentd_filekey(%s.filename)", // X.fits and X.fits.bz2 never run at once
+		RunKey:     func(a string) string { return "agentd_filekey(" + a + ".filename)" }, // X.fits and X.fits.bz2 never run at once
 		PendingKey: []string{"sortkey", "path", "filename"},
 		Order:      []string{"sortkey", "path", "filename"},
 		Payload:    []string{"filename", "path", "force", "force_md5", "no_defer"},
@@ -37,7 +37,7 @@ func Calcache() Spec {
 	return Spec{
 		Name:       "calcache",
 		Table:      "calcachequeue",
-		RunKey:     "%s.obs_hid",
+		RunKey:     func(a string) string { return a + ".obs_hid" },
 		PendingKey: []string{"obs_hid"},
 		Order:      []string{"sortkey", "obs_hid"},
 		Payload:    []string{"obs_hid", "filename"},

@@ -82,6 +82,9 @@ max_connections = 400
 shared_buffers = 256MB
 max_wal_size = 2GB
 log_min_messages = warning
+# Asynchronous commits reach disk only when someone flushes: the enqueue test can then see
+# whether enqueue's final flush really waits (the default 200 ms would hide it).
+wal_writer_delay = 10s
 CONF
 	fi
 	if pg_as "$bin/pg_ctl" -D "$pg_dir/data" status >/dev/null 2>&1; then

@@ -39,6 +39,9 @@ var (
 	ErrNoStorageRoot = errors.New("storage root not found")
 	// ErrBadPath is returned when --path leaves the storage root.
 	ErrBadPath = errors.New("path must stay inside the storage root")
+	// ErrUnconfirmed is returned when the batches were committed but the database did not
+	// confirm that they reached its disk: a crash of the server now could lose them.
+	ErrUnconfirmed = errors.New("the database did not confirm that the enqueued names are on disk")
 )
 
 // SkipNotUTF8 counts the names (or directories) that are not valid UTF-8: the archive
@@ -125,6 +128,7 @@ func Ingest(ctx context.Context, pool *pgxpool.Pool, opt Options) (Summary, erro
 	if opt.Writers <= 0 {
 		opt.Writers = DefaultWriters
 	}
+	opt.Writers = min(opt.Writers, int(pool.Config().MaxConns)) // more would wait forever
 	sum := Summary{Skipped: map[string]int64{}}
 	startDir, err := startDir(opt.Root, opt.Path)
 	if err != nil {
@@ -219,8 +223,8 @@ func Ingest(ctx context.Context, pool *pgxpool.Pool, opt Options) (Summary, erro
 	}
 	if sum.Batches > 0 {
 		fctx, done := finishing(ctx)
-		if ferr := flush(fctx, conns[0].Conn()); firstErr == nil {
-			firstErr = ferr
+		if ferr := flushAny(fctx, pool, conns); ferr != nil {
+			firstErr = errors.Join(firstErr, fmt.Errorf("%w: %w", ErrUnconfirmed, ferr))
 		}
 		done()
 	}
@@ -444,22 +448,46 @@ func (w *writer) write(ctx context.Context, conn *pgx.Conn, batch []entry, direc
 	return n, nil
 }
 
-// flush waits until every batch committed on conn is on disk: a transaction that takes a
-// transaction id commits with the session's synchronous_commit, and its commit record comes
-// after all of theirs in the WAL.
+// flush waits until every batch committed before it, on any connection, is on disk. Its
+// transaction writes one WAL record (a transactional logical message: no table, any role
+// may) and commits synchronously, which makes the server flush the WAL up to its commit
+// record, after all of theirs. A transaction that writes no WAL would commit without
+// waiting, whatever synchronous_commit says.
 func flush(ctx context.Context, conn *pgx.Conn) error {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("flush enqueued batches to disk: %w", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
-	if _, err := tx.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
+	if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = on`); err != nil {
+		return fmt.Errorf("flush enqueued batches to disk: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_logical_emit_message(true, 'agentd.enqueue', 'flush')`); err != nil {
 		return fmt.Errorf("flush enqueued batches to disk: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("flush enqueued batches to disk: %w", err)
 	}
 	return nil
+}
+
+// flushAny flushes on the first connection that works, the pool's last.
+func flushAny(ctx context.Context, pool *pgxpool.Pool, conns []*pgxpool.Conn) error {
+	var err error
+	for _, c := range conns {
+		if c.Conn().IsClosed() {
+			continue
+		}
+		if err = flush(ctx, c.Conn()); err == nil {
+			return nil
+		}
+	}
+	c, aerr := pool.Acquire(ctx)
+	if aerr != nil {
+		return errors.Join(err, fmt.Errorf("flush enqueued batches to disk: %w", aerr))
+	}
+	defer c.Release()
+	return flush(ctx, c.Conn())
 }
 
 func isUniqueViolation(err error) bool {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -271,4 +272,66 @@ func keys(m map[string]row) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// Batches commit asynchronously; when Ingest returns, the WAL must be on disk up to the
+// last batch's commit. The test cluster (scripts/pg.sh) sets wal_writer_delay = 10s, so
+// nothing but enqueue's own flush gets it there in time.
+func TestIngestReturnsWithBatchesOnDisk(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t, pgtest.NewDB(t))
+	var delay string
+	if err := pool.QueryRow(ctx, `SELECT setting FROM pg_settings WHERE name = 'wal_writer_delay'`).Scan(&delay); err != nil {
+		t.Fatal(err)
+	}
+	if ms, _ := strconv.Atoi(delay); ms < 5000 {
+		t.Skipf("wal_writer_delay is %s ms on this server: the background writer could flush in time and hide a missing flush (scripts/pg.sh sets 10s)", delay)
+	}
+	var paths []string
+	for i := 0; i < 30; i++ {
+		paths = append(paths, fmt.Sprintf("d/N20200101S%04d.fits", i))
+	}
+	root := tree(t, paths...)
+	var lastCommit string // WAL position after the newest committed batch
+	sum, err := Ingest(ctx, pool, Options{Root: root, BatchSize: 10, Progress: func(Summary) {
+		if err := pool.QueryRow(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&lastCommit); err != nil {
+			t.Error(err)
+		}
+	}})
+	if err != nil || sum.Added != 30 {
+		t.Fatalf("Ingest = %+v, %v", sum, err)
+	}
+	var onDisk bool
+	var flushed string
+	if err := pool.QueryRow(ctx, `SELECT pg_current_wal_flush_lsn() >= $1::pg_lsn, pg_current_wal_flush_lsn()::text`,
+		lastCommit).Scan(&onDisk, &flushed); err != nil {
+		t.Fatal(err)
+	}
+	if !onDisk {
+		t.Fatalf("Ingest returned with the WAL flushed to %s only; the last batch committed at %s", flushed, lastCommit)
+	}
+}
+
+// A pool smaller than the writers (pool_max_conns=1 in the URL) must not make enqueue wait
+// forever for a second connection.
+func TestIngestWithOneConnectionPool(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg, err := pgxpool.ParseConfig(pgtest.NewDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	root := tree(t, "a/N20200101S0001.fits", "a/N20200101S0002.fits", "b/N20200101S0003.fits")
+	sum, err := Ingest(ctx, pool, Options{Root: root, BatchSize: 1, Writers: 4})
+	if err != nil || sum.Added != 3 {
+		t.Fatalf("Ingest on a one-connection pool = %+v, %v; want 3 added", sum, err)
+	}
 }

@@ -61,6 +61,11 @@ var sortRules = []struct {
 
 // SortKey is the queue key of a file name: priority letter + YYYYMMDD + serial number for the
 // archive's known naming schemes, "aaaa" + name (lowest) for anything else.
+//
+// The key is stored in pending ingest queue rows and leads the index that keeps one pending
+// row per (filename, path): a release that changes these rules must ship a migration that
+// recomputes the sortkey of pending rows, or a re-enqueued name gets a second pending row.
+// TestSortKey pins every rule.
 func SortKey(name string) string {
 	if key, ok := observationKey(name); ok {
 		return key
