@@ -25,8 +25,8 @@ func enqueueCommands() []*command {
 		help: `Walks the storage root (or --path under it) recursively. Names containing "tmp" or
 "tiled", .jpg previews and names without .fits, _obslog.txt or miscfile_ are skipped,
 and so are names that are not valid UTF-8 (not-utf8: the database cannot store them;
-rename the file). Files already pending are counted, not added twice. Without filters ("unconstrained")
-every file is enqueued: the first step of a rebuild.
+rename the file). Files already pending are counted, not added twice. Without filters
+("unconstrained") every file is enqueued: the first step of a rebuild.
 
 --file-re takes a regular expression searched in the file name, or one of the words
 today, twoday, fourday, tenday, twentyday (files whose name holds a UTC date of the

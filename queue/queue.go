@@ -103,7 +103,7 @@ func ident(s string) string { return pgx.Identifier{s}.Sanitize() }
 
 func build(s Spec) statements {
 	t := s.table()
-	rk := s.RunKey
+	rk := s.RunKey // rk("c"): the run key of the row aliased c
 	var payload []string
 	for _, c := range s.Payload {
 		payload = append(payload, "t."+ident(c))

@@ -88,22 +88,8 @@ const finishGrace = 10 * time.Second
 // longer than finishGrace. Call done when the batch is over.
 func finishing(ctx context.Context) (bctx context.Context, done func()) {
 	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	var timer *time.Timer
-	var mu sync.Mutex
-	stop := context.AfterFunc(ctx, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		timer = time.AfterFunc(finishGrace, cancel)
-	})
-	return bctx, func() {
-		stop()
-		mu.Lock()
-		if timer != nil {
-			timer.Stop()
-		}
-		mu.Unlock()
-		cancel()
-	}
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(finishGrace, cancel) })
+	return bctx, func() { stop(); cancel() } // a grace timer still running cancels nothing new
 }
 
 // batchResult is what one written batch adds to the summary.
