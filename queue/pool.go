@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -18,7 +19,8 @@ import (
 //   - DeferFor(d): put back, not before d (a file still being written).
 //
 // An error fails the item with the error's text, except ErrLeaseLost (the item was rescued
-// by someone else: nothing to do) and a cancelled context at shutdown (the item is released).
+// by someone else: nothing to do), a cancelled context at shutdown (the item is released)
+// and a Transient error (the item is put back, no attempt counted, to be tried again).
 type Handler func(ctx context.Context, it Item) (Result, error)
 
 // Result is a handler's verdict on an item.
@@ -47,8 +49,8 @@ const (
 	OutcomeCompleted = "completed"
 	OutcomeFailed    = "failed"
 	OutcomeDeferred  = "deferred"
-	OutcomeLost      = "lost"     // lease lost: someone rescued it
-	OutcomeReleased  = "released" // put back at shutdown, or after a crash at restart
+	OutcomeLost      = "lost"     // the row no longer carried our token: someone else ended it
+	OutcomeReleased  = "released" // put back: at shutdown, after a transient error, after a crash at restart
 )
 
 // Done is one item that left this process, and how.
@@ -90,14 +92,21 @@ type PoolConfig struct {
 	MaxAttempts int
 	Poll        time.Duration // polling interval when idle (default 2s)
 	Grace       time.Duration // at shutdown, how long running items may take to finish
-	Empty       bool          // return once every queue is idle
-	Queues      []Workers
-	Journal     Journal // nil: no journal (tests, benchmarks of the database alone)
-	Logger      *slog.Logger
-	OnEvent     func(Event)
+	// Cleanup bounds what a stop does after the grace period: settling the last items and
+	// releasing whatever this process still holds (default DefaultCleanup).
+	Cleanup  time.Duration
+	LockWait time.Duration // see Options.LockWait
+	Empty    bool          // return once every queue is idle
+	Queues   []Workers
+	Journal  Journal // nil: no journal (tests, benchmarks of the database alone)
+	Logger   *slog.Logger
+	OnEvent  func(Event)
 	// NoListen disables the LISTEN connection (polling only).
 	NoListen bool
 }
+
+// DefaultCleanup is how long a stop may take after the grace period.
+const DefaultCleanup = 10 * time.Second
 
 // prefetch is how many claimed items each worker may hold: the one it works and the next.
 const prefetch = 2
@@ -110,11 +119,19 @@ type Pool struct {
 
 // served is the runtime of one queue in the pool.
 type served struct {
-	q       *Queue
-	w       Workers
-	wake    chan struct{}
+	q    *Queue
+	w    Workers
+	wake chan struct{}
+	// claimMu is held by the fetcher from a claim until its items are in held, and by the
+	// orphan sweep: while the sweep holds it, a row of ours that is not in held is one this
+	// process will never see.
+	claimMu sync.Mutex
 	mu      sync.Mutex
-	current []*Item // per worker, nil when idle
+	// held is every claim this process holds in this queue: prefetched, worked, or waiting
+	// to be settled (retried after an error). The heartbeat renews exactly these.
+	held    map[string]Item
+	suspect time.Time // until then the heartbeat also sweeps for orphaned claims
+	current []*Item   // per worker, nil when idle
 	since   []time.Time
 	counts  map[string]int64
 }
@@ -131,6 +148,7 @@ type QueueState struct {
 	Queue   string           `json:"queue"`
 	Workers []WorkerState    `json:"workers"`
 	Counts  map[string]int64 `json:"counts"`
+	Held    int              `json:"held"` // claims held, worked or not
 }
 
 // NewPool prepares a pool; Run starts it.
@@ -141,15 +159,23 @@ func NewPool(cfg PoolConfig) *Pool {
 	if cfg.Lease <= 0 {
 		cfg.Lease = time.Minute
 	}
+	if cfg.Cleanup <= 0 {
+		cfg.Cleanup = DefaultCleanup
+	}
+	if cfg.LockWait <= 0 {
+		cfg.LockWait = DefaultLockWait
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	p := &Pool{cfg: cfg}
 	for _, w := range cfg.Queues {
 		p.queues = append(p.queues, &served{
-			q:       New(cfg.DB, w.Spec, Options{Owner: cfg.Owner, Lease: cfg.Lease, MaxAttempts: cfg.MaxAttempts}),
+			q: New(cfg.DB, w.Spec, Options{Owner: cfg.Owner, Lease: cfg.Lease, MaxAttempts: cfg.MaxAttempts,
+				LockWait: cfg.LockWait}),
 			w:       w,
 			wake:    make(chan struct{}, 1),
+			held:    map[string]Item{},
 			current: make([]*Item, w.Count),
 			since:   make([]time.Time, w.Count),
 			counts:  map[string]int64{},
@@ -163,7 +189,7 @@ func (p *Pool) State() []QueueState {
 	var out []QueueState
 	for _, s := range p.queues {
 		s.mu.Lock()
-		qs := QueueState{Queue: s.w.Spec.Name, Counts: map[string]int64{}}
+		qs := QueueState{Queue: s.w.Spec.Name, Counts: map[string]int64{}, Held: len(s.held)}
 		for i, it := range s.current {
 			ws := WorkerState{Holder: p.holder(s, i)}
 			if it != nil {
@@ -190,8 +216,27 @@ func (p *Pool) event(queue, kind, label, detail string) {
 	}
 }
 
+// heldTokens lists the tokens s holds.
+func (s *served) heldTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.held))
+	for t := range s.held {
+		out = append(out, t)
+	}
+	return out
+}
+
+// opContext bounds one statement that ends claims: its lock wait plus a margin for a slow
+// or unreachable server.
+func (p *Pool) opContext(parent context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(parent, p.cfg.LockWait+10*time.Second)
+}
+
 // RecoverJournal releases the claims a previous run of this process left in its journal
-// (it died holding them): each counts an attempt. Run calls it first.
+// (it died holding them): each counts an attempt. Tokens no longer on an in-progress row
+// were ended by someone else meanwhile. The journal is cleared only after the release
+// statement succeeded. Run calls it first.
 func (p *Pool) RecoverJournal(ctx context.Context) error {
 	if p.cfg.Journal == nil {
 		return nil
@@ -204,9 +249,9 @@ func (p *Pool) RecoverJournal(ctx context.Context) error {
 		if len(tokens) == 0 {
 			continue
 		}
-		n, err := s.q.Release(ctx, tokens, true)
+		ended, err := s.q.ReleaseTokens(ctx, tokens, true, 0)
 		if err != nil {
-			return err
+			return fmt.Errorf("release the claims the previous run left in the journal (kept for the next start): %w", err)
 		}
 		done := make([]Done, len(tokens))
 		for i, t := range tokens {
@@ -215,29 +260,40 @@ func (p *Pool) RecoverJournal(ctx context.Context) error {
 		if err := p.cfg.Journal.Finished(s.w.Spec.Name, done); err != nil {
 			return fmt.Errorf("clear journal: %w", err)
 		}
-		p.cfg.Logger.Info("released claims left by the previous run", "queue", s.w.Spec.Name, "journaled", len(tokens), "still_held", n)
-		p.event(s.w.Spec.Name, "recovered", "", fmt.Sprintf("released %d claims of the previous run", n))
+		for _, e := range ended {
+			p.cfg.Logger.Info("released a claim of the previous run", "queue", s.w.Spec.Name, "item", e.Label, "now", e.How)
+		}
+		p.cfg.Logger.Info("released claims left by the previous run", "queue", s.w.Spec.Name, "journaled", len(tokens),
+			"still_held", len(ended), "ended_by_others", len(tokens)-len(ended))
+		p.event(s.w.Spec.Name, "recovered", "", fmt.Sprintf("released %d claims of the previous run", len(ended)))
 	}
 	return nil
 }
 
-// Run serves the queues until ctx is cancelled (then it stops claiming, lets running items
-// finish within the grace period, releases the rest and returns nil) or, with Empty, until
-// every queue is idle.
+// Run serves the queues until ctx is cancelled or, with Empty, until every queue is idle.
+// On cancellation it stops claiming, lets running items finish within the grace period,
+// settles or releases every claim it holds, and finally releases any row still claimed under
+// its owner (each logged). It returns nil when nothing is left claimed by this process, and
+// an error naming what is left when the database could not be reached to release it; the
+// stop takes at most Grace + Cleanup.
 func (p *Pool) Run(ctx context.Context) error {
 	if err := p.RecoverJournal(ctx); err != nil {
 		return err
 	}
-	// workCtx outlives ctx by the grace period so that running items can finish.
+	// workCtx outlives ctx by the grace period so that running items can finish; cleanupCtx
+	// ends at the stop's deadline and bounds the settling retries.
 	workCtx, cancelWork := context.WithCancel(context.Background())
 	defer cancelWork()
+	cleanupCtx, cancelCleanup := context.WithCancel(context.Background())
+	defer cancelCleanup()
 	fetchCtx, stopFetch := context.WithCancel(ctx)
 	defer stopFetch()
 
-	var bg sync.WaitGroup // heartbeat, rescue, listener: exit when fetchCtx/workCtx end
-	bgCtx, stopBG := context.WithCancel(workCtx)
+	var bg sync.WaitGroup
+	hbCtx, stopHeartbeat := context.WithCancel(context.Background()) // lives until the final release
+	defer stopHeartbeat()
 	bg.Add(2)
-	go func() { defer bg.Done(); p.heartbeat(bgCtx) }()
+	go func() { defer bg.Done(); p.heartbeat(hbCtx) }()
 	go func() { defer bg.Done(); p.rescueLoop(fetchCtx) }()
 	if !p.cfg.NoListen {
 		bg.Add(1)
@@ -252,7 +308,7 @@ func (p *Pool) Run(ctx context.Context) error {
 		runs.Add(1)
 		go func() { // owner: Run; exits when fetchCtx ends (or the queue is empty in Empty mode)
 			defer runs.Done()
-			p.serve(fetchCtx, workCtx, s, &idleWG)
+			p.serve(fetchCtx, workCtx, cleanupCtx, s, &idleWG)
 		}()
 	}
 	go func() { idleWG.Wait(); close(emptyAll) }() // exits when every queue reported idle
@@ -262,27 +318,99 @@ func (p *Pool) Run(ctx context.Context) error {
 	case <-emptyAll:
 	}
 	stopFetch()
+	stopping := time.Now()
+	grace := time.Duration(0)
+	if ctx.Err() != nil {
+		grace = p.cfg.Grace
+	}
+	workBy := stopping.Add(grace)
+	finalBy := workBy.Add(p.cfg.Cleanup)
+	// Settling retries get the first half of the cleanup, the final release the rest.
+	settleTimer := time.AfterFunc(time.Until(workBy.Add(p.cfg.Cleanup/2)), cancelCleanup)
+	defer settleTimer.Stop()
 	finished := make(chan struct{})
 	go func() { runs.Wait(); close(finished) }()
-	if ctx.Err() != nil && p.cfg.Grace > 0 {
-		select {
-		case <-finished:
-		case <-time.After(p.cfg.Grace):
-			p.cfg.Logger.Warn("grace period over: cancelling running items", "grace", p.cfg.Grace)
-			cancelWork()
+	select {
+	case <-finished:
+	case <-time.After(time.Until(workBy)):
+		if grace > 0 {
+			p.cfg.Logger.Warn("grace period over: cancelling running items", "grace", grace)
 		}
-	} else if ctx.Err() != nil {
 		cancelWork()
 	}
-	<-finished
-	stopBG()
+	var err error
+	select {
+	case <-finished:
+		err = p.releaseAll(finalBy)
+	case <-time.After(time.Until(finalBy)):
+		err = fmt.Errorf("stop: workers still running %s after the grace period (a handler ignores cancellation); "+
+			"their claims come back when their lease expires", p.cfg.Cleanup)
+		p.releaseAll(finalBy.Add(p.cfg.LockWait)) //nolint:errcheck // best effort; err says what matters
+	}
+	stopHeartbeat()
 	bg.Wait()
-	return nil
+	return err
+}
+
+// releaseAll is the last statement of a stop: it releases every row still claimed under
+// this process's owner. Rows the pool still held (their settling failed) are released with
+// no attempt counted; any other row is a straggler the pool did not track, logged one by
+// one. With the database unreachable it logs what is left and returns an error.
+func (p *Pool) releaseAll(by time.Time) error {
+	ctx, cancel := context.WithDeadline(context.Background(), by)
+	defer cancel()
+	var errs []error
+	for _, s := range p.queues {
+		name := s.w.Spec.Name
+		s.mu.Lock()
+		held := maps.Clone(s.held)
+		s.mu.Unlock()
+		var ended []Ended
+		var err error
+		for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
+			ended, err = s.q.ReleaseOwned(ctx, nil)
+			if err == nil || ctx.Err() != nil {
+				break
+			}
+			p.cfg.Logger.Warn("release at stop failed; retrying", "queue", name, "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+		}
+		if err != nil {
+			for _, it := range held {
+				p.cfg.Logger.Error("left claimed at stop: the database could not be reached", "queue", name, "item", it.Label, "token", it.Token)
+			}
+			errs = append(errs, fmt.Errorf("%s: %d claims may be left in the database (they come back when their lease expires, "+
+				"or at once when this agent starts again): %w", name, len(held), err))
+			continue
+		}
+		var done []Done
+		for _, e := range ended {
+			if it, ok := held[e.Token]; ok {
+				p.cfg.Logger.Warn("released at stop after its settling failed", "queue", name, "item", it.Label, "now", e.How)
+				done = append(done, Done{Item: it, Outcome: OutcomeReleased})
+				delete(held, e.Token)
+				continue
+			}
+			p.cfg.Logger.Warn("released a straggler: claimed under this process but not tracked by it", "queue", name,
+				"item", e.Label, "token", e.Token, "now", e.How)
+			p.event(name, "straggler", e.Label, "released at stop")
+		}
+		for _, it := range held { // held, but no row of ours any more: ended by someone else
+			p.cfg.Logger.Warn("claim lost: the row no longer carries our token", "queue", name, "item", it.Label,
+				"token", it.Token, "evidence", s.q.Whereabouts(ctx, it))
+			done = append(done, Done{Item: it, Outcome: OutcomeLost})
+		}
+		p.record(s, done)
+	}
+	return errors.Join(errs...)
 }
 
 // serve runs one queue: a fetcher handing claimed items to idle workers, the workers, and
-// a finisher that batches completions and journal writes.
-func (p *Pool) serve(fetchCtx, workCtx context.Context, s *served, idleWG *sync.WaitGroup) {
+// a finisher that settles their verdicts (batching completions and journal writes).
+func (p *Pool) serve(fetchCtx, workCtx, cleanupCtx context.Context, s *served, idleWG *sync.WaitGroup) {
 	n := s.w.Count
 	// Each worker has prefetch slots: while it works one item the next one waits claimed,
 	// so claims come in larger batches and workers never wait for a round trip.
@@ -306,7 +434,7 @@ func (p *Pool) serve(fetchCtx, workCtx context.Context, s *served, idleWG *sync.
 			for it := range inputs[i] {
 				if fetchCtx.Err() != nil {
 					// Stopping: items not started yet go back at once.
-					finish <- finishing{item: it, err: context.Canceled}
+					finish <- finishing{item: it, release: true}
 					continue
 				}
 				finish <- p.work(workCtx, s, i, it)
@@ -315,12 +443,12 @@ func (p *Pool) serve(fetchCtx, workCtx context.Context, s *served, idleWG *sync.
 		}()
 	}
 	finisherDone := make(chan struct{})
-	go func() { // owner: serve; exits when finish is closed
+	go func() { // owner: serve; exits when finish is closed and its retries are done or given up
 		defer close(finisherDone)
-		p.finisher(s, finish)
+		p.finisher(cleanupCtx, s, finish)
 	}()
 
-	p.fetch(fetchCtx, s, idle, inputs, idleWG)
+	p.fetch(fetchCtx, s, idle, inputs, finish, idleWG)
 
 	for _, in := range inputs {
 		close(in)
@@ -330,16 +458,19 @@ func (p *Pool) serve(fetchCtx, workCtx context.Context, s *served, idleWG *sync.
 	<-finisherDone
 }
 
+// finishing is a verdict on an item, waiting to be settled in the database.
 type finishing struct {
-	item   Item
-	result Result
-	err    error
+	item    Item
+	result  Result
+	err     error
+	release bool // put back without running (stopping, or the journal could not record it)
 }
 
 // fetch claims items for idle workers until ctx ends.
-func (p *Pool) fetch(ctx context.Context, s *served, idle chan int, inputs []chan Item, idleWG *sync.WaitGroup) {
+func (p *Pool) fetch(ctx context.Context, s *served, idle chan int, inputs []chan Item, finish chan<- finishing, idleWG *sync.WaitGroup) {
 	reportedIdle := false
 	name := s.w.Spec.Name
+	backoff := p.cfg.Poll
 	for {
 		var slots []int
 		select {
@@ -361,21 +492,13 @@ func (p *Pool) fetch(ctx context.Context, s *served, idle chan int, inputs []cha
 		for k, i := range slots {
 			holders[k] = p.holder(s, i)
 		}
-		items, err := s.q.Claim(ctx, holders)
-		if err != nil && ctx.Err() == nil {
-			p.cfg.Logger.Error("claim failed; retrying", "queue", name, "err", err)
-			p.event(name, "error", "", err.Error())
-		}
+		items, err := p.claim(ctx, s, holders)
 		if err == nil && len(items) > 0 && p.cfg.Journal != nil {
 			if jerr := p.cfg.Journal.Claimed(name, items); jerr != nil {
-				p.cfg.Logger.Error("journal write failed: releasing the claims", "queue", name, "err", jerr)
+				p.cfg.Logger.Error("journal write failed: putting the claims back", "queue", name, "err", jerr)
 				p.event(name, "error", "", "journal: "+jerr.Error())
-				tokens := make([]string, len(items))
-				for k, it := range items {
-					tokens[k] = it.Token
-				}
-				if _, rerr := s.q.Release(context.Background(), tokens, false); rerr != nil {
-					p.cfg.Logger.Error("release after journal failure", "queue", name, "err", rerr)
+				for _, it := range items {
+					finish <- finishing{item: it, release: true}
 				}
 				items, err = nil, jerr
 			}
@@ -392,7 +515,12 @@ func (p *Pool) fetch(ctx context.Context, s *served, idle chan int, inputs []cha
 			}
 		}
 		if len(items) > 0 {
+			backoff = p.cfg.Poll
 			continue
+		}
+		wait := p.cfg.Poll
+		if err != nil {
+			wait, backoff = backoff, min(2*backoff, max(p.cfg.Lease/3, p.cfg.Poll))
 		}
 		if p.cfg.Empty && err == nil && len(idle) == cap(idle) && !reportedIdle {
 			if _, err := s.q.Rescue(ctx); err == nil {
@@ -407,8 +535,50 @@ func (p *Pool) fetch(ctx context.Context, s *served, idle chan int, inputs []cha
 		case <-ctx.Done():
 			return
 		case <-s.wake:
-		case <-time.After(p.cfg.Poll):
+		case <-time.After(wait):
 		}
+	}
+}
+
+// claim claims items for holders and adds them to s.held before anyone may sweep. A stop
+// does not interrupt a claim in flight (its items are released like any other); a claim
+// that fails may still have claimed rows whose answer never arrived, so s is marked
+// suspect and swept at once: rows of this owner that the process does not hold go back.
+func (p *Pool) claim(ctx context.Context, s *served, holders []string) ([]Item, error) {
+	name := s.w.Spec.Name
+	claimCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.LockWait+10*time.Second)
+	defer cancel()
+	s.claimMu.Lock()
+	defer s.claimMu.Unlock()
+	items, err := s.q.Claim(claimCtx, holders)
+	if err == nil {
+		s.mu.Lock()
+		for _, it := range items {
+			s.held[it.Token] = it
+		}
+		s.mu.Unlock()
+		return items, nil
+	}
+	p.cfg.Logger.Error("claim failed; sweeping for claims whose answer was lost, then retrying", "queue", name, "err", err)
+	p.event(name, "error", "", err.Error())
+	s.mu.Lock()
+	s.suspect = time.Now().Add(p.cfg.Lease)
+	s.mu.Unlock()
+	p.sweepOrphans(claimCtx, s)
+	return nil, err
+}
+
+// sweepOrphans releases rows claimed under this owner in s's table that the process does
+// not hold. The caller holds s.claimMu.
+func (p *Pool) sweepOrphans(ctx context.Context, s *served) {
+	ended, err := s.q.ReleaseOwned(ctx, s.heldTokens())
+	if err != nil {
+		p.cfg.Logger.Warn("orphan sweep failed; the heartbeat tries again", "queue", s.w.Spec.Name, "err", err)
+		return
+	}
+	for _, e := range ended {
+		p.cfg.Logger.Warn("released a claim whose answer was lost", "queue", s.w.Spec.Name, "item", e.Label, "token", e.Token, "now", e.How)
+		p.event(s.w.Spec.Name, "orphan", e.Label, "released: the claim's answer never arrived")
 	}
 }
 
@@ -424,61 +594,75 @@ func (p *Pool) work(ctx context.Context, s *served, i int, it Item) finishing {
 	return finishing{item: it, result: res, err: err}
 }
 
-// finisher settles finished items in batches: completions in one statement, outcomes in one
-// journal write.
-func (p *Pool) finisher(s *served, in <-chan finishing) {
-	name := s.w.Spec.Name
-	ctx := context.Background() // settling must happen even during shutdown
-	for f := range in {
-		batch := []finishing{f}
-	drain:
-		for len(batch) < 1000 {
-			select {
-			case f, ok := <-in:
-				if !ok {
+// finisher settles verdicts in batches: completions in one statement, outcomes in one
+// journal write. A verdict whose statement fails (connection lost, lock wait timed out)
+// stays held and is tried again with backoff; it is never forgotten. Once in is closed,
+// retries go on until ctx ends (the stop's deadline); what is left then stays in held for
+// the final release.
+func (p *Pool) finisher(ctx context.Context, s *served, in <-chan finishing) {
+	var retry []finishing
+	const firstBackoff = 100 * time.Millisecond
+	backoff := firstBackoff
+	var retryAt time.Time
+	open := true
+	for open || len(retry) > 0 {
+		var batch []finishing
+		var timer <-chan time.Time
+		if len(retry) > 0 {
+			timer = time.After(time.Until(retryAt))
+		}
+		var input <-chan finishing
+		if open {
+			input = in
+		}
+		var stop <-chan struct{}
+		if !open {
+			stop = ctx.Done()
+		}
+		select {
+		case f, ok := <-input:
+			if !ok {
+				open = false
+				continue
+			}
+			batch = append(batch, f)
+		drain:
+			for len(batch) < 1000 {
+				select {
+				case f, ok := <-in:
+					if !ok {
+						open = false
+						break drain
+					}
+					batch = append(batch, f)
+				default:
 					break drain
 				}
-				batch = append(batch, f)
-			default:
-				break drain
 			}
+		case <-timer:
+		case <-stop:
+			for _, f := range retry {
+				p.cfg.Logger.Error("could not settle before the stop deadline; left for the final release",
+					"queue", s.w.Spec.Name, "item", f.item.Label)
+			}
+			return
 		}
-		var done []Done
-		var toComplete []Item
-		for _, f := range batch {
-			outcome := p.settle(ctx, s, f, &toComplete)
-			if outcome != "" {
-				done = append(done, Done{Item: f.item, Outcome: outcome})
-			}
+		if len(retry) > 0 && !time.Now().Before(retryAt) {
+			batch, retry = append(retry, batch...), nil
 		}
-		if len(toComplete) > 0 {
-			lost, err := s.q.CompleteBatch(ctx, toComplete)
-			if err != nil {
-				// The rows stay claimed; their leases expire and they are rescued.
-				p.cfg.Logger.Error("complete failed; the items will be rescued", "queue", name, "n", len(toComplete), "err", err)
-				lost = toComplete
-			}
-			lostSet := map[string]bool{}
-			for _, it := range lost {
-				lostSet[it.Token] = true
-			}
-			for _, it := range toComplete {
-				o := OutcomeCompleted
-				if lostSet[it.Token] {
-					o = OutcomeLost
-				}
-				done = append(done, Done{Item: it, Outcome: o})
-			}
+		if len(batch) == 0 {
+			continue
 		}
-		s.mu.Lock()
-		for _, d := range done {
-			s.counts[d.Outcome]++
-		}
-		s.mu.Unlock()
-		if p.cfg.Journal != nil && len(done) > 0 {
-			if err := p.cfg.Journal.Finished(name, done); err != nil {
-				p.cfg.Logger.Error("journal clear failed", "queue", name, "err", err)
+		done, again := p.settle(ctx, s, batch)
+		p.record(s, done)
+		if len(again) > 0 {
+			if len(retry) == 0 {
+				retryAt = time.Now().Add(backoff)
+				backoff = min(2*backoff, max(p.cfg.Lease/3, firstBackoff))
 			}
+			retry = append(retry, again...)
+		} else if len(retry) == 0 {
+			backoff = firstBackoff
 		}
 		select { // let an idle fetcher look again (Empty mode waits for our last items)
 		case s.wake <- struct{}{}:
@@ -487,48 +671,128 @@ func (p *Pool) finisher(s *served, in <-chan finishing) {
 	}
 }
 
-// settle applies one handler verdict; items for the batched delete go to toComplete.
-func (p *Pool) settle(ctx context.Context, s *served, f finishing, toComplete *[]Item) string {
-	name, it := s.w.Spec.Name, f.item
-	switch {
-	case errors.Is(f.err, ErrLeaseLost):
-		p.cfg.Logger.Warn("lease lost; another agent took the item", "queue", name, "item", it.Label)
-		p.event(name, "lost", it.Label, f.err.Error())
-		return OutcomeLost
-	case f.err != nil && (errors.Is(f.err, context.Canceled) || errors.Is(f.err, context.DeadlineExceeded)):
-		if _, err := s.q.Release(ctx, []string{it.Token}, false); err != nil {
-			p.cfg.Logger.Error("release at shutdown failed; the lease will expire", "queue", name, "item", it.Label, "err", err)
-		}
-		return OutcomeReleased
-	case f.err != nil:
-		p.cfg.Logger.Warn("item failed", "queue", name, "item", it.Label, "err", f.err)
-		p.event(name, "failed", it.Label, f.err.Error())
-		if err := s.q.Fail(ctx, it, f.err.Error()); err != nil {
-			if errors.Is(err, ErrLeaseLost) {
-				return OutcomeLost
-			}
-			p.cfg.Logger.Error("record failure", "queue", name, "item", it.Label, "err", err)
-		}
-		return OutcomeFailed
+// record forgets ended claims (held, journal) and counts their outcomes.
+func (p *Pool) record(s *served, done []Done) {
+	if len(done) == 0 {
+		return
 	}
-	switch f.result.kind {
-	case kindFinished:
-		return OutcomeCompleted
-	case kindDefer:
-		if err := s.q.Defer(ctx, it, f.result.delay); err != nil {
-			if errors.Is(err, ErrLeaseLost) {
-				return OutcomeLost
-			}
-			p.cfg.Logger.Error("defer", "queue", name, "item", it.Label, "err", err)
+	s.mu.Lock()
+	for _, d := range done {
+		delete(s.held, d.Item.Token)
+		s.counts[d.Outcome]++
+	}
+	s.mu.Unlock()
+	if p.cfg.Journal != nil {
+		if err := p.cfg.Journal.Finished(s.w.Spec.Name, done); err != nil {
+			// The claims are ended in the database; a restart releasing them finds nothing.
+			p.cfg.Logger.Error("journal clear failed", "queue", s.w.Spec.Name, "err", err)
 		}
-		return OutcomeDeferred
-	default:
-		*toComplete = append(*toComplete, it)
-		return ""
 	}
 }
 
-// heartbeat renews all leases of this process every third of a lease, until ctx ends.
+// transientDelay is how long an item whose handler met a transient database error waits
+// before it may be claimed again.
+const transientDelay = 2 * time.Second
+
+// settle applies a batch of verdicts. done are the claims it ended (or proved lost);
+// again are the verdicts whose statement failed: the pool still holds them.
+func (p *Pool) settle(parent context.Context, s *served, batch []finishing) (done []Done, again []finishing) {
+	name := s.w.Spec.Name
+	ctx, cancel := p.opContext(parent)
+	defer cancel()
+	lost := func(it Item, why error) Done {
+		ev := s.q.Whereabouts(ctx, it)
+		p.cfg.Logger.Warn("claim lost: the row no longer carries our token", "queue", name, "item", it.Label,
+			"token", it.Token, "evidence", ev, "seen_by", why)
+		p.event(name, "lost", it.Label, ev)
+		return Done{Item: it, Outcome: OutcomeLost}
+	}
+	// retryable logs a statement that failed: the verdict stays held and is tried again.
+	retryable := func(f finishing, what string, err error) {
+		p.cfg.Logger.Warn(what+" failed; holding the item and trying again", "queue", name, "item", f.item.Label, "err", err)
+		again = append(again, f)
+	}
+	release := func(f finishing, after time.Duration, what string) {
+		ended, err := s.q.ReleaseTokens(ctx, []string{f.item.Token}, false, after)
+		switch {
+		case err != nil:
+			retryable(f, what, err)
+		case len(ended) == 0:
+			done = append(done, lost(f.item, errors.New(what)))
+		default:
+			done = append(done, Done{Item: f.item, Outcome: OutcomeReleased})
+		}
+	}
+	var toComplete []finishing
+	for _, f := range batch {
+		it := f.item
+		switch {
+		case f.release:
+			release(f, 0, "release")
+		case errors.Is(f.err, ErrLeaseLost):
+			done = append(done, lost(it, f.err))
+		case errors.Is(f.err, context.Canceled): // the grace period ended while it ran
+			release(f, 0, "release at stop")
+		case Transient(f.err):
+			p.cfg.Logger.Warn("transient error; putting the item back", "queue", name, "item", it.Label, "err", f.err)
+			p.event(name, "retry", it.Label, f.err.Error())
+			release(f, transientDelay, "release after a transient error")
+		case f.err != nil:
+			err := s.q.Fail(ctx, it, f.err.Error())
+			switch {
+			case errors.Is(err, ErrLeaseLost):
+				done = append(done, lost(it, err))
+			case err != nil:
+				retryable(f, "record failure", err)
+			default:
+				p.cfg.Logger.Warn("item failed", "queue", name, "item", it.Label, "err", f.err)
+				p.event(name, "failed", it.Label, f.err.Error())
+				done = append(done, Done{Item: it, Outcome: OutcomeFailed})
+			}
+		case f.result.kind == kindFinished:
+			done = append(done, Done{Item: it, Outcome: OutcomeCompleted})
+		case f.result.kind == kindDefer:
+			err := s.q.Defer(ctx, it, f.result.delay)
+			switch {
+			case errors.Is(err, ErrLeaseLost):
+				done = append(done, lost(it, err))
+			case err != nil:
+				retryable(f, "defer", err)
+			default:
+				done = append(done, Done{Item: it, Outcome: OutcomeDeferred})
+			}
+		default:
+			toComplete = append(toComplete, f)
+		}
+	}
+	if len(toComplete) == 0 {
+		return done, again
+	}
+	items := make([]Item, len(toComplete))
+	for i, f := range toComplete {
+		items[i] = f.item
+	}
+	lostItems, err := s.q.CompleteBatch(ctx, items)
+	if err != nil {
+		p.cfg.Logger.Warn("complete failed; holding the items and trying again", "queue", name, "n", len(items), "err", err)
+		return done, append(again, toComplete...)
+	}
+	lostSet := map[string]bool{}
+	for _, it := range lostItems {
+		lostSet[it.Token] = true
+	}
+	for _, it := range items {
+		if lostSet[it.Token] {
+			done = append(done, lost(it, ErrLeaseLost))
+		} else {
+			done = append(done, Done{Item: it, Outcome: OutcomeCompleted})
+		}
+	}
+	return done, again
+}
+
+// heartbeat renews the leases of the claims this process holds every third of a lease, and
+// while a claim has recently failed sweeps for orphaned claims, until ctx ends.
 func (p *Pool) heartbeat(ctx context.Context) {
 	specs := make([]Spec, len(p.queues))
 	for i, s := range p.queues {
@@ -542,9 +806,27 @@ func (p *Pool) heartbeat(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if _, err := Heartbeat(ctx, p.cfg.DB, specs, p.cfg.Owner, p.cfg.Lease); err != nil && ctx.Err() == nil {
+		tokens := make([][]string, len(p.queues))
+		for i, s := range p.queues {
+			tokens[i] = s.heldTokens()
+		}
+		hbCtx, cancel := context.WithTimeout(ctx, p.cfg.Lease/3)
+		if _, err := Heartbeat(hbCtx, p.cfg.DB, specs, tokens, p.cfg.Owner, p.cfg.Lease); err != nil && ctx.Err() == nil {
 			p.cfg.Logger.Error("heartbeat failed; leases may expire", "err", err)
 			p.event("", "error", "", "heartbeat: "+err.Error())
+		}
+		cancel()
+		for _, s := range p.queues {
+			s.mu.Lock()
+			suspect := time.Now().Before(s.suspect)
+			s.mu.Unlock()
+			if suspect {
+				sweepCtx, cancel := p.opContext(ctx)
+				s.claimMu.Lock()
+				p.sweepOrphans(sweepCtx, s)
+				s.claimMu.Unlock()
+				cancel()
+			}
 		}
 	}
 }

@@ -235,12 +235,14 @@ func TestHeartbeatKeepsLeaseAlive(t *testing.T) {
 	ctx := context.Background()
 	b := setup(t, queue.Options{Lease: 300 * time.Millisecond})
 	b.add(t, "N20200101S0001.fits", "N20200102S0001.fits")
-	if _, err := b.q.Claim(ctx, holders(2)); err != nil {
+	items, err := b.q.Claim(ctx, holders(2))
+	if err != nil {
 		t.Fatal(err)
 	}
+	tokens := [][]string{{items[0].Token, items[1].Token}, nil}
 	for i := 0; i < 5; i++ {
 		time.Sleep(100 * time.Millisecond)
-		got, err := queue.Heartbeat(ctx, b.db, []queue.Spec{queue.Ingest(), queue.Calcache()}, owner, 300*time.Millisecond)
+		got, err := queue.Heartbeat(ctx, b.db, []queue.Spec{queue.Ingest(), queue.Calcache()}, tokens, owner, 300*time.Millisecond)
 		if err != nil || got["ingest"] != 2 {
 			t.Fatalf("Heartbeat = %v, %v; want 2 ingest leases", got, err)
 		}

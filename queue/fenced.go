@@ -1,0 +1,314 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The statements in this file end claims: complete, fail, defer, release. Each waits for the
+// row's lock (bounded by Options.LockWait through lock_timeout, set for its own implicit
+// transaction), then re-checks the token; rows are locked in token order. Zero rows after
+// that wait proves the row no longer carries the token (ErrLeaseLost); a lock wait that
+// times out is a transient error and proves nothing. Only Rescue, the heartbeat and the
+// orphan sweep's periodic look skip locked rows: they are sweepers that look again soon.
+
+// lockTimeout is the value for set_config('lock_timeout', …).
+func (q *Queue) lockTimeout() string {
+	return strconv.FormatInt(max(q.opt.LockWait.Milliseconds(), 1), 10) + "ms"
+}
+
+// Complete deletes the item in the caller's transaction, fenced by its claim token, together
+// with failed rows of the same item. ErrLeaseLost means the caller must roll back. It waits
+// at most Options.LockWait for the row's lock; the transaction's own lock_timeout is restored
+// afterwards.
+func (q *Queue) Complete(ctx context.Context, tx pgx.Tx, it Item) error {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('agentd.saved_lock_timeout', current_setting('lock_timeout'), true),
+		set_config('lock_timeout', $1, true)`, q.lockTimeout())
+	var n int
+	b.Queue(q.sql.complete, it.Token).QueryRow(func(row pgx.Row) error { return row.Scan(&n) })
+	b.Queue(`SELECT set_config('lock_timeout', current_setting('agentd.saved_lock_timeout'), true)`)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("complete %s item %s: %w", q.spec.Name, it.Label, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("complete %s item %s: %w", q.spec.Name, it.Label, ErrLeaseLost)
+	}
+	return nil
+}
+
+// fenced runs stmt (with args) after setting lock_timeout, as one implicit transaction in one
+// round trip; scan reads its rows.
+func (q *Queue) fenced(ctx context.Context, stmt string, scan func(pgx.Rows) error, args ...any) error {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('lock_timeout', $1, true)`, q.lockTimeout())
+	b.Queue(stmt, args...).Query(func(rows pgx.Rows) error {
+		defer rows.Close()
+		if err := scan(rows); err != nil {
+			return err
+		}
+		return rows.Err()
+	})
+	return q.db.SendBatch(ctx, b).Close()
+}
+
+// CompleteBatch deletes items that need no other write, in one statement. It returns the
+// items whose row no longer carries their token (lost). An error means nothing was deleted:
+// the caller still holds every item.
+func (q *Queue) CompleteBatch(ctx context.Context, items []Item) (lost []Item, err error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	tokens := make([]string, len(items))
+	for i, it := range items {
+		tokens[i] = it.Token
+	}
+	gone := make(map[string]bool, len(items))
+	err = q.fenced(ctx, q.sql.completeBatch, func(rows pgx.Rows) error {
+		for rows.Next() {
+			var token string
+			if err := rows.Scan(&token); err != nil {
+				return err
+			}
+			gone[token] = true
+		}
+		return nil
+	}, tokens)
+	if err != nil {
+		return nil, fmt.Errorf("complete %d %s items: %w", len(items), q.spec.Name, err)
+	}
+	for _, it := range items {
+		if !gone[it.Token] {
+			lost = append(lost, it)
+		}
+	}
+	return lost, nil
+}
+
+// Fail records the item as failed with msg; it is not retried automatically.
+func (q *Queue) Fail(ctx context.Context, it Item, msg string) error {
+	n := 0
+	err := q.fenced(ctx, q.sql.fail+` RETURNING 1`, func(rows pgx.Rows) error {
+		for rows.Next() {
+			n++
+		}
+		return nil
+	}, it.Token, msg)
+	if err != nil {
+		return fmt.Errorf("fail %s item %s: %w", q.spec.Name, it.Label, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("fail %s item %s: %w", q.spec.Name, it.Label, ErrLeaseLost)
+	}
+	return nil
+}
+
+// Defer puts the item back, not to be claimed before delay has passed (a file still being
+// written). When a pending twin exists the item is deleted instead.
+func (q *Queue) Defer(ctx context.Context, it Item, delay time.Duration) error {
+	ended, err := q.requeue(ctx, requeueArgs{where: "claim_token = ANY($4::uuid[])", args: []any{[]string{it.Token}}, delay: delay})
+	if err != nil {
+		return fmt.Errorf("defer %s item %s: %w", q.spec.Name, it.Label, err)
+	}
+	if len(ended) == 0 {
+		return fmt.Errorf("defer %s item %s: %w", q.spec.Name, it.Label, ErrLeaseLost)
+	}
+	return nil
+}
+
+// Release puts back the items with these claim tokens and returns how many it put back (a
+// token missing from the count is no longer on an in-progress row: someone else ended it).
+// crashed says the holder died (a restart releasing its journal): that counts an attempt,
+// and past the limit the item fails. A clean shutdown releases with crashed false.
+func (q *Queue) Release(ctx context.Context, tokens []string, crashed bool) (int, error) {
+	ended, err := q.ReleaseTokens(ctx, tokens, crashed, 0)
+	return len(ended), err
+}
+
+// ReleaseTokens is Release returning the rows it ended; not before after (0: at once).
+func (q *Queue) ReleaseTokens(ctx context.Context, tokens []string, crashed bool, after time.Duration) ([]Ended, error) {
+	if len(tokens) == 0 {
+		return nil, nil
+	}
+	ended, err := q.requeue(ctx, requeueArgs{where: "claim_token = ANY($4::uuid[])", args: []any{tokens}, crashed: crashed, delay: after})
+	if err != nil {
+		return nil, fmt.Errorf("release %d %s items: %w", len(tokens), q.spec.Name, err)
+	}
+	return ended, nil
+}
+
+// ReleaseOwned puts back every row claimed under this queue handle's owner whose token is
+// not in keep (no attempt counted), and returns them. With keep empty it is the last
+// statement of a clean stop; with the tokens a process holds, it frees claims the process
+// never saw (a claim whose answer was lost). Rows locked by others are waited for.
+func (q *Queue) ReleaseOwned(ctx context.Context, keep []string) ([]Ended, error) {
+	if keep == nil {
+		keep = []string{}
+	}
+	ended, err := q.requeue(ctx, requeueArgs{where: "owner = $4::uuid AND NOT (claim_token = ANY($5::uuid[]))",
+		args: []any{q.opt.Owner, keep}})
+	if err != nil {
+		return nil, fmt.Errorf("release the %s claims of owner %s: %w", q.spec.Name, q.opt.Owner, err)
+	}
+	return ended, nil
+}
+
+// rescueBatch bounds one rescue statement; Rescue loops until a statement finds fewer.
+const rescueBatch = 1000
+
+// Rescue puts back the items whose lease expired (their holder died or stalled). Any agent
+// may run it; concurrent rescuers skip each other's rows (a skipped row is looked at again
+// by the next rescue).
+func (q *Queue) Rescue(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		ended, err := q.requeue(ctx, requeueArgs{where: "lease_until < now()", crashed: true, skipLocked: true, limit: rescueBatch})
+		if err != nil {
+			return total, fmt.Errorf("rescue expired %s leases: %w", q.spec.Name, err)
+		}
+		total += len(ended)
+		if len(ended) < rescueBatch {
+			return total, nil
+		}
+	}
+}
+
+// Ended is one claim a requeue statement ended.
+type Ended struct {
+	Token string `json:"token"`
+	Label string `json:"label"`
+	// How: "pending" (back in the queue), "merged" (deleted: the item was pending again
+	// already) or "failed" (past the attempt limit).
+	How string `json:"how"`
+}
+
+type requeueArgs struct {
+	where      string // over the row aliased r; its parameters start at $4
+	args       []any
+	crashed    bool          // the holder died: count an attempt
+	delay      time.Duration // not before now + delay (0: leave after as it is)
+	skipLocked bool          // sweepers only
+	limit      int           // 0: no limit
+}
+
+// requeue re-pends the in-progress rows matching a.where in one statement (after lock_timeout
+// is set, in the same implicit transaction): rows with a pending twin are deleted, rows past
+// the attempt limit fail. It returns the rows it ended.
+func (q *Queue) requeue(ctx context.Context, a requeueArgs) ([]Ended, error) {
+	for attempt := 0; ; attempt++ {
+		ended, err := q.requeueOnce(ctx, a)
+		if isUniqueViolation(err) && attempt < 5 { // a twin was enqueued meanwhile
+			continue
+		}
+		return ended, err
+	}
+}
+
+func (q *Queue) requeueOnce(ctx context.Context, a requeueArgs) ([]Ended, error) {
+	t := q.spec.table()
+	var twin []string
+	for _, c := range q.spec.PendingKey {
+		twin = append(twin, "p."+ident(c)+" = r."+ident(c))
+	}
+	lock := "FOR UPDATE OF r"
+	if a.skipLocked {
+		lock += " SKIP LOCKED"
+	}
+	limit := ""
+	if a.limit > 0 {
+		limit = " LIMIT " + strconv.Itoa(a.limit)
+	}
+	inc := 0
+	if a.crashed {
+		inc = 1
+	}
+	var after any
+	if a.delay > 0 {
+		after = a.delay.Milliseconds()
+	}
+	label := "coalesce(r." + ident(q.spec.Label) + "::text, '')"
+	stmt := `WITH locked AS (
+			SELECT r.ctid AS tid, r.claim_token, ` + label + ` AS label,
+				$1::int > 0 AND r.attempts + $1::int >= $2::int AS dies,
+				EXISTS (SELECT 1 FROM ` + t + ` p WHERE NOT p.inprogress AND p.fail_dt IS NULL AND ` + strings.Join(twin, " AND ") + `) AS twin
+			FROM ` + t + ` r WHERE r.inprogress AND (` + a.where + `)
+			ORDER BY r.claim_token` + limit + ` ` + lock + `
+		), failed AS (
+			UPDATE ` + t + ` t SET inprogress = false, fail_dt = now(), attempts = t.attempts + 1, owner = NULL, lease_until = NULL,
+				error = format('worker died %s times on this item (last holder %s); fix the cause, then agentctl queue retry', t.attempts + 1, t.holder)
+			FROM locked l WHERE t.ctid = l.tid AND l.dies
+			RETURNING l.claim_token::text, l.label, 'failed'
+		), merged AS (
+			DELETE FROM ` + t + ` t USING locked l WHERE t.ctid = l.tid AND NOT l.dies AND l.twin
+			RETURNING l.claim_token::text, l.label, 'merged'
+		), pending AS (
+			UPDATE ` + t + ` t SET inprogress = false, claim_token = NULL, owner = NULL, holder = NULL, lease_until = NULL,
+				claimed_at = NULL, attempts = t.attempts + $1::int,
+				after = CASE WHEN $3::bigint IS NULL THEN t.after ELSE now() + $3::bigint * interval '1 millisecond' END
+			FROM locked l WHERE t.ctid = l.tid AND NOT l.dies AND NOT l.twin
+			RETURNING l.claim_token::text, l.label, 'pending'
+		)
+		SELECT * FROM failed UNION ALL SELECT * FROM merged UNION ALL SELECT * FROM pending`
+	args := append([]any{inc, q.opt.MaxAttempts, after}, a.args...)
+	var ended []Ended
+	err := q.fenced(ctx, stmt, func(rows pgx.Rows) error {
+		for rows.Next() {
+			var e Ended
+			if err := rows.Scan(&e.Token, &e.Label, &e.How); err != nil {
+				return err
+			}
+			ended = append(ended, e)
+		}
+		return nil
+	}, args...)
+	if err != nil {
+		return nil, err
+	}
+	return ended, nil
+}
+
+// Whereabouts says where an item whose claim was found gone is now, as evidence for a
+// "lost" log line: who holds its file now, or that it is pending, failed or gone.
+func (q *Queue) Whereabouts(ctx context.Context, it Item) string {
+	t := q.spec.table()
+	rows, err := q.db.Query(ctx, `SELECT coalesce(claim_token::text, ''), inprogress, fail_dt IS NOT NULL,
+			coalesce(holder, ''), attempts
+		FROM `+t+` WHERE `+ident(q.spec.Label)+`::text = $1 LIMIT 5`, it.Label)
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	defer rows.Close()
+	var parts []string
+	for rows.Next() {
+		var token, holder string
+		var inprogress, failed bool
+		var attempts int
+		if err := rows.Scan(&token, &inprogress, &failed, &holder, &attempts); err != nil {
+			return "unknown (" + err.Error() + ")"
+		}
+		switch {
+		case inprogress && token == it.Token:
+			parts = append(parts, "still claimed with our token (holder "+holder+")")
+		case inprogress:
+			parts = append(parts, fmt.Sprintf("claimed by %s with token %s (attempts %d)", holder, token, attempts))
+		case failed && token == it.Token:
+			parts = append(parts, fmt.Sprintf("failed by a rescuer with our token (attempts %d)", attempts))
+		case failed:
+			parts = append(parts, "failed under token "+token)
+		default:
+			parts = append(parts, fmt.Sprintf("pending again (attempts %d)", attempts))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	if len(parts) == 0 {
+		return "no row: completed or merged by another agent"
+	}
+	return strings.Join(parts, "; ")
+}
