@@ -3,11 +3,44 @@
 // as the only coordinator. The same code serves every queue table (ingest, calcache);
 // a Spec names a table's own columns.
 //
+// # The contract
+//
+//  1. A claim is let go only by a statement that ended its row: completed (deleted),
+//     failed, re-pended (deferred or released), or shown to belong to someone else (no
+//     in-progress row carries its token any more). These statements wait for the row's
+//     lock (lock_timeout = Options.LockWait, rows locked in token order) and then re-check
+//     the token, so zero rows is proof. A wait that times out, a lost connection or any
+//     other error proves nothing: the pool keeps holding the item (heartbeat included) and
+//     tries again with backoff; it never forgets it. Only the sweepers — the heartbeat,
+//     Rescue, and the orphan sweep's periodic look — skip locked rows: they look again
+//     within a third of a lease, and skipping is what keeps them from queueing behind a
+//     worker's long transaction.
+//  2. The heartbeat renews only the tokens the process holds (handed out, prefetched, or
+//     waiting to be settled: the set the bbolt journal records), never every row of its
+//     owner. A claim the process has forgotten expires and is rescued by the normal path.
+//  3. A clean stop leaves nothing claimed by the stopping process: after its last
+//     statement (a claim in flight included: a stop does not interrupt one) the pool
+//     releases every row of its owner, logging each it did not track, and only then
+//     returns nil. With the database unreachable it logs what is left and returns an error
+//     within Grace + Cleanup. Released rows count no attempt; only a holder's death (lease
+//     expiry, or its own journal read back after a crash) counts one.
+//  4. Transient errors (Transient: connection loss, admin shutdown, deadlock,
+//     serialization failure, lock timeout) are retried, not failed: a queue statement is
+//     tried again, a handler's error of those classes puts its item back with no attempt.
+//  5. Every "lost" is logged with the item and the evidence (Whereabouts: whose token is on
+//     the row now) and counted. When a statement is retried after an error that may have
+//     come after the server did its work (the answer was lost), finding the token gone is
+//     counted as the intended outcome, logged with the same evidence.
+//
+// A claim whose answer never arrived (the server committed it, the connection dropped)
+// leaves rows under the owner that the process does not hold. After a failed claim the
+// pool sweeps them (ReleaseOwned with the held tokens, under the claim lock so that no
+// claim of its own is in flight), and keeps sweeping on the heartbeat for a lease.
+//
 // # Caveats
 //
 //   - A claim marks a row in progress with a fresh claim token, the holder and a lease whose
 //     end is judged by the database's clock (now()), never the host's.
-//   - One heartbeat statement per process renews every lease the process holds.
 //   - Any agent rescues rows whose lease expired: re-pended, or deleted when a pending twin
 //     exists; each rescue counts an attempt and past the limit the item fails instead of
 //     killing workers forever.

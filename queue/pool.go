@@ -464,6 +464,9 @@ type finishing struct {
 	result  Result
 	err     error
 	release bool // put back without running (stopping, or the journal could not record it)
+	// retried: an earlier statement settling it failed, perhaps after the server had done
+	// it (the answer was lost). Finding the token gone then is the likely sign of that.
+	retried bool
 }
 
 // fetch claims items for idle workers until ctx ends.
@@ -700,16 +703,27 @@ func (p *Pool) settle(parent context.Context, s *served, batch []finishing) (don
 	name := s.w.Spec.Name
 	ctx, cancel := p.opContext(parent)
 	defer cancel()
-	lost := func(it Item, why error) Done {
+	// gone settles a verdict whose statement found the token gone: lost, unless an earlier
+	// attempt of the same statement may have done it (then the intended outcome, logged with
+	// the same evidence).
+	gone := func(f finishing, intended string, why error) Done {
+		it := f.item
 		ev := s.q.Whereabouts(ctx, it)
+		if f.retried {
+			p.cfg.Logger.Info("token gone on a retry: an earlier attempt whose answer was lost ended it, or another agent did",
+				"queue", name, "item", it.Label, "token", it.Token, "counted_as", intended, "evidence", ev)
+			return Done{Item: it, Outcome: intended}
+		}
 		p.cfg.Logger.Warn("claim lost: the row no longer carries our token", "queue", name, "item", it.Label,
 			"token", it.Token, "evidence", ev, "seen_by", why)
 		p.event(name, "lost", it.Label, ev)
 		return Done{Item: it, Outcome: OutcomeLost}
 	}
+	lost := func(it Item, why error) Done { return gone(finishing{item: it}, OutcomeLost, why) }
 	// retryable logs a statement that failed: the verdict stays held and is tried again.
 	retryable := func(f finishing, what string, err error) {
 		p.cfg.Logger.Warn(what+" failed; holding the item and trying again", "queue", name, "item", f.item.Label, "err", err)
+		f.retried = true
 		again = append(again, f)
 	}
 	release := func(f finishing, after time.Duration, what string) {
@@ -718,7 +732,7 @@ func (p *Pool) settle(parent context.Context, s *served, batch []finishing) (don
 		case err != nil:
 			retryable(f, what, err)
 		case len(ended) == 0:
-			done = append(done, lost(f.item, errors.New(what)))
+			done = append(done, gone(f, OutcomeReleased, errors.New(what)))
 		default:
 			done = append(done, Done{Item: f.item, Outcome: OutcomeReleased})
 		}
@@ -741,7 +755,7 @@ func (p *Pool) settle(parent context.Context, s *served, batch []finishing) (don
 			err := s.q.Fail(ctx, it, f.err.Error())
 			switch {
 			case errors.Is(err, ErrLeaseLost):
-				done = append(done, lost(it, err))
+				done = append(done, gone(f, OutcomeFailed, err))
 			case err != nil:
 				retryable(f, "record failure", err)
 			default:
@@ -755,7 +769,7 @@ func (p *Pool) settle(parent context.Context, s *served, batch []finishing) (don
 			err := s.q.Defer(ctx, it, f.result.delay)
 			switch {
 			case errors.Is(err, ErrLeaseLost):
-				done = append(done, lost(it, err))
+				done = append(done, gone(f, OutcomeDeferred, err))
 			case err != nil:
 				retryable(f, "defer", err)
 			default:
@@ -775,17 +789,21 @@ func (p *Pool) settle(parent context.Context, s *served, batch []finishing) (don
 	lostItems, err := s.q.CompleteBatch(ctx, items)
 	if err != nil {
 		p.cfg.Logger.Warn("complete failed; holding the items and trying again", "queue", name, "n", len(items), "err", err)
-		return done, append(again, toComplete...)
+		for _, f := range toComplete {
+			f.retried = true
+			again = append(again, f)
+		}
+		return done, again
 	}
 	lostSet := map[string]bool{}
 	for _, it := range lostItems {
 		lostSet[it.Token] = true
 	}
-	for _, it := range items {
-		if lostSet[it.Token] {
-			done = append(done, lost(it, ErrLeaseLost))
+	for _, f := range toComplete {
+		if lostSet[f.item.Token] {
+			done = append(done, gone(f, OutcomeCompleted, ErrLeaseLost))
 		} else {
-			done = append(done, Done{Item: it, Outcome: OutcomeCompleted})
+			done = append(done, Done{Item: f.item, Outcome: OutcomeCompleted})
 		}
 	}
 	return done, again

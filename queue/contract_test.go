@@ -1,0 +1,700 @@
+package queue_test
+
+// Tests of the queue's contract (package doc): a claim is let go only by a statement that
+// ended its row; the heartbeat renews only what the process holds; a stop leaves nothing
+// claimed; transient errors put items back. Locks are held by real side transactions, as a
+// concurrent claim re-checking a row does; broken connections come from pg_terminate_backend
+// or from pgtest.Proxy, a real TCP proxy between the pool and the server.
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/fitsarchive/agentd/internal/filenames"
+	"github.com/fitsarchive/agentd/internal/pgtest"
+	"github.com/fitsarchive/agentd/queue"
+)
+
+// contractBundle is a test database with its URL, for side connections.
+type contractBundle struct {
+	url string
+	db  *pgxpool.Pool
+}
+
+func newContract(t *testing.T) contractBundle {
+	t.Helper()
+	url := pgtest.NewDB(t)
+	return contractBundle{url: url, db: pgtest.Pool(t, url)}
+}
+
+func (b contractBundle) add(t *testing.T, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if _, err := b.db.Exec(context.Background(), `INSERT INTO ingestqueue (filename, path, sortkey) VALUES ($1, 'p', $2)`,
+			n, filenames.SortKey(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// lockRow holds the lock of the row carrying token in a side transaction until unlock.
+func (b contractBundle) lockRow(t *testing.T, token string) (unlock func()) {
+	t.Helper()
+	ctx := context.Background()
+	conn := pgtest.Conn(t, b.url)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM ingestqueue WHERE claim_token = $1::uuid FOR UPDATE) l`, token).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("lock the row of %s: %d rows, %v", token, n, err)
+	}
+	var once sync.Once
+	return func() { once.Do(func() { tx.Rollback(ctx) }) }
+}
+
+// row is the queue row of a file as the tests see it.
+type row struct {
+	exists, inprogress, failed, deferred bool
+	token                                string
+	attempts                             int
+}
+
+func (b contractBundle) row(t *testing.T, name string) row {
+	t.Helper()
+	var r row
+	err := b.db.QueryRow(context.Background(), `SELECT true, inprogress, fail_dt IS NOT NULL, coalesce(after > now(), false),
+		coalesce(claim_token::text, ''), attempts FROM ingestqueue WHERE filename = $1`, name).
+		Scan(&r.exists, &r.inprogress, &r.failed, &r.deferred, &r.token, &r.attempts)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return row{}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// syncBuffer is a log sink shared by the pool's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func testLogger(buf *syncBuffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// Each statement that ends a claim waits for a row lock held by someone else (a concurrent
+// claim re-checking the row keeps it until its statement ends), then does its work. Before
+// the fix Defer and Release skipped the locked row and reported the claim lost.
+func TestEndingStatementsWaitForALockedRow(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		end   func(ctx context.Context, b contractBundle, q *queue.Queue, it queue.Item) error
+		check func(r row) bool
+	}{
+		{"defer", func(ctx context.Context, _ contractBundle, q *queue.Queue, it queue.Item) error {
+			return q.Defer(ctx, it, time.Hour)
+		}, func(r row) bool { return r.exists && !r.inprogress && r.deferred && r.token == "" }},
+		{"release", func(ctx context.Context, _ contractBundle, q *queue.Queue, it queue.Item) error {
+			n, err := q.Release(ctx, []string{it.Token}, false)
+			if err == nil && n != 1 {
+				err = fmt.Errorf("released %d, want 1", n)
+			}
+			return err
+		}, func(r row) bool { return r.exists && !r.inprogress && !r.failed && r.attempts == 0 }},
+		{"fail", func(ctx context.Context, _ contractBundle, q *queue.Queue, it queue.Item) error {
+			return q.Fail(ctx, it, "broken")
+		}, func(r row) bool { return r.exists && r.failed && !r.inprogress }},
+		{"complete batch", func(ctx context.Context, _ contractBundle, q *queue.Queue, it queue.Item) error {
+			lost, err := q.CompleteBatch(ctx, []queue.Item{it})
+			if err == nil && len(lost) != 0 {
+				err = fmt.Errorf("reported lost: %v", lost)
+			}
+			return err
+		}, func(r row) bool { return !r.exists }},
+		{"complete in a transaction", func(ctx context.Context, b contractBundle, q *queue.Queue, it queue.Item) error {
+			tx, err := b.db.Begin(ctx)
+			if err != nil {
+				return err
+			}
+			defer tx.Rollback(ctx)
+			if err := q.Complete(ctx, tx, it); err != nil {
+				return err
+			}
+			return tx.Commit(ctx)
+		}, func(r row) bool { return !r.exists }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			b := newContract(t)
+			q := queue.New(b.db, queue.Ingest(), queue.Options{Owner: owner})
+			b.add(t, "N20200101S0001.fits")
+			items, err := q.Claim(ctx, holders(1))
+			if err != nil || len(items) != 1 {
+				t.Fatalf("claim: %v %v", items, err)
+			}
+			unlock := b.lockRow(t, items[0].Token)
+			defer unlock()
+			done := make(chan error, 1)
+			go func() { done <- c.end(ctx, b, q, items[0]) }()
+			select {
+			case err := <-done:
+				t.Fatalf("returned %v while another transaction held the row's lock; want it to wait", err)
+			case <-time.After(300 * time.Millisecond):
+			}
+			unlock()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("after the lock was let go: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("still waiting 10 s after the lock was let go")
+			}
+			if r := b.row(t, "N20200101S0001.fits"); !c.check(r) {
+				t.Fatalf("row after %s: %+v", c.name, r)
+			}
+		})
+	}
+}
+
+// A lock that is never let go ends in a bounded, transient error; the row stays claimed
+// with our token (the caller still holds the item), never "lost".
+func TestEndingStatementsGiveUpOnAStuckLockWithoutLosingTheItem(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newContract(t)
+	q := queue.New(b.db, queue.Ingest(), queue.Options{Owner: owner, LockWait: 200 * time.Millisecond})
+	b.add(t, "N20200101S0001.fits")
+	items, _ := q.Claim(ctx, holders(1))
+	it := items[0]
+	unlock := b.lockRow(t, it.Token)
+	defer unlock()
+	ops := map[string]func() error{
+		"defer": func() error { return q.Defer(ctx, it, time.Hour) },
+		"release": func() error {
+			_, err := q.Release(ctx, []string{it.Token}, false)
+			return err
+		},
+		"fail": func() error { return q.Fail(ctx, it, "broken") },
+		"complete batch": func() error {
+			_, err := q.CompleteBatch(ctx, []queue.Item{it})
+			return err
+		},
+	}
+	for name, op := range ops {
+		start := time.Now()
+		err := op()
+		if err == nil || errors.Is(err, queue.ErrLeaseLost) || !queue.Transient(err) {
+			t.Fatalf("%s on a row locked for good = %v; want a transient error, not lease lost", name, err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("%s took %s with a lock wait of 200ms", name, d)
+		}
+		if r := b.row(t, "N20200101S0001.fits"); !r.inprogress || r.token != it.Token {
+			t.Fatalf("after %s gave up the row is %+v; want it still claimed with our token", name, r)
+		}
+	}
+}
+
+// The heartbeat renews exactly the tokens it is given, not every row of the owner.
+func TestHeartbeatRenewsOnlyTheGivenClaims(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newContract(t)
+	q := queue.New(b.db, queue.Ingest(), queue.Options{Owner: owner, Lease: time.Second})
+	b.add(t, "N20200101S0001.fits", "N20200102S0001.fits")
+	items, _ := q.Claim(ctx, holders(2))
+	got, err := queue.Heartbeat(ctx, b.db, []queue.Spec{queue.Ingest()}, [][]string{{items[0].Token}}, owner, time.Hour)
+	if err != nil || got["ingest"] != 1 {
+		t.Fatalf("Heartbeat = %v, %v; want 1 renewed", got, err)
+	}
+	var long, short int
+	b.db.QueryRow(ctx, `SELECT count(*) FILTER (WHERE lease_until > now() + interval '10 minutes'),
+		count(*) FILTER (WHERE lease_until < now() + interval '10 minutes') FROM ingestqueue WHERE inprogress`).Scan(&long, &short)
+	if long != 1 || short != 1 {
+		t.Fatalf("leases renewed %d, left alone %d; want 1 and 1", long, short)
+	}
+}
+
+// poolFor runs a pool over b (through url, e.g. a proxy's) and returns its result channel.
+func poolFor(cfg queue.PoolConfig, db *pgxpool.Pool, handler queue.Handler, workers int) *queue.Pool {
+	cfg.DB = db
+	if cfg.Owner == "" {
+		cfg.Owner = owner
+	}
+	if cfg.Holder == "" {
+		cfg.Holder = "test"
+	}
+	if cfg.Poll == 0 {
+		cfg.Poll = 50 * time.Millisecond
+	}
+	cfg.Queues = []queue.Workers{{Spec: queue.Ingest(), Count: workers, Handler: handler}}
+	return queue.NewPool(cfg)
+}
+
+func runPool(t *testing.T, pool *queue.Pool, timeout time.Duration) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	err := pool.Run(ctx)
+	if ctx.Err() != nil {
+		t.Fatalf("pool still running after %s", timeout)
+	}
+	return err
+}
+
+// The pool settles verdicts on rows that others hold locked longer than its lock wait: it
+// keeps the items, tries again, and nothing is lost.
+func TestPoolHoldsItemsWhoseRowsAreLockedAndSettlesThemLater(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newContract(t)
+	b.add(t, "defer.fits", "complete.fits", "fail.fits")
+	var mu sync.Mutex
+	runs := map[string]int{}
+	handler := func(ctx context.Context, it queue.Item) (queue.Result, error) {
+		mu.Lock()
+		runs[it.Label]++
+		n := runs[it.Label]
+		mu.Unlock()
+		if n == 1 {
+			unlock := b.lockRow(t, it.Token)
+			time.AfterFunc(time.Second, unlock) // five lock waits of 200ms
+		}
+		switch {
+		case it.Label == "defer.fits" && n == 1:
+			return queue.DeferFor(time.Millisecond), nil
+		case it.Label == "fail.fits":
+			return queue.Result{}, errors.New("not a FITS file")
+		}
+		return queue.Complete, nil
+	}
+	j := &memJournal{open: map[string]bool{}, outcomes: map[string]int{}}
+	var logs syncBuffer
+	pool := poolFor(queue.PoolConfig{Empty: true, Lease: time.Minute, LockWait: 200 * time.Millisecond, Journal: j,
+		Logger: testLogger(&logs)}, b.db, handler, 3)
+	if err := runPool(t, pool, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	counts := pool.State()[0].Counts
+	if counts["lost"] != 0 || counts["completed"] != 2 || counts["failed"] != 1 || counts["deferred"] != 1 {
+		t.Fatalf("counts %v; want 2 completed, 1 failed, 1 deferred, none lost\n%s", counts, logs.String())
+	}
+	if !strings.Contains(logs.String(), "holding the item and trying again") {
+		t.Fatalf("no retry was logged; the locks did not outlast the lock wait?\n%s", logs.String())
+	}
+	if r := b.row(t, "fail.fits"); !r.failed {
+		t.Fatalf("fail.fits row %+v, want failed", r)
+	}
+	var left int
+	b.db.QueryRow(ctx, `SELECT count(*) FROM ingestqueue WHERE fail_dt IS NULL`).Scan(&left)
+	if left != 0 || len(j.open) != 0 {
+		t.Fatalf("%d rows left, %d claims still journaled", left, len(j.open))
+	}
+}
+
+// Connections killed under the pool (pg_terminate_backend, as a server restart or an
+// admin does) fail statements; the pool retries them and every item ends exactly once.
+func TestPoolSurvivesTerminatedConnections(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newContract(t)
+	if _, err := b.db.Exec(ctx, `INSERT INTO ingestqueue (filename, path, sortkey)
+		SELECT 'f' || i || '.fits', '', 'aaaa' || lpad(i::text, 4, '0') FROM generate_series(1, 200) i`); err != nil {
+		t.Fatal(err)
+	}
+	admin := pgtest.Conn(t, b.url)
+	var adminMu sync.Mutex
+	kill := func() {
+		adminMu.Lock()
+		defer adminMu.Unlock()
+		if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid()`); err != nil {
+			t.Error(err)
+		}
+	}
+	poolDB := pgtest.Pool(t, b.url)
+	var mu sync.Mutex
+	seen := map[string]int{}
+	handler := func(ctx context.Context, it queue.Item) (queue.Result, error) {
+		mu.Lock()
+		seen[it.Label]++
+		n := len(seen)
+		mu.Unlock()
+		if n%40 == 0 {
+			kill()
+		}
+		switch {
+		case n%7 == 0 && seen[it.Label] == 1:
+			return queue.DeferFor(time.Millisecond), nil
+		case it.Label == "f13.fits":
+			return queue.Result{}, errors.New("broken")
+		}
+		return queue.Complete, nil
+	}
+	var logs syncBuffer
+	pool := poolFor(queue.PoolConfig{Empty: true, Lease: time.Minute, Logger: testLogger(&logs)}, poolDB, handler, 4)
+	if err := runPool(t, pool, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	var left, failed int
+	adminMu.Lock()
+	err := admin.QueryRow(ctx, `SELECT count(*) FILTER (WHERE fail_dt IS NULL), count(*) FILTER (WHERE fail_dt IS NOT NULL) FROM ingestqueue`).Scan(&left, &failed)
+	adminMu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := pool.State()[0].Counts
+	if left != 0 || failed != 1 || counts["lost"] != 0 || len(seen) != 200 {
+		t.Fatalf("left %d, failed %d, counts %v, distinct items %d\n%s", left, failed, counts, len(seen), logs.String())
+	}
+	if !strings.Contains(logs.String(), "terminat") {
+		t.Fatalf("no statement met a terminated connection; the test proved nothing\n%s", logs.String())
+	}
+}
+
+// uuidBytes is a uuid as the binary protocol sends it.
+func uuidBytes(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(strings.ReplaceAll(s, "-", ""))
+	if err != nil || len(b) != 16 {
+		t.Fatalf("uuid %q: %v", s, err)
+	}
+	return b
+}
+
+// A statement that reached the server but whose answer never came back (the connection
+// dropped after the server ran it): the pool must not lose, repeat or mis-count the item.
+func TestPoolWhenTheAnswerIsLost(t *testing.T) {
+	t.Parallel()
+	type expect struct{ completed, deferred, failed, released int }
+	cases := []struct {
+		name    string
+		holder  string
+		arm     func(t *testing.T, p *pgtest.Proxy, it queue.Item, run int) (queue.Result, error)
+		want    expect
+		leftFor string // a file whose row stays (failed)
+	}{
+		{name: "claim", holder: "lose-the-claim", want: expect{completed: 5},
+			arm: func(*testing.T, *pgtest.Proxy, queue.Item, int) (queue.Result, error) { return queue.Complete, nil }},
+		{name: "complete", want: expect{completed: 5},
+			arm: func(t *testing.T, p *pgtest.Proxy, it queue.Item, run int) (queue.Result, error) {
+				if it.Label == "f3.fits" {
+					p.LoseAnswer(uuidBytes(t, it.Token), []byte(it.Token))
+				}
+				return queue.Complete, nil
+			}},
+		{name: "defer", want: expect{completed: 5, deferred: 1},
+			arm: func(t *testing.T, p *pgtest.Proxy, it queue.Item, run int) (queue.Result, error) {
+				if it.Label == "f3.fits" && run == 1 {
+					p.LoseAnswer(uuidBytes(t, it.Token), []byte(it.Token))
+					return queue.DeferFor(time.Millisecond), nil
+				}
+				return queue.Complete, nil
+			}},
+		{name: "fail", want: expect{completed: 4, failed: 1}, leftFor: "f3.fits",
+			arm: func(t *testing.T, p *pgtest.Proxy, it queue.Item, run int) (queue.Result, error) {
+				if it.Label == "f3.fits" {
+					p.LoseAnswer([]byte("broken-f3-marker"))
+					return queue.Result{}, errors.New("broken-f3-marker")
+				}
+				return queue.Complete, nil
+			}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			b := newContract(t)
+			b.add(t, "f1.fits", "f2.fits", "f3.fits", "f4.fits", "f5.fits")
+			proxy, proxyURL := pgtest.NewProxy(t, b.url)
+			if c.holder != "" {
+				proxy.LoseAnswer([]byte(c.holder))
+			}
+			var mu sync.Mutex
+			runs := map[string]int{}
+			attempts := map[string]int{}
+			handler := func(ctx context.Context, it queue.Item) (queue.Result, error) {
+				mu.Lock()
+				runs[it.Label]++
+				n := runs[it.Label]
+				attempts[it.Label] += it.Attempts
+				mu.Unlock()
+				return c.arm(t, proxy, it, n)
+			}
+			var logs syncBuffer
+			// Lease 3s: orphaned claims are swept (no attempt) long before they could expire.
+			pool := poolFor(queue.PoolConfig{Empty: true, Lease: 3 * time.Second, NoListen: true, Holder: c.holder,
+				Logger: testLogger(&logs)}, pgtest.Pool(t, proxyURL), handler, 2)
+			if err := runPool(t, pool, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			if proxy.Lost() != 1 {
+				t.Fatalf("the proxy dropped %d answers, want 1: the test proved nothing\n%s", proxy.Lost(), logs.String())
+			}
+			counts := pool.State()[0].Counts
+			got := expect{int(counts["completed"]), int(counts["deferred"]), int(counts["failed"]), int(counts["released"])}
+			if got != c.want || counts["lost"] != 0 {
+				t.Fatalf("counts %v, want %+v and none lost\n%s", counts, c.want, logs.String())
+			}
+			for name, n := range runs {
+				if want := 1; n != want && !(c.name == "defer" && name == "f3.fits" && n == 2) {
+					t.Fatalf("%s ran %d times", name, n)
+				}
+				if attempts[name] != 0 {
+					t.Fatalf("%s was claimed after a counted death: its orphaned claim expired instead of being swept\n%s", name, logs.String())
+				}
+			}
+			var left int
+			b.db.QueryRow(ctx, `SELECT count(*) FROM ingestqueue WHERE filename <> $1`, c.leftFor).Scan(&left)
+			if left != 0 {
+				t.Fatalf("%d rows left", left)
+			}
+			if c.leftFor != "" {
+				if r := b.row(t, c.leftFor); !r.failed {
+					t.Fatalf("%s: %+v, want failed", c.leftFor, r)
+				}
+			}
+		})
+	}
+}
+
+// A row claimed under the pool's owner that the pool does not hold (a claim whose answer
+// never arrived, before any sweep) is not kept alive by the heartbeat: it expires and is
+// rescued, while the item the pool works on keeps its lease.
+func TestPoolHeartbeatLetsForgottenClaimsExpire(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newContract(t)
+	b.add(t, "held.fits", "N20200101S0001.fits")
+	const lease = 900 * time.Millisecond
+	if _, err := b.db.Exec(ctx, `UPDATE ingestqueue SET inprogress = true, claim_token = gen_random_uuid(), owner = $1,
+		holder = 'test/forgotten', claimed_at = now(), lease_until = now() + interval '900 milliseconds'
+		WHERE filename = 'N20200101S0001.fits'`, owner); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	var mu sync.Mutex
+	attempts := map[string]int{}
+	handler := func(ctx context.Context, it queue.Item) (queue.Result, error) {
+		mu.Lock()
+		attempts[it.Label] = it.Attempts
+		mu.Unlock()
+		if it.Label == "held.fits" {
+			<-release
+		}
+		return queue.Complete, nil
+	}
+	var logs syncBuffer
+	pool := poolFor(queue.PoolConfig{Empty: true, Lease: lease, Logger: testLogger(&logs)}, b.db, handler, 2)
+	done := make(chan error, 1)
+	go func() { done <- runPool(t, pool, time.Minute) }()
+	// The forgotten row must be rescued (attempt counted) and worked; the held one, held for
+	// four more leases, never.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		_, forgottenWorked := attempts["N20200101S0001.fits"]
+		mu.Unlock()
+		if forgottenWorked {
+			break
+		}
+		if time.Now().After(deadline) {
+			close(release)
+			t.Fatalf("the forgotten claim was never rescued\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(4 * lease)
+	if r := b.row(t, "held.fits"); !r.inprogress || r.attempts != 0 {
+		close(release)
+		t.Fatalf("held.fits %+v: the heartbeat did not keep the held item's lease", r)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if attempts["N20200101S0001.fits"] != 1 || attempts["held.fits"] != 0 {
+		t.Fatalf("attempts %v: want the forgotten claim rescued once (expired), the held one never", attempts)
+	}
+}
+
+// A clean stop leaves nothing claimed by the stopping process: rows of its owner that it
+// did not track are released (no attempt) and logged.
+func TestStopReleasesStragglers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newContract(t)
+	b.add(t, "N20200101S0001.fits")
+	if _, err := b.db.Exec(ctx, `UPDATE ingestqueue SET inprogress = true, claim_token = gen_random_uuid(), owner = $1,
+		holder = 'test/stray', claimed_at = now(), lease_until = now() + interval '1 hour'`, owner); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	pool := poolFor(queue.PoolConfig{Lease: time.Hour, Logger: testLogger(&logs)}, b.db,
+		func(context.Context, queue.Item) (queue.Result, error) { return queue.Complete, nil }, 1)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- pool.Run(runCtx) }()
+	time.Sleep(300 * time.Millisecond)
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("clean stop: %v", err)
+	}
+	r := b.row(t, "N20200101S0001.fits")
+	if r.inprogress || r.attempts != 0 || !r.exists {
+		t.Fatalf("straggler after the stop: %+v; want pending, no attempt", r)
+	}
+	if !strings.Contains(logs.String(), "straggler") || !strings.Contains(logs.String(), "N20200101S0001.fits") {
+		t.Fatalf("the straggler was not logged by name:\n%s", logs.String())
+	}
+}
+
+// With the database unreachable a stop logs what it leaves, returns an error within the
+// grace period plus the cleanup, and keeps the claims journaled for the next start.
+func TestStopWithTheDatabaseUnreachable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newContract(t)
+	b.add(t, "slow1.fits", "slow2.fits")
+	proxy, proxyURL := pgtest.NewProxy(t, b.url)
+	started := make(chan struct{}, 2)
+	handler := func(ctx context.Context, it queue.Item) (queue.Result, error) {
+		started <- struct{}{}
+		<-ctx.Done()
+		return queue.Result{}, ctx.Err()
+	}
+	j := &memJournal{open: map[string]bool{}, outcomes: map[string]int{}}
+	var logs syncBuffer
+	const grace, cleanup = 200 * time.Millisecond, time.Second
+	pool := poolFor(queue.PoolConfig{Lease: time.Minute, Grace: grace, Cleanup: cleanup, LockWait: 200 * time.Millisecond,
+		NoListen: true, Journal: j, Logger: testLogger(&logs)}, pgtest.Pool(t, proxyURL), handler, 2)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- pool.Run(runCtx) }()
+	for i := 0; i < 2; i++ {
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+			t.Fatal("items not started")
+		}
+	}
+	proxy.Down(true)
+	proxy.Cut()
+	stopped := time.Now()
+	stop()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "left") {
+			t.Fatalf("stop with the database unreachable = %v; want an error saying what is left", err)
+		}
+		if d := time.Since(stopped); d > grace+cleanup+3*time.Second {
+			t.Fatalf("stop took %s, more than grace + cleanup", d)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the stop hangs with the database unreachable")
+	}
+	if !strings.Contains(logs.String(), "slow1.fits") || !strings.Contains(logs.String(), "slow2.fits") {
+		t.Fatalf("the items left were not logged by name:\n%s", logs.String())
+	}
+	if len(j.open) != 2 {
+		t.Fatalf("journal holds %d claims, want the 2 left for the next start", len(j.open))
+	}
+	var claimed int
+	b.db.QueryRow(ctx, `SELECT count(*) FROM ingestqueue WHERE inprogress AND owner = $1`, owner).Scan(&claimed)
+	if claimed != 2 {
+		t.Fatalf("%d rows claimed by the stopped pool, want 2 (nothing could release them)", claimed)
+	}
+	// The next start, with the database back, releases them from the journal.
+	proxy.Down(false)
+	next := poolFor(queue.PoolConfig{Lease: time.Minute, NoListen: true, Journal: j}, b.db, handler, 1)
+	if err := next.RecoverJournal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.db.QueryRow(ctx, `SELECT count(*) FROM ingestqueue WHERE inprogress`).Scan(&claimed)
+	if claimed != 0 || len(j.open) != 0 {
+		t.Fatalf("after the next start: %d claimed, %d journaled", claimed, len(j.open))
+	}
+}
+
+// A handler that meets a transient database error (here a real lock timeout) puts the
+// item back without counting an attempt or failing it; it runs again and completes.
+func TestTransientHandlerErrorPutsTheItemBack(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newContract(t)
+	b.add(t, "N20200101S0001.fits")
+	// Another session holds a lock the handler needs.
+	blocker := pgtest.Conn(t, b.url)
+	btx, err := blocker.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := btx.Exec(ctx, `LOCK TABLE file IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var seenAttempts []int
+	handler := func(ctx context.Context, it queue.Item) (queue.Result, error) {
+		mu.Lock()
+		seenAttempts = append(seenAttempts, it.Attempts)
+		first := len(seenAttempts) == 1
+		mu.Unlock()
+		if first {
+			tx, err := b.db.Begin(ctx)
+			if err != nil {
+				return queue.Result{}, err
+			}
+			defer tx.Rollback(ctx)
+			tx.Exec(ctx, `SET LOCAL lock_timeout = '50ms'`)
+			_, err = tx.Exec(ctx, `SELECT count(*) FROM file`)
+			btx.Rollback(ctx)
+			return queue.Result{}, fmt.Errorf("read the file table: %w", err)
+		}
+		return queue.Complete, nil
+	}
+	var logs syncBuffer
+	pool := poolFor(queue.PoolConfig{Empty: true, Lease: time.Minute, Logger: testLogger(&logs)}, b.db, handler, 1)
+	if err := runPool(t, pool, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	counts := pool.State()[0].Counts
+	if counts["failed"] != 0 || counts["released"] != 1 || counts["completed"] != 1 {
+		t.Fatalf("counts %v; want released once then completed\n%s", counts, logs.String())
+	}
+	if len(seenAttempts) != 2 || seenAttempts[1] != 0 {
+		t.Fatalf("attempts seen %v; want two runs, no attempt counted", seenAttempts)
+	}
+}
