@@ -48,8 +48,20 @@ func (b contractBundle) add(t *testing.T, names ...string) {
 	}
 }
 
-// lockRow holds the lock of the row carrying token in a side transaction until unlock.
+// lockRow holds the lock of the row carrying token in a side transaction until unlock, as
+// a concurrent claim re-checking the row does.
 func (b contractBundle) lockRow(t *testing.T, token string) (unlock func()) {
+	return b.sideTx(t, token, `SELECT count(*) FROM (SELECT 1 FROM ingestqueue WHERE claim_token = $1::uuid FOR UPDATE) l`, false)
+}
+
+// renewRow updates the row's lease in a side transaction committed at unlock, as the
+// heartbeat does: the row then has a newer version than the waiting statement's snapshot.
+func (b contractBundle) renewRow(t *testing.T, token string) (unlock func()) {
+	return b.sideTx(t, token, `WITH u AS (UPDATE ingestqueue SET lease_until = now() + interval '1 hour'
+		WHERE claim_token = $1::uuid AND inprogress RETURNING 1) SELECT count(*) FROM u`, true)
+}
+
+func (b contractBundle) sideTx(t *testing.T, token, sql string, commit bool) (unlock func()) {
 	t.Helper()
 	ctx := context.Background()
 	conn := pgtest.Conn(t, b.url)
@@ -58,11 +70,19 @@ func (b contractBundle) lockRow(t *testing.T, token string) (unlock func()) {
 		t.Fatal(err)
 	}
 	var n int
-	if err := tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM ingestqueue WHERE claim_token = $1::uuid FOR UPDATE) l`, token).Scan(&n); err != nil || n != 1 {
+	if err := tx.QueryRow(ctx, sql, token).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("lock the row of %s: %d rows, %v", token, n, err)
 	}
 	var once sync.Once
-	return func() { once.Do(func() { tx.Rollback(ctx) }) }
+	return func() {
+		once.Do(func() {
+			if commit {
+				tx.Commit(ctx)
+			} else {
+				tx.Rollback(ctx)
+			}
+		})
+	}
 }
 
 // row is the queue row of a file as the tests see it.
@@ -110,8 +130,10 @@ func testLogger(buf *syncBuffer) *slog.Logger {
 }
 
 // Each statement that ends a claim waits for a row lock held by someone else (a concurrent
-// claim re-checking the row keeps it until its statement ends), then does its work. Before
-// the fix Defer and Release skipped the locked row and reported the claim lost.
+// claim re-checking the row keeps it until its statement ends; a heartbeat renewing the
+// lease writes a newer version of the row), then does its work. Before the fix Defer and
+// Release skipped the locked row and reported the claim lost; a first fix that wrote the
+// row by the ctid its lock returned missed the heartbeat's newer version the same way.
 func TestEndingStatementsWaitForALockedRow(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -151,39 +173,45 @@ func TestEndingStatementsWaitForALockedRow(t *testing.T) {
 			return tx.Commit(ctx)
 		}, func(r row) bool { return !r.exists }},
 	}
+	lockers := map[string]func(b contractBundle, t *testing.T, token string) func(){
+		"claim recheck": contractBundle.lockRow,
+		"heartbeat":     contractBundle.renewRow,
+	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			b := newContract(t)
-			q := queue.New(b.db, queue.Ingest(), queue.Options{Owner: owner})
-			b.add(t, "N20200101S0001.fits")
-			items, err := q.Claim(ctx, holders(1))
-			if err != nil || len(items) != 1 {
-				t.Fatalf("claim: %v %v", items, err)
-			}
-			unlock := b.lockRow(t, items[0].Token)
-			defer unlock()
-			done := make(chan error, 1)
-			go func() { done <- c.end(ctx, b, q, items[0]) }()
-			select {
-			case err := <-done:
-				t.Fatalf("returned %v while another transaction held the row's lock; want it to wait", err)
-			case <-time.After(300 * time.Millisecond):
-			}
-			unlock()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("after the lock was let go: %v", err)
+		for lname, locker := range lockers {
+			t.Run(c.name+" behind a "+lname, func(t *testing.T) {
+				t.Parallel()
+				ctx := context.Background()
+				b := newContract(t)
+				q := queue.New(b.db, queue.Ingest(), queue.Options{Owner: owner})
+				b.add(t, "N20200101S0001.fits")
+				items, err := q.Claim(ctx, holders(1))
+				if err != nil || len(items) != 1 {
+					t.Fatalf("claim: %v %v", items, err)
 				}
-			case <-time.After(10 * time.Second):
-				t.Fatal("still waiting 10 s after the lock was let go")
-			}
-			if r := b.row(t, "N20200101S0001.fits"); !c.check(r) {
-				t.Fatalf("row after %s: %+v", c.name, r)
-			}
-		})
+				unlock := locker(b, t, items[0].Token)
+				defer unlock()
+				done := make(chan error, 1)
+				go func() { done <- c.end(ctx, b, q, items[0]) }()
+				select {
+				case err := <-done:
+					t.Fatalf("returned %v while another transaction held the row's lock; want it to wait", err)
+				case <-time.After(300 * time.Millisecond):
+				}
+				unlock()
+				select {
+				case err := <-done:
+					if err != nil {
+						t.Fatalf("after the lock was let go: %v", err)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatal("still waiting 10 s after the lock was let go")
+				}
+				if r := b.row(t, "N20200101S0001.fits"); !c.check(r) {
+					t.Fatalf("row after %s: %+v", c.name, r)
+				}
+			})
+		}
 	}
 }
 

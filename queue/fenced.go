@@ -158,6 +158,45 @@ func (q *Queue) ReleaseOwned(ctx context.Context, keep []string) ([]Ended, error
 	return ended, nil
 }
 
+// HolderPattern is the SQL condition (over the row aliased r, parameter $4) that matches a
+// holder as operators name it: a worker ("host/pid/name/ingest-0"), a process
+// ("host/pid/name") or a host ("host"): the holder itself or any holder under it.
+const holderPattern = "(r.holder = $4::text OR starts_with(r.holder, $4::text || '/'))"
+
+// HeldBy lists the in-progress items whose holder is holder or lies under it (see
+// ReleaseHolder), oldest claim first.
+func (q *Queue) HeldBy(ctx context.Context, holder string) ([]Running, error) {
+	t := q.spec.table()
+	label := "coalesce(r." + ident(q.spec.Label) + "::text, '')"
+	rows, err := q.db.Query(ctx, `SELECT `+label+`, coalesce(r.holder, ''), r.claimed_at, r.lease_until, r.attempts,
+		coalesce(extract(epoch FROM now() - r.claimed_at)::float8, 0)
+		FROM `+t+` r WHERE r.inprogress AND `+strings.ReplaceAll(holderPattern, "$4", "$1")+` ORDER BY r.claimed_at`, holder)
+	if err != nil {
+		return nil, fmt.Errorf("list the %s items of %s: %w", q.spec.Name, holder, err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Running])
+	if err != nil {
+		return nil, fmt.Errorf("list the %s items of %s: %w", q.spec.Name, holder, err)
+	}
+	return out, nil
+}
+
+// ReleaseHolder puts back (pending, no attempt counted) every in-progress item whose holder
+// is holder or lies under it: "host/pid/name" names every worker of one agentd process,
+// "host" every process of a host. It is the operator's remedy for a holder known to be
+// dead or wedged; a live holder then finds its claims gone (counted lost, nothing written
+// twice: completions are fenced by the token).
+func (q *Queue) ReleaseHolder(ctx context.Context, holder string) ([]Ended, error) {
+	if strings.TrimSpace(holder) == "" {
+		return nil, fmt.Errorf("release by holder: no holder given")
+	}
+	ended, err := q.requeue(ctx, requeueArgs{where: holderPattern, args: []any{holder}})
+	if err != nil {
+		return nil, fmt.Errorf("release the %s items of %s: %w", q.spec.Name, holder, err)
+	}
+	return ended, nil
+}
+
 // rescueBatch bounds one rescue statement; Rescue loops until a statement finds fewer.
 const rescueBatch = 1000
 
@@ -199,6 +238,11 @@ type requeueArgs struct {
 // requeue re-pends the in-progress rows matching a.where in one statement (after lock_timeout
 // is set, in the same implicit transaction): rows with a pending twin are deleted, rows past
 // the attempt limit fail. It returns the rows it ended.
+//
+// The writes find the locked rows by token, not by the ctid the lock returned: a row updated
+// after the statement's snapshot (a heartbeat renewing its lease) is locked in its newest
+// version, whose ctid the snapshot cannot see; by token, the write re-checks the newest
+// version (READ COMMITTED) and updates it.
 func (q *Queue) requeue(ctx context.Context, a requeueArgs) ([]Ended, error) {
 	for attempt := 0; ; attempt++ {
 		ended, err := q.requeueOnce(ctx, a)
@@ -233,7 +277,7 @@ func (q *Queue) requeueOnce(ctx context.Context, a requeueArgs) ([]Ended, error)
 	}
 	label := "coalesce(r." + ident(q.spec.Label) + "::text, '')"
 	stmt := `WITH locked AS (
-			SELECT r.ctid AS tid, r.claim_token, ` + label + ` AS label,
+			SELECT r.claim_token, ` + label + ` AS label,
 				$1::int > 0 AND r.attempts + $1::int >= $2::int AS dies,
 				EXISTS (SELECT 1 FROM ` + t + ` p WHERE NOT p.inprogress AND p.fail_dt IS NULL AND ` + strings.Join(twin, " AND ") + `) AS twin
 			FROM ` + t + ` r WHERE r.inprogress AND (` + a.where + `)
@@ -241,16 +285,16 @@ func (q *Queue) requeueOnce(ctx context.Context, a requeueArgs) ([]Ended, error)
 		), failed AS (
 			UPDATE ` + t + ` t SET inprogress = false, fail_dt = now(), attempts = t.attempts + 1, owner = NULL, lease_until = NULL,
 				error = format('worker died %s times on this item (last holder %s); fix the cause, then agentctl queue retry', t.attempts + 1, t.holder)
-			FROM locked l WHERE t.ctid = l.tid AND l.dies
+			FROM locked l WHERE t.claim_token = l.claim_token AND t.inprogress AND l.dies
 			RETURNING l.claim_token::text, l.label, 'failed'
 		), merged AS (
-			DELETE FROM ` + t + ` t USING locked l WHERE t.ctid = l.tid AND NOT l.dies AND l.twin
+			DELETE FROM ` + t + ` t USING locked l WHERE t.claim_token = l.claim_token AND t.inprogress AND NOT l.dies AND l.twin
 			RETURNING l.claim_token::text, l.label, 'merged'
 		), pending AS (
 			UPDATE ` + t + ` t SET inprogress = false, claim_token = NULL, owner = NULL, holder = NULL, lease_until = NULL,
 				claimed_at = NULL, attempts = t.attempts + $1::int,
 				after = CASE WHEN $3::bigint IS NULL THEN t.after ELSE now() + $3::bigint * interval '1 millisecond' END
-			FROM locked l WHERE t.ctid = l.tid AND NOT l.dies AND NOT l.twin
+			FROM locked l WHERE t.claim_token = l.claim_token AND t.inprogress AND NOT l.dies AND NOT l.twin
 			RETURNING l.claim_token::text, l.label, 'pending'
 		)
 		SELECT * FROM failed UNION ALL SELECT * FROM merged UNION ALL SELECT * FROM pending`

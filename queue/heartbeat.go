@@ -26,9 +26,9 @@ func Heartbeat(ctx context.Context, db *pgxpool.Pool, specs []Spec, tokens [][]s
 	for i, s := range specs {
 		t := s.table()
 		args = append(args, append([]string{}, tokens[i]...))
-		ctes = append(ctes, fmt.Sprintf(`l%d AS (SELECT ctid AS tid FROM %s WHERE claim_token = ANY($%d::uuid[]) AND inprogress AND owner = $1::uuid
+		ctes = append(ctes, fmt.Sprintf(`l%d AS (SELECT claim_token FROM %s WHERE claim_token = ANY($%d::uuid[]) AND inprogress AND owner = $1::uuid
 			FOR UPDATE SKIP LOCKED),
-			h%d AS (UPDATE %s t SET lease_until = now() + $2 * interval '1 millisecond' FROM l%d WHERE t.ctid = l%d.tid RETURNING 1)`,
+			h%d AS (UPDATE %s t SET lease_until = now() + $2 * interval '1 millisecond' FROM l%d WHERE t.claim_token = l%d.claim_token AND t.inprogress RETURNING 1)`,
 			i, t, len(args), i, t, i, i))
 		counts = append(counts, fmt.Sprintf(`(SELECT count(*) FROM h%d)`, i))
 	}

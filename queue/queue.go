@@ -164,12 +164,12 @@ func build(s Spec) statements {
 		)
 		SELECT count(*) FROM done`,
 		// The rows are locked first in token order (one lock order for every statement
-		// that waits), then deleted.
+		// that waits), then deleted, found by token (see requeue: not by ctid).
 		completeBatch: `WITH locked AS (
-			SELECT ctid AS tid, claim_token FROM ` + t + ` WHERE claim_token = ANY($1::uuid[]) AND inprogress
+			SELECT claim_token FROM ` + t + ` WHERE claim_token = ANY($1::uuid[]) AND inprogress
 			ORDER BY claim_token FOR UPDATE
 		), done AS (
-			DELETE FROM ` + t + ` t USING locked l WHERE t.ctid = l.tid RETURNING l.claim_token::text AS token, ` + prefixed("t.", pkCols) + `
+			DELETE FROM ` + t + ` t USING locked l WHERE t.claim_token = l.claim_token AND t.inprogress RETURNING l.claim_token::text AS token, ` + prefixed("t.", pkCols) + `
 		), cleared AS (
 			DELETE FROM ` + t + ` f USING done WHERE f.fail_dt IS NOT NULL AND ` + strings.Join(pkEq, " AND ") + `
 		)

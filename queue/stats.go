@@ -20,15 +20,20 @@ type Stats struct {
 	Failed     int64     `json:"failed"`
 	Running    []Running `json:"running"`  // in-progress items (at most 100)
 	Failures   []Failure `json:"failures"` // newest failures (at most 20)
+	// Stuck are the items claimed longer than the threshold given to Stuck, oldest first
+	// (at most 1000); nil when not asked.
+	Stuck []Running `json:"stuck,omitempty"`
 }
 
-// Running is one in-progress item.
+// Running is one in-progress item. ClaimedAt and LeaseUntil are null for a row set in
+// progress by software that does not lease (FitsStorage's own pop()).
 type Running struct {
-	Label      string    `json:"label"`
-	Holder     string    `json:"holder"`
-	ClaimedAt  time.Time `json:"claimed_at"`
-	LeaseUntil time.Time `json:"lease_until"`
-	Attempts   int       `json:"attempts"`
+	Label      string     `json:"label"`
+	Holder     string     `json:"holder"`
+	ClaimedAt  *time.Time `json:"claimed_at"`
+	LeaseUntil *time.Time `json:"lease_until"`
+	Attempts   int        `json:"attempts"`
+	AgeSeconds float64    `json:"age_seconds"` // since the claim (0 when unknown)
 }
 
 // Failure is one failed item.
@@ -58,7 +63,8 @@ func StatsOf(ctx context.Context, db *pgxpool.Pool, spec Spec) (Stats, error) {
 	if err != nil {
 		return st, fmt.Errorf("count %s: %w", spec.Table, err)
 	}
-	rows, err := db.Query(ctx, `SELECT `+label+`, coalesce(holder, ''), claimed_at, lease_until, attempts
+	rows, err := db.Query(ctx, `SELECT `+label+`, coalesce(holder, ''), claimed_at, lease_until, attempts,
+		coalesce(extract(epoch FROM now() - claimed_at)::float8, 0)
 		FROM `+t+` WHERE inprogress ORDER BY claimed_at LIMIT 100`)
 	if err != nil {
 		return st, fmt.Errorf("list running %s: %w", spec.Table, err)
@@ -77,6 +83,27 @@ func StatsOf(ctx context.Context, db *pgxpool.Pool, spec Spec) (Stats, error) {
 		return st, fmt.Errorf("list failed %s: %w", spec.Table, err)
 	}
 	return st, nil
+}
+
+// Stuck lists the items of the queue claimed longer ago than olderThan, oldest first (at
+// most 1000), with their holder and age: what an operator looks at before releasing a
+// holder's items. Rows in progress with no claim time (set by software that does not lease)
+// are listed too.
+func Stuck(ctx context.Context, db *pgxpool.Pool, spec Spec, olderThan time.Duration) ([]Running, error) {
+	t := spec.table()
+	label := "coalesce(" + ident(spec.Label) + "::text, '')"
+	rows, err := db.Query(ctx, `SELECT `+label+`, coalesce(holder, ''), claimed_at, lease_until, attempts,
+		coalesce(extract(epoch FROM now() - claimed_at)::float8, 0)
+		FROM `+t+` WHERE inprogress AND (claimed_at IS NULL OR claimed_at < now() - $1 * interval '1 millisecond')
+		ORDER BY claimed_at NULLS FIRST LIMIT 1000`, olderThan.Milliseconds())
+	if err != nil {
+		return nil, fmt.Errorf("list stuck %s items: %w", spec.Table, err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Running])
+	if err != nil {
+		return nil, fmt.Errorf("list stuck %s items: %w", spec.Table, err)
+	}
+	return out, nil
 }
 
 // Idle reports whether nothing is left to do: no pending item (whatever its after time) and

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: starts the private PostgreSQL cluster (scripts/pg.sh, installing
-# Debian's postgresql when missing), then go vet and go test on every package.
+# Debian's postgresql when missing), then go vet and go test on every package, then the
+# fleet stress test alone (agentd/fleet_test.go).
 # Extra arguments go to `go test` (e.g. scripts/test.sh -run TestQueue ./queue/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,5 +18,10 @@ psql -X -q -At -d postgres -c "SELECT datname FROM pg_database WHERE datname LIK
 	while read -r db; do dropdb --force --if-exists "$db" 2>/dev/null || true; done
 
 go vet ./...
-if [ $# -eq 0 ]; then set -- ./...; fi
-go test -count=1 -timeout 30m "$@"
+if [ $# -gt 0 ]; then
+	exec go test -count=1 -timeout 30m "$@"
+fi
+go test -count=1 -timeout 30m ./...
+# The fleet stress test (agentd processes killed under CPU load) is timing-heavy: it runs
+# alone, after the parallel suite and its qemu tests, with its own time cap.
+AGENTD_STRESS=1 go test -count=1 -timeout 10m -run '^TestFleetSurvivesKillsUnderLoad$' -v ./agentd/

@@ -1,0 +1,283 @@
+// Package fleet rehearses a rebuild by several agentd processes on one machine, the way the
+// archive runs one on many hosts: a fresh storage tree (written just now, so that most items
+// are first deferred by ingest's modification window), the queue filled by enqueue, M real
+// agentd processes with K workers each and a short lease, some of them killed with SIGKILL
+// shortly after the start and replaced by fresh ones, every core kept busy meanwhile. It then
+// checks what must hold: every file ingested exactly once, no queue row left, every agent
+// that was not killed exiting 0 by itself (--empty), and no claim counted lost.
+//
+// The agentd stress test and bench/fleet (the 6-process scenario, run many times) share it.
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/fitsarchive/agentd/internal/enqueue"
+	"github.com/fitsarchive/agentd/internal/sample"
+	"github.com/fitsarchive/agentd/internal/state"
+)
+
+// Scenario describes one rehearsal.
+type Scenario struct {
+	Agentd      string // path of the agentd binary
+	DatabaseURL string // an archive database with an empty queue
+	Dir         string // work directory: storage tree, state files, locks, logs
+	Nights      int    // nights of sample data (8 FITS files and an obslog each; default 40)
+	Procs       int    // agentd processes at the start (default 6)
+	Workers     int    // workers of each (default 3)
+	Kill        int    // processes killed with SIGKILL, and as many fresh ones started (default 2)
+	KillAfter   time.Duration
+	Lease       time.Duration // the agents' --lease (default 5s)
+	Busy        bool          // keep every core busy with spinning goroutines
+	Timeout     time.Duration // the whole run (default 5m)
+	Seed        uint64        // picks the processes to kill
+	Log         io.Writer     // progress lines (nil: none)
+}
+
+// Report is what a rehearsal found.
+type Report struct {
+	Files, FITS       int // in the tree: ingestable, of which valid FITS
+	Diskfiles         int
+	Duplicates        int // files with more than one diskfile
+	NotCanonical      int // files without exactly one present and canonical diskfile
+	Headers           int
+	QueueRows         int // ingest queue rows left (pending, claimed or failed)
+	Killed            []string
+	Exits             map[string]int // agent name → exit code (killed ones excluded)
+	Lost              uint64         // claims counted lost by the agents that exited
+	Released          uint64         // claims put back by them (at stop, after transient errors)
+	Elapsed           time.Duration
+	Problems          []string // each broken promise, in words
+}
+
+// OK reports whether every promise held.
+func (r Report) OK() bool { return len(r.Problems) == 0 }
+
+func (s *Scenario) defaults() {
+	if s.Nights <= 0 {
+		s.Nights = 40
+	}
+	if s.Procs <= 0 {
+		s.Procs = 6
+	}
+	if s.Workers <= 0 {
+		s.Workers = 3
+	}
+	if s.Kill < 0 || s.Kill > s.Procs {
+		s.Kill = 0
+	}
+	if s.KillAfter <= 0 {
+		s.KillAfter = 800 * time.Millisecond
+	}
+	if s.Lease <= 0 {
+		s.Lease = 5 * time.Second
+	}
+	if s.Timeout <= 0 {
+		s.Timeout = 5 * time.Minute
+	}
+	if s.Log == nil {
+		s.Log = io.Discard
+	}
+}
+
+// agent is one running agentd.
+type agent struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+// Run performs the rehearsal. An error means it could not be carried out; broken promises
+// are in Report.Problems.
+func (s Scenario) Run(ctx context.Context) (Report, error) {
+	s.defaults()
+	var rep Report
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	defer cancel()
+	root := filepath.Join(s.Dir, "storage")
+	m, err := sample.Tree(root, sample.Options{Nights: s.Nights, Modified: time.Now()})
+	if err != nil {
+		return rep, fmt.Errorf("write the storage tree: %w", err)
+	}
+	rep.Files, rep.FITS = len(m.Ingestable), len(m.FITS)
+	db, err := pgxpool.New(ctx, s.DatabaseURL)
+	if err != nil {
+		return rep, err
+	}
+	defer db.Close()
+	if _, err := enqueue.Ingest(ctx, db, enqueue.Options{Root: root}); err != nil {
+		return rep, fmt.Errorf("enqueue: %w", err)
+	}
+	start := time.Now()
+	fmt.Fprintf(s.Log, "fleet: %d files queued; %d agents × %d workers, lease %s, %d killed after %s, busy cores %v\n",
+		rep.Files, s.Procs, s.Workers, s.Lease, s.Kill, s.KillAfter, s.Busy)
+
+	if s.Busy {
+		var stop atomic.Bool
+		var spin sync.WaitGroup
+		for i := 0; i < runtime.NumCPU(); i++ {
+			spin.Add(1)
+			go func() { // owner: Run; exits when stop is set
+				defer spin.Done()
+				for x := 0; !stop.Load(); x++ {
+					_ = x * x
+				}
+			}()
+		}
+		defer func() { stop.Store(true); spin.Wait() }()
+	}
+
+	var agents []*agent
+	startAgent := func(name string) error {
+		logf, err := os.Create(filepath.Join(s.Dir, name+".log"))
+		if err != nil {
+			return err
+		}
+		cmd := exec.Command(s.Agentd, "--name", name, "--queue", "ingest", "--workers", fmt.Sprint(s.Workers),
+			"--empty", "--fast-rebuild", "--lease", s.Lease.String(), "--grace", "5s",
+			"--storage-root", root, "--lock-dir", filepath.Join(s.Dir, "locks"),
+			"--state", filepath.Join(s.Dir, name+".db"), "--socket", filepath.Join(s.Dir, name+".sock"))
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + s.DatabaseURL}
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			logf.Close()
+			return fmt.Errorf("start agentd %s: %w", name, err)
+		}
+		a := &agent{name: name, cmd: cmd, done: make(chan struct{})}
+		go func() { // owner: Run; exits when the process does
+			a.err = cmd.Wait()
+			logf.Close()
+			close(a.done)
+		}()
+		agents = append(agents, a)
+		return nil
+	}
+	defer func() { // nothing outlives the rehearsal
+		for _, a := range agents {
+			a.cmd.Process.Kill() //nolint:errcheck // already gone is fine
+			<-a.done
+		}
+	}()
+	for i := 0; i < s.Procs; i++ {
+		if err := startAgent(fmt.Sprintf("f%d", i)); err != nil {
+			return rep, err
+		}
+	}
+	select {
+	case <-time.After(s.KillAfter):
+	case <-ctx.Done():
+		return rep, ctx.Err()
+	}
+	rng := rand.New(rand.NewPCG(s.Seed, s.Seed^0x5eed))
+	killed := map[string]bool{}
+	for _, i := range rng.Perm(s.Procs)[:s.Kill] {
+		a := agents[i]
+		if err := a.cmd.Process.Kill(); err != nil {
+			return rep, fmt.Errorf("kill %s: %w", a.name, err)
+		}
+		<-a.done
+		killed[a.name] = true
+		rep.Killed = append(rep.Killed, a.name)
+	}
+	for i := 0; i < s.Kill; i++ {
+		if err := startAgent(fmt.Sprintf("r%d", i)); err != nil {
+			return rep, err
+		}
+	}
+	fmt.Fprintf(s.Log, "fleet: killed %s with SIGKILL, started %d fresh agents\n", strings.Join(rep.Killed, ", "), s.Kill)
+
+	rep.Exits = map[string]int{}
+	for _, a := range agents {
+		if killed[a.name] {
+			continue
+		}
+		select {
+		case <-a.done:
+		case <-ctx.Done():
+			rep.Problems = append(rep.Problems, fmt.Sprintf("agent %s did not exit by itself within %s", a.name, s.Timeout))
+			continue
+		}
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(a.err, &ee) {
+			code = ee.ExitCode()
+		}
+		rep.Exits[a.name] = code
+		if code != 0 {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("agent %s exited %d (log %s)", a.name, code, filepath.Join(s.Dir, a.name+".log")))
+		}
+		if st, err := state.Open(filepath.Join(s.Dir, a.name+".db"), time.Second); err == nil {
+			c, _ := st.Counters("ingest")
+			rep.Lost += c["lost"]
+			rep.Released += c["released"]
+			if left, _ := st.Outstanding("ingest"); len(left) > 0 {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("agent %s exited with %d claims in its journal", a.name, len(left)))
+			}
+			st.Close()
+		}
+	}
+	rep.Elapsed = time.Since(start)
+	if err := s.check(context.WithoutCancel(ctx), db, &rep); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// check reads the database's verdict into rep.
+func (s Scenario) check(ctx context.Context, db *pgxpool.Pool, rep *Report) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	err := db.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM diskfile),
+		(SELECT count(*) FROM (SELECT 1 FROM diskfile GROUP BY filename, path HAVING count(*) > 1) d),
+		(SELECT count(*) FROM file f WHERE (SELECT count(*) FROM diskfile d WHERE d.file_id = f.id AND d.present AND d.canonical) <> 1),
+		(SELECT count(*) FROM header),
+		(SELECT count(*) FROM ingestqueue)`).Scan(&rep.Diskfiles, &rep.Duplicates, &rep.NotCanonical, &rep.Headers, &rep.QueueRows)
+	if err != nil {
+		return fmt.Errorf("read the outcome: %w", err)
+	}
+	if rep.Diskfiles != rep.Files {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("%d diskfiles for %d files", rep.Diskfiles, rep.Files))
+	}
+	if rep.Duplicates != 0 {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("%d files ingested more than once", rep.Duplicates))
+	}
+	if rep.NotCanonical != 0 {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("%d files without exactly one present, canonical diskfile", rep.NotCanonical))
+	}
+	if rep.Headers != rep.FITS {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("%d header rows for %d FITS files", rep.Headers, rep.FITS))
+	}
+	if rep.QueueRows != 0 {
+		rows, _ := db.Query(ctx, `SELECT filename, inprogress, coalesce(holder, ''), coalesce(error, '') FROM ingestqueue LIMIT 10`)
+		var left []string
+		for rows.Next() {
+			var name, holder, msg string
+			var inprogress bool
+			if rows.Scan(&name, &inprogress, &holder, &msg) == nil {
+				left = append(left, fmt.Sprintf("%s (in progress %v, holder %q, error %q)", name, inprogress, holder, msg))
+			}
+		}
+		rows.Close()
+		rep.Problems = append(rep.Problems, fmt.Sprintf("%d ingest queue rows left: %s", rep.QueueRows, strings.Join(left, "; ")))
+	}
+	if rep.Lost != 0 {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("%d claims counted lost by agents that were not killed", rep.Lost))
+	}
+	return nil
+}
