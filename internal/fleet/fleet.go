@@ -50,18 +50,18 @@ type Scenario struct {
 
 // Report is what a rehearsal found.
 type Report struct {
-	Files, FITS       int // in the tree: ingestable, of which valid FITS
-	Diskfiles         int
-	Duplicates        int // files with more than one diskfile
-	NotCanonical      int // files without exactly one present and canonical diskfile
-	Headers           int
-	QueueRows         int // ingest queue rows left (pending, claimed or failed)
-	Killed            []string
-	Exits             map[string]int // agent name → exit code (killed ones excluded)
-	Lost              uint64         // claims counted lost by the agents that exited
-	Released          uint64         // claims put back by them (at stop, after transient errors)
-	Elapsed           time.Duration
-	Problems          []string // each broken promise, in words
+	Files, FITS  int // in the tree: ingestable, of which valid FITS
+	Diskfiles    int
+	Duplicates   int // files with more than one diskfile
+	NotCanonical int // files without exactly one present and canonical diskfile
+	Headers      int
+	QueueRows    int // ingest queue rows left (pending, claimed or failed)
+	Killed       []string
+	Exits        map[string]int // agent name → exit code (killed ones excluded)
+	Lost         uint64         // claims counted lost by the agents that exited
+	Released     uint64         // claims put back by them (at stop, after transient errors)
+	Elapsed      time.Duration
+	Problems     []string // each broken promise, in words
 }
 
 // OK reports whether every promise held.
