@@ -726,3 +726,45 @@ func TestTransientHandlerErrorPutsTheItemBack(t *testing.T) {
 		t.Fatalf("attempts seen %v; want two runs, no attempt counted", seenAttempts)
 	}
 }
+
+// A release at stop whose answer is lost: the pool tries again, finds the row pending, and
+// the stop still ends with nothing claimed and nothing counted lost.
+func TestStopReleaseWhoseAnswerIsLost(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newContract(t)
+	b.add(t, "slow.fits")
+	proxy, proxyURL := pgtest.NewProxy(t, b.url)
+	started := make(chan struct{}, 1)
+	handler := func(ctx context.Context, it queue.Item) (queue.Result, error) {
+		started <- struct{}{}
+		<-ctx.Done()
+		proxy.LoseAnswer(uuidBytes(t, it.Token), []byte(it.Token))
+		return queue.Result{}, ctx.Err()
+	}
+	var logs syncBuffer
+	pool := poolFor(queue.PoolConfig{Lease: time.Minute, Grace: 100 * time.Millisecond, NoListen: true,
+		Logger: testLogger(&logs)}, pgtest.Pool(t, proxyURL), handler, 1)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- pool.Run(runCtx) }()
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("item not started")
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("stop: %v\n%s", err, logs.String())
+	}
+	if proxy.Lost() != 1 {
+		t.Fatalf("the proxy dropped %d answers, want 1\n%s", proxy.Lost(), logs.String())
+	}
+	counts := pool.State()[0].Counts
+	if r := b.row(t, "slow.fits"); !r.exists || r.inprogress || r.attempts != 0 {
+		t.Fatalf("row after the stop %+v; want pending, no attempt", r)
+	}
+	if counts["released"] != 1 || counts["lost"] != 0 {
+		t.Fatalf("counts %v; want 1 released, none lost\n%s", counts, logs.String())
+	}
+}
