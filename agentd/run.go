@@ -30,7 +30,9 @@ import (
 const usageText = `usage: agentd [flags]
 
 Services the archive's work queues until stopped (SIGTERM/SIGINT: stop claiming, let
-running items finish within --grace, release the rest, exit 0). Each worker holds the
+running items finish within --grace, release the rest and any row still claimed under this
+agent, exit 0; with the database unreachable, log what is left claimed and exit 1 at most
+10 s after the grace). Each worker holds the
 lock file <lock-dir>/<queue>-<name>-<i>.lock for its whole life; a held lock makes agentd
 refuse to start (exit 5). With no queue configured agentd makes no database connection.
 

@@ -1,0 +1,38 @@
+package queue_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/fitsarchive/agentd/queue"
+)
+
+func TestTransientClassifiesDatabaseErrorsOnly(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&pgconn.PgError{Code: "40P01"}, true},
+		{fmt.Errorf("record: %w", &pgconn.PgError{Code: "57P01"}), true},
+		{&pgconn.PgError{Code: "55P03"}, true},
+		{&pgconn.PgError{Code: "08006"}, true},
+		{&pgconn.PgError{Code: "23505"}, false}, // unique violation: a real failure
+		{&pgconn.PgError{Code: "22P02"}, false},
+		{fmt.Errorf("read: %w", io.ErrUnexpectedEOF), false}, // a truncated file, not a connection
+		{fmt.Errorf("open: %w", fs.ErrPermission), false},
+		{context.Canceled, false},
+		{errors.New("not a FITS file"), false},
+		{nil, false},
+	} {
+		if got := queue.Transient(c.err); got != c.want {
+			t.Errorf("Transient(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}
