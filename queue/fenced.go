@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -68,6 +69,7 @@ func (q *Queue) CompleteBatch(ctx context.Context, items []Item) (lost []Item, e
 	for i, it := range items {
 		tokens[i] = it.Token
 	}
+	slices.Sort(tokens) // one lock order (see the statement)
 	gone := make(map[string]bool, len(items))
 	err = q.fenced(ctx, q.sql.completeBatch, func(rows pgx.Rows) error {
 		for rows.Next() {

@@ -163,13 +163,14 @@ func build(s Spec) statements {
 			DELETE FROM ` + t + ` f USING done WHERE f.fail_dt IS NOT NULL AND ` + strings.Join(pkEq, " AND ") + `
 		)
 		SELECT count(*) FROM done`,
-		// The rows are locked first in token order (one lock order for every statement
-		// that waits), then deleted, found by token (see requeue: not by ctid).
-		completeBatch: `WITH locked AS (
-			SELECT claim_token FROM ` + t + ` WHERE claim_token = ANY($1::uuid[]) AND inprogress
-			ORDER BY claim_token FOR UPDATE
-		), done AS (
-			DELETE FROM ` + t + ` t USING locked l WHERE t.claim_token = l.claim_token AND t.inprogress RETURNING l.claim_token::text AS token, ` + prefixed("t.", pkCols) + `
+		// The delete waits for each row's lock (then re-checks the token); the caller passes
+		// the tokens sorted, which gives the nested loop over them, or the token index,
+		// one lock order in practice. A separate locking pass would cost each row a second
+		// heap write and WAL record; a deadlock, should one happen, is retried like any
+		// transient error.
+		completeBatch: `WITH done AS (
+			DELETE FROM ` + t + ` t USING unnest($1::uuid[]) AS c(token)
+			WHERE t.claim_token = c.token AND t.inprogress RETURNING c.token::text AS token, ` + prefixed("t.", pkCols) + `
 		), cleared AS (
 			DELETE FROM ` + t + ` f USING done WHERE f.fail_dt IS NOT NULL AND ` + strings.Join(pkEq, " AND ") + `
 		)
