@@ -169,10 +169,7 @@ const holderPattern = "(r.holder = $4::text OR starts_with(r.holder, $4::text ||
 // ReleaseHolder), oldest claim first.
 func (q *Queue) HeldBy(ctx context.Context, holder string) ([]Running, error) {
 	t := q.spec.table()
-	label := "coalesce(r." + ident(q.spec.Label) + "::text, '')"
-	rows, err := q.db.Query(ctx, `SELECT `+label+`, coalesce(r.holder, ''), r.claimed_at, r.lease_until, r.attempts,
-		coalesce(extract(epoch FROM now() - r.claimed_at)::float8, 0)
-		FROM `+t+` r WHERE r.inprogress AND `+strings.ReplaceAll(holderPattern, "$4", "$1")+` ORDER BY r.claimed_at`, holder)
+	rows, err := q.db.Query(ctx, `SELECT `+runningColumns(q.spec)+` FROM `+t+` r WHERE r.inprogress AND `+strings.ReplaceAll(holderPattern, "$4", "$1")+` ORDER BY r.claimed_at`, holder)
 	if err != nil {
 		return nil, fmt.Errorf("list the %s items of %s: %w", q.spec.Name, holder, err)
 	}

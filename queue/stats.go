@@ -63,9 +63,7 @@ func StatsOf(ctx context.Context, db *pgxpool.Pool, spec Spec) (Stats, error) {
 	if err != nil {
 		return st, fmt.Errorf("count %s: %w", spec.Table, err)
 	}
-	rows, err := db.Query(ctx, `SELECT `+label+`, coalesce(holder, ''), claimed_at, lease_until, attempts,
-		coalesce(extract(epoch FROM now() - claimed_at)::float8, 0)
-		FROM `+t+` WHERE inprogress ORDER BY claimed_at LIMIT 100`)
+	rows, err := db.Query(ctx, `SELECT `+runningColumns(spec)+` FROM `+t+` r WHERE inprogress ORDER BY claimed_at LIMIT 100`)
 	if err != nil {
 		return st, fmt.Errorf("list running %s: %w", spec.Table, err)
 	}
@@ -85,16 +83,19 @@ func StatsOf(ctx context.Context, db *pgxpool.Pool, spec Spec) (Stats, error) {
 	return st, nil
 }
 
+// runningColumns selects, from the row aliased r, the columns of Running in order.
+func runningColumns(spec Spec) string {
+	return `coalesce(r.` + ident(spec.Label) + `::text, ''), coalesce(r.holder, ''), r.claimed_at, r.lease_until, r.attempts,
+		coalesce(extract(epoch FROM now() - r.claimed_at)::float8, 0)`
+}
+
 // Stuck lists the items of the queue claimed longer ago than olderThan, oldest first (at
 // most 1000), with their holder and age: what an operator looks at before releasing a
 // holder's items. Rows in progress with no claim time (set by software that does not lease)
 // are listed too.
 func Stuck(ctx context.Context, db *pgxpool.Pool, spec Spec, olderThan time.Duration) ([]Running, error) {
 	t := spec.table()
-	label := "coalesce(" + ident(spec.Label) + "::text, '')"
-	rows, err := db.Query(ctx, `SELECT `+label+`, coalesce(holder, ''), claimed_at, lease_until, attempts,
-		coalesce(extract(epoch FROM now() - claimed_at)::float8, 0)
-		FROM `+t+` WHERE inprogress AND (claimed_at IS NULL OR claimed_at < now() - $1 * interval '1 millisecond')
+	rows, err := db.Query(ctx, `SELECT `+runningColumns(spec)+` FROM `+t+` r WHERE inprogress AND (claimed_at IS NULL OR claimed_at < now() - $1 * interval '1 millisecond')
 		ORDER BY claimed_at NULLS FIRST LIMIT 1000`, olderThan.Milliseconds())
 	if err != nil {
 		return nil, fmt.Errorf("list stuck %s items: %w", spec.Table, err)
