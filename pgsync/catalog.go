@@ -29,6 +29,12 @@ type Column struct {
 	Default   string `json:"default,omitempty"` // SQL expression, "" when none
 	Generated bool   `json:"generated,omitempty"`
 	Identity  bool   `json:"identity,omitempty"`
+	// Staged marks a column read from a dump: its values are staged in a temporary table.
+	// Cast is the type it is staged as: one of stagedTypes, which the dump's type text
+	// resolved to on the target; "" stages it as text, cast to the target's type on the way
+	// in. The dump's own type text never reaches SQL.
+	Staged bool   `json:"-"`
+	Cast   string `json:"-"`
 }
 
 // Table is one table of the current schema.

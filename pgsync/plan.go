@@ -68,15 +68,19 @@ type ColumnPlan struct {
 	TypeChange string `json:"type_change,omitempty"`
 	check      string // SQL predicate over the staged row that finds a value that does not fit
 	toBuiltin  bool   // the target type is one of PostgreSQL's own (same binary format everywhere)
+	asText     bool   // the source column is staged as text: always cast to the target type
 }
 
 // sourceExpr is the column's value in SQL over the staged row, cast when needed.
 func (c ColumnPlan) sourceExpr() string {
 	switch c.Kind {
 	case KindSame:
+		if c.asText {
+			return "(" + quoteIdent(c.Source) + ")::" + c.ToType
+		}
 		return quoteIdent(c.Source)
 	case KindCast, KindRenamed:
-		if c.FromType == c.ToType {
+		if c.FromType == c.ToType && !c.asText {
 			return quoteIdent(c.Source)
 		}
 		return "(" + quoteIdent(c.Source) + ")::" + c.ToType
@@ -248,13 +252,13 @@ func planTable(req Request, p *Plan, st, dt *Table) TablePlan {
 		}
 		cp := ColumnPlan{Target: tc.Name, ToType: tc.Type, toBuiltin: builtin(tc)}
 		if sc := st.Column(tc.Name); sc != nil && !sc.Generated {
-			cp.Source, cp.FromType = sc.Name, stageType(*sc)
+			cp.Source, cp.FromType, cp.asText = sc.Name, stageType(*sc), sc.Staged && sc.Cast == ""
 			cp.Kind = KindSame
 			if cp.FromType != tc.Type {
 				cp.Kind = KindCast
 			}
 		} else if old := firstPresent(st, tm.Rename[tc.Name]); old != nil {
-			cp.Kind, cp.Source, cp.FromType = KindRenamed, old.Name, stageType(*old)
+			cp.Kind, cp.Source, cp.FromType, cp.asText = KindRenamed, old.Name, stageType(*old), old.Staged && old.Cast == ""
 		} else if expr, ok := tm.Compute[tc.Name]; ok {
 			cp.Kind, cp.Expr = KindComputed, expr
 		} else if tc.Default != "" || tc.Identity {

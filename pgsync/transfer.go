@@ -81,6 +81,11 @@ func Transfer(ctx context.Context, src Source, dst *pgx.Conn, opt Options) (*Res
 	if err != nil {
 		return res, err
 	}
+	if _, live := src.(*Live); !live {
+		if err := resolveDumpTypes(ctx, dst, srcCat); err != nil {
+			return res, err
+		}
+	}
 	dstCat, err := ReadCatalog(ctx, dst)
 	if err != nil {
 		return res, fmt.Errorf("target: %w", err)
@@ -411,11 +416,16 @@ func stageAll(ctx context.Context, src Source, dst *pgx.Conn, plan *Plan, expect
 	return nil
 }
 
-// createStage creates the temporary table of t in the source's column types.
+// createStage creates the temporary table of t: each column as the type its dump type
+// resolved to on the target (one of stagedTypes), or text.
 func createStage(ctx context.Context, dst *pgx.Conn, t TablePlan) error {
 	defs := make([]string, len(t.srcCols))
 	for i, c := range t.srcCols {
-		defs[i] = quoteIdent(c.Name) + " " + stageType(c)
+		typ := "text"
+		if stagedTypes[strings.TrimRight(c.Cast, "[]")] {
+			typ = c.Cast
+		}
+		defs[i] = quoteIdent(c.Name) + " " + typ
 	}
 	name := stageName(t)
 	if _, err := dst.Exec(ctx, `DROP TABLE IF EXISTS pg_temp.`+name+`; CREATE TEMP TABLE `+name+` (`+strings.Join(defs, ", ")+`)`); err != nil {
