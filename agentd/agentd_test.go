@@ -346,6 +346,29 @@ func TestLockHeldRefusesAndNamesPID(t *testing.T) {
 	}
 }
 
+// A local user's symlink in place of a lock file (the old default lock directory was
+// world-writable) makes agentd refuse to start; the file it points to is left alone.
+func TestSymlinkedLockRefusesAndTargetUntouched(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	victim := filepath.Join(b.dir, "victim")
+	os.WriteFile(victim, []byte("precious\n"), 0o600)
+	os.MkdirAll(filepath.Join(b.dir, "locks"), 0o750)
+	if err := os.Symlink(victim, filepath.Join(b.dir, "locks", "ingest-trap-0.lock")); err != nil {
+		t.Fatal(err)
+	}
+	a := b.start(t, "trap", "--queue", "ingest")
+	if code := a.wait(t, 20*time.Second); code != cli.ExitRefused {
+		t.Fatalf("agentd with a symlinked lock: exit %d, want %d\n%s", code, cli.ExitRefused, a.stderr)
+	}
+	if !strings.Contains(a.stderr.String(), "symlink") {
+		t.Fatalf("the refusal does not say why:\n%s", a.stderr)
+	}
+	if got, _ := os.ReadFile(victim); string(got) != "precious\n" {
+		t.Fatalf("agentd wrote through the symlink: %q", got)
+	}
+}
+
 func TestUnknownQueueIsUsageError(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.BoolVar(&o.empty, "empty", false, "exit 0 once nothing is pending and no live lease remains")
 	fs.BoolVar(&o.fastRebuild, "fast-rebuild", false, "skip work that only matters in normal operation (rebuilds)")
 	fs.BoolVar(&o.makePreviews, "make-previews", false, "build previews inline (not built yet by this release)")
-	fs.StringVar(&o.lockDir, "lock-dir", "", "directory of the worker lock files (default /run/lock/agentd)")
+	fs.StringVar(&o.lockDir, "lock-dir", "", "directory of the worker lock files: private to the agent's user (default /run/agentd/locks)")
 	fs.StringVar(&o.statePath, "state", "", "bbolt state file (default /var/lib/agentd/<name>.db)")
 	fs.StringVar(&o.socket, "socket", "", "status socket (default /run/agentd/<name>.sock)")
 	fs.DurationVar(&o.grace, "grace", 0, "at shutdown, how long running items may take to finish (default 30s)")

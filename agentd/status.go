@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/fitsarchive/agentd/internal/agentstatus"
+	"github.com/fitsarchive/agentd/internal/cli"
 	"github.com/fitsarchive/agentd/internal/config"
+	"github.com/fitsarchive/agentd/internal/lockfile"
 	"github.com/fitsarchive/agentd/internal/state"
 	"github.com/fitsarchive/agentd/internal/storagewatch"
 	"github.com/fitsarchive/agentd/queue"
@@ -59,8 +61,10 @@ func (s *statusServer) event(ev queue.Event) {
 // listen binds the socket. A socket file another agentd answers on is refused; a stale one
 // (its agentd died) is replaced.
 func (s *statusServer) listen(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("create socket directory: %w", err)
+	// The socket's directory is agentd's own runtime directory: nobody else may write to
+	// it (or replace the socket).
+	if err := lockfile.PrivateDir(filepath.Dir(path)); err != nil {
+		return cli.WithCode(cli.ExitRefused, fmt.Errorf("status socket: %w", err))
 	}
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 		c.Close()
@@ -70,6 +74,11 @@ func (s *statusServer) listen(path string) error {
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		return fmt.Errorf("status socket: %w", err)
+	}
+	// Its mode must not follow the umask: only the agent's user may connect.
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return fmt.Errorf("status socket %s: %w", path, err)
 	}
 	s.path = path
 	mux := http.NewServeMux()

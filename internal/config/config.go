@@ -119,7 +119,7 @@ func Defaults() Config {
 		Role: RoleArchive,
 		Agentd: Agentd{
 			Name:    "agentd",
-			LockDir: "/run/lock/agentd",
+			LockDir: "/run/agentd/locks",
 			Grace:   Duration{30 * time.Second},
 			Lease:   Duration{60 * time.Second},
 		},
