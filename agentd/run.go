@@ -289,10 +289,14 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 			if fi, err := os.Stat(cfg.StorageRoot); err != nil || !fi.IsDir() {
 				return cli.WithCode(cli.ExitConnect, fmt.Errorf("storage root %s is not a readable directory; mount it or fix --storage-root", cfg.StorageRoot))
 			}
-			ing := ingest.New(ingest.Config{
+			ing, err := ingest.New(ingest.Config{
 				DB: db, Root: cfg.StorageRoot, Queue: queue.New(db, spec, queue.Options{Owner: owner, Lease: a.Lease.Duration}),
 				Archive: cfg.Role == config.RoleArchive, FastRebuild: a.FastRebuild, Logger: logger,
 			})
+			if err != nil {
+				return cli.WithCode(cli.ExitConnect, fmt.Errorf("storage root %s: %w; mount it or fix --storage-root", cfg.StorageRoot, err))
+			}
+			defer ing.Close()
 			w.Handler = ing.Handle
 		}
 		workers = append(workers, w)

@@ -69,11 +69,12 @@ type Config struct {
 
 // Ingester ingests files; safe for concurrent use by many workers.
 type Ingester struct {
-	cfg Config
+	cfg  Config
+	root *os.Root // every file is opened through it: no "..", no symlink out of the root
 }
 
-// New returns an Ingester.
-func New(cfg Config) *Ingester {
+// New returns an Ingester over the storage root cfg.Root, which it opens.
+func New(cfg Config) (*Ingester, error) {
 	if cfg.DeferWindow == 0 {
 		cfg.DeferWindow = DefaultDeferWindow
 	}
@@ -83,7 +84,44 @@ func New(cfg Config) *Ingester {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Ingester{cfg: cfg}
+	root, err := os.OpenRoot(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("open storage root: %w", err)
+	}
+	return &Ingester{cfg: cfg, root: root}, nil
+}
+
+// Close lets go of the storage root.
+func (g *Ingester) Close() error { return g.root.Close() }
+
+// open opens the queued file through the root, without blocking (a FIFO in its place must
+// not hang the worker), and checks with fstat that it is a regular file.
+func (g *Ingester) open(dir, name string) (*os.File, fs.FileInfo, error) {
+	full := filepath.Join(g.cfg.Root, dir, name)
+	rel := filepath.Join(dir, name)
+	if !filepath.IsLocal(rel) || strings.ContainsRune(name, '/') {
+		return nil, nil, fmt.Errorf("queued path %q is not inside the storage root; refused", rel)
+	}
+	f, err := g.root.OpenFile(rel, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil, fmt.Errorf("%w: %s", ErrMissing, full)
+	case errors.Is(err, fs.ErrPermission):
+		return nil, nil, fmt.Errorf("cannot read %s: permission denied; let agentd's user read it, then run agentctl queue retry", full)
+	case err != nil:
+		// os.Root says "path escapes from parent" for a symlink out of the root.
+		return nil, nil, fmt.Errorf("cannot read %s: %w", full, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("cannot read %s: %w", full, err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s is not a regular file (%s)", full, fi.Mode().Type())
+	}
+	return f, fi, nil
 }
 
 // Scan is what one pass over a file found.
@@ -99,21 +137,16 @@ type Scan struct {
 func (g *Ingester) Handle(ctx context.Context, it queue.Item) (queue.Result, error) {
 	name, dir := it.String("filename"), it.String("path")
 	full := filepath.Join(g.cfg.Root, dir, name)
-	fi, err := os.Stat(full)
-	if errors.Is(err, fs.ErrNotExist) {
-		return queue.Result{}, fmt.Errorf("%w: %s", ErrMissing, full)
-	}
+	f, fi, err := g.open(dir, name)
 	if err != nil {
-		return queue.Result{}, fmt.Errorf("cannot read %s: %w", full, err)
+		return queue.Result{}, err
 	}
-	if !fi.Mode().IsRegular() {
-		return queue.Result{}, fmt.Errorf("%s is not a regular file", full)
-	}
+	defer f.Close()
 	if !it.Bool("no_defer") {
 		if age := g.cfg.Now().Sub(fi.ModTime()); age < g.cfg.DeferWindow {
 			return queue.DeferFor(g.cfg.DeferWindow - age + 100*time.Millisecond), nil
 		}
-		if lockedByWriter(full) {
+		if lockedByWriter(f) {
 			return queue.DeferFor(g.cfg.DeferWindow), nil
 		}
 	}
@@ -135,7 +168,7 @@ func (g *Ingester) Handle(ctx context.Context, it queue.Item) (queue.Result, err
 		}
 	}
 
-	scan, err := ScanFile(ctx, full, filenames.Compressed(name), strings.Contains(name, ".fits"))
+	scan, err := ScanReader(ctx, f, full, filenames.Compressed(name), strings.Contains(name, ".fits"))
 	if err != nil {
 		return queue.Result{}, err
 	}
@@ -226,21 +259,24 @@ func insertHeader(ctx context.Context, tx pgx.Tx, diskfileID int64, r header.Row
 	return id, err
 }
 
-// ScanFile reads the file once: md5 and size of the stored bytes, of the decompressed data
-// for .bz2 (streamed, no temporary file), and the FITS headers when parseFITS is set.
+// ScanFile opens the file at path (outside any storage root: benchmarks, tools) and scans it.
 func ScanFile(ctx context.Context, path string, compressed, parseFITS bool) (Scan, error) {
-	var s Scan
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return s, fmt.Errorf("%w: %s", ErrMissing, path)
-	}
-	if errors.Is(err, fs.ErrPermission) {
-		return s, fmt.Errorf("cannot read %s: permission denied; let agentd's user read it, then run agentctl queue retry", path)
+		return Scan{}, fmt.Errorf("%w: %s", ErrMissing, path)
 	}
 	if err != nil {
-		return s, fmt.Errorf("cannot read %s: %w", path, err)
+		return Scan{}, fmt.Errorf("cannot read %s: %w", path, err)
 	}
 	defer f.Close()
+	return ScanReader(ctx, f, path, compressed, parseFITS)
+}
+
+// ScanReader reads the file once: md5 and size of the stored bytes, of the decompressed data
+// for .bz2 (streamed, no temporary file), and the FITS headers when parseFITS is set. path
+// names it in errors.
+func ScanReader(ctx context.Context, f io.Reader, path string, compressed, parseFITS bool) (Scan, error) {
+	var s Scan
 	fileHash := md5.New()
 	raw := &hashingReader{r: &ctxReader{ctx: ctx, r: f}, h: fileHash}
 	var data io.Reader = bufio.NewReaderSize(raw, 1<<20)
@@ -324,13 +360,8 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 }
 
 // lockedByWriter reports whether another process holds an exclusive flock on the file
-// (a writer still at work). Without read access we cannot tell: not locked.
-func lockedByWriter(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
+// (a writer still at work).
+func lockedByWriter(f *os.File) bool {
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
 		return errors.Is(err, unix.EWOULDBLOCK)
 	}

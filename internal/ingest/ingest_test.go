@@ -37,7 +37,12 @@ func setup(t *testing.T, lease time.Duration) testBundle {
 	db := pgtest.Pool(t, pgtest.NewDB(t))
 	root := t.TempDir()
 	q := queue.New(db, queue.Ingest(), queue.Options{Owner: owner, Lease: lease})
-	return testBundle{db: db, root: root, q: q, ing: New(Config{DB: db, Root: root, Queue: q, Archive: true})}
+	ing, err := New(Config{DB: db, Root: root, Queue: q, Archive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ing.Close() })
+	return testBundle{db: db, root: root, q: q, ing: ing}
 }
 
 // enqueueAll fills the queue from the tree.
