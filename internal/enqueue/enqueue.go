@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -47,6 +48,14 @@ var (
 // SkipNotUTF8 counts the names (or directories) that are not valid UTF-8: the archive
 // database stores names as UTF-8 text, so such a file cannot be queued; rename it.
 const SkipNotUTF8 = "not-utf8"
+
+// Skips of entries that are not files of the storage tree: a symlink whose target lies
+// outside the storage root (or does not exist), and a symlink to something that is not a
+// regular file. Nothing outside the root is ever queued.
+const (
+	SkipSymlinkOutside = "symlink-outside-root"
+	SkipNotAFile       = "not-a-file"
+)
 
 // DefaultBatch is the number of names inserted per transaction.
 const DefaultBatch = 10000
@@ -116,10 +125,11 @@ func Ingest(ctx context.Context, pool *pgxpool.Pool, opt Options) (Summary, erro
 	}
 	opt.Writers = min(opt.Writers, int(pool.Config().MaxConns)) // more would wait forever
 	sum := Summary{Skipped: map[string]int64{}}
-	startDir, err := startDir(opt.Root, opt.Path)
+	root, startDir, err := startDir(opt.Root, opt.Path)
 	if err != nil {
 		return sum, err
 	}
+	defer root.Close()
 
 	conns := make([]*pgxpool.Conn, opt.Writers)
 	for i := range conns {
@@ -144,7 +154,7 @@ func Ingest(ctx context.Context, pool *pgxpool.Pool, opt Options) (Summary, erro
 	walked.Skipped = map[string]int64{}
 	go func() { // owner: Ingest; exits when the walk ends or walkCtx is cancelled
 		defer close(batches)
-		walkErr <- walk(walkCtx, opt, startDir, &walked, batches)
+		walkErr <- walk(walkCtx, opt, root, startDir, &walked, batches)
 	}()
 
 	// The writers share the batches. Each COPYs straight into the queue until one of them
@@ -223,47 +233,67 @@ func Ingest(ctx context.Context, pool *pgxpool.Pool, opt Options) (Summary, erro
 	return sum, nil
 }
 
-func startDir(root, sub string) (string, error) {
-	if root == "" {
-		return "", fmt.Errorf("%w: no storage root configured; give --storage-root or set storage_root in the config", ErrNoStorageRoot)
+// startDir opens the storage root and checks the directory to start from (relative to
+// it, slash-separated: "." for the whole tree). --path may not leave the root, not even
+// through a symlinked directory.
+func startDir(rootDir, sub string) (*os.Root, string, error) {
+	if rootDir == "" {
+		return nil, "", fmt.Errorf("%w: no storage root configured; give --storage-root or set storage_root in the config", ErrNoStorageRoot)
 	}
-	clean := filepath.Clean("/" + sub)[1:]
-	if sub != "" && (filepath.IsAbs(sub) || strings.HasPrefix(filepath.Clean(sub), "..")) {
-		return "", fmt.Errorf("%w: %q", ErrBadPath, sub)
+	clean := "."
+	if sub != "" {
+		if filepath.IsAbs(sub) || !filepath.IsLocal(filepath.Clean(sub)) {
+			return nil, "", fmt.Errorf("%w: %q", ErrBadPath, sub)
+		}
+		clean = filepath.ToSlash(filepath.Clean(sub))
 	}
-	dir := filepath.Join(root, clean)
-	st, err := os.Stat(dir)
+	root, err := os.OpenRoot(rootDir)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrNoStorageRoot, err)
+		return nil, "", fmt.Errorf("%w: %v", ErrNoStorageRoot, err)
+	}
+	st, err := root.Stat(clean)
+	if err != nil {
+		root.Close()
+		if clean != "." && !errors.Is(err, fs.ErrNotExist) {
+			return nil, "", fmt.Errorf("%w: %q: %v", ErrBadPath, sub, err) // e.g. a symlink out of the root
+		}
+		return nil, "", fmt.Errorf("%w: %v", ErrNoStorageRoot, err)
 	}
 	if !st.IsDir() {
-		return "", fmt.Errorf("%w: %s is not a directory", ErrNoStorageRoot, dir)
+		root.Close()
+		return nil, "", fmt.Errorf("%w: %s is not a directory", ErrNoStorageRoot, filepath.Join(rootDir, clean))
 	}
-	return dir, nil
+	return root, clean, nil
 }
 
-// walk sends accepted files in batches. Only it writes to sum.
-func walk(ctx context.Context, opt Options, dir string, sum *Summary, out chan<- []entry) error {
+// walk sends accepted files in batches. Only it writes to sum. It walks through root: a
+// symlink is queued only when it names a regular file inside the root.
+func walk(ctx context.Context, opt Options, root *os.Root, dir string, sum *Summary, out chan<- []entry) error {
 	var cutoff time.Time
 	if opt.NewFiles > 0 {
 		cutoff = opt.Now().Add(-time.Duration(opt.NewFiles) * 24 * time.Hour)
 	}
 	batch := make([]entry, 0, opt.BatchSize)
 	var lastDir, lastRel string // the directory of the previous file, relative to the root
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(root.FS(), dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if path == dir {
+			if p == dir {
 				return err
 			}
-			return fmt.Errorf("read %s: %w", path, err)
+			return fmt.Errorf("read %s: %w", filepath.Join(opt.Root, p), err)
 		}
 		if d.IsDir() {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
+			if p != dir && !utf8.ValidString(d.Name()) {
+				sum.Skipped[SkipNotUTF8]++ // the whole directory: its path cannot be stored
+				return fs.SkipDir
+			}
 			return nil
 		}
-		if !d.Type().IsRegular() && d.Type()&fs.ModeSymlink == 0 {
+		symlink := d.Type()&fs.ModeSymlink != 0
+		if !d.Type().IsRegular() && !symlink {
 			return nil
 		}
 		sum.Seen++
@@ -280,25 +310,34 @@ func walk(ctx context.Context, opt Options, dir string, sum *Summary, out chan<-
 			sum.Skipped["file-re"]++
 			return nil
 		}
+		var info fs.FileInfo
+		if symlink {
+			// Followed inside the root only: os.Root refuses a target outside it.
+			if info, err = root.Stat(p); err != nil {
+				sum.Skipped[SkipSymlinkOutside]++
+				return nil
+			}
+			if !info.Mode().IsRegular() {
+				sum.Skipped[SkipNotAFile]++
+				return nil
+			}
+		}
 		if !cutoff.IsZero() {
-			info, err := d.Info()
-			if err != nil {
-				return fmt.Errorf("stat %s: %w", path, err)
+			if info == nil {
+				if info, err = d.Info(); err != nil {
+					return fmt.Errorf("stat %s: %w", filepath.Join(opt.Root, p), err)
+				}
 			}
 			if info.ModTime().Before(cutoff) {
 				sum.Skipped["newfiles"]++
 				return nil
 			}
 		}
-		if dir := filepath.Dir(path); dir != lastDir {
-			rel, err := filepath.Rel(opt.Root, dir)
-			if err != nil {
-				return err
+		if dir := path.Dir(p); dir != lastDir {
+			lastDir, lastRel = dir, filepath.FromSlash(dir)
+			if dir == "." {
+				lastRel = ""
 			}
-			if rel == "." {
-				rel = ""
-			}
-			lastDir, lastRel = dir, rel
 		}
 		if !utf8.ValidString(lastRel) {
 			sum.Skipped[SkipNotUTF8]++

@@ -335,3 +335,41 @@ func TestIngestWithOneConnectionPool(t *testing.T) {
 		t.Fatalf("Ingest on a one-connection pool = %+v, %v; want 3 added", sum, err)
 	}
 }
+
+// Nothing outside the storage root is queued: a symlink to a file elsewhere is skipped and
+// counted, a symlink to a directory too; a symlink inside the root is queued; --path
+// through a symlinked directory that leaves the root is refused.
+func TestIngestSkipsSymlinksOutOfTheRoot(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t, pgtest.NewDB(t))
+	outside := tree(t, "N20200101S0001.fits", "night/N20200101S0002.fits")
+	root := tree(t, "2020/N20200102S0001.fits")
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.Symlink(filepath.Join(outside, "N20200101S0001.fits"), filepath.Join(root, "2020", "N20200101S0001.fits")))
+	must(os.Symlink("N20200102S0001.fits", filepath.Join(root, "2020", "N20200102S0002.fits")))
+	must(os.Symlink(filepath.Join(outside, "night"), filepath.Join(root, "night")))
+	must(os.Symlink(filepath.Join(outside, "night"), filepath.Join(root, "2020", "N20200101S0005.fits"))) // a directory outside
+	must(os.Symlink("../2020", filepath.Join(root, "2020", "N20200102S0003.fits")))                       // a directory inside
+	sum, err := Ingest(ctx, pool, Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := rows(t, pool)
+	if len(got) != 2 || sum.Added != 2 {
+		t.Fatalf("queued %v; want the file and the symlink inside the root", keys(got))
+	}
+	if sum.Skipped[SkipSymlinkOutside] != 2 || sum.Skipped[SkipNotAFile] != 1 {
+		t.Fatalf("skipped %v; want 2 symlinks out of the root (a file, a directory) and 1 symlink to a directory inside", sum.Skipped)
+	}
+	if _, err := Ingest(ctx, pool, Options{Root: root, Path: "night"}); !errors.Is(err, ErrBadPath) {
+		t.Fatalf("--path through a symlink out of the root = %v, want ErrBadPath", err)
+	}
+	if _, err := Ingest(ctx, pool, Options{Root: root, Path: "../" + filepath.Base(outside)}); !errors.Is(err, ErrBadPath) {
+		t.Fatalf("--path with .. = %v, want ErrBadPath", err)
+	}
+}

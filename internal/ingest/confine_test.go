@@ -44,7 +44,7 @@ func TestIngestStaysInsideTheStorageRoot(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(os.Symlink(secret, filepath.Join(b.root, "links", "N20200101S0001.fits")))                     // out of the root
+	must(os.Symlink(secret, filepath.Join(b.root, "links", "N20200101S0001.fits")))                          // out of the root
 	must(os.Symlink("../inside/N20200102S0001.fits", filepath.Join(b.root, "links", "N20200102S0001.fits"))) // stays inside
 	must(syscall.Mkfifo(filepath.Join(b.root, "N20200103S0001.fits"), 0o644))
 	b.queueRow(t, "links", "N20200101S0001.fits")
