@@ -123,6 +123,11 @@ func Run(ctx context.Context, db *pgxpool.Pool, opt Options) (Summary, error) {
 	if err := CheckRoot(opt.Root, opt.Sentinel); err != nil {
 		return sum, err
 	}
+	root, err := os.OpenRoot(opt.Root)
+	if err != nil {
+		return sum, fmt.Errorf("%w: %v", ErrBadRoot, err)
+	}
+	defer root.Close()
 	if opt.MaxMissing <= 0 {
 		opt.MaxMissing = DefaultMaxMissing
 	}
@@ -174,7 +179,7 @@ func Run(ctx context.Context, db *pgxpool.Pool, opt Options) (Summary, error) {
 			for rs := range todo {
 				vs := make([]verdict, len(rs))
 				for i, r := range rs {
-					vs[i] = check(opt, r)
+					vs[i] = check(ctx, root, opt, r)
 				}
 				verdicts <- vs
 			}
@@ -294,47 +299,60 @@ func Run(ctx context.Context, db *pgxpool.Pool, opt Options) (Summary, error) {
 	return sum, nil
 }
 
-// check looks at one file: missing only when the file system says it does not exist.
-// Without --checkmd5 one access(2) call answers both "does it exist" and "may we read it".
-func check(opt Options, r row) verdict {
+// check looks at one file through the storage root (no "..", no symlink out of it):
+// missing only when the file system says it does not exist. The file is opened
+// non-blocking (a FIFO in its place must not hang the check) and closed at once; with
+// --checkmd5 it must be a regular file (fstat) and its bytes are hashed.
+func check(ctx context.Context, root *os.Root, opt Options, r row) verdict {
 	v := verdict{row: r}
 	full := filepath.Join(opt.Root, r.path, r.filename)
-	if !opt.CheckMD5 {
-		err := unix.Access(full, unix.R_OK)
-		switch {
-		case errors.Is(err, unix.ENOENT):
-			v.missing = true
-		case err != nil:
-			v.problem = (&fs.PathError{Op: "access", Path: full, Err: err}).Error()
-		}
+	rel := filepath.Join(r.path, r.filename)
+	if !filepath.IsLocal(rel) {
+		v.problem = fmt.Sprintf("%s: the recorded path is not inside the storage root; not checked", full)
 		return v
 	}
-	f, err := os.Open(full)
+	f, err := root.OpenFile(rel, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		v.missing = true
 		return v
 	case err != nil:
-		v.problem = err.Error()
+		v.problem = fmt.Sprintf("%s: %v", full, err)
 		return v
 	}
 	defer f.Close()
+	if !opt.CheckMD5 {
+		return v
+	}
 	st, err := f.Stat()
 	if err != nil {
-		v.problem = err.Error()
+		v.problem = fmt.Sprintf("%s: %v", full, err)
 		return v
 	}
 	if !st.Mode().IsRegular() {
-		v.problem = "not a regular file"
+		v.problem = fmt.Sprintf("%s: not a regular file (%s)", full, st.Mode().Type())
 		return v
 	}
 	h := md5.New()
-	if _, err := io.Copy(h, f); err != nil {
-		v.problem = err.Error()
+	if _, err := io.Copy(h, ctxReader{ctx, f}); err != nil {
+		v.problem = fmt.Sprintf("%s: %v", full, err)
 		return v
 	}
 	v.mismatch = hex.EncodeToString(h.Sum(nil)) != r.md5
 	return v
+}
+
+// ctxReader stops a long read when the run is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // AllAbsent marks every present diskfile not present (the summit-history shortcut) and

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -203,5 +204,62 @@ func TestAllAbsent(t *testing.T) {
 		if p {
 			t.Errorf("%s still present", name)
 		}
+	}
+}
+
+// Rollcall looks only inside the storage root: a recorded path with ".." (whose target
+// exists outside) and a symlink out of the root are problems, not "present"; a FIFO in place
+// of a file does not hang --checkmd5, and nothing is marked on the strength of any of them.
+func TestRollcallStaysInsideTheRootAndNeverBlocks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a := setup(t)
+	a.file(t, "2020/N20200101S0001.fits", true, time.Hour)
+	outside := t.TempDir()
+	os.WriteFile(filepath.Join(outside, "N20200101S0002.fits"), []byte("x"), 0o644)
+	rel, _ := filepath.Rel(a.root, outside)
+	a.file(t, filepath.Join(rel, "N20200101S0002.fits"), false, time.Hour) // path "../…": exists outside
+	os.WriteFile(filepath.Join(outside, "N20200101S0003.fits"), []byte("x"), 0o644)
+	a.file(t, "2020/N20200101S0003.fits", false, time.Hour)
+	if err := os.Symlink(filepath.Join(outside, "N20200101S0003.fits"), filepath.Join(a.root, "2020", "N20200101S0003.fits")); err != nil {
+		t.Fatal(err)
+	}
+	a.file(t, "2020/N20200101S0004.fits", false, time.Hour)
+	if err := syscall.Mkfifo(filepath.Join(a.root, "2020", "N20200101S0004.fits"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, md5 := range []bool{false, true} {
+		done := make(chan struct{})
+		var sum Summary
+		var err error
+		go func() {
+			defer close(done)
+			sum, err = Run(ctx, a.db, Options{Root: a.root, CheckMD5: md5, Force: true})
+		}()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("rollcall (checkmd5 %v) hangs on a FIFO", md5)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Missing != 0 {
+			t.Fatalf("checkmd5 %v: %d marked missing; want none (problems are not absence)", md5, sum.Missing)
+		}
+		var paths []string
+		for _, p := range sum.Problems {
+			paths = append(paths, filepath.Base(p.Path)+": "+p.Error)
+		}
+		want := 2 // the ".." row and the symlink out of the root
+		if md5 {
+			want = 3 // and the FIFO, which is not a regular file
+		}
+		if len(sum.Problems) != want {
+			t.Fatalf("checkmd5 %v: problems %q, want %d", md5, paths, want)
+		}
+	}
+	if p := a.present(t); !p["N20200101S0002.fits"] || !p["N20200101S0003.fits"] || !p["N20200101S0004.fits"] {
+		t.Fatalf("present after rollcall: %v", p)
 	}
 }
