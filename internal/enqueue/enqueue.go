@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -266,29 +265,30 @@ func startDir(rootDir, sub string) (*os.Root, string, error) {
 	return root, clean, nil
 }
 
-// walk sends accepted files in batches. Only it writes to sum. It walks through root: a
-// symlink is queued only when it names a regular file inside the root.
-func walk(ctx context.Context, opt Options, root *os.Root, dir string, sum *Summary, out chan<- []entry) error {
+// walk sends accepted files in batches. Only it writes to sum. A symlink is queued only
+// when it names a regular file inside the root (checked through root). The walk itself is
+// filepath.WalkDir, which never follows a symlinked directory: walking through os.Root's
+// fs.FS resolved every directory from the root again and cost a third of enqueue's speed
+// (docs/benchmarks.md). A directory swapped for a symlink during the walk could at worst
+// queue a name; ingest opens every file through os.Root and refuses it.
+func walk(ctx context.Context, opt Options, root *os.Root, start string, sum *Summary, out chan<- []entry) error {
+	dir := filepath.Join(opt.Root, filepath.FromSlash(start))
 	var cutoff time.Time
 	if opt.NewFiles > 0 {
 		cutoff = opt.Now().Add(-time.Duration(opt.NewFiles) * 24 * time.Hour)
 	}
 	batch := make([]entry, 0, opt.BatchSize)
 	var lastDir, lastRel string // the directory of the previous file, relative to the root
-	err := fs.WalkDir(root.FS(), dir, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if p == dir {
 				return err
 			}
-			return fmt.Errorf("read %s: %w", filepath.Join(opt.Root, p), err)
+			return fmt.Errorf("read %s: %w", p, err)
 		}
 		if d.IsDir() {
 			if err := ctx.Err(); err != nil {
 				return err
-			}
-			if p != dir && !utf8.ValidString(d.Name()) {
-				sum.Skipped[SkipNotUTF8]++ // the whole directory: its path cannot be stored
-				return fs.SkipDir
 			}
 			return nil
 		}
@@ -313,7 +313,11 @@ func walk(ctx context.Context, opt Options, root *os.Root, dir string, sum *Summ
 		var info fs.FileInfo
 		if symlink {
 			// Followed inside the root only: os.Root refuses a target outside it.
-			if info, err = root.Stat(p); err != nil {
+			rel, err := filepath.Rel(opt.Root, p)
+			if err != nil {
+				return err
+			}
+			if info, err = root.Stat(rel); err != nil {
 				sum.Skipped[SkipSymlinkOutside]++
 				return nil
 			}
@@ -325,7 +329,7 @@ func walk(ctx context.Context, opt Options, root *os.Root, dir string, sum *Summ
 		if !cutoff.IsZero() {
 			if info == nil {
 				if info, err = d.Info(); err != nil {
-					return fmt.Errorf("stat %s: %w", filepath.Join(opt.Root, p), err)
+					return fmt.Errorf("stat %s: %w", p, err)
 				}
 			}
 			if info.ModTime().Before(cutoff) {
@@ -333,11 +337,15 @@ func walk(ctx context.Context, opt Options, root *os.Root, dir string, sum *Summ
 				return nil
 			}
 		}
-		if dir := path.Dir(p); dir != lastDir {
-			lastDir, lastRel = dir, filepath.FromSlash(dir)
-			if dir == "." {
-				lastRel = ""
+		if dir := filepath.Dir(p); dir != lastDir {
+			rel, err := filepath.Rel(opt.Root, dir)
+			if err != nil {
+				return err
 			}
+			if rel == "." {
+				rel = ""
+			}
+			lastDir, lastRel = dir, rel
 		}
 		if !utf8.ValidString(lastRel) {
 			sum.Skipped[SkipNotUTF8]++
