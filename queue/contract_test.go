@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/fitsarchive/agentd/internal/filenames"
@@ -766,5 +768,147 @@ func TestStopReleaseWhoseAnswerIsLost(t *testing.T) {
 	}
 	if counts["released"] != 1 || counts["lost"] != 0 {
 		t.Fatalf("counts %v; want 1 released, none lost\n%s", counts, logs.String())
+	}
+}
+
+// A handler whose database connection drops mid-statement gets a bare io.ErrUnexpectedEOF
+// from pgx: the item is put back (no attempt), not failed, and completes on its next run.
+func TestHandlerConnectionDropPutsTheItemBack(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newContract(t)
+	b.add(t, "N20200101S0001.fits")
+	proxy, proxyURL := pgtest.NewProxy(t, b.url)
+	db := pgtest.Pool(t, proxyURL)
+	var mu sync.Mutex
+	var attempts []int
+	handler := func(ctx context.Context, it queue.Item) (queue.Result, error) {
+		mu.Lock()
+		attempts = append(attempts, it.Attempts)
+		first := len(attempts) == 1
+		mu.Unlock()
+		if first {
+			time.AfterFunc(300*time.Millisecond, proxy.Cut)
+			var one int
+			err := db.QueryRow(ctx, `SELECT 1 FROM pg_sleep(3)`).Scan(&one)
+			return queue.Result{}, fmt.Errorf("file row of %s: %w", it.Label, err)
+		}
+		return queue.Complete, nil
+	}
+	var logs syncBuffer
+	pool := poolFor(queue.PoolConfig{Empty: true, Lease: time.Minute, NoListen: true, Logger: testLogger(&logs)}, db, handler, 1)
+	if err := runPool(t, pool, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	counts := pool.State()[0].Counts
+	if counts["failed"] != 0 || counts["released"] != 1 || counts["completed"] != 1 {
+		t.Fatalf("counts %v; want the dropped connection put back, then completed\n%s", counts, logs.String())
+	}
+	if len(attempts) != 2 || attempts[1] != 0 {
+		t.Fatalf("attempts %v; want two runs and no attempt counted", attempts)
+	}
+	var left int
+	b.db.QueryRow(ctx, `SELECT count(*) FROM ingestqueue`).Scan(&left)
+	if left != 0 {
+		t.Fatalf("%d rows left", left)
+	}
+}
+
+// A handler error marked Permanent fails the item even when it wraps an error a dropped
+// connection also produces (a truncated file ends in io.ErrUnexpectedEOF too).
+func TestPermanentHandlerErrorFails(t *testing.T) {
+	t.Parallel()
+	b := newContract(t)
+	b.add(t, "N20200101S0001.fits.bz2")
+	handler := func(ctx context.Context, it queue.Item) (queue.Result, error) {
+		return queue.Result{}, queue.Permanent(fmt.Errorf("corrupt compressed file: %w", io.ErrUnexpectedEOF))
+	}
+	pool := poolFor(queue.PoolConfig{Empty: true, Lease: time.Minute}, b.db, handler, 1)
+	if err := runPool(t, pool, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if r := b.row(t, "N20200101S0001.fits.bz2"); !r.failed {
+		t.Fatalf("row %+v, want failed", r)
+	}
+}
+
+// A handler whose error is transient every time does not loop for ever: after five
+// put-backs in a row the item fails, with the error and the count.
+func TestEndlessTransientErrorFailsTheItem(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newContract(t)
+	b.add(t, "N20200101S0001.fits")
+	runs := 0
+	handler := func(ctx context.Context, it queue.Item) (queue.Result, error) {
+		runs++
+		return queue.Result{}, fmt.Errorf("calibration lookup: %w", &pgconn.PgError{Code: "57014", Message: "canceling statement due to statement timeout"})
+	}
+	// The item waits 2 s between put-backs: run with a short poll and a generous timeout.
+	pool := poolFor(queue.PoolConfig{Empty: true, Lease: time.Minute}, b.db, handler, 1)
+	if err := runPool(t, pool, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	var msg string
+	if err := b.db.QueryRow(ctx, `SELECT error FROM ingestqueue WHERE fail_dt IS NOT NULL`).Scan(&msg); err != nil {
+		t.Fatalf("the item did not fail: %v (runs %d)", err, runs)
+	}
+	if runs != 6 || !strings.Contains(msg, "statement timeout") || !strings.Contains(msg, "6 times in a row") {
+		t.Fatalf("runs %d, error %q; want 6 runs and a failure that says why", runs, msg)
+	}
+}
+
+// In Empty mode the pool returns once every queue reported idle, but an item that a queue
+// took after its report still runs to its end: nothing is cancelled or left pending.
+func TestEmptyModeLetsLateItemsFinish(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newContract(t)
+	if _, err := b.db.Exec(ctx, `CREATE TABLE secondqueue (LIKE ingestqueue INCLUDING ALL)`); err != nil {
+		t.Fatal(err)
+	}
+	second := queue.Spec{Name: "second", Table: "secondqueue", RunKey: func(a string) string { return a + ".filename" },
+		PendingKey: []string{"sortkey", "path", "filename"}, Order: []string{"sortkey", "path", "filename"},
+		Payload: []string{"filename"}, Label: "filename"}
+	b.add(t, "slow.fits")
+	var mu sync.Mutex
+	var secondDone, secondCancelled bool
+	slow := func(ctx context.Context, it queue.Item) (queue.Result, error) {
+		// The second queue has reported idle by now; give it work, then finish.
+		time.Sleep(500 * time.Millisecond)
+		if _, err := b.db.Exec(ctx, `INSERT INTO secondqueue (filename, path, sortkey) VALUES ('late.fits', '', 'x')`); err != nil {
+			return queue.Result{}, err
+		}
+		time.Sleep(300 * time.Millisecond)
+		return queue.Complete, nil
+	}
+	late := func(ctx context.Context, it queue.Item) (queue.Result, error) {
+		select {
+		case <-time.After(1500 * time.Millisecond):
+			mu.Lock()
+			secondDone = true
+			mu.Unlock()
+			return queue.Complete, nil
+		case <-ctx.Done():
+			mu.Lock()
+			secondCancelled = true
+			mu.Unlock()
+			return queue.Result{}, ctx.Err()
+		}
+	}
+	pool := queue.NewPool(queue.PoolConfig{DB: b.db, Owner: owner, Holder: "test", Lease: time.Minute, Poll: 50 * time.Millisecond,
+		Empty: true, Grace: 30 * time.Second, Queues: []queue.Workers{
+			{Spec: queue.Ingest(), Count: 1, Handler: slow},
+			{Spec: second, Count: 1, Handler: late},
+		}})
+	if err := runPool(t, pool, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var left int
+	b.db.QueryRow(ctx, `SELECT count(*) FROM secondqueue`).Scan(&left)
+	if secondCancelled || (left != 0 && !secondDone) {
+		t.Fatalf("the late item was cancelled (%v) or left (%d rows)", secondCancelled, left)
 	}
 }

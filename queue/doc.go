@@ -11,10 +11,9 @@
 //     lock (lock_timeout = Options.LockWait, rows locked in token order) and then re-check
 //     the token, so zero rows is proof. A wait that times out, a lost connection or any
 //     other error proves nothing: the pool keeps holding the item (heartbeat included) and
-//     tries again with backoff; it never forgets it. Only the sweepers — the heartbeat,
-//     Rescue, and the orphan sweep's periodic look — skip locked rows: they look again
-//     within a third of a lease, and skipping is what keeps them from queueing behind a
-//     worker's long transaction.
+//     tries again with backoff; it never forgets it. Only the sweepers — the heartbeat and
+//     Rescue — skip locked rows: they look again within a third or half of a lease, and
+//     skipping is what keeps them from queueing behind a worker's long transaction.
 //  2. The heartbeat renews only the tokens the process holds (handed out, prefetched, or
 //     waiting to be settled: the set the bbolt journal records), never every row of its
 //     owner. A claim the process has forgotten expires and is rescued by the normal path.
@@ -26,7 +25,11 @@
 //     expiry, or its own journal read back after a crash) counts one.
 //  4. Transient errors (Transient: connection loss, admin shutdown, deadlock,
 //     serialization failure, lock timeout) are retried, not failed: a queue statement is
-//     tried again, a handler's error of those classes puts its item back with no attempt.
+//     tried again, a handler's error of those classes puts its item back with no attempt
+//     (handlers mark their items' own errors Permanent). Five put-backs in a row of one
+//     item by one process fail it, with the error, so that a statement that always times
+//     out cannot loop for ever; a settling statement that keeps failing for a reason of its
+//     own is replaced by a release.
 //  5. Every "lost" is logged with the item and the evidence (Whereabouts: whose token is on
 //     the row now) and counted. When a statement is retried after an error that may have
 //     come after the server did its work (the answer was lost), finding the token gone is

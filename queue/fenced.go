@@ -15,8 +15,9 @@ import (
 // row's lock (bounded by Options.LockWait through lock_timeout, set for its own implicit
 // transaction), then re-checks the token; rows are locked in token order. Zero rows after
 // that wait proves the row no longer carries the token (ErrLeaseLost); a lock wait that
-// times out is a transient error and proves nothing. Only Rescue, the heartbeat and the
-// orphan sweep's periodic look skip locked rows: they are sweepers that look again soon.
+// times out is a transient error and proves nothing. Only Rescue and the heartbeat skip
+// locked rows: they are sweepers that look again soon. The orphan sweep (ReleaseOwned)
+// waits like the rest, bounded by LockWait.
 
 // lockTimeout is the value for set_config('lock_timeout', …).
 func (q *Queue) lockTimeout() string {
@@ -92,8 +93,10 @@ func (q *Queue) CompleteBatch(ctx context.Context, items []Item) (lost []Item, e
 	return lost, nil
 }
 
-// Fail records the item as failed with msg; it is not retried automatically.
+// Fail records the item as failed with msg; it is not retried automatically. msg is made
+// storable text (valid UTF-8, no NUL) first.
 func (q *Queue) Fail(ctx context.Context, it Item, msg string) error {
+	msg = strings.ToValidUTF8(strings.ReplaceAll(msg, "\x00", ""), "\uFFFD")
 	n := 0
 	err := q.fenced(ctx, q.sql.fail+` RETURNING 1`, func(rows pgx.Rows) error {
 		for rows.Next() {

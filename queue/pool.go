@@ -131,9 +131,12 @@ type served struct {
 	// to be settled (retried after an error). The heartbeat renews exactly these.
 	held    map[string]Item
 	suspect time.Time // until then the heartbeat also sweeps for orphaned claims
-	current []*Item   // per worker, nil when idle
-	since   []time.Time
-	counts  map[string]int64
+	// transients counts, per item label, the transient put-backs in a row (finisher only,
+	// and record after it).
+	transients map[string]int
+	current    []*Item // per worker, nil when idle
+	since      []time.Time
+	counts     map[string]int64
 }
 
 // WorkerState is one worker for status.
@@ -173,12 +176,13 @@ func NewPool(cfg PoolConfig) *Pool {
 		p.queues = append(p.queues, &served{
 			q: New(cfg.DB, w.Spec, Options{Owner: cfg.Owner, Lease: cfg.Lease, MaxAttempts: cfg.MaxAttempts,
 				LockWait: cfg.LockWait}),
-			w:       w,
-			wake:    make(chan struct{}, 1),
-			held:    map[string]Item{},
-			current: make([]*Item, w.Count),
-			since:   make([]time.Time, w.Count),
-			counts:  map[string]int64{},
+			w:          w,
+			wake:       make(chan struct{}, 1),
+			held:       map[string]Item{},
+			transients: map[string]int{},
+			current:    make([]*Item, w.Count),
+			since:      make([]time.Time, w.Count),
+			counts:     map[string]int64{},
 		})
 	}
 	return p
@@ -318,6 +322,13 @@ func (p *Pool) Run(ctx context.Context) error {
 	case <-emptyAll:
 	}
 	stopFetch()
+	finished := make(chan struct{})
+	go func() { runs.Wait(); close(finished) }()
+	if ctx.Err() == nil {
+		// Empty: every queue reported idle; whatever still runs (a queue that found work
+		// after its report) finishes, uncut.
+		<-finished
+	}
 	stopping := time.Now()
 	grace := time.Duration(0)
 	if ctx.Err() != nil {
@@ -328,14 +339,10 @@ func (p *Pool) Run(ctx context.Context) error {
 	// Settling retries get the first half of the cleanup, the final release the rest.
 	settleTimer := time.AfterFunc(time.Until(workBy.Add(p.cfg.Cleanup/2)), cancelCleanup)
 	defer settleTimer.Stop()
-	finished := make(chan struct{})
-	go func() { runs.Wait(); close(finished) }()
 	select {
 	case <-finished:
 	case <-time.After(time.Until(workBy)):
-		if grace > 0 {
-			p.cfg.Logger.Warn("grace period over: cancelling running items", "grace", grace)
-		}
+		p.cfg.Logger.Warn("grace period over: cancelling running items", "grace", grace)
 		cancelWork()
 	}
 	var err error
@@ -344,7 +351,7 @@ func (p *Pool) Run(ctx context.Context) error {
 		err = p.releaseAll(finalBy)
 	case <-time.After(time.Until(finalBy)):
 		err = fmt.Errorf("stop: workers still running %s after the grace period (a handler ignores cancellation); "+
-			"their claims come back when their lease expires", p.cfg.Cleanup)
+			"their claims were released, and a handler that still finishes will find its item gone", p.cfg.Cleanup)
 		p.releaseAll(finalBy.Add(p.cfg.LockWait)) //nolint:errcheck // best effort; err says what matters
 	}
 	stopHeartbeat()
@@ -367,11 +374,13 @@ func (p *Pool) releaseAll(by time.Time) error {
 		s.mu.Unlock()
 		var ended []Ended
 		var err error
+		retried := false // an earlier attempt failed: it may have done the work
 		for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
 			ended, err = s.q.ReleaseOwned(ctx, nil)
 			if err == nil || ctx.Err() != nil {
 				break
 			}
+			retried = true
 			p.cfg.Logger.Warn("release at stop failed; retrying", "queue", name, "err", err)
 			select {
 			case <-ctx.Done():
@@ -398,9 +407,16 @@ func (p *Pool) releaseAll(by time.Time) error {
 				"item", e.Label, "token", e.Token, "now", e.How)
 			p.event(name, "straggler", e.Label, "released at stop")
 		}
-		for _, it := range held { // held, but no row of ours any more: ended by someone else
+		for _, it := range held { // held, but no row of ours any more
+			ev := s.q.Whereabouts(ctx, it)
+			if retried {
+				p.cfg.Logger.Info("token gone on a retried release at stop: an earlier attempt whose answer was lost released it, or another agent ended it",
+					"queue", name, "item", it.Label, "token", it.Token, "evidence", ev)
+				done = append(done, Done{Item: it, Outcome: OutcomeReleased})
+				continue
+			}
 			p.cfg.Logger.Warn("claim lost: the row no longer carries our token", "queue", name, "item", it.Label,
-				"token", it.Token, "evidence", s.q.Whereabouts(ctx, it))
+				"token", it.Token, "evidence", ev)
 			done = append(done, Done{Item: it, Outcome: OutcomeLost})
 		}
 		p.record(s, done)
@@ -467,6 +483,7 @@ type finishing struct {
 	// retried: an earlier statement settling it failed, perhaps after the server had done
 	// it (the answer was lost). Finding the token gone then is the likely sign of that.
 	retried bool
+	tries   int // statements that failed settling it
 }
 
 // fetch claims items for idle workers until ctx ends.
@@ -490,6 +507,9 @@ func (p *Pool) fetch(ctx context.Context, s *served, idle chan int, inputs []cha
 			default:
 				break more
 			}
+		}
+		if ctx.Err() != nil {
+			return // stopping: select may have picked a free slot over ctx.Done
 		}
 		holders := make([]string, len(slots))
 		for k, i := range slots {
@@ -608,7 +628,11 @@ func (p *Pool) finisher(ctx context.Context, s *served, in <-chan finishing) {
 	backoff := firstBackoff
 	var retryAt time.Time
 	open := true
+	var closedBy <-chan time.Time // once in is closed, retries get half the cleanup at most
 	for open || len(retry) > 0 {
+		if !open && closedBy == nil {
+			closedBy = time.After(p.cfg.Cleanup / 2)
+		}
 		var batch []finishing
 		var timer <-chan time.Time
 		if len(retry) > 0 {
@@ -619,8 +643,9 @@ func (p *Pool) finisher(ctx context.Context, s *served, in <-chan finishing) {
 			input = in
 		}
 		var stop <-chan struct{}
+		var deadline <-chan time.Time
 		if !open {
-			stop = ctx.Done()
+			stop, deadline = ctx.Done(), closedBy
 		}
 		select {
 		case f, ok := <-input:
@@ -643,11 +668,11 @@ func (p *Pool) finisher(ctx context.Context, s *served, in <-chan finishing) {
 				}
 			}
 		case <-timer:
+		case <-deadline:
+			p.giveUp(s, retry)
+			return
 		case <-stop:
-			for _, f := range retry {
-				p.cfg.Logger.Error("could not settle before the stop deadline; left for the final release",
-					"queue", s.w.Spec.Name, "item", f.item.Label)
-			}
+			p.giveUp(s, retry)
 			return
 		}
 		if len(retry) > 0 && !time.Now().Before(retryAt) {
@@ -674,6 +699,15 @@ func (p *Pool) finisher(ctx context.Context, s *served, in <-chan finishing) {
 	}
 }
 
+// giveUp logs the verdicts a stopping finisher could not settle: they stay held, for the
+// final release.
+func (p *Pool) giveUp(s *served, retry []finishing) {
+	for _, f := range retry {
+		p.cfg.Logger.Error("could not settle before the stop deadline; left for the final release",
+			"queue", s.w.Spec.Name, "item", f.item.Label)
+	}
+}
+
 // record forgets ended claims (held, journal) and counts their outcomes.
 func (p *Pool) record(s *served, done []Done) {
 	if len(done) == 0 {
@@ -683,6 +717,9 @@ func (p *Pool) record(s *served, done []Done) {
 	for _, d := range done {
 		delete(s.held, d.Item.Token)
 		s.counts[d.Outcome]++
+		if d.Outcome != OutcomeReleased {
+			delete(s.transients, d.Item.Label)
+		}
 	}
 	s.mu.Unlock()
 	if p.cfg.Journal != nil {
@@ -696,6 +733,15 @@ func (p *Pool) record(s *served, done []Done) {
 // transientDelay is how long an item whose handler met a transient database error waits
 // before it may be claimed again.
 const transientDelay = 2 * time.Second
+
+// maxTransientPutBacks bounds how often in a row this process puts one item back after a
+// transient error (a statement that always times out, or always kills its backend, must
+// not loop for ever); the next such error fails the item.
+const maxTransientPutBacks = 5
+
+// maxSettleTries is how often a settling statement may fail with a non-transient error
+// before the pool puts the item back instead.
+const maxSettleTries = 3
 
 // settle applies a batch of verdicts. done are the claims it ended (or proved lost);
 // again are the verdicts whose statement failed: the pool still holds them.
@@ -722,8 +768,15 @@ func (p *Pool) settle(parent context.Context, s *served, batch []finishing) (don
 	lost := func(it Item, why error) Done { return gone(finishing{item: it}, OutcomeLost, why) }
 	// retryable logs a statement that failed: the verdict stays held and is tried again.
 	retryable := func(f finishing, what string, err error) {
-		p.cfg.Logger.Warn(what+" failed; holding the item and trying again", "queue", name, "item", f.item.Label, "err", err)
-		f.retried = true
+		f.retried, f.tries = true, f.tries+1
+		if f.tries >= maxSettleTries && !f.release && !Transient(err) {
+			// The same statement keeps failing for a reason of its own: put the item back
+			// instead (a plainer statement), so that it is not held for ever.
+			p.cfg.Logger.Warn(what+" keeps failing; putting the item back instead", "queue", name, "item", f.item.Label, "err", err)
+			f.release = true
+		} else {
+			p.cfg.Logger.Warn(what+" failed; holding the item and trying again", "queue", name, "item", f.item.Label, "err", err)
+		}
 		again = append(again, f)
 	}
 	release := func(f finishing, after time.Duration, what string) {
@@ -747,12 +800,19 @@ func (p *Pool) settle(parent context.Context, s *served, batch []finishing) (don
 			done = append(done, lost(it, f.err))
 		case errors.Is(f.err, context.Canceled): // the grace period ended while it ran
 			release(f, 0, "release at stop")
-		case Transient(f.err):
-			p.cfg.Logger.Warn("transient error; putting the item back", "queue", name, "item", it.Label, "err", f.err)
+		case Transient(f.err) && s.transients[it.Label] < maxTransientPutBacks:
+			s.transients[it.Label]++
+			p.cfg.Logger.Warn("transient error; putting the item back", "queue", name, "item", it.Label, "err", f.err,
+				"in_a_row", s.transients[it.Label])
 			p.event(name, "retry", it.Label, f.err.Error())
 			release(f, transientDelay, "release after a transient error")
 		case f.err != nil:
-			err := s.q.Fail(ctx, it, f.err.Error())
+			msg := f.err.Error()
+			if Transient(f.err) {
+				msg = fmt.Sprintf("%s (a transient database error %d times in a row on this item; fix the cause, then agentctl queue retry)",
+					msg, s.transients[it.Label]+1)
+			}
+			err := s.q.Fail(ctx, it, msg)
 			switch {
 			case errors.Is(err, ErrLeaseLost):
 				done = append(done, gone(f, OutcomeFailed, err))

@@ -203,25 +203,30 @@ func (q *Queue) Claim(ctx context.Context, holders []string) ([]Item, error) {
 	}
 }
 
+// ClaimTimeout bounds a claim statement on the server (statement_timeout): a claim whose
+// client gave up (Options.LockWait + 10 s in the pool) cannot commit long after, unseen.
+func (q *Queue) ClaimTimeout() time.Duration { return q.opt.LockWait + 5*time.Second }
+
 func (q *Queue) claim(ctx context.Context, holders []string) ([]Item, error) {
-	rows, err := q.db.Query(ctx, q.sql.claim, len(holders), q.opt.Owner, holders, q.opt.Lease.Milliseconds())
-	if err != nil {
-		return nil, fmt.Errorf("claim from %s: %w", q.spec.Table, err)
-	}
-	defer rows.Close()
 	var items []Item
-	for rows.Next() {
-		it := Item{spec: &q.spec, Payload: make([]any, len(q.spec.Payload))}
-		dest := []any{&it.Token, &it.Label, &it.Holder, &it.Attempts}
-		for i := range it.Payload {
-			dest = append(dest, &it.Payload[i])
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('statement_timeout', $1, true)`, fmt.Sprintf("%dms", q.ClaimTimeout().Milliseconds()))
+	b.Queue(q.sql.claim, len(holders), q.opt.Owner, holders, q.opt.Lease.Milliseconds()).Query(func(rows pgx.Rows) error {
+		defer rows.Close()
+		for rows.Next() {
+			it := Item{spec: &q.spec, Payload: make([]any, len(q.spec.Payload))}
+			dest := []any{&it.Token, &it.Label, &it.Holder, &it.Attempts}
+			for i := range it.Payload {
+				dest = append(dest, &it.Payload[i])
+			}
+			if err := rows.Scan(dest...); err != nil {
+				return err
+			}
+			items = append(items, it)
 		}
-		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("claim from %s: %w", q.spec.Table, err)
-		}
-		items = append(items, it)
-	}
-	if err := rows.Err(); err != nil {
+		return rows.Err()
+	})
+	if err := q.db.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("claim from %s: %w", q.spec.Table, err)
 	}
 	return items, nil

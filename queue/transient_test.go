@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
+	"syscall"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -13,7 +15,7 @@ import (
 	"github.com/fitsarchive/agentd/queue"
 )
 
-func TestTransientClassifiesDatabaseErrorsOnly(t *testing.T) {
+func TestTransientClassifiesDatabaseErrors(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
 		err  error
@@ -25,7 +27,10 @@ func TestTransientClassifiesDatabaseErrorsOnly(t *testing.T) {
 		{&pgconn.PgError{Code: "08006"}, true},
 		{&pgconn.PgError{Code: "23505"}, false}, // unique violation: a real failure
 		{&pgconn.PgError{Code: "22P02"}, false},
-		{fmt.Errorf("read: %w", io.ErrUnexpectedEOF), false}, // a truncated file, not a connection
+		{fmt.Errorf("file row of x: %w", io.ErrUnexpectedEOF), true},                   // pgx's dropped connection
+		{queue.Permanent(fmt.Errorf("read: %w", io.ErrUnexpectedEOF)), false},          // a truncated file
+		{queue.Permanent(&pgconn.PgError{Code: "40P01"}), false},                       // marked by the handler
+		{fmt.Errorf("write: %w", &net.OpError{Op: "write", Err: syscall.EPIPE}), true}, // a reset connection
 		{fmt.Errorf("open: %w", fs.ErrPermission), false},
 		{context.Canceled, false},
 		{errors.New("not a FITS file"), false},

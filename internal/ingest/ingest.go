@@ -139,7 +139,7 @@ func (g *Ingester) Handle(ctx context.Context, it queue.Item) (queue.Result, err
 	full := filepath.Join(g.cfg.Root, dir, name)
 	f, fi, err := g.open(dir, name)
 	if err != nil {
-		return queue.Result{}, err
+		return queue.Result{}, queue.Permanent(err) // the file's fault, never the database's
 	}
 	defer f.Close()
 	if !it.Bool("no_defer") {
@@ -170,7 +170,10 @@ func (g *Ingester) Handle(ctx context.Context, it queue.Item) (queue.Result, err
 
 	scan, err := ScanReader(ctx, f, full, filenames.Compressed(name), strings.Contains(name, ".fits"))
 	if err != nil {
-		return queue.Result{}, err
+		if ctx.Err() != nil {
+			return queue.Result{}, err // stopping: the item is released
+		}
+		return queue.Result{}, queue.Permanent(err) // a truncated .bz2 ends in io.ErrUnexpectedEOF too
 	}
 	if prevMD5 != "" && scan.FileMD5 == prevMD5 {
 		return queue.Complete, nil // unchanged content under a new mtime
