@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/fitsarchive/agentd/internal/cli"
+	"github.com/fitsarchive/agentd/internal/connstr"
 	"github.com/fitsarchive/agentd/pgsync"
 )
 
@@ -200,7 +201,7 @@ func openSource(ctx context.Context, from string) (pgsync.Source, error) {
 		return pgsync.OpenDump(ctx, from)
 	}
 	if !strings.Contains(from, "://") && !strings.Contains(from, "=") {
-		return nil, cli.Usagef("--from %q is neither an existing pg_dump backup nor a connection string (postgresql://… or key=value)", from)
+		return nil, cli.Usagef("--from is neither an existing pg_dump backup nor a connection string (postgresql://… or key=value); not shown, as it may hold a password")
 	}
 	return pgsync.OpenLive(ctx, from)
 }
@@ -234,7 +235,7 @@ func (a *app) connectTarget(ctx context.Context, to string) (*pgx.Conn, error) {
 	}
 	cfg, err := pgx.ParseConfig(to)
 	if err != nil {
-		return nil, cli.WithCode(cli.ExitUsage, fmt.Errorf("--to: %w", err))
+		return nil, cli.WithCode(cli.ExitUsage, connstr.ParseError("--to", err))
 	}
 	cfg.RuntimeParams["application_name"] = a.appName("transfer")
 	conn, err := pgx.ConnectConfig(ctx, cfg)

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -203,5 +204,64 @@ func TestTransferKilledLeavesTargetUnchanged(t *testing.T) {
 				t.Fatalf("users_id_seq gives %d next, want 26 (past the old archiveuser_id_seq)", next)
 			}
 		})
+	}
+}
+
+// A password given in any form — URL userinfo, URL query parameter, key=value with and
+// without spaces and quotes, or a string that does not parse — appears in no output of
+// transfer: the plan (--dry-run), --json, the summary, errors, and the history table.
+func TestTransferNeverShowsAPassword(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const ddl = `CREATE TABLE notes (id serial PRIMARY KEY, v text);`
+	srcURL, src := scratch(t, ddl+` INSERT INTO notes (v) VALUES ('a'), ('b');`)
+	dstURL, dst := scratch(t, ddl)
+	cfg, err := pgx.ParseConfig(srcURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = src
+	h, p, u := cfg.Host, fmt.Sprint(cfg.Port), cfg.User
+	dcfg, err := pgx.ParseConfig(dstURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secret = "Sekr1tPW"
+	forms := func(d string) map[string]string {
+		return map[string]string{
+			"url userinfo":     fmt.Sprintf("postgres://%s:%s@/%s?host=%s&port=%s", u, secret, d, h, p),
+			"url query":        fmt.Sprintf("postgres://%s@/%s?host=%s&port=%s&password=%s", u, d, h, p, secret),
+			"key=value":        fmt.Sprintf("host=%s port=%s dbname=%s user=%s password=%s", h, p, d, u, secret),
+			"key = value":      fmt.Sprintf("host=%s port=%s dbname=%s user=%s password = %s", h, p, d, u, secret),
+			"quoted, spaces":   fmt.Sprintf("host=%s port=%s dbname=%s user=%s password='%s and more'", h, p, d, u, secret),
+			"unparsable url":   fmt.Sprintf("postgres://%s:%s@[::1/%s", u, secret, d),
+			"unparsable kv":    fmt.Sprintf("host=%s password=%s dbname='unterminated", h, secret),
+			"unreachable host": fmt.Sprintf("postgres://%s:%s@127.0.0.1:1/%s", u, secret, d),
+		}
+	}
+	targets := forms(dcfg.Database)
+	for name, form := range forms(cfg.Database) {
+		for _, args := range [][]string{
+			{"--from", form, "--to", dstURL, "--tables", "notes", "--truncate", "--dry-run"},
+			{"--from", form, "--to", dstURL, "--tables", "notes", "--truncate", "--dry-run", "--json"},
+			{"--from", form, "--to", dstURL, "--tables", "notes", "--truncate"},
+			{"--from", form, "--to", dstURL, "--tables", "notes", "--truncate", "--json"},
+			{"--from", srcURL, "--to", targets[name], "--tables", "notes", "--truncate", "--json"},
+		} {
+			r := agentctl(t, nil, append([]string{"transfer"}, args...)...)
+			if strings.Contains(r.stdout+r.stderr, secret) {
+				t.Fatalf("%s: the password shows (exit %d):\nstdout %s\nstderr %s", name, r.code, r.stdout, r.stderr)
+			}
+		}
+	}
+	var history string
+	if err := dst.QueryRow(ctx, `SELECT coalesce(string_agg(h::text, E'\n'), '') FROM agentd_transfer_history h`).Scan(&history); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(history, "notes") {
+		t.Fatalf("no transfer was recorded; the test proved nothing:\n%s", history)
+	}
+	if strings.Contains(history, secret) {
+		t.Fatalf("the history table holds the password:\n%s", history)
 	}
 }

@@ -4,10 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/url"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/fitsarchive/agentd/internal/connstr"
 )
 
 // Source is the old database: its catalog and its rows, all from one consistent state.
@@ -39,7 +40,7 @@ type Live struct {
 func OpenLive(ctx context.Context, connString string) (*Live, error) {
 	cfg, err := pgx.ParseConfig(connString)
 	if err != nil {
-		return nil, fmt.Errorf("source %q: %w", redact(connString), err)
+		return nil, connstr.ParseError("source", err)
 	}
 	cfg.RuntimeParams["application_name"] = "agentctl transfer (source)"
 	conn, err := pgx.ConnectConfig(ctx, cfg)
@@ -51,7 +52,7 @@ func OpenLive(ctx context.Context, connString string) (*Live, error) {
 		conn.Close(ctx)
 		return nil, fmt.Errorf("%w: open a snapshot of the source: %v", ErrConnect, err)
 	}
-	return &Live{conn: conn, tx: tx, desc: redact(connString)}, nil
+	return &Live{conn: conn, tx: tx, desc: connstr.Describe(&cfg.Config)}, nil
 }
 
 // Describe implements Source.
@@ -99,25 +100,6 @@ func (l *Live) CopyOut(ctx context.Context, table string, cols []Column, w io.Wr
 func (l *Live) Close(ctx context.Context) {
 	_ = l.tx.Rollback(ctx)
 	_ = l.conn.Close(ctx)
-}
-
-// redact hides the password of a connection string.
-func redact(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil {
-		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-			return u.String()
-		}
-		return s
-	}
-	var out []string
-	for _, f := range strings.Fields(s) {
-		if strings.HasPrefix(f, "password=") {
-			f = "password=xxxxx"
-		}
-		out = append(out, f)
-	}
-	return strings.Join(out, " ")
 }
 
 // builtin reports whether the column's type is one of PostgreSQL's own (an OID below

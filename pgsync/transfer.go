@@ -12,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/fitsarchive/agentd/internal/connstr"
 )
 
 // ErrConnect is returned when the source or the target cannot be reached or read.
@@ -81,10 +83,13 @@ func Transfer(ctx context.Context, src Source, dst *pgx.Conn, opt Options) (*Res
 	if err != nil {
 		return res, err
 	}
-	if _, live := src.(*Live); !live {
+	if live, ok := src.(*Live); !ok {
 		if err := resolveDumpTypes(ctx, dst, srcCat); err != nil {
 			return res, err
 		}
+	} else if live.desc == connstr.Describe(&dst.Config().Config) {
+		// The source's snapshot would block the target's TRUNCATE for ever.
+		return res, &planError{msg: "the source and the target are the same database (" + live.desc + ")"}
 	}
 	dstCat, err := ReadCatalog(ctx, dst)
 	if err != nil {

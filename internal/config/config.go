@@ -14,6 +14,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/fitsarchive/agentd/internal/connstr"
 )
 
 // DefaultPath is where the config file is looked for when --config is not given.
@@ -256,7 +258,7 @@ func (a Agentd) SocketPath() string {
 func (c Config) PoolConfig(applicationName string, getenv func(string) string) (*pgxpool.Config, error) {
 	pc, err := pgxpool.ParseConfig(c.DatabaseURL)
 	if err != nil {
-		return nil, fmt.Errorf("database URL: %w", err)
+		return nil, connstr.ParseError("database URL", err)
 	}
 	if c.DatabaseURL == "" && getenv("PGDATABASE") == "" {
 		pc.ConnConfig.Database = DefaultDatabase
