@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+
+	"github.com/fitsarchive/agentd/internal/hostexec"
 )
 
 // PV is a physical volume.
@@ -205,11 +207,12 @@ var ErrNoLVM = errors.New("lvm is not installed")
 
 // Read runs `lvm fullreport` (read-only) and parses it.
 func Read(ctx context.Context) (Report, error) {
-	bin, err := exec.LookPath("lvm")
+	bin, err := hostexec.Find("lvm") // the system's, never one $PATH names
 	if err != nil {
 		return Report{}, ErrNoLVM
 	}
 	cmd := exec.CommandContext(ctx, bin, "fullreport", "--reportformat", "json", "--units", "b")
+	cmd.Env = hostexec.Env()
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

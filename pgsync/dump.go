@@ -38,6 +38,12 @@ type Dump struct {
 
 // OpenDump recognises the backup at path and reads its table definitions.
 func OpenDump(ctx context.Context, path string) (*Dump, error) {
+	// Absolute, so that a name starting with "-" never reaches pg_restore as an option.
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrNotDump, path, err)
+	}
+	path = abs
 	kind, err := dumpKind(path)
 	if err != nil {
 		return nil, err
@@ -147,13 +153,21 @@ func (d *Dump) restore(ctx context.Context, w io.Writer, args ...string) error {
 	if err != nil {
 		return fmt.Errorf("%w: reading a %s dump needs pg_restore; install it: apt-get install postgresql-client", ErrConnect, d.kind)
 	}
+	if !filepath.IsAbs(bin) {
+		return fmt.Errorf("%w: pg_restore found at %s, a relative path; fix PATH", ErrConnect, bin)
+	}
 	cmd := exec.CommandContext(ctx, bin, append(append([]string{"--no-owner", "--no-privileges", "-f", "-"}, args...), d.path)...)
+	// pg_restore only writes SQL to stdout here: it needs no connection settings, and gets
+	// none (no DATABASE_URL, PGPASSWORD or PGSERVICE from the operator's environment).
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LC_ALL=C", "HOME=" + os.Getenv("HOME")}
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = w, &stderr
 	if err := cmd.Run(); err != nil {
 		msg := strings.TrimSpace(stderr.String())
 		if strings.Contains(msg, "unsupported version") {
-			have, _ := exec.CommandContext(ctx, bin, "--version").Output()
+			version := exec.CommandContext(ctx, bin, "--version")
+			version.Env = cmd.Env
+			have, _ := version.Output()
 			made := dumpMadeBy(d.path, d.kind)
 			return fmt.Errorf("%w: %s cannot read %s (%s): the dump was made by a newer pg_dump%s; install the matching postgresql-client (same major version) and make sure pg_restore is found first in PATH",
 				ErrNotDump, strings.TrimSpace(string(have)), d.path, msg, made)

@@ -2,6 +2,9 @@ package hostexec
 
 import (
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -28,5 +31,31 @@ func TestHungCommandIsStopped(t *testing.T) {
 	_, _, err := Exec{Timeout: 200 * time.Millisecond}.Run(context.Background(), "sleep", "30")
 	if err == nil || time.Since(start) > 10*time.Second {
 		t.Fatalf("hung command: %v after %s", err, time.Since(start))
+	}
+}
+
+// Commands come from the system directories, never from $PATH, and get no environment
+// but PATH (those directories) and LC_ALL=C: a DATABASE_URL or a planted binary in a
+// directory on $PATH reaches nothing.
+func TestCommandsIgnorePATHAndEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	planted := filepath.Join(dir, "mdadm-test-planted")
+	if err := os.WriteFile(planted, []byte("#!/bin/sh\necho planted\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+":"+os.Getenv("PATH"))
+	t.Setenv("DATABASE_URL", "postgres://u:secret@h/db")
+	if _, _, err := (Exec{}).Run(context.Background(), "mdadm-test-planted"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a command found only through $PATH ran: %v", err)
+	}
+	out, _, err := Exec{}.Run(context.Background(), "sh", "-c", "env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := strings.Fields(string(out))
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "DATABASE_URL=") || strings.Contains(kv, dir) {
+			t.Fatalf("the command's environment holds %q; want only PATH and LC_ALL:\n%s", kv, out)
+		}
 	}
 }
