@@ -290,6 +290,8 @@ type headerBuilder struct {
 	raws     []string
 	comments []string
 	problem  string
+	length   int    // bytes of the long string so far
+	tooLong  string // the keyword whose long string passed MaxStringBytes
 }
 
 // add parses one card image and reports whether it is the END card.
@@ -305,6 +307,9 @@ func (b *headerBuilder) add(s string) (end bool) {
 			last := len(b.segs) - 1
 			b.segs[last] = strings.TrimSuffix(b.segs[last], "&")
 			b.segs = append(b.segs, str)
+			if b.length += len(str); b.length > MaxStringBytes && b.tooLong == "" {
+				b.tooLong = b.cards[len(b.cards)-1].Keyword
+			}
 			b.raws = append(b.raws, s)
 			if c.Comment != "" {
 				b.comments = append(b.comments, c.Comment)
@@ -325,6 +330,7 @@ func (b *headerBuilder) add(s string) (end bool) {
 	b.cards = append(b.cards, c)
 	if str, ok := c.Value.(string); ok && strings.HasSuffix(str, "&") {
 		b.cont = true
+		b.length = len(str)
 		b.segs = append(b.segs[:0], str)
 		b.raws = append(b.raws[:0], s)
 		b.comments = b.comments[:0]

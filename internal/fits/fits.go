@@ -44,6 +44,11 @@ const CardSize = 80
 // blocks, about 295,000 cards). It bounds Read's memory: data units are never held.
 const MaxHeaderBytes = 8192 * BlockSize
 
+// MaxStringBytes bounds one long string value joined from CONTINUE cards (ErrTooLarge past
+// it): a real one is a few hundred bytes; without a bound a header could carry megabytes in
+// one keyword.
+const MaxStringBytes = 64 << 10
+
 var (
 	// ErrNotFITS is returned when the input is empty or does not start with a SIMPLE card.
 	ErrNotFITS = errors.New("not a FITS file")

@@ -83,7 +83,11 @@ func (rd *reader) header(i int) (Header, error) {
 		}
 		s := string(rd.buf[:])
 		for j := 0; j < BlockSize; j += CardSize {
-			if b.add(s[j : j+CardSize]) {
+			end := b.add(s[j : j+CardSize])
+			if b.tooLong != "" {
+				return Header{}, rd.drain(fmt.Errorf("%w: the long string of %s at HDU %d exceeds %d bytes", ErrTooLarge, b.tooLong, i, MaxStringBytes))
+			}
+			if end {
 				return Header{Cards: b.cards}, nil
 			}
 		}

@@ -254,3 +254,29 @@ func TestReadTooLarge(t *testing.T) {
 		t.Errorf("Read consumed %d bytes, want all %d", cr.n, MaxHeaderBytes+10*BlockSize)
 	}
 }
+
+// A long string continued past MaxStringBytes is refused with ErrTooLarge, naming the
+// keyword; one just under the bound is read whole.
+func TestReadLongStringBound(t *testing.T) {
+	t.Parallel()
+	build := func(n int) []byte {
+		cards := []string{"SIMPLE  =                    T", "BITPIX  =                    8", "NAXIS   =                    0",
+			"LONGSTR = 'start&'"}
+		seg := strings.Repeat("x", 67) + "&" // 68 bytes of value per CONTINUE card
+		for i := 0; i < n; i++ {
+			cards = append(cards, "CONTINUE  '"+seg+"'")
+		}
+		cards = append(cards, "CONTINUE  'end'")
+		return rawHeader(cards...)
+	}
+	if _, err := Read(bytes.NewReader(build(MaxStringBytes/68 + 10))); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "LONGSTR") {
+		t.Fatalf("Read of a %d-byte long string = %v, want ErrTooLarge naming LONGSTR", MaxStringBytes+680, err)
+	}
+	hdus, err := Read(bytes.NewReader(build(MaxStringBytes/68 - 10)))
+	if err != nil {
+		t.Fatalf("Read of a long string under the bound: %v", err)
+	}
+	if s, _ := hdus[0].Header.Cards[3].Value.(string); len(s) != len("start")+(MaxStringBytes/68-10)*67+len("end") {
+		t.Fatalf("long string of %d bytes, want it whole", len(s))
+	}
+}

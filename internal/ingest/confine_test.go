@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/fitsarchive/agentd/internal/filenames"
 	"github.com/fitsarchive/agentd/internal/sample"
+	"github.com/fitsarchive/agentd/queue"
 )
 
 // queueRow adds a queue row directly, as a hostile or broken enqueue could.
@@ -79,5 +81,27 @@ func TestIngestStaysInsideTheStorageRoot(t *testing.T) {
 			!strings.Contains(err.Error(), "not a regular file") {
 			t.Errorf("%s failed with %v; want it to say it left the root or is not a regular file", label, err)
 		}
+	}
+}
+
+// A .bz2 that expands past the cap (a 242-byte file of 300 MiB of zeros, far beyond
+// MaxRatio × its size) fails its item with ErrTooLarge, marked permanent, instead of
+// pinning a worker; nothing is recorded.
+func TestDecompressionBombFailsItsItem(t *testing.T) {
+	t.Parallel()
+	b := setup(t, time.Minute)
+	bomb, err := os.ReadFile("testdata/zeros300M.fits.bz2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, b.root, "N20200101S0001.fits.bz2", string(bomb), time.Now().Add(-time.Hour))
+	b.enqueueAll(t)
+	errs := b.drain(t)
+	err = errs["N20200101S0001.fits.bz2"]
+	if !errors.Is(err, ErrTooLarge) || queue.Transient(err) {
+		t.Fatalf("ingest of a bzip2 bomb = %v; want ErrTooLarge, not transient", err)
+	}
+	if n := b.count(t, `SELECT count(*) FROM diskfile`); n != 0 {
+		t.Fatalf("%d diskfiles recorded", n)
 	}
 }

@@ -50,6 +50,16 @@ var (
 	ErrMissing = errors.New("file not found in storage")
 	// ErrCorrupt is returned when a compressed file cannot be decompressed.
 	ErrCorrupt = errors.New("corrupt compressed file")
+	// ErrTooLarge is returned when a compressed file expands past MaxExpansion.
+	ErrTooLarge = errors.New("compressed file expands too much")
+)
+
+// MaxExpansion bounds what a .bz2 may decompress to: MaxRatio times its own size, and never
+// less than MinExpansionCap. Archive FITS files compress 2-20×; a 785-byte bzip2 bomb
+// expands to 1 GiB, which would pin a worker (its heartbeat keeping the lease) for minutes.
+const (
+	MaxRatio        = 200
+	MinExpansionCap = 256 << 20
 )
 
 // DefaultDeferWindow is how recently modified a file may be before it is deferred.
@@ -168,7 +178,8 @@ func (g *Ingester) Handle(ctx context.Context, it queue.Item) (queue.Result, err
 		}
 	}
 
-	scan, err := ScanReader(ctx, f, full, filenames.Compressed(name), strings.Contains(name, ".fits"))
+	scan, err := ScanReaderLimit(ctx, f, full, filenames.Compressed(name), strings.Contains(name, ".fits"),
+		max(MinExpansionCap, MaxRatio*fi.Size()))
 	if err != nil {
 		if ctx.Err() != nil {
 			return queue.Result{}, err // stopping: the item is released
@@ -279,6 +290,12 @@ func ScanFile(ctx context.Context, path string, compressed, parseFITS bool) (Sca
 // for .bz2 (streamed, no temporary file), and the FITS headers when parseFITS is set. path
 // names it in errors.
 func ScanReader(ctx context.Context, f io.Reader, path string, compressed, parseFITS bool) (Scan, error) {
+	return ScanReaderLimit(ctx, f, path, compressed, parseFITS, 0)
+}
+
+// ScanReaderLimit is ScanReader with a bound on the decompressed size (0: none): past it,
+// ErrTooLarge.
+func ScanReaderLimit(ctx context.Context, f io.Reader, path string, compressed, parseFITS bool, limit int64) (Scan, error) {
 	var s Scan
 	fileHash := md5.New()
 	raw := &hashingReader{r: &ctxReader{ctx: ctx, r: f}, h: fileHash}
@@ -292,7 +309,11 @@ func ScanReader(ctx context.Context, f io.Reader, path string, compressed, parse
 			return s, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
 		}
 		defer bz.Close()
-		dataCount = &hashingReader{r: bz, h: dataHash}
+		var src io.Reader = bz
+		if limit > 0 {
+			src = &limitedReader{r: bz, left: limit, path: path, limit: limit}
+		}
+		dataCount = &hashingReader{r: src, h: dataHash}
 		data = dataCount
 	}
 	if parseFITS {
@@ -328,6 +349,9 @@ func readError(ctx context.Context, path string, compressed bool, err error) err
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	if errors.Is(err, ErrTooLarge) {
+		return err
+	}
 	var ce compress.Error
 	if compressed && (errors.As(err, &ce) || errors.Is(err, io.ErrUnexpectedEOF)) {
 		return fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
@@ -346,6 +370,26 @@ func (h *hashingReader) Read(p []byte) (int, error) {
 	n, err := h.r.Read(p)
 	h.h.Write(p[:n])
 	h.n += int64(n)
+	return n, err
+}
+
+// limitedReader fails with ErrTooLarge once more than limit bytes came through.
+type limitedReader struct {
+	r           io.Reader
+	left, limit int64
+	path        string
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.left < 0 {
+		return 0, fmt.Errorf("%w: %s decompresses to more than %d bytes (%d× its size at most); not ingested",
+			ErrTooLarge, l.path, l.limit, MaxRatio)
+	}
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
 	return n, err
 }
 
