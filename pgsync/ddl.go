@@ -251,7 +251,7 @@ func ReadDumpSchema(r io.Reader) (Catalog, map[string]int64, error) {
 	d := newDumpSchema()
 	br := bufio.NewReaderSize(r, 1<<20)
 	for {
-		line, err := br.ReadString('\n')
+		line, err := readLine(br)
 		if len(line) > 0 {
 			s := strings.TrimRight(line, "\r\n")
 			if copyRE.MatchString(s) || copyNoColsRE.MatchString(s) {

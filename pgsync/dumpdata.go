@@ -10,6 +10,28 @@ import (
 	"strings"
 )
 
+// MaxDumpLine is how much of one line of a dump's SQL (outside COPY data) is kept: every
+// line the transfer reads (a column, a COPY header, a setval, the start of an INSERT) is far
+// shorter, and the rest of a longer line (a function body, a comment) is skipped unread into
+// memory, so that a hostile or odd dump cannot make the transfer hold a 400 MB line.
+const MaxDumpLine = 64 << 10
+
+// readLine reads one line of SQL (with its newline when it fits), keeping at most
+// MaxDumpLine bytes of it; io.EOF comes with the last, unterminated line as ReadString's does.
+func readLine(br *bufio.Reader) (string, error) {
+	var buf []byte
+	for {
+		frag, err := br.ReadSlice('\n')
+		if room := MaxDumpLine - len(buf); room > 0 {
+			buf = append(buf, frag[:min(len(frag), room)]...)
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		return string(buf), err
+	}
+}
+
 // copyBlock reads the data lines of one COPY … FROM stdin block, up to (not including) its
 // `\.` line, and then says EOF.
 type copyBlock struct {
@@ -72,7 +94,7 @@ type dataHandler struct {
 func readDumpData(r io.Reader, h dataHandler) error {
 	br := bufio.NewReaderSize(r, 1<<20)
 	for {
-		line, err := br.ReadString('\n')
+		line, err := readLine(br)
 		if len(line) > 0 {
 			s := strings.TrimRight(line, "\r\n")
 			switch {
