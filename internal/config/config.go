@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/fitsarchive/agentd/internal/connstr"
@@ -147,6 +149,9 @@ func Load(path string, explicit bool, getenv func(string) string) (Config, error
 	md, err := toml.DecodeFile(path, &c)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && !explicit:
+	case errors.Is(err, fs.ErrPermission) && !explicit:
+		// The default config is agentd's; an operator who may not read it gets the
+		// defaults, the environment and the flags.
 	case err != nil:
 		return c, fmt.Errorf("read config %s: %w", path, err)
 	default:
@@ -157,11 +162,35 @@ func Load(path string, explicit bool, getenv func(string) string) (Config, error
 			}
 			return c, fmt.Errorf("config %s: unknown setting %s", path, strings.Join(keys, ", "))
 		}
+		if err := checkSecretMode(path, c.DatabaseURL); err != nil {
+			return c, err
+		}
 	}
 	if err := c.applyEnv(getenv); err != nil {
 		return c, err
 	}
 	return c, c.Validate()
+}
+
+// checkSecretMode refuses a config file that holds a database password and that every user
+// of the host may read.
+func checkSecretMode(path, databaseURL string) error {
+	if databaseURL == "" {
+		return nil
+	}
+	pc, err := pgconn.ParseConfig(databaseURL)
+	if err != nil || pc.Password == "" {
+		return nil // no password (a parse error is reported where the URL is used)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	if fi.Mode().Perm()&0o004 != 0 {
+		return fmt.Errorf("config %s holds a database password and every user may read it (mode %#o); chmod o-r it "+
+			"(e.g. 0640 root:agentd), or keep the password in the agent's ~/.pgpass", path, fi.Mode().Perm())
+	}
+	return nil
 }
 
 func (c *Config) applyEnv(getenv func(string) string) error {

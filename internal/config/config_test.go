@@ -90,3 +90,34 @@ func TestPoolConfigDefaultDatabase(t *testing.T) {
 		t.Errorf("application_name = %q", pc.ConnConfig.RuntimeParams["application_name"])
 	}
 }
+
+// A config holding a database password must not be readable by every user; one without a
+// password may be. An unreadable default config is ignored; an unreadable explicit one is
+// an error.
+func TestConfigWithPasswordMustBePrivate(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret.toml")
+	os.WriteFile(secret, []byte(`database_url = "postgresql://agentd:Sekr1t@db/fitsdata"`+"\n"), 0o644)
+	if _, err := Load(secret, true, envOf(nil)); err == nil || !strings.Contains(err.Error(), "chmod") || strings.Contains(err.Error(), "Sekr1t") {
+		t.Fatalf("world-readable config with a password: %v; want a refusal that does not show it", err)
+	}
+	os.Chmod(secret, 0o640)
+	if _, err := Load(secret, true, envOf(nil)); err != nil {
+		t.Fatalf("private config with a password: %v", err)
+	}
+	plain := filepath.Join(dir, "plain.toml")
+	os.WriteFile(plain, []byte(`database_url = "postgresql:///fitsdata"`+"\n"), 0o644)
+	if _, err := Load(plain, true, envOf(nil)); err != nil {
+		t.Fatalf("world-readable config without a password: %v", err)
+	}
+	if os.Geteuid() == 0 {
+		t.Skip("root reads every file: the unreadable-config half needs another user")
+	}
+	os.Chmod(secret, 0)
+	if _, err := Load(secret, false, envOf(nil)); err != nil {
+		t.Fatalf("unreadable default config: %v; want it ignored", err)
+	}
+	if _, err := Load(secret, true, envOf(nil)); err == nil {
+		t.Fatal("unreadable explicit config: no error")
+	}
+}
