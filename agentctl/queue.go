@@ -137,7 +137,7 @@ examples:
 							fmt.Fprintf(a.out.Stderr, "  … and %d more\n", len(held)-20)
 							break
 						}
-						fmt.Fprintf(a.out.Stderr, "  %-40s %s, claimed %s ago\n", r.Label, r.Holder, age(r.AgeSeconds))
+						fmt.Fprintf(a.out.Stderr, "  %-40s %s, claimed %s ago\n", cli.Printable(r.Label), cli.Printable(r.Holder), age(r.AgeSeconds))
 					}
 					what := fmt.Sprintf("put back %d %s items held by %s in database %q",
 						len(held), specs[0].Name, releaseHolder, pool.Config().ConnConfig.Database)
@@ -152,7 +152,7 @@ examples:
 				result["released"] = ended
 				a.out.Result(result, func(w io.Writer) {
 					for _, e := range ended {
-						fmt.Fprintf(w, "  %-40s %s\n", e.Label, e.How)
+						fmt.Fprintf(w, "  %-40s %s\n", cli.Printable(e.Label), e.How)
 					}
 					fmt.Fprintf(w, "%s: put back %d items held by %s\n", specs[0].Name, len(ended), releaseHolder)
 				})
@@ -219,16 +219,16 @@ func printQueueStats(w io.Writer, all []queue.Stats, stuck time.Duration) {
 			if r.LeaseUntil != nil {
 				lease = time.Until(*r.LeaseUntil).Round(time.Second).String()
 			}
-			fmt.Fprintf(w, "  running  %-40s %s for %s (lease %s)\n", r.Label, r.Holder, age(r.AgeSeconds), lease)
+			fmt.Fprintf(w, "  running  %-40s %s for %s (lease %s)\n", cli.Printable(r.Label), cli.Printable(r.Holder), age(r.AgeSeconds), lease)
 		}
 		if len(st.Stuck) > 0 {
 			fmt.Fprintf(w, "  %d claimed longer than %s ago (release a wedged holder with agentctl queue release --holder):\n", len(st.Stuck), stuck)
 			for _, r := range st.Stuck {
-				fmt.Fprintf(w, "  stuck    %-40s %s for %s, attempts %d\n", r.Label, r.Holder, age(r.AgeSeconds), r.Attempts)
+				fmt.Fprintf(w, "  stuck    %-40s %s for %s, attempts %d\n", cli.Printable(r.Label), cli.Printable(r.Holder), age(r.AgeSeconds), r.Attempts)
 			}
 		}
 		for _, f := range st.Failures {
-			fmt.Fprintf(w, "  failed   %-40s %s: %s\n", f.Label, f.FailDT.Format(time.RFC3339), f.Error)
+			fmt.Fprintf(w, "  failed   %-40s %s: %s\n", cli.Printable(f.Label), f.FailDT.Format(time.RFC3339), cli.Printable(f.Error))
 		}
 	}
 }

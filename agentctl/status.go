@@ -57,7 +57,7 @@ func printStatus(w io.Writer, st agentstatus.Status) {
 			if wk.Item == "" {
 				fmt.Fprintf(w, "  %-40s idle\n", wk.Holder)
 			} else {
-				fmt.Fprintf(w, "  %-40s %s (%s)\n", wk.Holder, wk.Item, time.Since(wk.Since).Round(time.Millisecond))
+				fmt.Fprintf(w, "  %-40s %s (%s)\n", wk.Holder, cli.Printable(wk.Item), time.Since(wk.Since).Round(time.Millisecond))
 			}
 		}
 		if life, ok := st.Lifetime[q.Queue]; ok {
@@ -71,7 +71,7 @@ func printStatus(w io.Writer, st agentstatus.Status) {
 	if len(st.Events) > 0 {
 		fmt.Fprintln(w, "recent events:")
 		for _, ev := range st.Events {
-			fmt.Fprintf(w, "  %s %-8s %-8s %s %s\n", ev.Time.Format(time.RFC3339), ev.Queue, ev.Kind, ev.Label, ev.Detail)
+			fmt.Fprintf(w, "  %s %-8s %-8s %s %s\n", ev.Time.Format(time.RFC3339), ev.Queue, ev.Kind, cli.Printable(ev.Label), cli.Printable(ev.Detail))
 		}
 	}
 }

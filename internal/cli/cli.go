@@ -13,7 +13,10 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -184,4 +187,22 @@ func oneLine(s string) string {
 		}
 	}
 	return strings.Join(parts, "; ")
+}
+
+// Printable makes text from the outside (a file name, an error message) safe to print on a
+// terminal: control characters (escape sequences among them) and invalid UTF-8 are shown
+// as Go escapes (\x1b, \n, \xff) instead of being acted on. JSON output needs no such care.
+func Printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) && r != ' ' {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }
