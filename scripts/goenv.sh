@@ -7,3 +7,9 @@ if ! command -v go >/dev/null 2>&1; then
 		exit 1
 	fi
 fi
+# go.mod's toolchain line names the Go release the project is built and tested with (the
+# one with the standard library's security fixes); an installation that says
+# GOTOOLCHAIN=local would ignore it. The go command fetches it through the module proxy.
+if [ -z "${GOTOOLCHAIN:-}" ]; then
+	export GOTOOLCHAIN=auto
+fi

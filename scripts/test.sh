@@ -18,6 +18,7 @@ psql -X -q -At -d postgres -c "SELECT datname FROM pg_database WHERE datname LIK
 	while read -r db; do dropdb --force --if-exists "$db" 2>/dev/null || true; done
 
 go vet ./...
+bash scripts/vulncheck.sh
 if [ $# -gt 0 ]; then
 	exec go test -count=1 -timeout 30m "$@"
 fi
