@@ -34,9 +34,9 @@ type Lock struct {
 }
 
 // PrivateDir makes sure dir exists as a directory of this process's user that no other
-// user may write to (mode 0750 when created) and is not a symlink; its parent must not be
-// writable by others either unless it is sticky and root's (as /run/lock is). It refuses
-// otherwise, saying what is wrong.
+// user may write to (mode 0750 when created) and that is not a symlink, and refuses
+// otherwise, saying what is wrong. Keep it under a directory only its owner may change
+// (/run, or the agent's own RuntimeDirectory).
 func PrivateDir(dir string) error {
 	dir = filepath.Clean(dir)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
