@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"sort"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,7 +15,8 @@ import (
 	"github.com/fitsarchive/agentd/internal/schema"
 )
 
-// command is one agentctl command ("db init").
+// command is one agentctl command ("db init"). The command line itself is cobra's (see
+// root.go); a command only says what it is and does.
 type command struct {
 	name    string
 	summary string
@@ -26,6 +24,8 @@ type command struct {
 	help    string // longer text and an example
 	flags   func(fs *flag.FlagSet)
 	run     func(ctx context.Context, a *app, args []string) error
+	noDB    bool // never touches the database: no --database-url, no --config
+	maxArgs int  // positional arguments it takes (more is a usage error)
 }
 
 // app is what a command gets: the resolved settings and where to write.
@@ -35,6 +35,7 @@ type app struct {
 	configPath string
 	dbURL      string
 	cfg        config.Config
+	ran        bool // a command's run began: errors from here on are the command's own
 }
 
 func commands() []*command {
@@ -48,122 +49,6 @@ func commands() []*command {
 	cmds = append(cmds, storageCommands()...)
 	sort.SliceStable(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds
-}
-
-func run(ctx context.Context, argv []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	a := &app{out: cli.Output{Stdout: stdout, Stderr: stderr}, getenv: getenv}
-	for _, arg := range argv {
-		if arg == "--json" || arg == "-json" {
-			a.out.JSON = true
-		}
-	}
-	cmds := commands()
-	if len(argv) == 0 || argv[0] == "help" || argv[0] == "--help" || argv[0] == "-h" {
-		if len(argv) > 1 {
-			return run(ctx, append(argv[1:], "--help"), stdout, stderr, getenv)
-		}
-		usage(stderr, cmds)
-		if len(argv) == 0 {
-			return cli.ExitUsage
-		}
-		return cli.ExitOK
-	}
-	cmd, rest := findCommand(cmds, argv)
-	if cmd == nil {
-		return a.out.Fail("agentctl", cli.Usagef("unknown command %q; run agentctl help", strings.Join(argv, " ")))
-	}
-	fs := flag.NewFlagSet("agentctl "+cmd.name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&a.configPath, "config", "", "config file (default "+config.DefaultPath+" when it exists)")
-	fs.StringVar(&a.dbURL, "database-url", "", "PostgreSQL URL (default: $DATABASE_URL, config, PG* variables, database "+config.DefaultDatabase+")")
-	fs.BoolVar(&a.out.JSON, "json", false, "print one JSON object on stdout")
-	if cmd.flags != nil {
-		cmd.flags(fs)
-	}
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: agentctl %s %s\n\n%s\n", cmd.name, cmd.args, cmd.summary)
-		if cmd.help != "" {
-			fmt.Fprintf(stderr, "\n%s\n", strings.TrimSpace(cmd.help))
-		}
-		fmt.Fprintf(stderr, "\nflags:\n")
-		cli.PrintFlags(stderr, fs)
-	}
-	if err := fs.Parse(interleave(fs, rest)); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return cli.ExitOK
-		}
-		return a.out.Fail("agentctl", cli.Usagef("%v", err))
-	}
-	if err := a.loadConfig(); err != nil {
-		return a.out.Fail("agentctl", cli.WithCode(cli.ExitUsage, err))
-	}
-	if err := cmd.run(ctx, a, fs.Args()); err != nil {
-		var fw *failureWith
-		if errors.As(err, &fw) {
-			return a.out.FailWith("agentctl "+cmd.name, err, fw.extra)
-		}
-		return a.out.Fail("agentctl "+cmd.name, err)
-	}
-	return cli.ExitOK
-}
-
-// interleave moves flags written after positional arguments in front of them, so that
-// "agentctl queue retry 'N2020*' --json" works as an operator expects.
-func interleave(fs *flag.FlagSet, args []string) []string {
-	var flags, pos []string
-	for i := 0; i < len(args); i++ {
-		arg := args[i]
-		if arg == "--" {
-			pos = append(pos, args[i+1:]...)
-			break
-		}
-		if !strings.HasPrefix(arg, "-") || arg == "-" {
-			pos = append(pos, arg)
-			continue
-		}
-		flags = append(flags, arg)
-		name := strings.TrimLeft(arg, "-")
-		if strings.Contains(name, "=") {
-			continue
-		}
-		f := fs.Lookup(name)
-		if f == nil {
-			continue
-		}
-		if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && bf.IsBoolFlag() {
-			continue
-		}
-		if i+1 < len(args) {
-			flags = append(flags, args[i+1])
-			i++
-		}
-	}
-	return append(flags, append([]string{"--"}, pos...)...)
-}
-
-func findCommand(cmds []*command, argv []string) (*command, []string) {
-	var best *command
-	bestLen := 0
-	for _, c := range cmds {
-		words := strings.Fields(c.name)
-		if len(words) <= len(argv) && len(words) > bestLen && strings.Join(argv[:len(words)], " ") == c.name {
-			best, bestLen = c, len(words)
-		}
-	}
-	if best == nil {
-		return nil, nil
-	}
-	return best, argv[bestLen:]
-}
-
-func usage(w io.Writer, cmds []*command) {
-	fmt.Fprintf(w, "agentctl: operate the archive's database, queues and hosts.\n\nusage: agentctl COMMAND [flags]\n\ncommands:\n")
-	for _, c := range cmds {
-		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintf(w, "\nRun agentctl COMMAND --help for a command's flags and an example.\n"+
-		"Exit codes: 0 ok, 1 failed, 2 usage, 3 cannot connect/read, 4 wrong database or schema,\n"+
-		"5 refused for safety, 6 finished with problems.\n")
 }
 
 func (a *app) loadConfig() error {

@@ -161,6 +161,7 @@ examples:
 		},
 		{
 			name:    "queue retry",
+			maxArgs: 1,
 			summary: "re-arm failed items, all or those whose name matches a pattern",
 			args:    "[PATTERN] [--queue NAME]",
 			help: `PATTERN is a shell pattern on the file name (* and ?); without one every failed item

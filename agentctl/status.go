@@ -17,6 +17,7 @@ func statusCommands() []*command {
 	var socket, name string
 	return []*command{{
 		name:    "status",
+		noDB:    true,
 		summary: "show what the local agentd is doing (workers, current items, counters, events)",
 		args:    "[--name NAME | --socket PATH] [--json]",
 		help: `Asks agentd over its read-only unix socket; needs no database. Exit 3 when no agentd
@@ -50,14 +51,14 @@ example:
 }
 
 func printStatus(w io.Writer, st agentstatus.Status) {
-	fmt.Fprintf(w, "agentd %s (pid %d, role %s), up %s\n", st.Name, st.PID, st.Role, time.Since(st.Started).Round(time.Second))
+	fmt.Fprintf(w, "agentd %s (pid %d, role %s), up %s; version %s\n", st.Name, st.PID, st.Role, time.Since(st.Started).Round(time.Second), st.Version)
 	for _, q := range st.Queues {
 		fmt.Fprintf(w, "queue %s: %s\n", q.Queue, counts(q.Counts))
 		for _, wk := range q.Workers {
-			if wk.Item == "" {
+			if wk.Since == nil {
 				fmt.Fprintf(w, "  %-40s idle\n", wk.Holder)
 			} else {
-				fmt.Fprintf(w, "  %-40s %s (%s)\n", wk.Holder, cli.Printable(wk.Item), time.Since(wk.Since).Round(time.Millisecond))
+				fmt.Fprintf(w, "  %-40s %s (%s)\n", wk.Holder, cli.Printable(wk.Item), time.Since(*wk.Since).Round(time.Millisecond))
 			}
 		}
 		if life, ok := st.Lifetime[q.Queue]; ok {

@@ -67,6 +67,7 @@ func storageCommands() []*command {
 	return []*command{
 		{
 			name:    "storage status",
+			noDB:    true,
 			summary: "the md mirrors (members, roles, recovery) and the LVM volumes on top",
 			args:    "[--proc-root DIR] [--sys-root DIR] [--lvm-report FILE]... [--json]",
 			help: `Reads /proc/mdstat and /sys/block/md*/md (or a captured tree given with --proc-root and
@@ -89,6 +90,7 @@ examples:
 		},
 		{
 			name:    "storage plan",
+			noDB:    true,
 			summary: "what the storage agent would do now about each mirror, and why",
 			args:    "[--proc-root DIR] [--sys-root DIR] [--candidate GLOB]... [--json]",
 			help: `Runs the agent's planner on the current state: for a mirror left on its write-mostly EBS

@@ -369,6 +369,26 @@ func TestSymlinkedLockRefusesAndTargetUntouched(t *testing.T) {
 	}
 }
 
+// --version prints the build; idle workers have no "since" in the status (null, not year 1).
+func TestVersionAndIdleWorkersInStatus(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command(agentdBin, "--version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "agentd ") || !strings.Contains(string(out), "go1.") {
+		t.Fatalf("agentd --version = %q, %v", out, err)
+	}
+	b := setup(t)
+	a := b.start(t, "idle", "--queue", "ingest", "--workers", "2")
+	st := a.waitStatus(t, 20*time.Second, func(s agentstatus.Status) bool { return len(s.Queues) == 1 })
+	if st.Version == "" {
+		t.Fatalf("status has no version: %+v", st)
+	}
+	for _, w := range st.Queues[0].Workers {
+		if w.Since != nil {
+			t.Fatalf("idle worker %s has since %v; want null", w.Holder, w.Since)
+		}
+	}
+}
+
 func TestUnknownQueueIsUsageError(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

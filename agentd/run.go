@@ -85,6 +85,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.DurationVar(&o.lease, "lease", 0, "how long a claim lives without a heartbeat (default 60s)")
 	fs.StringVar(&o.storageMode, "storage", "", "the md mirror watcher: off, observe-only or enabled (default: config [storage] mode, off)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	version := fs.Bool("version", false, "print the version (release, commit, Go) and exit")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usageText)
 		cli.PrintFlags(stderr, fs)
@@ -97,6 +98,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	if fs.NArg() > 0 {
 		return out.Fail("agentd", cli.Usagef("unexpected argument %q", fs.Arg(0)))
+	}
+	if *version {
+		fmt.Fprintf(stdout, "agentd %s\n", cli.Version())
+		return cli.ExitOK
 	}
 	cfg, err := resolve(o, fs, getenv)
 	if err != nil {

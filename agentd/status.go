@@ -94,7 +94,7 @@ func (s *statusServer) listen(path string) error {
 }
 
 func (s *statusServer) handle(w http.ResponseWriter, _ *http.Request) {
-	doc := agentstatus.Status{Name: s.cfg.Agentd.Name, PID: os.Getpid(), Role: s.cfg.Role, Started: s.started,
+	doc := agentstatus.Status{Name: s.cfg.Agentd.Name, Version: cli.Version(), PID: os.Getpid(), Role: s.cfg.Role, Started: s.started,
 		Queues: []queue.QueueState{}, Lifetime: map[string]map[string]uint64{}}
 	s.mu.Lock()
 	pool, storage := s.pool, s.storage

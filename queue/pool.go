@@ -141,9 +141,9 @@ type served struct {
 
 // WorkerState is one worker for status.
 type WorkerState struct {
-	Holder string    `json:"holder"`
-	Item   string    `json:"item,omitempty"`
-	Since  time.Time `json:"since,omitempty"`
+	Holder string     `json:"holder"`
+	Item   string     `json:"item,omitempty"`
+	Since  *time.Time `json:"since"` // null when idle
 }
 
 // QueueState is one queue of the pool for status.
@@ -197,7 +197,8 @@ func (p *Pool) State() []QueueState {
 		for i, it := range s.current {
 			ws := WorkerState{Holder: p.holder(s, i)}
 			if it != nil {
-				ws.Item, ws.Since = it.Label, s.since[i]
+				since := s.since[i]
+				ws.Item, ws.Since = it.Label, &since
 			}
 			qs.Workers = append(qs.Workers, ws)
 		}

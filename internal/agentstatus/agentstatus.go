@@ -23,6 +23,7 @@ var (
 // Status is what agentd reports about itself.
 type Status struct {
 	Name     string                       `json:"name"`
+	Version  string                       `json:"version"` // the agentd build (cli.Version)
 	PID      int                          `json:"pid"`
 	Role     string                       `json:"role"`
 	Started  time.Time                    `json:"started"`
