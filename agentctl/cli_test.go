@@ -33,6 +33,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"status", "--database-url", "x"}, cli.ExitUsage, "", "unknown flag: --database-url"},
 		{[]string{"storage", "status", "--help"}, 0, "--proc-root", ""},
 		{[]string{"completion", "bash"}, 0, "complete -o default", ""},
+		{[]string{"transfer", "--from", "postgres:///x", "--preset", "bogus"}, cli.ExitUsage, "", `--preset "bogus": known presets are archive and summit`},
 		{[]string{"completion", "zsh"}, 0, "#compdef agentctl", ""},
 	}
 	for _, c := range cases {

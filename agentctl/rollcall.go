@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/fitsarchive/agentd/internal/cli"
+	"github.com/fitsarchive/agentd/internal/connstr"
 	"github.com/fitsarchive/agentd/internal/rollcall"
 )
 
@@ -61,26 +62,28 @@ examples:
 				return err
 			}
 			defer db.Close()
+			target := connstr.Describe(&db.Config().ConnConfig.Config)
 			if allAbsent {
+				var n int64
+				if err := db.QueryRow(ctx, `SELECT count(*) FROM diskfile WHERE present`).Scan(&n); err != nil {
+					return err
+				}
+				what := fmt.Sprintf("mark all %d present diskfiles of database %s not present", n, target)
 				if opt.DryRun {
-					var n int64
-					if err := db.QueryRow(ctx, `SELECT count(*) FROM diskfile WHERE present`).Scan(&n); err != nil {
-						return err
-					}
-					a.out.Result(map[string]any{"would_mark": n, "dry_run": true}, func(w io.Writer) {
-						fmt.Fprintf(w, "would mark %d diskfiles not present (dry run)\n", n)
+					a.out.Result(map[string]any{"would_mark": n, "dry_run": true, "database": target}, func(w io.Writer) {
+						fmt.Fprintf(w, "would %s (dry run)\n", what)
 					})
 					return nil
 				}
-				if !opt.Force && !a.confirm("mark EVERY diskfile not present") {
-					return cli.WithCode(cli.ExitRefused, fmt.Errorf("--all-absent needs confirmation: type yes at the prompt, or give --yes"))
+				if !opt.Force && !a.confirm(what) {
+					return cli.WithCode(cli.ExitRefused, fmt.Errorf("--all-absent would %s; it needs confirmation: type yes at the prompt, or give --yes", what))
 				}
 				n, err := rollcall.AllAbsent(ctx, db)
 				if err != nil {
 					return err
 				}
-				a.out.Result(map[string]any{"marked": n}, func(w io.Writer) {
-					fmt.Fprintf(w, "marked %d diskfiles not present\n", n)
+				a.out.Result(map[string]any{"marked": n, "database": target}, func(w io.Writer) {
+					fmt.Fprintf(w, "marked %d diskfiles of database %s not present\n", n, target)
 				})
 				return nil
 			}
@@ -125,12 +128,12 @@ func printRollcall(w io.Writer, s rollcall.Summary) {
 	for _, p := range s.Problems {
 		fmt.Fprintf(w, "problem: %s: %s\n", p.Path, p.Error)
 	}
-	verb := "marked not present"
+	marked := fmt.Sprintf("%d marked not present", s.Marked)
 	if s.DryRun {
-		verb = "would be marked (dry run)"
+		marked = fmt.Sprintf("%d would be marked not present: dry run", s.Missing)
 	}
-	fmt.Fprintf(w, "checked %d, missing %d (%d %s), errors %d, md5 mismatches %d, in %.1f s\n",
-		s.Checked, s.Missing, s.Marked, verb, s.Errors, s.MD5Mismatches, s.Seconds)
+	fmt.Fprintf(w, "checked %d, missing %d (%s), errors %d, md5 mismatches %d, in %.1f s\n",
+		s.Checked, s.Missing, marked, s.Errors, s.MD5Mismatches, s.Seconds)
 }
 
 // confirm asks on the terminal; without one the answer is no.

@@ -45,6 +45,11 @@ func TestRollcallCommand(t *testing.T) {
 	if r.code != cli.ExitRefused || !strings.Contains(r.stdout, "--max-missing") || jsonOf(t, r)["summary"] == nil {
 		t.Fatalf("guard: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	// A dry run says what would be marked.
+	if r = agentctl(t, env, "rollcall", "--storage-root", root, "--max-missing", "50", "--dry-run"); r.code != 0 ||
+		!strings.Contains(r.stdout, "missing 1 (1 would be marked not present: dry run)") {
+		t.Fatalf("dry run: exit %d, %s", r.code, r.stdout)
+	}
 	// An empty storage root (not mounted): refused.
 	if r = agentctl(t, env, "rollcall", "--storage-root", t.TempDir()); r.code != cli.ExitRefused || !strings.Contains(r.stderr, "empty") {
 		t.Fatalf("empty root: exit %d %s", r.code, r.stderr)
@@ -78,9 +83,11 @@ func TestRollcallCommand(t *testing.T) {
 	}
 
 	// --all-absent with no terminal to confirm on: refused; with --yes: done.
-	if r = agentctl(t, env, "rollcall", "--all-absent"); r.code != cli.ExitRefused || !strings.Contains(r.stderr, "--yes") {
-		t.Fatalf("all-absent without confirmation: exit %d %s", r.code, r.stderr)
+	if r = agentctl(t, env, "rollcall", "--all-absent"); r.code != cli.ExitRefused || !strings.Contains(r.stderr, "--yes") ||
+		!strings.Contains(r.stderr, "mark all 4 present diskfiles of database ") || !strings.Contains(r.stderr, "/agentd_test_") {
+		t.Fatalf("all-absent without confirmation: exit %d %s; want a refusal naming the rows and the database", r.code, r.stderr)
 	}
+
 	if r = agentctl(t, env, "rollcall", "--all-absent", "--yes", "--json"); r.code != 0 || jsonOf(t, r)["marked"].(float64) != 4 {
 		t.Fatalf("all-absent --yes: exit %d %s %s", r.code, r.stdout, r.stderr)
 	}

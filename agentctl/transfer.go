@@ -104,6 +104,11 @@ func (a *app) transfer(ctx context.Context, f transferFlags) error {
 	if f.truncate && f.appendRows {
 		return cli.Usagef("--truncate and --append exclude each other")
 	}
+	for _, p := range f.presets {
+		if _, ok := pgsync.Presets[p]; !ok {
+			return cli.Usagef("--preset %q: known presets are archive and summit", p)
+		}
+	}
 	req := pgsync.Request{Presets: f.presets, Map: pgsync.DefaultMap(), AllowDrop: f.allowDrop, Mode: pgsync.ModeEmpty}
 	if f.tables != "" {
 		var l listFlag
