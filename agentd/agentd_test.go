@@ -254,10 +254,17 @@ func TestEmptyIngestsEverythingAndCountsSurviveRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.enqueue(t)
-	if code := b.start(t, "e", "--queue", "ingest", "--workers", "3", "--empty").wait(t, 60*time.Second); code != 0 {
+	a := b.start(t, "e", "--queue", "ingest", "--workers", "3", "--empty")
+	if code := a.wait(t, 60*time.Second); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
 	b.assertExactlyOnce(t, len(m.Ingestable))
+	// It ends with a readable summary of the queue, not a Go struct.
+	summary := fmt.Sprintf("queue=ingest completed=%d failed=0", len(m.Ingestable))
+	if !strings.Contains(a.stderr.String(), "msg=stopped") || !strings.Contains(a.stderr.String(), summary) || !strings.Contains(a.stderr.String(), "per_second=") ||
+		strings.Contains(a.stderr.String(), "0001-01-01") {
+		t.Fatalf("the last lines do not summarise the run (%q):\n%s", summary, a.stderr)
+	}
 	if n := b.count(t, `SELECT count(*) FROM header`); n != len(m.FITS) {
 		t.Fatalf("%d headers, want %d", n, len(m.FITS))
 	}

@@ -313,11 +313,14 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 	})
 	status.setPool(pool)
 	logger.Info("serving", "queues", names, "holder", holder, "empty", a.Empty)
-	if err := pool.Run(ctx); err != nil {
-		return err
+	runErr := pool.Run(ctx)
+	for _, q := range pool.State() {
+		c := q.Counts
+		logger.Info("stopped", "queue", q.Queue, "completed", c[queue.OutcomeCompleted], "failed", c[queue.OutcomeFailed],
+			"deferred", c[queue.OutcomeDeferred], "released", c[queue.OutcomeReleased], "lost", c[queue.OutcomeLost],
+			"per_second", fmt.Sprintf("%.1f", q.Rate), "seconds", fmt.Sprintf("%.1f", q.Seconds))
 	}
-	logger.Info("stopped", "counts", pool.State())
-	return nil
+	return runErr
 }
 
 func newUUID() string {

@@ -113,8 +113,10 @@ const prefetch = 2
 
 // Pool runs the workers of one process over its queues.
 type Pool struct {
-	cfg    PoolConfig
-	queues []*served
+	cfg     PoolConfig
+	queues  []*served
+	started time.Time // set by Run
+	mu      sync.Mutex
 }
 
 // served is the runtime of one queue in the pool.
@@ -151,7 +153,9 @@ type QueueState struct {
 	Queue   string           `json:"queue"`
 	Workers []WorkerState    `json:"workers"`
 	Counts  map[string]int64 `json:"counts"`
-	Held    int              `json:"held"` // claims held, worked or not
+	Held    int              `json:"held"`    // claims held, worked or not
+	Seconds float64          `json:"seconds"` // since the pool started
+	Rate    float64          `json:"rate"`    // items ended (completed or failed) per second since then
 }
 
 // NewPool prepares a pool; Run starts it.
@@ -190,10 +194,20 @@ func NewPool(cfg PoolConfig) *Pool {
 
 // State reports the workers and counters of every queue.
 func (p *Pool) State() []QueueState {
+	p.mu.Lock()
+	started := p.started
+	p.mu.Unlock()
+	var elapsed float64
+	if !started.IsZero() {
+		elapsed = time.Since(started).Seconds()
+	}
 	var out []QueueState
 	for _, s := range p.queues {
 		s.mu.Lock()
-		qs := QueueState{Queue: s.w.Spec.Name, Counts: map[string]int64{}, Held: len(s.held)}
+		qs := QueueState{Queue: s.w.Spec.Name, Counts: map[string]int64{}, Held: len(s.held), Seconds: elapsed}
+		if elapsed > 0 {
+			qs.Rate = float64(s.counts[OutcomeCompleted]+s.counts[OutcomeFailed]) / elapsed
+		}
 		for i, it := range s.current {
 			ws := WorkerState{Holder: p.holder(s, i)}
 			if it != nil {
@@ -282,6 +296,9 @@ func (p *Pool) RecoverJournal(ctx context.Context) error {
 // an error naming what is left when the database could not be reached to release it; the
 // stop takes at most Grace + Cleanup.
 func (p *Pool) Run(ctx context.Context) error {
+	p.mu.Lock()
+	p.started = time.Now()
+	p.mu.Unlock()
 	if err := p.RecoverJournal(ctx); err != nil {
 		return err
 	}
