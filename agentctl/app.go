@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"sort"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/fitsarchive/agentd/internal/cli"
 	"github.com/fitsarchive/agentd/internal/config"
+	"github.com/fitsarchive/agentd/internal/progress"
 	"github.com/fitsarchive/agentd/internal/schema"
 )
 
@@ -67,6 +69,15 @@ func (a *app) loadConfig() error {
 	}
 	a.cfg = cfg
 	return nil
+}
+
+// meter shows the progress of long work on stderr: a live line on a terminal, a log line
+// every 30 s elsewhere.
+func (a *app) meter(what, unit string) *progress.Meter {
+	return progress.Start(a.out.Stderr, what, progress.Options{
+		Terminal: cli.IsTerminal(a.out.Stderr), Unit: unit,
+		Logger: slog.New(slog.NewTextHandler(a.out.Stderr, nil)),
+	})
 }
 
 func (a *app) appName(what string) string {

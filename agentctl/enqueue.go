@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fitsarchive/agentd/internal/cli"
+	"github.com/fitsarchive/agentd/internal/connstr"
 	"github.com/fitsarchive/agentd/internal/enqueue"
 )
 
@@ -68,20 +69,15 @@ examples:
 				}
 				opt.After = t
 			}
-			if cli.IsTerminal(a.out.Stderr) {
-				opt.Progress = func(s enqueue.Summary) {
-					fmt.Fprintf(a.out.Stderr, "\renqueue: %d queued (%d new, %d already pending)", s.Seen, s.Added, s.AlreadyPending)
-				}
-			}
 			pool, err := a.pool(ctx, "enqueue")
 			if err != nil {
 				return err
 			}
 			defer pool.Close()
+			meter := a.meter("enqueue", "files seen")
+			opt.Progress = func(s enqueue.Summary) { meter.Set(s.Seen) }
 			sum, err := enqueue.Ingest(ctx, pool, opt)
-			if opt.Progress != nil {
-				fmt.Fprintln(a.out.Stderr)
-			}
+			meter.Finish()
 			if errors.Is(err, enqueue.ErrNoStorageRoot) {
 				return cli.WithCode(cli.ExitConnect, err)
 			}
@@ -95,8 +91,9 @@ examples:
 				return err
 			}
 			a.out.Result(sum, func(w io.Writer) {
-				fmt.Fprintf(w, "seen %d files: %d added, %d already pending, %d skipped%s in %.1f s\n",
-					sum.Seen, sum.Added, sum.AlreadyPending, total(sum.Skipped), describe(sum.Skipped), sum.Seconds)
+				fmt.Fprintf(w, "seen %d files: %d added to the ingest queue of %s, %d already pending, %d skipped%s in %.1f s\n",
+					sum.Seen, sum.Added, connstr.Describe(&pool.Config().ConnConfig.Config), sum.AlreadyPending, total(sum.Skipped),
+					describe(sum.Skipped), sum.Seconds)
 			})
 			return nil
 		},

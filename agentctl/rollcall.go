@@ -94,15 +94,13 @@ examples:
 			if opt.Sentinel == "" {
 				opt.Sentinel = a.cfg.Rollcall.Sentinel
 			}
-			if cli.IsTerminal(a.out.Stderr) {
-				opt.Progress = func(checked, total int64) {
-					fmt.Fprintf(a.out.Stderr, "\r\033[Kchecked %d of %d", checked, total)
-				}
+			meter := a.meter("rollcall", "files checked")
+			opt.Progress = func(checked, total int64) {
+				meter.Total(total, false)
+				meter.Set(checked)
 			}
 			sum, err := rollcall.Run(ctx, db, opt)
-			if opt.Progress != nil {
-				fmt.Fprintln(a.out.Stderr)
-			}
+			meter.Finish()
 			if err == nil && (sum.Errors > 0 || sum.MD5Mismatches > 0) {
 				err = cli.WithCode(cli.ExitProblems, fmt.Errorf("%d files could not be checked, %d differ in md5 (listed)", sum.Errors, sum.MD5Mismatches))
 			}
