@@ -358,10 +358,14 @@ func (p *Pool) Run(ctx context.Context) error {
 	settleTimer := time.AfterFunc(time.Until(workBy.Add(p.cfg.Cleanup/2)), cancelCleanup)
 	defer settleTimer.Stop()
 	select {
-	case <-finished:
-	case <-time.After(time.Until(workBy)):
-		p.cfg.Logger.Warn("grace period over: cancelling running items", "grace", grace)
-		cancelWork()
+	case <-finished: // (Empty mode always: a closed channel must win over an expired timer)
+	default:
+		select {
+		case <-finished:
+		case <-time.After(time.Until(workBy)):
+			p.cfg.Logger.Warn("grace period over: cancelling running items", "grace", grace)
+			cancelWork()
+		}
 	}
 	var err error
 	select {
