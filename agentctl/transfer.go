@@ -154,17 +154,29 @@ func (a *app) transfer(ctx context.Context, f transferFlags) error {
 	}
 	defer src.Close(ctx)
 
-	terminal := cli.IsTerminal(a.out.Stderr)
 	opt := pgsync.Options{Request: req, DryRun: f.dryRun, Step: a.stopAt()}
-	if terminal {
-		opt.Progress = func(table, phase string, rows, total int64) {
-			fmt.Fprintf(a.out.Stderr, "\r\033[K%s", progressLine(table, phase, rows, total))
-			if phase == "loaded" {
-				fmt.Fprintln(a.out.Stderr)
+	meter := a.meter("transfer", "rows")
+	current := ""
+	opt.Progress = func(table, phase string, rows, total int64) {
+		if phase == "loaded" || phase == "staged" {
+			meter.Println(fmt.Sprintf("%s %s: %d rows", phase, table, rows))
+			current = ""
+			return
+		}
+		if key := phase + " " + table; key != current {
+			current = key
+			if phase == "indexing" {
+				meter.Phase(key, 0) // no total: its elapsed time, not a frozen 100 %
+				return
 			}
+			meter.Phase(key, max(total, 0))
+		}
+		if phase != "indexing" {
+			meter.Set(rows)
 		}
 	}
 	res, err := pgsync.Transfer(ctx, src, dst, opt)
+	meter.Finish()
 	if err != nil {
 		if res != nil && res.Plan != nil {
 			if !a.out.JSON {
@@ -209,18 +221,6 @@ func openSource(ctx context.Context, from string) (pgsync.Source, error) {
 		return nil, cli.Usagef("--from is neither an existing pg_dump backup nor a connection string (postgresql://… or key=value); not shown, as it may hold a password")
 	}
 	return pgsync.OpenLive(ctx, from)
-}
-
-// progressLine is one table's progress: a bar when the source's rows are known.
-func progressLine(table, phase string, rows, total int64) string {
-	if total <= 0 || phase == "staging" || phase == "staged" {
-		return fmt.Sprintf("%-16s %-8s %d rows", table, phase, rows)
-	}
-	frac := min(float64(rows)/float64(total), 1)
-	const width = 30
-	done := int(frac * width)
-	return fmt.Sprintf("%-16s %-8s [%s%s] %d/%d rows %3.0f%%", table, phase,
-		strings.Repeat("#", done), strings.Repeat(".", width-done), rows, total, 100*frac)
 }
 
 // failureWith is an error whose JSON object carries more fields (the refused plan, the

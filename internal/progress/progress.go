@@ -176,6 +176,19 @@ func (m *Meter) show() {
 	m.lastWidth = len(line)
 }
 
+// Println shows a finished step on a line of its own (above the live line on a terminal;
+// a log line elsewhere).
+func (m *Meter) Println(text string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.w == nil {
+		m.logger.Info(text)
+		return
+	}
+	fmt.Fprintf(m.w, "\r\033[K%s\n", text)
+	m.lastWidth = 0
+}
+
 // Finish stops the meter and clears its line (terminal); the caller prints the summary.
 func (m *Meter) Finish() {
 	select {
