@@ -396,6 +396,22 @@ func TestVersionAndIdleWorkersInStatus(t *testing.T) {
 	}
 }
 
+// With --empty, agentd logs each queue's progress while it works, not only at the end.
+func TestEmptyLogsProgress(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.bigFiles(t, 4, 256<<20)
+	b.enqueue(t)
+	a := b.start(t, "prog", "--queue", "ingest", "--workers", "1", "--empty", "--progress-every", "200ms")
+	if code := a.wait(t, 120*time.Second); code != 0 {
+		t.Fatalf("exit %d\n%s", code, a.stderr)
+	}
+	if !strings.Contains(a.stderr.String(), "msg=progress") || !strings.Contains(a.stderr.String(), "queue=ingest") ||
+		!strings.Contains(a.stderr.String(), "pending=") {
+		t.Fatalf("no progress line while it worked:\n%s", a.stderr)
+	}
+}
+
 func TestUnknownQueueIsUsageError(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

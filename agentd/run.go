@@ -60,7 +60,7 @@ type options struct {
 	queues                                                                           queueFlag
 	workers                                                                          int
 	empty, fastRebuild, makePreviews                                                 bool
-	grace, lease                                                                     time.Duration
+	grace, lease, progressEvery                                                      time.Duration
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
@@ -86,6 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.StringVar(&o.storageMode, "storage", "", "the md mirror watcher: off, observe-only or enabled (default: config [storage] mode, off)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	version := fs.Bool("version", false, "print the version (release, commit, Go) and exit")
+	fs.DurationVar(&o.progressEvery, "progress-every", 30*time.Second, "with --empty, log each queue's progress (done, rate, pending, time left) this often")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usageText)
 		cli.PrintFlags(stderr, fs)
@@ -112,7 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return out.Fail("agentd", cli.Usagef("--log-level: %v", err))
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("agent", cfg.Agentd.Name)
-	if err := serve(ctx, cfg, getenv, logger); err != nil {
+	if err := serve(ctx, cfg, getenv, logger, o.progressEvery); err != nil {
 		return out.Fail("agentd", err)
 	}
 	return cli.ExitOK
@@ -193,7 +194,7 @@ func resolve(o options, fs *flag.FlagSet, getenv func(string) string) (config.Co
 }
 
 // serve runs the daemon with resolved settings until ctx ends (or the queues are empty).
-func serve(ctx context.Context, cfg config.Config, getenv func(string) string, logger *slog.Logger) error {
+func serve(ctx context.Context, cfg config.Config, getenv func(string) string, logger *slog.Logger, progressEvery time.Duration) error {
 	a := cfg.Agentd
 	names := make([]string, 0, len(a.Queues))
 	for name := range a.Queues {
@@ -313,6 +314,15 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 	})
 	status.setPool(pool)
 	logger.Info("serving", "queues", names, "holder", holder, "empty", a.Empty)
+	if a.Empty && progressEvery > 0 {
+		progressCtx, stopProgress := context.WithCancel(ctx)
+		progressDone := make(chan struct{})
+		go func() { // owner: serve; ends when the pool has returned
+			defer close(progressDone)
+			logProgress(progressCtx, db, pool, logger, progressEvery)
+		}()
+		defer func() { stopProgress(); <-progressDone }()
+	}
 	runErr := pool.Run(ctx)
 	for _, q := range pool.State() {
 		c := q.Counts
@@ -321,6 +331,32 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 			"per_second", fmt.Sprintf("%.1f", q.Rate), "seconds", fmt.Sprintf("%.1f", q.Seconds))
 	}
 	return runErr
+}
+
+// logProgress logs, every period, each queue's figures: what this agent ended, its rate,
+// what is pending in the whole queue, and the time left at that rate.
+func logProgress(ctx context.Context, db *pgxpool.Pool, pool *queue.Pool, logger *slog.Logger, period time.Duration) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, q := range pool.State() {
+			c := q.Counts
+			args := []any{"queue", q.Queue, "completed", c[queue.OutcomeCompleted], "failed", c[queue.OutcomeFailed],
+				"deferred", c[queue.OutcomeDeferred], "per_second", fmt.Sprintf("%.1f", q.Rate)}
+			if pending, err := queue.Pending(ctx, db, queue.Specs()[q.Queue]); err == nil {
+				args = append(args, "pending", pending)
+				if q.Rate > 0 {
+					args = append(args, "left", time.Duration(float64(pending)/q.Rate*float64(time.Second)).Round(time.Second).String())
+				}
+			}
+			logger.Info("progress", args...)
+		}
+	}
 }
 
 func newUUID() string {

@@ -107,6 +107,16 @@ func Stuck(ctx context.Context, db *pgxpool.Pool, spec Spec, olderThan time.Dura
 	return out, nil
 }
 
+// Pending counts the items waiting to be claimed (deferred ones included).
+func Pending(ctx context.Context, db *pgxpool.Pool, spec Spec) (int64, error) {
+	var n int64
+	err := db.QueryRow(ctx, `SELECT count(*) FROM `+spec.table()+` WHERE NOT inprogress AND fail_dt IS NULL`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count pending %s items: %w", spec.Table, err)
+	}
+	return n, nil
+}
+
 // Idle reports whether nothing is left to do: no pending item (whatever its after time) and
 // no live lease. Expired leases count as work: rescue them first.
 func (q *Queue) Idle(ctx context.Context) (bool, error) {
