@@ -11,7 +11,7 @@ import (
 	"github.com/fitsarchive/agentd/internal/cli"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files of storage status")
+var update = flag.Bool("update", false, "rewrite the golden files (storage status, every --help)")
 
 func storageArgs(state string) []string {
 	dir := filepath.Join("..", "mdraid", "testdata", "trees", state)
