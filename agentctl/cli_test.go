@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -68,4 +69,43 @@ func TestCommandLine(t *testing.T) {
 func firstLines(s string) string {
 	lines := strings.SplitN(s, "\n", 4)
 	return strings.Join(lines[:min(3, len(lines))], "\n")
+}
+
+// agentctl config: each setting's value and source (flag, environment, file, default),
+// and the database as libpq resolves it, never with its password.
+func TestConfigShowsSources(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := dir + "/agentd.toml"
+	body := "role = \"summit\"\ndatabase_url = \"postgresql://agentd:Sekr1t@db.example/fitsdata\"\n[agentd.queues.ingest]\nworkers = 3\n"
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := agentctl(t, []string{"AGENTD_NAME=rebuild"}, "config", "--config", path, "--json")
+	if r.code != 0 || strings.Contains(r.stdout+r.stderr, "Sekr1t") {
+		t.Fatalf("exit %d; the password must not show:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	got := map[string][2]string{}
+	for _, s := range jsonOf(t, r)["settings"].([]any) {
+		m := s.(map[string]any)
+		got[m["key"].(string)] = [2]string{m["value"].(string), m["source"].(string)}
+	}
+	want := map[string][2]string{
+		"role":            {"summit", "file " + path},
+		"agentd.name":     {"rebuild", "environment $AGENTD_NAME"},
+		"agentd.queues":   {"ingest:3", "file " + path},
+		"agentd.lock_dir": {"/run/agentd/locks", "default"},
+		"database":        {"agentd@db.example:5432/fitsdata", "database_url"},
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s = %v, want %v", k, got[k], w)
+		}
+	}
+	r = agentctl(t, nil, "config", "--config", path, "--database-url", "postgresql://other@h2/db2", "--json")
+	for _, s := range jsonOf(t, r)["settings"].([]any) {
+		if m := s.(map[string]any); m["key"] == "database_url" && m["source"] != "flag --database-url" {
+			t.Errorf("database_url source %v, want the flag", m["source"])
+		}
+	}
 }

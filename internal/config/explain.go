@@ -1,0 +1,114 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/fitsarchive/agentd/internal/connstr"
+)
+
+// Setting is one effective setting and where it came from.
+type Setting struct {
+	Key    string `json:"key"`
+	Value  string `json:"value"`
+	Source string `json:"source"` // "flag --x", "environment $X", "file PATH", "PG* variables", "default"
+}
+
+// setting describes one key: its environment variable and how to print it.
+type settingDef struct {
+	key, env string
+	get      func(Config) string
+}
+
+var settingDefs = []settingDef{
+	{"role", "AGENTD_ROLE", func(c Config) string { return c.Role }},
+	{"database_url", "DATABASE_URL", func(c Config) string { return describeURL(c.DatabaseURL) }},
+	{"storage_root", "AGENTD_STORAGE_ROOT", func(c Config) string { return c.StorageRoot }},
+	{"agentd.name", "AGENTD_NAME", func(c Config) string { return c.Agentd.Name }},
+	{"agentd.lock_dir", "AGENTD_LOCK_DIR", func(c Config) string { return c.Agentd.LockDir }},
+	{"agentd.state", "AGENTD_STATE", func(c Config) string { return c.Agentd.StatePath() }},
+	{"agentd.socket", "AGENTD_SOCKET", func(c Config) string { return c.Agentd.SocketPath() }},
+	{"agentd.grace", "AGENTD_GRACE", func(c Config) string { return c.Agentd.Grace.String() }},
+	{"agentd.lease", "", func(c Config) string { return c.Agentd.Lease.String() }},
+	{"agentd.queues", "AGENTD_QUEUES", func(c Config) string { return queuesText(c.Agentd.Queues) }},
+	{"rollcall.sentinel", "", func(c Config) string { return c.Rollcall.Sentinel }},
+	{"storage.mode", "", func(c Config) string { return c.Storage.Mode }},
+	{"storage.arrays", "", func(c Config) string { return strings.Join(c.Storage.Arrays, ",") }},
+	{"storage.candidates", "", func(c Config) string { return strings.Join(c.Storage.Candidates, ",") }},
+	{"storage.grace", "", func(c Config) string { return c.Storage.Grace.String() }},
+	{"storage.max_parallel", "", func(c Config) string { return fmt.Sprint(c.Storage.MaxParallel) }},
+}
+
+// describeURL names a database URL without its password ("" stays "").
+func describeURL(u string) string {
+	if u == "" {
+		return ""
+	}
+	pc, err := pgconn.ParseConfig(u)
+	if err != nil {
+		return "(does not parse; not shown)"
+	}
+	return connstr.Describe(pc)
+}
+
+func queuesText(q map[string]QueueConfig) string {
+	var parts []string
+	for name, qc := range q {
+		parts = append(parts, fmt.Sprintf("%s:%d", name, qc.Workers))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+// Explain lists the effective settings of cfg (loaded from path with getenv, then with
+// the flags applied) and where each came from; flags maps a setting key to the flag that
+// set it. Passwords are never shown. The database agentctl and agentd connect to is listed
+// last, resolved as libpq would (PG* variables, defaults).
+func Explain(cfg Config, path string, getenv func(string) string, flags map[string]string) ([]Setting, error) {
+	if path == "" {
+		path = DefaultPath
+	}
+	var inFile toml.MetaData
+	fileFound := false
+	probe := Defaults()
+	md, err := toml.DecodeFile(path, &probe)
+	switch {
+	case err == nil:
+		inFile, fileFound = md, true
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
+	default:
+		return nil, fmt.Errorf("read config %s: %w", path, err)
+	}
+	var out []Setting
+	for _, d := range settingDefs {
+		s := Setting{Key: d.key, Value: d.get(cfg), Source: "default"}
+		switch {
+		case flags[d.key] != "":
+			s.Source = "flag " + flags[d.key]
+		case d.env != "" && getenv(d.env) != "":
+			s.Source = "environment $" + d.env
+		case fileFound && inFile.IsDefined(strings.Split(d.key, ".")...):
+			s.Source = "file " + path
+		}
+		out = append(out, s)
+	}
+	pc, err := cfg.PoolConfig("agentctl config", getenv)
+	if err != nil {
+		return out, err
+	}
+	src := "database_url"
+	if cfg.DatabaseURL == "" {
+		src = "PG* variables and libpq defaults"
+		if getenv("PGDATABASE") == "" {
+			src += " (database " + DefaultDatabase + ")"
+		}
+	}
+	out = append(out, Setting{Key: "database", Value: connstr.Describe(&pc.ConnConfig.Config), Source: src})
+	return out, nil
+}
