@@ -14,7 +14,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -34,26 +33,6 @@ var groups = map[string]string{
 const exitCodes = `Exit codes: 0 ok, 1 failed, 2 usage, 3 cannot connect or read the source, 4 wrong database
 or schema, 5 refused for safety, 6 finished with problems. --json prints one JSON object on
 stdout, errors included; logs and progress go to stderr.`
-
-// singleDashLong is a long flag written with one dash, as Go's flag package allowed.
-var singleDashLong = regexp.MustCompile(`^-([a-z][a-z0-9]*(-[a-z0-9]+)+|[a-z]{2,}[a-z0-9]*)(=.*)?$`)
-
-// modernize rewrites -json into --json (before a "--"), warning once per flag on stderr.
-func modernize(argv []string, stderr io.Writer) []string {
-	out := make([]string, 0, len(argv))
-	for i, arg := range argv {
-		if arg == "--" {
-			return append(out, argv[i:]...)
-		}
-		if singleDashLong.MatchString(arg) {
-			name := strings.SplitN(arg[1:], "=", 2)[0]
-			fmt.Fprintf(stderr, "agentctl: warning: -%s is deprecated; write --%s\n", name, name)
-			arg = "-" + arg
-		}
-		out = append(out, arg)
-	}
-	return out
-}
 
 // newRoot builds the command tree over a, whose run results come back through *result.
 func newRoot(ctx context.Context, a *app, stdout, stderr io.Writer) *cobra.Command {
@@ -150,7 +129,7 @@ func run(ctx context.Context, argv []string, stdout, stderr io.Writer, getenv fu
 			a.out.JSON = true // before parsing: a parse error is JSON too
 		}
 	}
-	root.SetArgs(modernize(argv, stderr))
+	root.SetArgs(cli.ModernizeArgs("agentctl", argv, stderr))
 	cmd, err := root.ExecuteC()
 	if err == nil {
 		return cli.ExitOK

@@ -524,3 +524,33 @@ func TestStorageUnitFile(t *testing.T) {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }
+
+// agentd's command line: help on stdout, --version, an argument or unknown flag a usage
+// error (2) naming agentd, and the old single-dash long flags accepted with a warning.
+func TestAgentdCommandLine(t *testing.T) {
+	t.Parallel()
+	run := func(args ...string) (int, string, string) {
+		cmd := exec.Command(agentdBin, args...)
+		var so, se bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &so, &se
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode(), so.String(), se.String()
+		}
+		return 0, so.String(), se.String()
+	}
+	if code, out, _ := run("--help"); code != 0 || !strings.Contains(out, "--queue") || !strings.Contains(out, "examples:") {
+		t.Fatalf("--help: exit %d, stdout %q", code, out)
+	}
+	if code, _, errOut := run("extra"); code != cli.ExitUsage || !strings.Contains(errOut, "agentd:") {
+		t.Fatalf("an argument: exit %d, stderr %q", code, errOut)
+	}
+	if code, _, errOut := run("--bogus"); code != cli.ExitUsage || !strings.Contains(errOut, "agentd: unknown flag: --bogus") {
+		t.Fatalf("unknown flag: exit %d, stderr %q", code, errOut)
+	}
+	if code, _, errOut := run("-log-level", "nonsense"); code != cli.ExitUsage || !strings.Contains(errOut, "-log-level is deprecated; write --log-level") ||
+		!strings.Contains(errOut, "--log-level") {
+		t.Fatalf("single-dash flag: exit %d, stderr %q", code, errOut)
+	}
+}

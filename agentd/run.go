@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/fitsarchive/agentd/internal/cli"
 	"github.com/fitsarchive/agentd/internal/config"
@@ -27,9 +29,7 @@ import (
 	"github.com/fitsarchive/agentd/queue"
 )
 
-const usageText = `usage: agentd [flags]
-
-Services the archive's work queues until stopped (SIGTERM/SIGINT: stop claiming, let
+const usageText = `Services the archive's work queues until stopped (SIGTERM/SIGINT: stop claiming, let
 running items finish within --grace, release the rest and any row still claimed under this
 agent, exit 0; with the database unreachable, log what is left claimed and exit 1 at most
 10 s after the grace). Each worker holds the
@@ -43,10 +43,7 @@ not done). That needs no database, so it works while PostgreSQL is down.
 examples:
   agentd --queue ingest --workers 3 --name rebuild --empty
   agentd --config /etc/agentd/agentd.toml
-  agentd --name storage --storage enabled
-
-flags:
-`
+  agentd --name storage --storage enabled`
 
 // queueFlag collects repeated --queue NAME[:WORKERS].
 type queueFlag []string
@@ -85,42 +82,51 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.DurationVar(&o.lease, "lease", 0, "how long a claim lives without a heartbeat (default 60s)")
 	fs.StringVar(&o.storageMode, "storage", "", "the md mirror watcher: off, observe-only or enabled (default: config [storage] mode, off)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
-	version := fs.Bool("version", false, "print the version (release, commit, Go) and exit")
 	fs.DurationVar(&o.progressEvery, "progress-every", 30*time.Second, "with --empty, log each queue's progress (done, rate, pending, time left) this often")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usageText)
-		cli.PrintFlags(stderr, fs)
+	ran := false
+	root := &cobra.Command{
+		Use:           "agentd [flags]",
+		Short:         "service the archive's work queues and watch the md mirrors",
+		Long:          "agentd: service the archive's work queues and watch the md mirrors.\n\n" + usageText,
+		Version:       cli.Version(),
+		Args:          cobra.NoArgs,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		RunE: func(c *cobra.Command, _ []string) error {
+			ran = true
+			set := map[string]bool{}
+			c.Flags().Visit(func(f *pflag.Flag) { set[f.Name] = true })
+			cfg, err := resolve(o, set, getenv)
+			if err != nil {
+				return cli.WithCode(cli.ExitUsage, err)
+			}
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+				return cli.Usagef("--log-level: %v", err)
+			}
+			logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("agent", cfg.Agentd.Name)
+			return serve(ctx, cfg, getenv, logger, o.progressEvery)
+		},
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return cli.ExitOK
-		}
-		return out.Fail("agentd", cli.Usagef("%v", err))
-	}
-	if fs.NArg() > 0 {
-		return out.Fail("agentd", cli.Usagef("unexpected argument %q", fs.Arg(0)))
-	}
-	if *version {
-		fmt.Fprintf(stdout, "agentd %s\n", cli.Version())
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetVersionTemplate("agentd {{.Version}}\n")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cli.Usagef("%v", err) })
+	root.Flags().AddGoFlagSet(fs)
+	root.SetArgs(cli.ModernizeArgs("agentd", args, stderr))
+	err := root.Execute()
+	if err == nil {
 		return cli.ExitOK
 	}
-	cfg, err := resolve(o, fs, getenv)
-	if err != nil {
-		return out.Fail("agentd", cli.WithCode(cli.ExitUsage, err))
+	var coded *cli.Error
+	if !ran && !errors.As(err, &coded) {
+		err = cli.Usagef("%v", err) // cobra's own: an argument where none is taken
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
-		return out.Fail("agentd", cli.Usagef("--log-level: %v", err))
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("agent", cfg.Agentd.Name)
-	if err := serve(ctx, cfg, getenv, logger, o.progressEvery); err != nil {
-		return out.Fail("agentd", err)
-	}
-	return cli.ExitOK
+	return out.Fail("agentd", err)
 }
 
 // resolve applies flags over the config file and environment.
-func resolve(o options, fs *flag.FlagSet, getenv func(string) string) (config.Config, error) {
+func resolve(o options, set map[string]bool, getenv func(string) string) (config.Config, error) {
 	path, explicit := o.configPath, o.configPath != ""
 	if !explicit && getenv("AGENTD_CONFIG") != "" {
 		path, explicit = getenv("AGENTD_CONFIG"), true
@@ -129,8 +135,6 @@ func resolve(o options, fs *flag.FlagSet, getenv func(string) string) (config.Co
 	if err != nil {
 		return cfg, err
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	str := func(name string, dst *string, v string) {
 		if set[name] {
 			*dst = v

@@ -8,11 +8,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"regexp"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -163,21 +163,6 @@ func IsTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// PrintFlags lists a flag set's flags in the --long-name form both binaries document.
-func PrintFlags(w io.Writer, fs *flag.FlagSet) {
-	fs.VisitAll(func(f *flag.Flag) {
-		name, usage := flag.UnquoteUsage(f)
-		line := "  --" + f.Name
-		if name != "" {
-			line += " " + strings.ToUpper(name)
-		}
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" && f.DefValue != "[]" {
-			usage += " (default " + f.DefValue + ")"
-		}
-		fmt.Fprintf(w, "%s\n    \t%s\n", line, usage)
-	})
-}
-
 // oneLine folds a multi-line message (pgx lists every connection attempt on its own line)
 // into the single line the command-line contract promises.
 func oneLine(s string) string {
@@ -230,4 +215,25 @@ func Version() string {
 		commit += "+dirty"
 	}
 	return fmt.Sprintf("%s (commit %s, %s)", v, commit, goVersion)
+}
+
+// singleDashLong is a long flag written with one dash, as Go's flag package allowed.
+var singleDashLong = regexp.MustCompile(`^-([a-z][a-z0-9]*(-[a-z0-9]+)+|[a-z]{2,}[a-z0-9]*)(=.*)?$`)
+
+// ModernizeArgs rewrites single-dash long flags (-json, as Go's flag package accepted
+// them) into --json before a "--", warning on stderr: cobra reads -json as -j -s -o -n.
+func ModernizeArgs(prog string, argv []string, stderr io.Writer) []string {
+	out := make([]string, 0, len(argv))
+	for i, arg := range argv {
+		if arg == "--" {
+			return append(out, argv[i:]...)
+		}
+		if singleDashLong.MatchString(arg) {
+			name := strings.SplitN(arg[1:], "=", 2)[0]
+			fmt.Fprintf(stderr, "%s: warning: -%s is deprecated; write --%s\n", prog, name, name)
+			arg = "-" + arg
+		}
+		out = append(out, arg)
+	}
+	return out
 }
