@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/fitsarchive/agentd/internal/connstr"
 	"github.com/fitsarchive/agentd/internal/schema"
 )
 
@@ -28,7 +29,7 @@ example:
 				if err != nil {
 					return err
 				}
-				return a.reportMigrations(applied)
+				return a.reportMigrations(applied, connstr.Describe(&conn.Config().Config))
 			},
 		},
 		{
@@ -48,7 +49,7 @@ example:
 				if err != nil {
 					return err
 				}
-				return a.reportMigrations(applied)
+				return a.reportMigrations(applied, connstr.Describe(&conn.Config().Config))
 			},
 		},
 		{
@@ -77,7 +78,7 @@ example:
 	}
 }
 
-func (a *app) reportMigrations(applied []schema.Migration) error {
+func (a *app) reportMigrations(applied []schema.Migration, target string) error {
 	type mig struct {
 		Version int    `json:"version"`
 		Name    string `json:"name"`
@@ -86,12 +87,12 @@ func (a *app) reportMigrations(applied []schema.Migration) error {
 	for i, m := range applied {
 		list[i] = mig{m.Version, m.Name}
 	}
-	a.out.Result(map[string]any{"applied": list, "version": schema.Latest()}, func(w io.Writer) {
+	a.out.Result(map[string]any{"applied": list, "version": schema.Latest(), "database": target}, func(w io.Writer) {
 		if len(list) == 0 {
-			fmt.Fprintf(w, "schema already at version %d\n", schema.Latest())
+			fmt.Fprintf(w, "%s: schema already at version %d\n", target, schema.Latest())
 		}
 		for _, m := range list {
-			fmt.Fprintf(w, "applied migration %d (%s)\n", m.Version, m.Name)
+			fmt.Fprintf(w, "%s: applied migration %d (%s)\n", target, m.Version, m.Name)
 		}
 	})
 	return nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fitsarchive/agentd/internal/cli"
+	"github.com/fitsarchive/agentd/internal/connstr"
 	"github.com/fitsarchive/agentd/queue"
 )
 
@@ -194,8 +195,9 @@ examples:
 				if err != nil {
 					return err
 				}
-				a.out.Result(map[string]any{"queue": specs[0].Name, "rearmed": n}, func(w io.Writer) {
-					fmt.Fprintf(w, "%s: %d failed items pending again\n", specs[0].Name, n)
+				target := connstr.Describe(&pool.Config().ConnConfig.Config)
+				a.out.Result(map[string]any{"queue": specs[0].Name, "rearmed": n, "database": target}, func(w io.Writer) {
+					fmt.Fprintf(w, "%s: %d failed items pending again in %s\n", specs[0].Name, n, target)
 				})
 				return nil
 			},
