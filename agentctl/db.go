@@ -69,10 +69,17 @@ example:
 				if err != nil {
 					return err
 				}
-				a.out.Result(map[string]any{"database": v, "program": schema.Latest()}, func(w io.Writer) {
-					fmt.Fprintf(w, "database schema version %d, program schema version %d\n", v, schema.Latest())
-				})
-				return schema.Check(ctx, conn)
+				versions := map[string]any{"database": v, "program": schema.Latest()}
+				line := fmt.Sprintf("database schema version %d, program schema version %d\n", v, schema.Latest())
+				if err := schema.Check(ctx, conn); err != nil {
+					// One JSON object: the error, with the versions in it.
+					if !a.out.JSON {
+						fmt.Fprint(a.out.Stdout, line)
+					}
+					return &failureWith{err: err, extra: versions}
+				}
+				a.out.Result(versions, func(w io.Writer) { fmt.Fprint(w, line) })
+				return nil
 			},
 		},
 	}
