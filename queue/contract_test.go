@@ -595,12 +595,10 @@ func TestStopReleasesStragglers(t *testing.T) {
 	var logs syncBuffer
 	pool := poolFor(queue.PoolConfig{Lease: time.Hour, Logger: testLogger(&logs)}, b.db,
 		func(context.Context, queue.Item) (queue.Result, error) { return queue.Complete, nil }, 1)
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- pool.Run(runCtx) }()
+	run := runBackground(ctx, pool)
 	time.Sleep(300 * time.Millisecond)
-	stop()
-	if err := <-done; err != nil {
+	run.stop()
+	if err := <-run.done; err != nil {
 		t.Fatalf("clean stop: %v", err)
 	}
 	r := b.row(t, "N20200101S0001.fits")
@@ -631,22 +629,14 @@ func TestStopWithTheDatabaseUnreachable(t *testing.T) {
 	const grace, cleanup = 200 * time.Millisecond, time.Second
 	pool := poolFor(queue.PoolConfig{Lease: time.Minute, Grace: grace, Cleanup: cleanup, LockWait: 200 * time.Millisecond,
 		NoListen: true, Journal: j, Logger: testLogger(&logs)}, pgtest.Pool(t, proxyURL), handler, 2)
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- pool.Run(runCtx) }()
-	for i := 0; i < 2; i++ {
-		select {
-		case <-started:
-		case <-time.After(10 * time.Second):
-			t.Fatal("items not started")
-		}
-	}
+	run := runBackground(ctx, pool)
+	waitStarted(t, started, 2)
 	proxy.Down(true)
 	proxy.Cut()
 	stopped := time.Now()
-	stop()
+	run.stop()
 	select {
-	case err := <-done:
+	case err := <-run.done:
 		if err == nil || !strings.Contains(err.Error(), "left") {
 			t.Fatalf("stop with the database unreachable = %v; want an error saying what is left", err)
 		}
@@ -747,16 +737,10 @@ func TestStopReleaseWhoseAnswerIsLost(t *testing.T) {
 	var logs syncBuffer
 	pool := poolFor(queue.PoolConfig{Lease: time.Minute, Grace: 100 * time.Millisecond, NoListen: true,
 		Logger: testLogger(&logs)}, pgtest.Pool(t, proxyURL), handler, 1)
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- pool.Run(runCtx) }()
-	select {
-	case <-started:
-	case <-time.After(10 * time.Second):
-		t.Fatal("item not started")
-	}
-	stop()
-	if err := <-done; err != nil {
+	run := runBackground(ctx, pool)
+	waitStarted(t, started, 1)
+	run.stop()
+	if err := <-run.done; err != nil {
 		t.Fatalf("stop: %v\n%s", err, logs.String())
 	}
 	if proxy.Lost() != 1 {

@@ -44,11 +44,16 @@ func (q *Queue) Complete(ctx context.Context, tx pgx.Tx, it Item) error {
 	return nil
 }
 
-// fenced runs stmt (with args) after setting lock_timeout, as one implicit transaction in one
-// round trip; scan reads its rows.
+// fenced runs stmt (with args) with lock_timeout set (see inBatch); scan reads its rows.
 func (q *Queue) fenced(ctx context.Context, stmt string, scan func(pgx.Rows) error, args ...any) error {
+	return q.inBatch(ctx, "lock_timeout", q.lockTimeout(), stmt, scan, args...)
+}
+
+// inBatch runs stmt (with args) after set_config(setting, value, local), as one implicit
+// transaction in one round trip, so the setting holds for stmt alone; scan reads its rows.
+func (q *Queue) inBatch(ctx context.Context, setting, value, stmt string, scan func(pgx.Rows) error, args ...any) error {
 	b := &pgx.Batch{}
-	b.Queue(`SELECT set_config('lock_timeout', $1, true)`, q.lockTimeout())
+	b.Queue(`SELECT set_config($1, $2, true)`, setting, value)
 	b.Queue(stmt, args...).Query(func(rows pgx.Rows) error {
 		defer rows.Close()
 		if err := scan(rows); err != nil {

@@ -430,16 +430,7 @@ func (p *Pool) releaseAll(by time.Time) error {
 			p.event(name, "straggler", e.Label, "released at stop")
 		}
 		for _, it := range held { // held, but no row of ours any more
-			ev := s.q.Whereabouts(ctx, it)
-			if retried {
-				p.cfg.Logger.Info("token gone on a retried release at stop: an earlier attempt whose answer was lost released it, or another agent ended it",
-					"queue", name, "item", it.Label, "token", it.Token, "evidence", ev)
-				done = append(done, Done{Item: it, Outcome: OutcomeReleased})
-				continue
-			}
-			p.cfg.Logger.Warn("claim lost: the row no longer carries our token", "queue", name, "item", it.Label,
-				"token", it.Token, "evidence", ev)
-			done = append(done, Done{Item: it, Outcome: OutcomeLost})
+			done = append(done, p.tokenGone(ctx, s, it, retried, OutcomeReleased, errors.New("release at stop")))
 		}
 		p.record(s, done)
 	}
@@ -752,6 +743,24 @@ func (p *Pool) record(s *served, done []Done) {
 	}
 }
 
+// tokenGone settles an item whose statement found its token gone: lost, with the evidence
+// of where the item is now, unless an earlier attempt of the same statement failed (retried)
+// and may have done the work itself, its answer lost: then the intended outcome, logged with
+// the same evidence.
+func (p *Pool) tokenGone(ctx context.Context, s *served, it Item, retried bool, intended string, why error) Done {
+	name := s.w.Spec.Name
+	ev := s.q.Whereabouts(ctx, it)
+	if retried {
+		p.cfg.Logger.Info("token gone on a retry: an earlier attempt whose answer was lost ended it, or another agent did",
+			"queue", name, "item", it.Label, "token", it.Token, "counted_as", intended, "evidence", ev)
+		return Done{Item: it, Outcome: intended}
+	}
+	p.cfg.Logger.Warn("claim lost: the row no longer carries our token", "queue", name, "item", it.Label,
+		"token", it.Token, "evidence", ev, "seen_by", why)
+	p.event(name, "lost", it.Label, ev)
+	return Done{Item: it, Outcome: OutcomeLost}
+}
+
 // transientDelay is how long an item whose handler met a transient database error waits
 // before it may be claimed again.
 const transientDelay = 2 * time.Second
@@ -771,23 +780,10 @@ func (p *Pool) settle(parent context.Context, s *served, batch []finishing) (don
 	name := s.w.Spec.Name
 	ctx, cancel := p.opContext(parent)
 	defer cancel()
-	// gone settles a verdict whose statement found the token gone: lost, unless an earlier
-	// attempt of the same statement may have done it (then the intended outcome, logged with
-	// the same evidence).
 	gone := func(f finishing, intended string, why error) Done {
-		it := f.item
-		ev := s.q.Whereabouts(ctx, it)
-		if f.retried {
-			p.cfg.Logger.Info("token gone on a retry: an earlier attempt whose answer was lost ended it, or another agent did",
-				"queue", name, "item", it.Label, "token", it.Token, "counted_as", intended, "evidence", ev)
-			return Done{Item: it, Outcome: intended}
-		}
-		p.cfg.Logger.Warn("claim lost: the row no longer carries our token", "queue", name, "item", it.Label,
-			"token", it.Token, "evidence", ev, "seen_by", why)
-		p.event(name, "lost", it.Label, ev)
-		return Done{Item: it, Outcome: OutcomeLost}
+		return p.tokenGone(ctx, s, f.item, f.retried, intended, why)
 	}
-	lost := func(it Item, why error) Done { return gone(finishing{item: it}, OutcomeLost, why) }
+	lost := func(it Item, why error) Done { return p.tokenGone(ctx, s, it, false, OutcomeLost, why) }
 	// retryable logs a statement that failed: the verdict stays held and is tried again.
 	retryable := func(f finishing, what string, err error) {
 		f.retried, f.tries = true, f.tries+1

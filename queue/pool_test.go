@@ -47,6 +47,33 @@ func (j *memJournal) Outstanding(string) ([]string, error) {
 	return out, nil
 }
 
+// running is a pool run in the background.
+type running struct {
+	stop context.CancelFunc
+	done chan error
+}
+
+// runBackground starts pool.Run; stop cancels it.
+func runBackground(ctx context.Context, pool *queue.Pool) running {
+	runCtx, stop := context.WithCancel(ctx)
+	r := running{stop: stop, done: make(chan error, 1)}
+	go func() { r.done <- pool.Run(runCtx) }()
+	return r
+}
+
+// waitStarted waits for n signals on started (handlers that began), failing the test after
+// 10 s.
+func waitStarted(t *testing.T, started <-chan struct{}, n int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+			t.Fatal("items not started")
+		}
+	}
+}
+
 func TestPoolEmptiesQueue(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -122,19 +149,11 @@ func TestPoolReleasesOnShutdownAfterGrace(t *testing.T) {
 		DB: b.db, Owner: owner, Holder: "test", Lease: time.Minute, Grace: 100 * time.Millisecond,
 		Queues: []queue.Workers{{Spec: queue.Ingest(), Count: 2, Handler: handler}},
 	})
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- pool.Run(runCtx) }()
-	for i := 0; i < 2; i++ {
-		select {
-		case <-started:
-		case <-time.After(10 * time.Second):
-			t.Fatal("items not started")
-		}
-	}
-	stop()
+	run := runBackground(ctx, pool)
+	waitStarted(t, started, 2)
+	run.stop()
 	select {
-	case err := <-done:
+	case err := <-run.done:
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -209,10 +209,8 @@ func (q *Queue) ClaimTimeout() time.Duration { return q.opt.LockWait + 5*time.Se
 
 func (q *Queue) claim(ctx context.Context, holders []string) ([]Item, error) {
 	var items []Item
-	b := &pgx.Batch{}
-	b.Queue(`SELECT set_config('statement_timeout', $1, true)`, fmt.Sprintf("%dms", q.ClaimTimeout().Milliseconds()))
-	b.Queue(q.sql.claim, len(holders), q.opt.Owner, holders, q.opt.Lease.Milliseconds()).Query(func(rows pgx.Rows) error {
-		defer rows.Close()
+	timeout := fmt.Sprintf("%dms", q.ClaimTimeout().Milliseconds())
+	err := q.inBatch(ctx, "statement_timeout", timeout, q.sql.claim, func(rows pgx.Rows) error {
 		for rows.Next() {
 			it := Item{spec: &q.spec, Payload: make([]any, len(q.spec.Payload))}
 			dest := []any{&it.Token, &it.Label, &it.Holder, &it.Attempts}
@@ -224,9 +222,9 @@ func (q *Queue) claim(ctx context.Context, holders []string) ([]Item, error) {
 			}
 			items = append(items, it)
 		}
-		return rows.Err()
-	})
-	if err := q.db.SendBatch(ctx, b).Close(); err != nil {
+		return nil
+	}, len(holders), q.opt.Owner, holders, q.opt.Lease.Milliseconds())
+	if err != nil {
 		return nil, fmt.Errorf("claim from %s: %w", q.spec.Table, err)
 	}
 	return items, nil
