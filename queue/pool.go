@@ -600,7 +600,9 @@ func (p *Pool) claim(ctx context.Context, s *served, holders []string) ([]Item, 
 	s.mu.Lock()
 	s.suspect = time.Now().Add(p.cfg.Lease)
 	s.mu.Unlock()
-	p.sweepOrphans(claimCtx, s)
+	sweepCtx, cancelSweep := p.opContext(context.WithoutCancel(ctx)) // claimCtx may be spent
+	defer cancelSweep()
+	p.sweepOrphans(sweepCtx, s)
 	return nil, err
 }
 
@@ -743,6 +745,19 @@ func (p *Pool) record(s *served, done []Done) {
 	}
 }
 
+// escalate notes that a statement settling f failed with err (f is retried; its answer may
+// have been lost). When the same verdict keeps failing for a reason of its own (not a
+// transient one), it becomes a release — a plainer statement — so that the item is not held
+// for ever; escalate reports whether it did.
+func escalate(f *finishing, err error) bool {
+	f.retried, f.tries = true, f.tries+1
+	if f.tries >= maxSettleTries && !f.release && !Transient(err) {
+		f.release = true
+		return true
+	}
+	return false
+}
+
 // tokenGone settles an item whose statement found its token gone: lost, with the evidence
 // of where the item is now, unless an earlier attempt of the same statement failed (retried)
 // and may have done the work itself, its answer lost: then the intended outcome, logged with
@@ -786,12 +801,8 @@ func (p *Pool) settle(parent context.Context, s *served, batch []finishing) (don
 	lost := func(it Item, why error) Done { return p.tokenGone(ctx, s, it, false, OutcomeLost, why) }
 	// retryable logs a statement that failed: the verdict stays held and is tried again.
 	retryable := func(f finishing, what string, err error) {
-		f.retried, f.tries = true, f.tries+1
-		if f.tries >= maxSettleTries && !f.release && !Transient(err) {
-			// The same statement keeps failing for a reason of its own: put the item back
-			// instead (a plainer statement), so that it is not held for ever.
+		if escalate(&f, err) {
 			p.cfg.Logger.Warn(what+" keeps failing; putting the item back instead", "queue", name, "item", f.item.Label, "err", err)
-			f.release = true
 		} else {
 			p.cfg.Logger.Warn(what+" failed; holding the item and trying again", "queue", name, "item", f.item.Label, "err", err)
 		}
@@ -868,7 +879,7 @@ func (p *Pool) settle(parent context.Context, s *served, batch []finishing) (don
 	if err != nil {
 		p.cfg.Logger.Warn("complete failed; holding the items and trying again", "queue", name, "n", len(items), "err", err)
 		for _, f := range toComplete {
-			f.retried = true
+			escalate(&f, err)
 			again = append(again, f)
 		}
 		return done, again
