@@ -34,7 +34,7 @@ const exitCodes = `Exit codes: 0 ok, 1 failed, 2 usage, 3 cannot connect or read
 or schema, 5 refused for safety, 6 finished with problems. --json prints one JSON object on
 stdout, errors included; logs and progress go to stderr.`
 
-// newRoot builds the command tree over a, whose run results come back through *result.
+// newRoot builds the command tree; the commands run over a.
 func newRoot(ctx context.Context, a *app, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:                        "agentctl",

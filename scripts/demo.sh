@@ -12,9 +12,7 @@ cd "$(dirname "$0")/.."
 . scripts/goenv.sh
 
 started=$(date +%s%N)
-pg_start
-eval "$(pg_env)"
-export PGHOST PGPORT PGUSER
+pg_use
 
 echo "== build" >&2
 go build -o bin/agentctl ./agentctl

@@ -9,7 +9,5 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/pg.sh
 . scripts/pg.sh
 . scripts/goenv.sh
-pg_start
-eval "$(pg_env)"
-export PGHOST PGPORT PGUSER TEST_DATABASE_URL
+pg_use
 exec go run ./bench/fleet "$@"

@@ -45,6 +45,13 @@ pg_as() {
 	fi
 }
 
+# pg_use starts the cluster and exports its environment into the calling script.
+pg_use() {
+	pg_start
+	eval "$(pg_env)"
+	export PGHOST PGPORT PGUSER TEST_DATABASE_URL
+}
+
 pg_env() {
 	cat <<ENV
 PGCLUSTER_DIR='$pg_dir'

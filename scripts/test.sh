@@ -9,19 +9,17 @@ cd "$(dirname "$0")/.."
 . scripts/pg.sh
 . scripts/goenv.sh
 
-pg_start
-eval "$(pg_env)"
-export PGHOST PGPORT PGUSER TEST_DATABASE_URL
+pg_use
 
 # Databases left behind by an interrupted run.
 psql -X -q -At -d postgres -c "SELECT datname FROM pg_database WHERE datname LIKE 'agentd\_test\_%' AND datname NOT LIKE 'agentd\_test\_tmpl\_%'" |
 	while read -r db; do dropdb --force --if-exists "$db" 2>/dev/null || true; done
 
 go vet ./...
-bash scripts/vulncheck.sh
 if [ $# -gt 0 ]; then
 	exec go test -count=1 -timeout 30m "$@"
 fi
+bash scripts/vulncheck.sh
 go test -count=1 -timeout 30m ./...
 # The fleet stress test (agentd processes killed under CPU load) is timing-heavy: it runs
 # alone, after the parallel suite and its qemu tests, with its own time cap.

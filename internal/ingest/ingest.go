@@ -50,12 +50,12 @@ var (
 	ErrMissing = errors.New("file not found in storage")
 	// ErrCorrupt is returned when a compressed file cannot be decompressed.
 	ErrCorrupt = errors.New("corrupt compressed file")
-	// ErrTooLarge is returned when a compressed file expands past MaxExpansion.
+	// ErrTooLarge is returned when a compressed file expands past its cap (MaxRatio).
 	ErrTooLarge = errors.New("compressed file expands too much")
 )
 
-// MaxExpansion bounds what a .bz2 may decompress to: MaxRatio times its own size, and never
-// less than MinExpansionCap. Archive FITS files compress 2-20×; a 785-byte bzip2 bomb
+// A .bz2 may decompress to MaxRatio times its own size, and never less than
+// MinExpansionCap. Archive FITS files compress 2-20×; a 785-byte bzip2 bomb
 // expands to 1 GiB, which would pin a worker (its heartbeat keeping the lease) for minutes.
 const (
 	MaxRatio        = 200
@@ -178,7 +178,7 @@ func (g *Ingester) Handle(ctx context.Context, it queue.Item) (queue.Result, err
 		}
 	}
 
-	scan, err := ScanReaderLimit(ctx, f, full, filenames.Compressed(name), strings.Contains(name, ".fits"),
+	scan, err := ScanReader(ctx, f, full, filenames.Compressed(name), strings.Contains(name, ".fits"),
 		max(MinExpansionCap, MaxRatio*fi.Size()))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -283,19 +283,13 @@ func ScanFile(ctx context.Context, path string, compressed, parseFITS bool) (Sca
 		return Scan{}, fmt.Errorf("cannot read %s: %w", path, err)
 	}
 	defer f.Close()
-	return ScanReader(ctx, f, path, compressed, parseFITS)
+	return ScanReader(ctx, f, path, compressed, parseFITS, 0)
 }
 
 // ScanReader reads the file once: md5 and size of the stored bytes, of the decompressed data
 // for .bz2 (streamed, no temporary file), and the FITS headers when parseFITS is set. path
-// names it in errors.
-func ScanReader(ctx context.Context, f io.Reader, path string, compressed, parseFITS bool) (Scan, error) {
-	return ScanReaderLimit(ctx, f, path, compressed, parseFITS, 0)
-}
-
-// ScanReaderLimit is ScanReader with a bound on the decompressed size (0: none): past it,
-// ErrTooLarge.
-func ScanReaderLimit(ctx context.Context, f io.Reader, path string, compressed, parseFITS bool, limit int64) (Scan, error) {
+// names it in errors. limit bounds the decompressed size (0: none): past it, ErrTooLarge.
+func ScanReader(ctx context.Context, f io.Reader, path string, compressed, parseFITS bool, limit int64) (Scan, error) {
 	var s Scan
 	fileHash := md5.New()
 	raw := &hashingReader{r: &ctxReader{ctx: ctx, r: f}, h: fileHash}

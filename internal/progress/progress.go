@@ -33,9 +33,8 @@ type Meter struct {
 	now      func() time.Time
 
 	mu        sync.Mutex
-	start     time.Time
 	phase     string
-	phaseAt   time.Time
+	phaseAt   time.Time // start of the phase (of the work, before any)
 	done      int64
 	total     int64
 	estimate  bool
@@ -68,8 +67,7 @@ func Start(w io.Writer, what string, opt Options) *Meter {
 	if opt.Terminal {
 		m.w = w
 	}
-	m.start = m.now()
-	m.phaseAt = m.start
+	m.phaseAt = m.now()
 	period := m.interval
 	if m.w != nil {
 		period = redraw

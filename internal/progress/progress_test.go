@@ -24,7 +24,7 @@ func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unloc
 
 func TestLineShowsRateETAAndNeverOvershoots(t *testing.T) {
 	c := &clock{t: time.Unix(1000, 0)}
-	m := &Meter{what: "enqueue", unit: "files", now: c.now, start: c.now(), phaseAt: c.now()}
+	m := &Meter{what: "enqueue", unit: "files", now: c.now, phaseAt: c.now()}
 	if got := m.Line(); got != "enqueue: 0s elapsed" {
 		t.Fatalf("nothing yet: %q", got)
 	}
