@@ -119,7 +119,7 @@ func leaf(ctx context.Context, a *app, c *command, word string) *cobra.Command {
 }
 
 func run(ctx context.Context, argv []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	a := &app{out: cli.Output{Stdout: stdout, Stderr: stderr}, getenv: getenv}
+	a := &app{out: cli.Output{Stdout: stdout, Stderr: stderr, Classes: exitClasses}, getenv: getenv}
 	root := newRoot(ctx, a, stdout, stderr) // defines --json, setting it false
 	for _, arg := range argv {
 		if arg == "--" {

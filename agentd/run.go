@@ -61,7 +61,7 @@ type options struct {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	out := cli.Output{Stdout: stdout, Stderr: stderr}
+	out := cli.Output{Stdout: stdout, Stderr: stderr, Classes: exitClasses}
 	fs := flag.NewFlagSet("agentd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options

@@ -1,7 +1,8 @@
-// Package cli is the command-line contract shared by agentd and agentctl: the exit codes,
-// decided in one place from the error classes of the other packages; the --json form (exactly
-// one object on stdout, errors included); and the small command/flag framework both binaries
-// use so that every command has --help with an example.
+// Package cli is the command-line contract shared by agentd and agentctl: the exit codes and
+// how an error is given one (each binary lists the error classes of the packages it runs,
+// so neither links the other's); the --json form (exactly one object on stdout, errors
+// included); the version string; and the compatibility rewrite of single-dash long flags.
+// The commands themselves are built with cobra in each binary.
 package cli
 
 import (
@@ -20,10 +21,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
-
-	"github.com/fitsarchive/agentd/internal/rollcall"
-	"github.com/fitsarchive/agentd/internal/schema"
-	"github.com/fitsarchive/agentd/pgsync"
 )
 
 // Exit codes of both binaries (style.md, "Command-line contract").
@@ -64,31 +61,16 @@ func WithCode(code int, err error) error {
 	return &Error{Code: code, Err: err}
 }
 
-// classes maps the sentinel errors of the project's packages to exit codes. Packages that
-// add sentinels worth their own code are listed here, nowhere else.
-var classes = []struct {
-	err  error
-	code int
-}{
-	{schema.ErrNotArchive, ExitWrong},
-	{schema.ErrTooNew, ExitWrong},
-	{schema.ErrOutdated, ExitWrong},
-	{schema.ErrNoSchema, ExitWrong},
-	{schema.ErrNotEmpty, ExitRefused},
-	{pgsync.ErrConnect, ExitConnect},
-	{pgsync.ErrNotEmpty, ExitRefused},
-	{pgsync.ErrBadMap, ExitUsage},
-	{pgsync.ErrNoTable, ExitWrong},
-	{pgsync.ErrPlan, ExitWrong},
-	{pgsync.ErrValue, ExitFailed},
-	{pgsync.ErrNotDump, ExitWrong},
-	{rollcall.ErrBadRoot, ExitRefused},
-	{rollcall.ErrTooManyMissing, ExitRefused},
-	{pgsync.ErrInserts, ExitWrong},
+// Class gives the errors that are (errors.Is) Err an exit code. Each binary lists the
+// classes of the packages its commands run, next to those commands.
+type Class struct {
+	Err  error
+	Code int
 }
 
-// ExitCode decides the exit code of err.
-func ExitCode(err error) int {
+// ExitCode decides the exit code of err: an explicit code (Error), else the first of
+// classes err is, else 3 for a connection that failed, else 1.
+func ExitCode(err error, classes []Class) int {
 	if err == nil {
 		return ExitOK
 	}
@@ -97,8 +79,8 @@ func ExitCode(err error) int {
 		return e.Code
 	}
 	for _, c := range classes {
-		if errors.Is(err, c.err) {
-			return c.code
+		if errors.Is(err, c.Err) {
+			return c.Code
 		}
 	}
 	var ce *pgconn.ConnectError
@@ -111,9 +93,10 @@ func ExitCode(err error) int {
 
 // Output writes a command's result: human text, or with JSON exactly one object on stdout.
 type Output struct {
-	JSON   bool
-	Stdout io.Writer
-	Stderr io.Writer
+	JSON    bool
+	Stdout  io.Writer
+	Stderr  io.Writer
+	Classes []Class // the binary's error classes, for the exit code
 }
 
 // Result prints v as JSON, or calls human to print text.
@@ -135,7 +118,7 @@ func (o Output) Fail(prog string, err error) int {
 
 // FailWith is Fail with more fields for the JSON object (e.g. the plan that was refused).
 func (o Output) FailWith(prog string, err error, extra map[string]any) int {
-	code := ExitCode(err)
+	code := ExitCode(err, o.Classes)
 	msg := oneLine(err.Error())
 	if errors.Is(err, context.Canceled) {
 		msg = "interrupted: " + msg
