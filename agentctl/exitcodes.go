@@ -4,6 +4,7 @@ import (
 	"github.com/fitsarchive/agentd/internal/cli"
 	"github.com/fitsarchive/agentd/internal/rollcall"
 	"github.com/fitsarchive/agentd/internal/schema"
+	"github.com/fitsarchive/agentd/pgdump"
 	"github.com/fitsarchive/agentd/pgsync"
 )
 
@@ -22,8 +23,9 @@ var exitClasses = []cli.Class{
 	{Err: pgsync.ErrNoTable, Code: cli.ExitWrong},
 	{Err: pgsync.ErrPlan, Code: cli.ExitWrong},
 	{Err: pgsync.ErrValue, Code: cli.ExitFailed},
-	{Err: pgsync.ErrNotDump, Code: cli.ExitWrong},
-	{Err: pgsync.ErrInserts, Code: cli.ExitWrong},
+	{Err: pgdump.ErrNotDump, Code: cli.ExitWrong},
+	{Err: pgdump.ErrInserts, Code: cli.ExitWrong},
+	{Err: pgdump.ErrUnreadable, Code: cli.ExitConnect},
 	{Err: rollcall.ErrBadRoot, Code: cli.ExitRefused},
 	{Err: rollcall.ErrTooManyMissing, Code: cli.ExitRefused},
 }

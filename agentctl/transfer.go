@@ -7,18 +7,14 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/fitsarchive/agentd/internal/cli"
 	"github.com/fitsarchive/agentd/internal/connstr"
+	"github.com/fitsarchive/agentd/internal/progress"
 	"github.com/fitsarchive/agentd/pgsync"
 )
-
-// stopAtEnv names a transfer step at which agentctl stops and waits to be killed. Tests use
-// it to kill a transfer at chosen points; it is not for operators.
-const stopAtEnv = "AGENTCTL_TEST_STOP_AT"
 
 type transferFlags struct {
 	from, to, tables, mapFile string
@@ -154,27 +150,9 @@ func (a *app) transfer(ctx context.Context, f transferFlags) error {
 	}
 	defer src.Close(ctx)
 
-	opt := pgsync.Options{Request: req, DryRun: f.dryRun, Step: a.stopAt()}
+	opt := pgsync.Options{Request: req, DryRun: f.dryRun}
 	meter := a.meter("transfer", "rows")
-	current := ""
-	opt.Progress = func(table, phase string, rows, total int64) {
-		if phase == "loaded" || phase == "staged" {
-			meter.Println(fmt.Sprintf("%s %s: %d rows", phase, table, rows))
-			current = ""
-			return
-		}
-		if key := phase + " " + table; key != current {
-			current = key
-			if phase == "indexing" {
-				meter.Phase(key, 0) // no total: its elapsed time, not a frozen 100 %
-				return
-			}
-			meter.Phase(key, max(total, 0))
-		}
-		if phase != "indexing" {
-			meter.Set(rows)
-		}
-	}
+	opt.Progress = transferProgress(meter)
 	res, err := pgsync.Transfer(ctx, src, dst, opt)
 	meter.Finish()
 	if err != nil {
@@ -211,11 +189,41 @@ func (a *app) transfer(ctx context.Context, f transferFlags) error {
 	return nil
 }
 
+// phaseNames say what each phase of a transfer does, for the progress line.
+var phaseNames = map[string]string{
+	pgsync.PhasePlan:      "planning",
+	pgsync.PhaseStage:     "staging",
+	pgsync.PhaseWrite:     "writing",
+	pgsync.PhaseIndex:     "indexing",
+	pgsync.PhaseSequences: "moving sequences, recording history",
+	pgsync.PhaseCommit:    "committing",
+}
+
+// transferProgress shows a transfer's events on the meter: each phase (and table) as it
+// starts — also as a log line when stderr is no terminal —, its rows while they stream
+// (counted exactly: a dump's total is unknown until read, and none is guessed), a phase with
+// no rows by its elapsed time, and a line for each table staged or loaded.
+func transferProgress(meter *progress.Meter) func(pgsync.Event) {
+	return func(e pgsync.Event) {
+		switch {
+		case e.Start:
+			name := strings.TrimSpace(phaseNames[e.Phase] + " " + e.Table)
+			meter.Phase(name, max(e.Total, 0))
+		case e.Done && e.Phase == pgsync.PhaseStage:
+			meter.Println(fmt.Sprintf("staged %s: %d rows", e.Table, e.Rows))
+		case e.Done && e.Phase == pgsync.PhaseWrite:
+			meter.Println(fmt.Sprintf("loaded %s: %d rows", e.Table, e.Rows))
+		case !e.Done:
+			meter.Set(e.Rows)
+		}
+	}
+}
+
 // openSource opens --from: a file or directory is a pg_dump backup, anything else a
 // connection string.
 func openSource(ctx context.Context, from string) (pgsync.Source, error) {
 	if _, err := os.Stat(from); err == nil {
-		return pgsync.OpenDump(ctx, from)
+		return pgsync.OpenDump(ctx, from, nil)
 	}
 	if !strings.Contains(from, "://") && !strings.Contains(from, "=") {
 		return nil, cli.Usagef("--from is neither an existing pg_dump backup nor a connection string (postgresql://… or key=value); not shown, as it may hold a password")
@@ -248,20 +256,6 @@ func (a *app) connectTarget(ctx context.Context, to string) (*pgx.Conn, error) {
 		return nil, cli.WithCode(cli.ExitConnect, fmt.Errorf("connect to target database %q: %w", cfg.Database, err))
 	}
 	return conn, nil
-}
-
-// stopAt returns the test hook that stops at the step named by AGENTCTL_TEST_STOP_AT.
-func (a *app) stopAt() func(string) {
-	at := a.getenv(stopAtEnv)
-	if at == "" {
-		return nil
-	}
-	return func(step string) {
-		if step == at {
-			fmt.Fprintf(a.out.Stderr, "stopped at %s\n", step)
-			time.Sleep(time.Hour)
-		}
-	}
 }
 
 func printPlan(w io.Writer, res *pgsync.Result) {

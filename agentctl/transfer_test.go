@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -128,83 +130,210 @@ func TestTransferPlanExitCodesAndRun(t *testing.T) {
 	}
 }
 
-// A transfer killed at any point leaves the target exactly as it was, and a new run
-// succeeds.
+// A transfer killed in any phase leaves the target exactly as it was, and a new run
+// succeeds. The production binary is stopped in each phase from the outside — a lock the
+// test holds on the target (plan, write, sequences, history) or, for a dump's staging, a
+// data file that is a FIFO nobody writes — and killed (SIGKILL, with its pg_restore) once
+// its progress log shows the phase and the target shows it waiting.
 func TestTransferKilledLeavesTargetUnchanged(t *testing.T) {
 	t.Parallel()
 	srcURL, _ := scratch(t, oldSchema)
-	dump := filepath.Join(t.TempDir(), "old.pg_dump")
-	if out, err := exec.Command("pg_dump", "-Fc", "-f", dump, srcURL).CombinedOutput(); err != nil {
+	custom := filepath.Join(t.TempDir(), "old.pg_dump")
+	if out, err := exec.Command("pg_dump", "-Fc", "-f", custom, srcURL).CombinedOutput(); err != nil {
 		t.Fatalf("pg_dump: %v\n%s", err, out)
 	}
-	type kill struct{ from, point string }
-	var kills []kill
-	for _, p := range []string{"begin", "loaded users", "indexed usagelog", "loaded usagelog", "sequences", "commit"} {
-		kills = append(kills, kill{srcURL, p})
+	type kill struct {
+		name, from string
+		truncate   bool
+		setup      string // on the target, before its state is taken
+		block      string // on the target, in a transaction held open until the kill
+		waitFor    string // the progress log line that says the phase began
+		lockWait   bool   // the target must show agentctl waiting for a lock
 	}
-	for _, p := range []string{"staged users", "staged usagelog", "loaded querylog", "commit"} {
-		kills = append(kills, kill{dump, p})
+	kills := []kill{
+		{name: "live/plan", from: srcURL, truncate: true, block: `LOCK TABLE querylog IN ACCESS EXCLUSIVE MODE`,
+			waitFor: "transfer planning: started", lockWait: true},
+		{name: "live/write", from: srcURL, setup: `DELETE FROM users`, block: `LOCK TABLE usagelog IN SHARE MODE`,
+			waitFor: "loaded users: 10 rows", lockWait: true},
+		{name: "dump/write", from: custom, setup: `DELETE FROM users`, block: `LOCK TABLE usagelog IN SHARE MODE`,
+			waitFor: "loaded users: 10 rows", lockWait: true},
+		{name: "live/sequences", from: srcURL, truncate: true, block: `ALTER SEQUENCE users_id_seq RESTART WITH 7`,
+			waitFor: "transfer moving sequences, recording history: started", lockWait: true},
+		{name: "dump/history", from: custom, truncate: true,
+			setup: `CREATE TABLE agentd_transfer_history (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(),
+				source text NOT NULL, mode text NOT NULL, tables jsonb NOT NULL)`,
+			block: `LOCK TABLE agentd_transfer_history IN SHARE MODE`, waitFor: "transfer moving sequences, recording history: started", lockWait: true},
+		{name: "dump/stage", from: fifoDump(t, srcURL, "usagelog", 12000), truncate: true, waitFor: "staged users: 10 rows"},
 	}
 	for _, k := range kills {
-		from, point := k.from, k.point
-		name := "live/" + point
-		if from == dump {
-			name = "dump/" + point
-		}
-		t.Run(name, func(t *testing.T) {
+		t.Run(k.name, func(t *testing.T) {
 			t.Parallel()
+			ctx := context.Background()
 			dstURL, dst := scratch(t, newSchema)
+			if k.setup != "" {
+				if _, err := dst.Exec(ctx, k.setup); err != nil {
+					t.Fatal(err)
+				}
+			}
 			before := state(t, dst)
-			cmd := exec.Command(agentctlBin, "transfer", "--from", from, "--to", dstURL, "--tables", "users,usagelog,querylog", "--truncate")
-			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), stopAtEnv + "=" + point}
+			var blockTx pgx.Tx
+			if k.block != "" {
+				blocker := pgtest.Conn(t, dstURL)
+				var err error
+				if blockTx, err = blocker.Begin(ctx); err != nil {
+					t.Fatal(err)
+				}
+				defer blockTx.Rollback(ctx)
+				if _, err := blockTx.Exec(ctx, k.block); err != nil {
+					t.Fatal(err)
+				}
+			}
+			args := []string{"transfer", "--from", k.from, "--to", dstURL, "--tables", "users,usagelog,querylog"}
+			if k.truncate {
+				args = append(args, "--truncate")
+			}
+			cmd := exec.Command(agentctlBin, args...)
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // agentctl and its pg_restore
 			stderr, _ := cmd.StderrPipe()
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			stopped := make(chan bool, 1)
+			reached := make(chan bool, 1)
+			var log strings.Builder
+			var logMu sync.Mutex
 			go func() { // owner: this test; ends with the process's stderr
 				sc := bufio.NewScanner(stderr)
+				sent := false
 				for sc.Scan() {
-					if strings.HasPrefix(sc.Text(), "stopped at ") {
-						stopped <- true
+					logMu.Lock()
+					log.WriteString(sc.Text() + "\n")
+					logMu.Unlock()
+					if !sent && strings.Contains(sc.Text(), k.waitFor) {
+						reached <- true
+						sent = true
 					}
 				}
-				stopped <- false
+				if !sent {
+					reached <- false
+				}
 			}()
+			logText := func() string { logMu.Lock(); defer logMu.Unlock(); return log.String() }
 			select {
-			case ok := <-stopped:
+			case ok := <-reached:
 				if !ok {
-					t.Fatalf("agentctl ended before %q", point)
+					cmd.Wait()
+					t.Fatalf("agentctl ended before %q:\n%s", k.waitFor, logText())
 				}
 			case <-time.After(60 * time.Second):
-				t.Fatalf("agentctl never reached %q", point)
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				t.Fatalf("agentctl never logged %q:\n%s", k.waitFor, logText())
 			}
-			cmd.Process.Kill()
-			cmd.Wait()
+			if k.lockWait {
+				waitForLockWait(t, dst)
+			} else {
+				time.Sleep(300 * time.Millisecond) // blocked on the FIFO: it cannot go on
+			}
+			if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			err := cmd.Wait()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+				t.Fatalf("agentctl was not killed in its phase (%v):\n%s", err, logText())
+			}
+			if blockTx != nil {
+				blockTx.Rollback(ctx) // the killed session runs its one statement, then finds no client
+			}
+			waitForBackendGone(t, dst)
 			if after := state(t, dst); after != before {
-				t.Fatalf("killed at %q: target changed\nbefore %s\nafter  %s", point, before, after)
+				t.Fatalf("killed in %s: target changed\nbefore %s\nafter  %s", k.name, before, after)
+			}
+			from := k.from
+			if k.name == "dump/stage" {
+				from = custom // the FIFO dump never gives its data
 			}
 			r := agentctl(t, nil, "transfer", "--from", from, "--to", dstURL, "--tables", "users,usagelog,querylog", "--truncate")
 			if r.code != 0 {
 				t.Fatalf("re-run after the kill: exit %d\n%s", r.code, r.stderr)
 			}
 			var n int
-			dst.QueryRow(context.Background(), `SELECT count(*) FROM usagelog`).Scan(&n)
+			dst.QueryRow(ctx, `SELECT count(*) FROM usagelog`).Scan(&n)
 			if n != 12000 {
 				t.Fatalf("re-run wrote %d usagelog rows, want 12000", n)
 			}
 			var idx int
-			dst.QueryRow(context.Background(), `SELECT count(*) FROM pg_indexes WHERE indexname = 'ix_usagelog_uri'`).Scan(&idx)
+			dst.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE indexname = 'ix_usagelog_uri'`).Scan(&idx)
 			if idx != 1 {
 				t.Fatal("the usagelog index dropped for the load is not back")
 			}
 			var next int64
-			dst.QueryRow(context.Background(), `SELECT nextval('users_id_seq')`).Scan(&next)
+			dst.QueryRow(ctx, `SELECT nextval('users_id_seq')`).Scan(&next)
 			if next != 26 {
 				t.Fatalf("users_id_seq gives %d next, want 26 (past the old archiveuser_id_seq)", next)
 			}
 		})
 	}
+}
+
+// fifoDump makes a directory-format dump of url whose data file of table (known by its
+// rows) is a FIFO that nobody writes: pg_restore blocks on it for ever, as on a stalled disk.
+func fifoDump(t *testing.T, url, table string, rows int) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "old.dir")
+	if out, err := exec.Command("pg_dump", "-Fd", "-Z0", "-f", dir, url).CombinedOutput(); err != nil {
+		t.Fatalf("pg_dump: %v\n%s", err, out)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.dat"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(string(b), "\n"); n >= rows && n <= rows+3 { // the rows, the end mark, blank lines
+			if err := os.Remove(f); err != nil {
+				t.Fatal(err)
+			}
+			if err := syscall.Mkfifo(f, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		}
+	}
+	t.Fatalf("no data file of %s in %v", table, files)
+	return ""
+}
+
+// waitForLockWait waits until agentctl's connection to the target waits for a lock.
+func waitForLockWait(t *testing.T, dst *pgx.Conn) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		var n int
+		if err := dst.QueryRow(context.Background(), `SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+			WHERE NOT l.granted AND a.application_name LIKE 'agentctl/%/transfer'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("agentctl never waited for the test's lock")
+}
+
+// waitForBackendGone waits until the killed agentctl's session has left the target.
+func waitForBackendGone(t *testing.T, dst *pgx.Conn) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		var n int
+		dst.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'agentctl/%/transfer'`).Scan(&n)
+		if n == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("the killed agentctl's session never left the target")
 }
 
 // A password given in any form — URL userinfo, URL query parameter, key=value with and

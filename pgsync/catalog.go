@@ -8,10 +8,10 @@ package pgsync
 import (
 	"context"
 	"fmt"
-	"regexp"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/fitsarchive/agentd/pgdump"
 )
 
 // Querier is what catalog reads need: a connection or a transaction.
@@ -133,22 +133,11 @@ func ReadCatalog(ctx context.Context, q Querier) (Catalog, error) {
 		}
 		if seq != nil {
 			t.Sequence = *seq
-		} else if name := nextvalSequence(t.Column("id").Default); name != "" {
-			t.Sequence = qualifiedSeq(name) // a default without ownership
+		} else if name := pgdump.SequenceOfDefault(t.Column("id").Default); name != "" {
+			t.Sequence = name // a default without ownership
 		}
 	}
 	return cat, nil
-}
-
-var nextvalRE = regexp.MustCompile(`^nextval\('((?:[^']|'')+)'(?:::regclass)?\)$`)
-
-// nextvalSequence returns the sequence a column default draws from ("" when it does not).
-func nextvalSequence(def string) string {
-	m := nextvalRE.FindStringSubmatch(strings.TrimSpace(def))
-	if m == nil {
-		return ""
-	}
-	return strings.ReplaceAll(m[1], "''", "'")
 }
 
 // SequenceLast returns a sequence's last value as the next nextval would see it: the value

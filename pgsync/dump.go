@@ -1,324 +1,223 @@
 package pgsync
 
 import (
-	"bufio"
-	"bytes"
-	"compress/gzip"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
+	"log/slog"
 	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/fitsarchive/agentd/pgdump"
 )
 
-// ErrNotDump is returned for a file or directory that is not a pg_dump backup.
-var ErrNotDump = errors.New("not a pg_dump backup")
-
-// Dump kinds.
-const (
-	DumpCustom    = "custom"    // pg_dump -Fc, what the nightly backup makes
-	DumpDirectory = "directory" // pg_dump -Fd
-	DumpTar       = "tar"       // pg_dump -Ft
-	DumpPlain     = "plain"     // pg_dump's SQL script
-	DumpPlainGzip = "plain, gzip-compressed"
-)
-
-// Dump is a pg_dump backup read as a source. Custom, directory and tar archives are read
-// through pg_restore (one table at a time); plain SQL, gzip-compressed or not, is read as a
-// stream in one pass. Rows are in COPY text format.
+// Dump is a pg_dump backup read as a source (package pgdump reads it). Its rows are staged
+// in temporary tables of the target's session first — they vanish with the session, so a
+// killed transfer leaves nothing — and the write transaction maps them with INSERT … SELECT.
 type Dump struct {
-	path string
-	kind string
-	cat  Catalog
-	seqs map[string]int64 // sequence (qualified) → last value handed out
+	archive *pgdump.Archive
+	cat     Catalog
+	log     *slog.Logger
 }
 
-// OpenDump recognises the backup at path and reads its table definitions.
-func OpenDump(ctx context.Context, path string) (*Dump, error) {
-	// Absolute, so that a name starting with "-" never reaches pg_restore as an option.
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrNotDump, path, err)
-	}
-	path = abs
-	kind, err := dumpKind(path)
+// OpenDump opens the backup at path (a file or a directory) as a source; log hears of each
+// staged table (nil: discard).
+func OpenDump(ctx context.Context, path string, log *slog.Logger) (*Dump, error) {
+	a, err := pgdump.Open(ctx, path)
 	if err != nil {
 		return nil, err
 	}
-	d := &Dump{path: path, kind: kind, seqs: map[string]int64{}}
-	var seqs map[string]int64
-	switch kind {
-	case DumpPlain, DumpPlainGzip:
-		r, closeFn, err := d.openPlain()
-		if err != nil {
-			return nil, err
-		}
-		d.cat, seqs, err = ReadDumpSchema(r)
-		closeFn()
-		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrNotDump, path, err)
-		}
-	default:
-		var schemaSQL bytes.Buffer
-		if err := d.restore(ctx, &schemaSQL, "--schema-only"); err != nil {
-			return nil, err
-		}
-		if d.cat, seqs, err = ReadDumpSchema(&schemaSQL); err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrNotDump, path, err)
-		}
-		if err := d.readSequences(ctx); err != nil {
-			return nil, err
-		}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	for s, v := range seqs {
-		d.seqs[qualifiedSeq(s)] = v
-	}
-	if len(d.cat) == 0 {
-		return nil, fmt.Errorf("%w: %s holds no table of schema public", ErrNotDump, path)
-	}
-	return d, nil
-}
-
-// dumpKind looks at the first bytes.
-func dumpKind(path string) (string, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrConnect, err)
-	}
-	if st.IsDir() {
-		if _, err := os.Stat(filepath.Join(path, "toc.dat")); err != nil {
-			return "", fmt.Errorf("%w: directory %s has no toc.dat", ErrNotDump, path)
-		}
-		return DumpDirectory, nil
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrConnect, err)
-	}
-	defer f.Close()
-	head := make([]byte, 4096)
-	n, _ := io.ReadFull(f, head)
-	head = head[:n]
-	switch {
-	case bytes.HasPrefix(head, []byte("PGDMP")):
-		return DumpCustom, nil
-	case len(head) > 262 && string(head[257:262]) == "ustar":
-		return DumpTar, nil
-	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return "", err
-		}
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			return "", fmt.Errorf("%w: %s: %v", ErrNotDump, path, err)
-		}
-		inner := make([]byte, 4096)
-		m, _ := io.ReadFull(zr, inner)
-		if !looksLikeSQLDump(inner[:m]) {
-			return "", fmt.Errorf("%w: %s is gzip-compressed but not a pg_dump SQL script", ErrNotDump, path)
-		}
-		return DumpPlainGzip, nil
-	case looksLikeSQLDump(head):
-		return DumpPlain, nil
-	}
-	return "", fmt.Errorf("%w: %s is neither a pg_dump archive (-Fc, -Fd, -Ft) nor a pg_dump SQL script", ErrNotDump, path)
-}
-
-func looksLikeSQLDump(head []byte) bool {
-	return bytes.Contains(head, []byte("-- PostgreSQL database dump"))
-}
-
-func (d *Dump) openPlain() (io.Reader, func(), error) {
-	f, err := os.Open(d.path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrConnect, err)
-	}
-	if d.kind != DumpPlainGzip {
-		return f, func() { f.Close() }, nil
-	}
-	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<20))
-	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("%w: %s: %v", ErrNotDump, d.path, err)
-	}
-	return zr, func() { zr.Close(); f.Close() }, nil
-}
-
-// restore runs pg_restore on the archive with args, its SQL going to w.
-func (d *Dump) restore(ctx context.Context, w io.Writer, args ...string) error {
-	bin, err := exec.LookPath("pg_restore")
-	if err != nil {
-		return fmt.Errorf("%w: reading a %s dump needs pg_restore; install it: apt-get install postgresql-client", ErrConnect, d.kind)
-	}
-	if !filepath.IsAbs(bin) {
-		return fmt.Errorf("%w: pg_restore found at %s, a relative path; fix PATH", ErrConnect, bin)
-	}
-	cmd := exec.CommandContext(ctx, bin, append(append([]string{"--no-owner", "--no-privileges", "-f", "-"}, args...), d.path)...)
-	// pg_restore only writes SQL to stdout here: it needs no connection settings, and gets
-	// none (no DATABASE_URL, PGPASSWORD or PGSERVICE from the operator's environment).
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LC_ALL=C", "HOME=" + os.Getenv("HOME")}
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = w, &stderr
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if strings.Contains(msg, "unsupported version") {
-			version := exec.CommandContext(ctx, bin, "--version")
-			version.Env = cmd.Env
-			have, _ := version.Output()
-			made := dumpMadeBy(d.path, d.kind)
-			return fmt.Errorf("%w: %s cannot read %s (%s): the dump was made by a newer pg_dump%s; install the matching postgresql-client (same major version) and make sure pg_restore is found first in PATH",
-				ErrNotDump, strings.TrimSpace(string(have)), d.path, msg, made)
-		}
-		if msg == "" {
-			msg = err.Error()
-		}
-		return fmt.Errorf("%w: pg_restore %s: %s", ErrNotDump, d.path, msg)
-	}
-	return nil
-}
-
-// readSequences reads the SEQUENCE SET entries of an archive.
-func (d *Dump) readSequences(ctx context.Context) error {
-	var toc bytes.Buffer
-	if err := d.restore(ctx, &toc, "-l"); err != nil {
-		return err
-	}
-	var list strings.Builder
-	for _, line := range strings.Split(toc.String(), "\n") {
-		if strings.Contains(line, " SEQUENCE SET ") && !strings.HasPrefix(line, ";") {
-			list.WriteString(line + "\n")
-		}
-	}
-	if list.Len() == 0 {
-		return nil
-	}
-	f, err := os.CreateTemp("", "agentctl-seqlist")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.WriteString(list.String()); err != nil {
-		f.Close()
-		return err
-	}
-	f.Close()
-	var sql bytes.Buffer
-	if err := d.restore(ctx, &sql, "--data-only", "-L", f.Name()); err != nil {
-		return err
-	}
-	return readDumpData(&sql, dataHandler{
-		want:   func(string) bool { return false },
-		setval: func(seq string, last int64) { d.seqs[qualifiedSeq(seq)] = last },
-	})
+	return &Dump{archive: a, log: log}, nil
 }
 
 // Describe implements Source.
-func (d *Dump) Describe() string { return fmt.Sprintf("%s (pg_dump, %s)", d.path, d.kind) }
+func (d *Dump) Describe() string { return d.archive.Describe() }
 
-// Catalog implements Source.
-func (d *Dump) Catalog(context.Context) (Catalog, error) { return d.cat, nil }
+// Catalog implements Source: the dump's tables, each column's type text checked against the
+// target (resolveDumpTypes).
+func (d *Dump) Catalog(ctx context.Context, target *pgx.Conn) (Catalog, error) {
+	cat := Catalog{}
+	for name, t := range d.archive.Tables() {
+		ct := &Table{Name: name, Sequence: t.Sequence}
+		for _, c := range t.Columns {
+			col := Column{Name: c.Name, Type: c.Type, NotNull: c.NotNull, Default: c.Default,
+				Generated: c.Generated, Identity: c.Identity, TypeOID: 25}
+			if c.Qualified {
+				col.TypeOID = 16384 // not PostgreSQL's own: staged and written as text
+			}
+			ct.Columns = append(ct.Columns, col)
+		}
+		cat[name] = ct
+	}
+	if err := resolveDumpTypes(ctx, target, cat); err != nil {
+		return nil, err
+	}
+	d.cat = cat
+	return cat, nil
+}
 
 // Count implements Source: a dump's rows are known once read.
 func (d *Dump) Count(context.Context, string) (int64, error) { return -1, nil }
 
-// SequenceLast implements Source. A plain dump's values are known after its data was read.
+// SequenceLast implements Source. A plain dump's values are known once its data was read.
 func (d *Dump) SequenceLast(_ context.Context, seq string) (int64, bool, error) {
-	v, ok := d.seqs[seq]
-	return v, ok, nil
-}
-
-// Format implements Source.
-func (d *Dump) Format(string) string { return "text" }
-
-// CopyOut implements Source for archives: pg_restore writes the one table's data.
-func (d *Dump) CopyOut(ctx context.Context, table string, cols []Column, w io.Writer) error {
-	if d.onePass() {
-		return errors.New("a plain dump is read in one pass (streamStage)")
-	}
-	found := false
-	rerr, err := pipe(false, func(pw io.Writer) error { return d.restore(ctx, pw, "--data-only", "-t", table) },
-		func(pr io.Reader) error {
-			return readDumpData(pr, dataHandler{
-				want: func(t string) bool { return t == table },
-				copy: func(t string, got []string, data io.Reader) error {
-					if err := sameColumns(t, got, cols); err != nil {
-						return err
-					}
-					found = true
-					_, err := io.Copy(w, data)
-					return err
-				},
-			})
-		})
-	if rerr != nil {
-		return rerr
-	}
-	if err != nil {
-		return err
-	}
-	if !found {
-		return fmt.Errorf("%w: %s holds no data of table %s", ErrNotDump, d.path, table)
-	}
-	return nil
-}
-
-// onePass says whether the dump is read in one pass (plain SQL) rather than a table at a
-// time through pg_restore.
-func (d *Dump) onePass() bool { return d.kind == DumpPlain || d.kind == DumpPlainGzip }
-
-// streamStage reads a plain dump once and hands each wanted table's rows to stage.
-func (d *Dump) streamStage(ctx context.Context, tables map[string]TablePlan, stage func(TablePlan, io.Reader) error) error {
-	if !d.onePass() {
-		return errors.New("only plain dumps are read in one pass")
-	}
-	r, closeFn, err := d.openPlain()
-	if err != nil {
-		return err
-	}
-	defer closeFn()
-	seen := map[string]bool{}
-	err = readDumpData(r, dataHandler{
-		want: func(t string) bool {
-			_, ok := tables[t]
-			return ok && ctx.Err() == nil
-		},
-		copy: func(t string, got []string, data io.Reader) error {
-			tp := tables[t]
-			if err := sameColumns(t, got, tp.srcCols); err != nil {
-				return err
-			}
-			seen[t] = true
-			return stage(tp, data)
-		},
-		setval: func(seq string, last int64) { d.seqs[qualifiedSeq(seq)] = last },
-	})
-	if err != nil {
-		return fmt.Errorf("read %s: %w", d.path, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	for t := range tables {
-		if !seen[t] {
-			return fmt.Errorf("%w: %s holds no data of table %s (a schema-only dump?)", ErrNotDump, d.path, t)
-		}
-	}
-	return nil
+	last, ok := d.archive.SequenceLast(seq)
+	return last, ok, nil
 }
 
 // Close implements Source.
 func (d *Dump) Close(context.Context) {}
 
-func sameColumns(table string, got []string, want []Column) error {
-	names := make([]string, len(want))
-	for i, c := range want {
-		names[i] = c.Name
+// Stage implements Source: every table's rows into its temporary table on the target.
+func (d *Dump) Stage(ctx context.Context, target *pgx.Conn, plan *Plan, report func(Event)) (Staged, error) {
+	s := &stagedRows{target: target, plan: plan, rows: map[string]int64{}, took: map[string]time.Duration{}}
+	// Temporary tables live in the session's own buffers: give them room first.
+	if _, err := target.Exec(ctx, `SET temp_buffers = '1GB'`); err != nil {
+		d.log.Warn("could not raise temp_buffers; staging will be slower", "err", err)
 	}
-	if strings.Join(got, ",") != strings.Join(names, ",") {
-		return fmt.Errorf("%w: the data of %s has columns (%s), its definition (%s)", ErrNotDump, table, strings.Join(got, ", "), strings.Join(names, ", "))
+	byName := map[string]TablePlan{}
+	var want []pgdump.Want
+	for _, t := range plan.Tables {
+		if err := createStage(ctx, target, t); err != nil {
+			s.Discard(context.WithoutCancel(ctx))
+			return nil, err
+		}
+		s.created = append(s.created, t)
+		byName[t.Source] = t
+		w := pgdump.Want{Table: t.Source}
+		for _, c := range t.srcCols {
+			w.Columns = append(w.Columns, c.Name)
+		}
+		want = append(want, w)
+	}
+	err := d.archive.Data(ctx, want, func(table string, r io.Reader) error {
+		t := byName[table]
+		report(Event{Phase: PhaseStage, Table: t.Target, Total: -1, Start: true})
+		start := time.Now()
+		m := startMeter(func(rows int64) { report(Event{Phase: PhaseStage, Table: t.Target, Rows: rows, Total: -1}) })
+		n, err := fillStage(ctx, target, t, lineCounter{r, m})
+		m.end()
+		s.took[t.Target] += time.Since(start)
+		if err != nil {
+			return err
+		}
+		s.rows[t.Target] = n
+		report(Event{Phase: PhaseStage, Table: t.Target, Rows: n, Total: -1, Done: true})
+		d.log.Info("staged", "table", t.Target, "from", t.Source, "rows", n)
+		return nil
+	})
+	if err != nil {
+		s.Discard(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	// A plain dump sets its sequences among its data: known only now.
+	for i := range plan.Tables {
+		if sp := plan.Tables[i].Sequence; sp != nil && sp.Source != "" {
+			if last, ok := d.archive.SequenceLast(sp.Source); ok {
+				sp.SourceLast = last
+			}
+		}
+	}
+	return s, nil
+}
+
+// stagedRows are a dump's rows in temporary tables of the target's session.
+type stagedRows struct {
+	target  *pgx.Conn
+	plan    *Plan
+	created []TablePlan
+	rows    map[string]int64
+	took    map[string]time.Duration
+}
+
+// Check implements Staged over the staged tables, inside the write transaction.
+func (s *stagedRows) Check(ctx context.Context, tx pgx.Tx, plan *Plan) error {
+	return checkValues(ctx, tx, plan, func(t TablePlan) string { return "pg_temp." + stageName(t) })
+}
+
+func (s *stagedRows) Rows(t TablePlan) int64         { return s.rows[t.Target] }
+func (s *stagedRows) Took(t TablePlan) time.Duration { return s.took[t.Target] }
+
+// Write implements Staged: INSERT … SELECT from the staged table, mapping every column.
+func (s *stagedRows) Write(ctx context.Context, tx pgx.Tx, t TablePlan, mode Mode, _ *rowMeter) (int64, error) {
+	return load(ctx, tx, t, mode)
+}
+
+// Discard implements Staged: drops the temporary tables (a killed transfer's vanish with
+// its session).
+func (s *stagedRows) Discard(ctx context.Context) {
+	for _, t := range s.created {
+		_, _ = s.target.Exec(ctx, `DROP TABLE IF EXISTS pg_temp.`+stageName(t))
+	}
+}
+
+func stageName(t TablePlan) string { return quoteIdent("pgsync_" + t.Target) }
+
+// createStage creates the temporary table of t: each column as the type its dump type
+// resolved to on the target (one of stagedTypes), or text.
+func createStage(ctx context.Context, dst *pgx.Conn, t TablePlan) error {
+	defs := make([]string, len(t.srcCols))
+	for i, c := range t.srcCols {
+		typ := "text"
+		if stagedTypes[strings.TrimRight(c.Cast, "[]")] {
+			typ = c.Cast
+		}
+		defs[i] = quoteIdent(c.Name) + " " + typ
+	}
+	name := stageName(t)
+	if _, err := dst.Exec(ctx, `DROP TABLE IF EXISTS pg_temp.`+name+`; CREATE TEMP TABLE `+name+` (`+strings.Join(defs, ", ")+`)`); err != nil {
+		return fmt.Errorf("create the staging table of %s: %w", t.Target, err)
 	}
 	return nil
+}
+
+// fillStage copies rows in COPY text format from r into t's staging table.
+func fillStage(ctx context.Context, dst *pgx.Conn, t TablePlan, r io.Reader) (int64, error) {
+	names := make([]string, len(t.srcCols))
+	for i, c := range t.srcCols {
+		names[i] = quoteIdent(c.Name)
+	}
+	sql := fmt.Sprintf(`COPY %s (%s) FROM STDIN (FORMAT text)`, stageName(t), strings.Join(names, ", "))
+	tag, err := dst.PgConn().CopyFrom(ctx, r, sql)
+	if err != nil {
+		return 0, fmt.Errorf("stage %s into the target: %w", t.Source, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// load writes one table from its staging table and returns the rows written.
+func load(ctx context.Context, tx pgx.Tx, t TablePlan, mode Mode) (int64, error) {
+	var cols, exprs []string
+	var idExpr string
+	for _, c := range t.Columns {
+		e := c.sourceExpr()
+		if e == "" {
+			continue // default or NULL
+		}
+		cols = append(cols, quoteIdent(c.Target))
+		exprs = append(exprs, e)
+		if c.Target == "id" {
+			idExpr = e
+		}
+	}
+	overriding := ""
+	if t.identity {
+		overriding = " OVERRIDING SYSTEM VALUE"
+	}
+	where := ""
+	if mode == ModeAppend {
+		where = fmt.Sprintf(` WHERE %s > (SELECT coalesce(max(id), 0) FROM %s)`, idExpr, quoteIdent(t.Target))
+	}
+	sql := fmt.Sprintf(`INSERT INTO %s (%s)%s SELECT %s FROM pg_temp.%s%s`,
+		quoteIdent(t.Target), strings.Join(cols, ", "), overriding, strings.Join(exprs, ", "), stageName(t), where)
+	tag, err := tx.Exec(ctx, sql)
+	if err != nil {
+		return 0, fmt.Errorf("write %s from %s: %w; nothing was changed", t.Target, t.Source, err)
+	}
+	return tag.RowsAffected(), nil
 }

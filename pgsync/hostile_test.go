@@ -81,7 +81,7 @@ func TestHostileDumpTypeNeverReachesSQL(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				ctx := context.Background()
 				_, dst := db(t, `CREATE TABLE hostile (id integer, a integer)`)
-				d, err := OpenDump(ctx, hostileDump(t, srcURL, way))
+				d, err := OpenDump(ctx, hostileDump(t, srcURL, way), nil)
 				if err != nil {
 					t.Fatal(err)
 				}

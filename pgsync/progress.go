@@ -14,7 +14,7 @@ type rowMeter struct {
 	done chan struct{}
 }
 
-func startMeter(progress func(table, phase string, rows int64), table, phase string) *rowMeter {
+func startMeter(report func(rows int64)) *rowMeter {
 	m := &rowMeter{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() { // owner: the caller; ends at m.end
 		defer close(m.done)
@@ -25,7 +25,7 @@ func startMeter(progress func(table, phase string, rows int64), table, phase str
 			case <-m.stop:
 				return
 			case <-tick.C:
-				progress(table, phase, m.rows.Load())
+				report(m.rows.Load())
 			}
 		}
 	}()

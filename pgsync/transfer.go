@@ -5,15 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-
-	"github.com/fitsarchive/agentd/internal/connstr"
 )
 
 // ErrConnect is returned when the source or the target cannot be reached or read.
@@ -26,14 +22,10 @@ const HistoryTable = "agentd_transfer_history"
 type Options struct {
 	Request
 	DryRun bool
-	Logger *slog.Logger
-	// Progress, when set, hears of each table's phases ("staging", "staged", "writing",
-	// "loaded") with the rows so far, every 200 ms while rows stream, and the rows the
-	// source holds (-1 when not known: dumps).
-	Progress func(table, phase string, rows, total int64)
-	// Step, when set, is called at each named point of the transfer ("staged <table>",
-	// "begin", "loaded <table>", "sequences", "commit"); tests stop the process there.
-	Step func(point string)
+	// Progress, when set, hears of each phase and table as it starts, while its rows
+	// stream (every 200 ms) and when it is done. It runs on the transfer's goroutine or a
+	// meter's: it must be quick and safe for concurrent use.
+	Progress func(Event)
 }
 
 // TableResult is what one table's transfer did.
@@ -58,118 +50,92 @@ type Result struct {
 }
 
 // Transfer plans the transfer from src into the target connection and, unless DryRun,
-// carries it out: stage every table's raw rows into temporary tables, then one transaction
-// that checks values, writes the tables in foreign-key order, moves the sequences, verifies
-// the counts and records a history row. On any error the target tables are as they were.
+// carries it out in phases: plan (catalogs, counts, the column mapping), stage (a dump's
+// rows into temporary tables), write (one transaction: value checks, every table in
+// foreign-key order, verified counts), sequences and history, commit. On any error, or a
+// kill, the target tables are as they were.
 func Transfer(ctx context.Context, src Source, dst *pgx.Conn, opt Options) (*Result, error) {
-	start := time.Now()
-	log := opt.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	step := opt.Step
-	if step == nil {
-		step = func(string) {}
-	}
-	totals := map[string]int64{}
-	progress := func(table, phase string, rows int64) {
-		if opt.Progress != nil {
-			opt.Progress(table, phase, rows, totals[table])
-		}
+	tr := &transferRun{src: src, dst: dst, opt: opt, report: opt.Progress, start: time.Now()}
+	if tr.report == nil {
+		tr.report = func(Event) {}
 	}
 	res := &Result{Source: src.Describe(), DryRun: opt.DryRun}
-
-	srcCat, err := src.Catalog(ctx)
-	if err != nil {
-		return res, err
-	}
-	if live, ok := src.(*Live); !ok {
-		if err := resolveDumpTypes(ctx, dst, srcCat); err != nil {
-			return res, err
-		}
-	} else if live.desc == connstr.Describe(&dst.Config().Config) {
-		// The source's snapshot would block the target's TRUNCATE for ever.
-		return res, &planError{msg: "the source and the target are the same database (" + live.desc + ")"}
-	}
-	dstCat, err := ReadCatalog(ctx, dst)
-	if err != nil {
-		return res, fmt.Errorf("target: %w", err)
-	}
-	plan, err := BuildPlan(opt.Request, srcCat, dstCat)
-	if err != nil {
-		return res, err
-	}
+	plan, err := tr.plan(ctx)
 	res.Plan = plan
-	if err := fillCounts(ctx, src, dst, plan); err != nil {
+	if err != nil || opt.DryRun {
+		res.Seconds = time.Since(tr.start).Seconds()
 		return res, err
 	}
-	for _, t := range plan.Tables {
-		totals[t.Target] = t.SourceRows
+	staged, err := src.Stage(ctx, dst, plan, tr.report)
+	if err != nil {
+		return res, err
 	}
-	if n := queueWorkers(ctx, dst); n > 0 {
-		plan.Warnings = append(plan.Warnings, fmt.Sprintf("%d agentd queue listener(s) are connected to the target; the transfer's transaction will hold back their vacuum while it runs", n))
-	}
-	if len(plan.Problems) > 0 {
-		return res, &planError{msg: strings.Join(plan.Problems, "; "), notEmpty: plan.notEmpty}
-	}
-	if opt.DryRun {
-		res.Seconds = time.Since(start).Seconds()
-		return res, nil
-	}
-
-	// A live source computes the mapped columns itself and streams them straight into the
-	// target tables inside the one transaction: one pass, nothing staged. Other sources
-	// stage their raw rows in temporary tables first (they vanish with the session, so a
-	// killed transfer leaves nothing) and the transaction maps them with INSERT … SELECT.
-	live, direct := src.(*Live)
-	expected := map[string]int64{}
-	stageTime := map[string]time.Duration{}
-	write := func(ctx context.Context, tx pgx.Tx, t TablePlan) (int64, error) { return load(ctx, tx, t, plan.Mode) }
-	if direct {
-		if err := checkValues(ctx, live.tx, plan, func(t TablePlan) string { return quoteIdent(t.Source) }); err != nil {
-			return res, err
-		}
-		for _, t := range plan.Tables {
-			expected[t.Target] = t.SourceRows // counted in the same snapshot
-		}
-		write = func(ctx context.Context, tx pgx.Tx, t TablePlan) (int64, error) {
-			m := startMeter(progress, t.Target, "writing")
-			defer m.end()
-			return live.copyMapped(ctx, tx, t, plan.Mode, m)
-		}
-	} else {
-		// Temporary tables live in the session's own buffers: give them room first.
-		if _, err := dst.Exec(ctx, `SET temp_buffers = '1GB'`); err != nil {
-			log.Warn("could not raise temp_buffers; staging will be slower", "err", err)
-		}
-		if err := stageAll(ctx, src, dst, plan, expected, stageTime, progress, step, log); err != nil {
-			return res, err
-		}
-		// A plain dump sets its sequences among its data: known only now.
-		for i := range plan.Tables {
-			if sp := plan.Tables[i].Sequence; sp != nil && sp.Source != "" {
-				if last, ok, err := src.SequenceLast(ctx, sp.Source); err == nil && ok {
-					sp.SourceLast = last
-				}
-			}
-		}
-		defer func() {
-			for _, t := range plan.Tables {
-				_, _ = dst.Exec(context.Background(), `DROP TABLE IF EXISTS pg_temp.`+stageName(t))
-			}
-		}()
-	}
+	defer staged.Discard(context.WithoutCancel(ctx))
 
 	tx, err := dst.Begin(ctx)
 	if err != nil {
 		return res, fmt.Errorf("%w: begin on the target: %v", ErrConnect, err)
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
-	step("begin")
-	if !direct {
-		if err := checkValues(ctx, tx, plan, func(t TablePlan) string { return "pg_temp." + stageName(t) }); err != nil {
-			return res, err
-		}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
+	if err := tr.write(ctx, tx, plan, staged, res); err != nil {
+		return res, err
+	}
+	if err := tr.sequencesAndHistory(ctx, tx, plan, res); err != nil {
+		return res, err
+	}
+	tr.report(Event{Phase: PhaseCommit, Start: true})
+	if err := tx.Commit(ctx); err != nil {
+		return res, fmt.Errorf("commit the transfer: %w", err)
+	}
+	tr.report(Event{Phase: PhaseCommit, Done: true})
+	res.Seconds = time.Since(tr.start).Seconds()
+	return res, nil
+}
+
+// transferRun is one run of Transfer: what its phases share.
+type transferRun struct {
+	src    Source
+	dst    *pgx.Conn
+	opt    Options
+	report func(Event)
+	start  time.Time
+}
+
+// plan is the first phase: both catalogs, the mapping, the rows on both sides and the
+// source sequences. The plan comes back with its problems, if any, as ErrPlan.
+func (tr *transferRun) plan(ctx context.Context) (*Plan, error) {
+	tr.report(Event{Phase: PhasePlan, Start: true})
+	srcCat, err := tr.src.Catalog(ctx, tr.dst)
+	if err != nil {
+		return nil, err
+	}
+	dstCat, err := ReadCatalog(ctx, tr.dst)
+	if err != nil {
+		return nil, fmt.Errorf("target: %w", err)
+	}
+	plan, err := BuildPlan(tr.opt.Request, srcCat, dstCat)
+	if err != nil {
+		return nil, err
+	}
+	if err := fillCounts(ctx, tr.src, tr.dst, plan); err != nil {
+		return plan, err
+	}
+	if n := queueWorkers(ctx, tr.dst); n > 0 {
+		plan.Warnings = append(plan.Warnings, fmt.Sprintf("%d agentd queue listener(s) are connected to the target; the transfer's transaction will hold back their vacuum while it runs", n))
+	}
+	if len(plan.Problems) > 0 {
+		return plan, &planError{msg: strings.Join(plan.Problems, "; "), notEmpty: plan.notEmpty}
+	}
+	tr.report(Event{Phase: PhasePlan, Done: true})
+	return plan, nil
+}
+
+// write is the phase inside the transaction that puts the rows in place: the value checks
+// over every row first, then (--truncate) the target tables emptied, then each table in
+// foreign-key order, its count verified.
+func (tr *transferRun) write(ctx context.Context, tx pgx.Tx, plan *Plan, staged Staged, res *Result) error {
+	if err := staged.Check(ctx, tx, plan); err != nil {
+		return err
 	}
 	if plan.Mode == ModeTruncate {
 		names := make([]string, len(plan.Tables))
@@ -177,77 +143,93 @@ func Transfer(ctx context.Context, src Source, dst *pgx.Conn, opt Options) (*Res
 			names[i] = quoteIdent(t.Target)
 		}
 		if _, err := tx.Exec(ctx, `TRUNCATE `+strings.Join(names, ", ")); err != nil {
-			return res, fmt.Errorf("truncate the target tables: %w; a table outside this transfer points to them: add it with --tables, or empty it first; nothing was changed", err)
+			return fmt.Errorf("truncate the target tables: %w; a table outside this transfer points to them: add it with --tables, or empty it first; nothing was changed", err)
 		}
 	}
 	for _, t := range plan.Tables {
-		tstart := time.Now()
-		// A big load into an empty table: building its plain indexes once afterwards is
-		// far cheaper than maintaining them row by row.
-		var rebuild []string
-		if plan.Mode != ModeAppend && (t.TargetRows == 0 || plan.Mode == ModeTruncate) && expectedRows(t, expected) >= RebuildIndexesAbove {
-			if rebuild, err = dropPlainIndexes(ctx, tx, t.Target); err != nil {
-				return res, err
-			}
-		}
-		progress(t.Target, "writing", 0)
-		n, err := write(ctx, tx, t)
+		tr, err := tr.writeTable(ctx, tx, plan.Mode, t, staged)
 		if err != nil {
-			return res, err
-		}
-		if len(rebuild) > 0 {
-			progress(t.Target, "indexing", n)
-			for _, def := range rebuild {
-				if _, err := tx.Exec(ctx, def); err != nil {
-					return res, fmt.Errorf("rebuild an index of %s (%s): %w; nothing was changed", t.Target, def, err)
-				}
-			}
-			step("indexed " + t.Target)
-		}
-		want := expected[t.Target]
-		if plan.Mode == ModeAppend {
-			want = n // verified below against the target's count
-		}
-		var total int64
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+quoteIdent(t.Target)).Scan(&total); err != nil {
-			return res, fmt.Errorf("count %s: %w", t.Target, err)
-		}
-		before := t.TargetRows
-		if plan.Mode == ModeTruncate {
-			before = 0
-		}
-		if n != want || total != before+n {
-			return res, fmt.Errorf("verify %s: %d rows read, %d written, %d in the table (had %d); nothing was changed", t.Target, expected[t.Target], n, total, before)
-		}
-		tr := TableResult{Target: t.Target, Source: t.Source, Rows: n, Seconds: (stageTime[t.Target] + time.Since(tstart)).Seconds()}
-		if tr.Seconds > 0 {
-			tr.RowsPerSec = float64(n) / tr.Seconds
+			return err
 		}
 		res.Tables = append(res.Tables, tr)
-		res.Rows += n
-		progress(t.Target, "loaded", n)
-		step("loaded " + t.Target)
+		res.Rows += tr.Rows
 	}
-	step("sequences")
+	return nil
+}
+
+// writeTable writes one table and verifies it: the rows written are the rows the source
+// holds (or, appending, the rows the table gained).
+func (tr *transferRun) writeTable(ctx context.Context, tx pgx.Tx, mode Mode, t TablePlan, staged Staged) (TableResult, error) {
+	start := time.Now()
+	want := staged.Rows(t)
+	ev := Event{Phase: PhaseWrite, Table: t.Target, Total: want}
+	tr.report(Event{Phase: PhaseWrite, Table: t.Target, Total: want, Start: true})
+	// A big load into an empty table: building its plain indexes once afterwards is far
+	// cheaper than maintaining them row by row.
+	var rebuild []string
+	if mode != ModeAppend && (t.TargetRows == 0 || mode == ModeTruncate) && want >= RebuildIndexesAbove {
+		var err error
+		if rebuild, err = dropPlainIndexes(ctx, tx, t.Target); err != nil {
+			return TableResult{}, err
+		}
+	}
+	m := startMeter(func(rows int64) { ev.Rows = rows; tr.report(ev) })
+	n, err := staged.Write(ctx, tx, t, mode, m)
+	m.end()
+	if err != nil {
+		return TableResult{}, err
+	}
+	if len(rebuild) > 0 {
+		tr.report(Event{Phase: PhaseIndex, Table: t.Target, Total: -1, Start: true})
+		for _, def := range rebuild {
+			if _, err := tx.Exec(ctx, def); err != nil {
+				return TableResult{}, fmt.Errorf("rebuild an index of %s (%s): %w; nothing was changed", t.Target, def, err)
+			}
+		}
+		tr.report(Event{Phase: PhaseIndex, Table: t.Target, Total: -1, Done: true})
+	}
+	if mode == ModeAppend {
+		want = n // verified below against the target's count
+	}
+	var total int64
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+quoteIdent(t.Target)).Scan(&total); err != nil {
+		return TableResult{}, fmt.Errorf("count %s: %w", t.Target, err)
+	}
+	before := t.TargetRows
+	if mode == ModeTruncate {
+		before = 0
+	}
+	if n != want || total != before+n {
+		return TableResult{}, fmt.Errorf("verify %s: %d rows read, %d written, %d in the table (had %d); nothing was changed", t.Target, staged.Rows(t), n, total, before)
+	}
+	res := TableResult{Target: t.Target, Source: t.Source, Rows: n, Seconds: (staged.Took(t) + time.Since(start)).Seconds()}
+	if res.Seconds > 0 {
+		res.RowsPerSec = float64(n) / res.Seconds
+	}
+	tr.report(Event{Phase: PhaseWrite, Table: t.Target, Rows: n, Total: ev.Total, Done: true})
+	return res, nil
+}
+
+// sequencesAndHistory is the last phase before the commit: every id sequence moves past
+// the source's and the table's largest id, and the target's history table records the
+// transfer.
+func (tr *transferRun) sequencesAndHistory(ctx context.Context, tx pgx.Tx, plan *Plan, res *Result) error {
+	tr.report(Event{Phase: PhaseSequences, Start: true})
 	for i, t := range plan.Tables {
 		if t.Sequence == nil {
 			continue
 		}
 		next, err := restartSequence(ctx, tx, t)
 		if err != nil {
-			return res, err
+			return err
 		}
 		res.Tables[i].Sequence, res.Tables[i].RestartAt = t.Sequence.Target, next
 	}
 	if err := recordHistory(ctx, tx, res); err != nil {
-		return res, err
+		return err
 	}
-	step("commit")
-	if err := tx.Commit(ctx); err != nil {
-		return res, fmt.Errorf("commit the transfer: %w", err)
-	}
-	res.Seconds = time.Since(start).Seconds()
-	return res, nil
+	tr.report(Event{Phase: PhaseSequences, Done: true})
+	return nil
 }
 
 // planError is ErrPlan, and ErrNotEmpty too when a target table holds rows.
@@ -364,95 +346,6 @@ func queueWorkers(ctx context.Context, dst *pgx.Conn) int {
 	return n
 }
 
-func stageName(t TablePlan) string { return quoteIdent("pgsync_" + t.Target) }
-
-// streamStager is a source read in one pass (a plain dump): it hands over each wanted
-// table's rows in the order they come.
-type streamStager interface {
-	onePass() bool
-	streamStage(ctx context.Context, tables map[string]TablePlan, stage func(TablePlan, io.Reader) error) error
-}
-
-// stageAll creates every staging table and fills them from the source; expected and
-// stageTime get each table's rows and time.
-func stageAll(ctx context.Context, src Source, dst *pgx.Conn, plan *Plan, expected map[string]int64,
-	stageTime map[string]time.Duration, progress func(string, string, int64), step func(string), log *slog.Logger) error {
-	for _, t := range plan.Tables {
-		if err := createStage(ctx, dst, t); err != nil {
-			return err
-		}
-	}
-	fill := func(t TablePlan, r io.Reader) error {
-		progress(t.Target, "staging", 0)
-		start := time.Now()
-		m := startMeter(progress, t.Target, "staging")
-		if src.Format(t.Source) == "text" {
-			r = lineCounter{r, m}
-		}
-		n, err := fillStage(ctx, dst, t, r, src.Format(t.Source))
-		m.end()
-		stageTime[t.Target] += time.Since(start)
-		if err != nil {
-			return err
-		}
-		expected[t.Target] = n
-		progress(t.Target, "staged", n)
-		log.Info("staged", "table", t.Target, "from", t.Source, "rows", n)
-		step("staged " + t.Target)
-		return nil
-	}
-	if ss, ok := src.(streamStager); ok && ss.onePass() {
-		byName := map[string]TablePlan{}
-		for _, t := range plan.Tables {
-			byName[t.Source] = t
-		}
-		return ss.streamStage(ctx, byName, fill)
-	}
-	for _, t := range plan.Tables {
-		serr, err := pipe(true, func(w io.Writer) error { return src.CopyOut(ctx, t.Source, t.srcCols, w) },
-			func(r io.Reader) error { return fill(t, r) })
-		if serr != nil {
-			return serr
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// createStage creates the temporary table of t: each column as the type its dump type
-// resolved to on the target (one of stagedTypes), or text.
-func createStage(ctx context.Context, dst *pgx.Conn, t TablePlan) error {
-	defs := make([]string, len(t.srcCols))
-	for i, c := range t.srcCols {
-		typ := "text"
-		if stagedTypes[strings.TrimRight(c.Cast, "[]")] {
-			typ = c.Cast
-		}
-		defs[i] = quoteIdent(c.Name) + " " + typ
-	}
-	name := stageName(t)
-	if _, err := dst.Exec(ctx, `DROP TABLE IF EXISTS pg_temp.`+name+`; CREATE TEMP TABLE `+name+` (`+strings.Join(defs, ", ")+`)`); err != nil {
-		return fmt.Errorf("create the staging table of %s: %w", t.Target, err)
-	}
-	return nil
-}
-
-// fillStage copies rows in COPY format from r into t's staging table.
-func fillStage(ctx context.Context, dst *pgx.Conn, t TablePlan, r io.Reader, format string) (int64, error) {
-	names := make([]string, len(t.srcCols))
-	for i, c := range t.srcCols {
-		names[i] = quoteIdent(c.Name)
-	}
-	sql := fmt.Sprintf(`COPY %s (%s) FROM STDIN (FORMAT %s)`, stageName(t), strings.Join(names, ", "), format)
-	tag, err := dst.PgConn().CopyFrom(ctx, r, sql)
-	if err != nil {
-		return 0, fmt.Errorf("stage %s into the target: %w", t.Source, err)
-	}
-	return tag.RowsAffected(), nil
-}
-
 // checkValues runs, before anything is written, the checks of every table over its rows as
 // from names them (the staged table, or the source table itself): a value that does not fit
 // a narrowed column, and a cast or computed column that fails on some row. The first
@@ -496,38 +389,6 @@ func describe(c ColumnPlan) string {
 		return "computed by " + c.Expr
 	}
 	return "from " + c.Source
-}
-
-// load writes one table from its staging table and returns the rows written.
-func load(ctx context.Context, tx pgx.Tx, t TablePlan, mode Mode) (int64, error) {
-	var cols, exprs []string
-	var idExpr string
-	for _, c := range t.Columns {
-		e := c.sourceExpr()
-		if e == "" {
-			continue // default or NULL
-		}
-		cols = append(cols, quoteIdent(c.Target))
-		exprs = append(exprs, e)
-		if c.Target == "id" {
-			idExpr = e
-		}
-	}
-	overriding := ""
-	if t.identity {
-		overriding = " OVERRIDING SYSTEM VALUE"
-	}
-	where := ""
-	if mode == ModeAppend {
-		where = fmt.Sprintf(` WHERE %s > (SELECT coalesce(max(id), 0) FROM %s)`, idExpr, quoteIdent(t.Target))
-	}
-	sql := fmt.Sprintf(`INSERT INTO %s (%s)%s SELECT %s FROM pg_temp.%s%s`,
-		quoteIdent(t.Target), strings.Join(cols, ", "), overriding, strings.Join(exprs, ", "), stageName(t), where)
-	tag, err := tx.Exec(ctx, sql)
-	if err != nil {
-		return 0, fmt.Errorf("write %s from %s: %w; nothing was changed", t.Target, t.Source, err)
-	}
-	return tag.RowsAffected(), nil
 }
 
 // restartSequence moves the target's id sequence past both the source sequence's last value

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,16 +32,11 @@ func db(t *testing.T, ddl string) (string, *pgx.Conn) {
 }
 
 func transfer(t *testing.T, srcURL string, dst *pgx.Conn, opt Options) (*Result, error) {
-	return transferVia(t, srcURL, dst, opt, "direct")
+	return transferVia(t, srcURL, dst, opt, "live")
 }
 
-// stagedOnly hides that the source is live, so the transfer takes the staging path that
-// sources without SQL (dumps) take.
-type stagedOnly struct{ *Live }
-
-// Ways to read a source in tests: live (direct, or staged like a dump), or a pg_dump made
-// of it now in one of its formats.
-var sourceWays = []string{"direct", "staged", "custom", "plain", "plain.gz", "directory"}
+// Ways to read a source in tests: live, or a pg_dump made of it now in one of its formats.
+var sourceWays = []string{"live", "custom", "tar", "plain", "plain.gz", "directory"}
 
 // transferVia reads the source database the given way.
 func transferVia(t *testing.T, srcURL string, dst *pgx.Conn, opt Options, way string) (*Result, error) {
@@ -48,18 +44,15 @@ func transferVia(t *testing.T, srcURL string, dst *pgx.Conn, opt Options, way st
 	ctx := context.Background()
 	var src Source
 	switch way {
-	case "direct", "staged":
+	case "live":
 		live, err := OpenLive(ctx, srcURL)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer live.Close(ctx)
 		src = live
-		if way == "staged" {
-			src = stagedOnly{live}
-		}
 	default:
-		d, err := OpenDump(ctx, makeDump(t, srcURL, way))
+		d, err := OpenDump(ctx, makeDump(t, srcURL, way), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,6 +71,8 @@ func makeDump(t *testing.T, url, format string) string {
 		args = []string{"-Fc", "-f", path}
 	case "directory":
 		args = []string{"-Fd", "-f", path}
+	case "tar":
+		args = []string{"-Ft", "-f", path}
 	case "plain", "plain.gz":
 		args = []string{"-f", path}
 	}
@@ -288,7 +283,7 @@ func TestDriftKinds(t *testing.T) {
 			nextFrom: map[string]int64{"qareport": 3},
 		},
 	}
-	for _, path := range []string{"direct", "staged", "custom", "plain"} {
+	for _, path := range []string{"live", "custom", "plain"} {
 		for _, tc := range cases {
 			t.Run(path+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
@@ -375,7 +370,7 @@ func TestFixture2020ToCurrent(t *testing.T) {
 	if _, err := src.Exec(ctx, `SET search_path = public; `+fill); err != nil {
 		t.Fatal(err)
 	}
-	for _, way := range []string{"direct", "custom", "plain.gz", "directory"} {
+	for _, way := range []string{"live", "custom", "plain.gz", "directory"} {
 		t.Run(way, func(t *testing.T) {
 			dstURL, _ := db(t, "")
 			loadDDL(t, dstURL, "testdata/fshead.sql")
@@ -397,7 +392,7 @@ func TestFixture2020ToCurrent(t *testing.T) {
 					upload = &res.Plan.Tables[i]
 				}
 			}
-			if len(res.Plan.Tables) != 14 || users == nil || users.Source != "archiveuser" || (users.SourceRows != 50 && way == "direct") || (users.SourceRows != -1 && way != "direct") {
+			if len(res.Plan.Tables) != 14 || users == nil || users.Source != "archiveuser" || (users.SourceRows != 50 && way == "live") || (users.SourceRows != -1 && way != "live") {
 				t.Fatalf("plan: %d tables, users %+v", len(res.Plan.Tables), users)
 			}
 			if c := usagelog.Columns[0]; c.Target != "id" || c.TypeChange != TypeWidening {
@@ -485,8 +480,8 @@ func TestLiveSourceUnderWritesIsConsistent(t *testing.T) {
 	var stagedWrites int
 	watcher := pgtest.Conn(t, srcURL)
 	res, err := transfer(t, srcURL, dst, Options{Request: Request{Tables: []string{"usagelog", "querylog"}},
-		Step: func(p string) {
-			if p == "loaded usagelog" { // wait until the writer has added 50 pairs since
+		Progress: func(e Event) {
+			if e.Phase == PhaseWrite && e.Table == "usagelog" && e.Done { // wait until the writer has added 50 pairs since
 				for query[int64](t, watcher, `SELECT count(*) FROM usagelog`)[0] < 20050 {
 					time.Sleep(5 * time.Millisecond)
 				}
@@ -501,7 +496,7 @@ func TestLiveSourceUnderWritesIsConsistent(t *testing.T) {
 		t.Fatal(err)
 	}
 	if stagedWrites != 1 {
-		t.Fatal("the step hook never ran")
+		t.Fatal("the progress callback never saw usagelog written")
 	}
 	u := query[int64](t, dst, `SELECT count(*) FROM usagelog`)[0]
 	q := query[int64](t, dst, `SELECT count(*) FROM querylog`)[0]
@@ -543,27 +538,42 @@ func TestProgressReportsRows(t *testing.T) {
 	t.Parallel()
 	ddl := `CREATE TABLE usagelog (id bigserial PRIMARY KEY, uri text);`
 	srcURL, _ := db(t, ddl+`INSERT INTO usagelog (uri) SELECT '/' || i FROM generate_series(1, 5000) i;`)
-	for _, way := range []string{"direct", "custom"} {
+	for _, way := range []string{"live", "custom"} {
 		_, dst := db(t, ddl)
-		type event struct {
-			phase       string
-			rows, total int64
-		}
-		var events []event
+		var mu sync.Mutex
+		var events []Event
 		_, err := transferVia(t, srcURL, dst, Options{Request: Request{Tables: []string{"usagelog"}},
-			Progress: func(table, phase string, rows, total int64) {
-				events = append(events, event{phase, rows, total})
+			Progress: func(e Event) {
+				mu.Lock()
+				events = append(events, e)
+				mu.Unlock()
 			}}, way)
 		if err != nil {
 			t.Fatal(err)
 		}
-		last := events[len(events)-1]
-		wantTotal := int64(5000)
-		if way != "direct" {
-			wantTotal = -1
+		var phases []string
+		var written Event
+		for _, e := range events {
+			if e.Start {
+				phases = append(phases, strings.TrimSpace(e.Phase+" "+e.Table))
+			}
+			if e.Phase == PhaseWrite && e.Done {
+				written = e
+			}
 		}
-		if last.phase != "loaded" || last.rows != 5000 || last.total != wantTotal {
-			t.Fatalf("%s: last progress %+v, want loaded 5000 of %d", way, last, wantTotal)
+		wantPhases := "plan,write usagelog,sequences,commit"
+		if way != "live" {
+			wantPhases = "plan,stage usagelog,write usagelog,sequences,commit"
+		}
+		if strings.Join(phases, ",") != wantPhases {
+			t.Errorf("%s: phases started %v, want %s", way, phases, wantPhases)
+		}
+		if last := events[len(events)-1]; last.Phase != PhaseCommit || !last.Done {
+			t.Errorf("%s: last event %+v, want the commit done", way, last)
+		}
+		// A live source's total is its count in the snapshot; a dump's is known once staged.
+		if written.Rows != 5000 || written.Total != 5000 {
+			t.Fatalf("%s: write done %+v, want 5000 of 5000", way, written)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,7 +24,7 @@ import (
 
 func main() {
 	usage := flag.Int("usagelog", 3000000, "usagelog rows in the source (querylog gets half as many)")
-	rounds := flag.Int("rounds", 2, "runs of each side (best kept)")
+	rounds := flag.Int("rounds", 5, "runs of each side, interleaved (the medians are compared)")
 	flag.Parse()
 	if err := run(context.Background(), *usage, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "transferbench:", err)
@@ -73,32 +74,52 @@ func run(ctx context.Context, usage, rounds int) error {
 	}
 	defer base.Drop(ctx)
 
-	var bestOurs, bestBase time.Duration
-	for r := 0; r < rounds; r++ {
-		d, err := runOurs(ctx, src.URL, ours.URL)
-		if err != nil {
-			return fmt.Errorf("ours: %w", err)
-		}
-		b, err := runBaseline(ctx, src.URL, base.URL)
-		if err != nil {
-			return fmt.Errorf("baseline: %w", err)
-		}
-		if r == 0 || d < bestOurs {
-			bestOurs = d
-		}
-		if r == 0 || b < bestBase {
-			bestBase = b
-		}
-	}
+	// Interleaved, the order swapped every round, so that a slow spell of the machine falls
+	// on both sides alike; every run is printed, and the medians compared.
+	var oursRuns, baseRuns []time.Duration
+	fmt.Printf("| run | agentctl transfer | pg_dump -Fc \\| pg_restore --data-only | ratio |\n|---:|---:|---:|---:|\n")
 	rows := float64(usage + usage/2)
+	for r := 0; r < rounds; r++ {
+		var d, b time.Duration
+		first, second := func() error { d, err = runOurs(ctx, src.URL, ours.URL); return wrap("ours", err) },
+			func() error { b, err = runBaseline(ctx, src.URL, base.URL); return wrap("baseline", err) }
+		if r%2 == 1 {
+			first, second = second, first
+		}
+		if err := first(); err != nil {
+			return err
+		}
+		if err := second(); err != nil {
+			return err
+		}
+		oursRuns, baseRuns = append(oursRuns, d), append(baseRuns, b)
+		fmt.Printf("| %d | %.1f s (%.0f rows/s) | %.1f s (%.0f rows/s) | %.2f× |\n", r+1, d.Seconds(), rows/d.Seconds(),
+			b.Seconds(), rows/b.Seconds(), b.Seconds()/d.Seconds())
+	}
+	mo, mb := median(oursRuns), median(baseRuns)
 	sv, _ := pgx.Connect(ctx, src.URL)
-	fmt.Printf("%d usagelog + %d querylog rows (2020 shapes → current schema), best of %d runs; PostgreSQL %s\n\n",
+	fmt.Printf("| **median** | **%.1f s** (%.0f rows/s) | **%.1f s** (%.0f rows/s) | **%.2f×** |\n\n", mo.Seconds(), rows/mo.Seconds(),
+		mb.Seconds(), rows/mb.Seconds(), mb.Seconds()/mo.Seconds())
+	fmt.Printf("%d usagelog + %d querylog rows (2020 shapes → current schema), %d interleaved runs; PostgreSQL %s\n",
 		usage, usage/2, rounds, benchdb.ServerVersion(ctx, sv))
 	sv.Close(ctx)
-	fmt.Printf("| agentctl transfer | pg_dump -Fc \\| pg_restore --data-only | ratio |\n|---:|---:|---:|\n")
-	fmt.Printf("| %.1f s (%.0f rows/s) | %.1f s (%.0f rows/s) | %.2f× |\n", bestOurs.Seconds(), rows/bestOurs.Seconds(),
-		bestBase.Seconds(), rows/bestBase.Seconds(), bestBase.Seconds()/bestOurs.Seconds())
 	return nil
+}
+
+func wrap(side string, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", side, err)
+	}
+	return nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 var (
@@ -123,9 +144,9 @@ func runOurs(ctx context.Context, srcURL, dstURL string) (time.Duration, error) 
 	defer src.Close(ctx)
 	_, err = pgsync.Transfer(ctx, src, dst, pgsync.Options{Request: pgsync.Request{
 		Tables: []string{"usagelog", "querylog"}, Map: pgsync.DefaultMap(), Mode: pgsync.ModeEmpty},
-		Progress: func(table, phase string, rows, _ int64) {
-			if *verbose {
-				fmt.Fprintf(os.Stderr, "%6.2f s  %s %s %d\n", time.Since(start).Seconds(), table, phase, rows)
+		Progress: func(e pgsync.Event) {
+			if *verbose && (e.Start || e.Done) {
+				fmt.Fprintf(os.Stderr, "%6.2f s  %s %s %d done=%v\n", time.Since(start).Seconds(), e.Phase, e.Table, e.Rows, e.Done)
 			}
 		}})
 	return time.Since(start), err

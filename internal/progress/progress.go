@@ -110,10 +110,15 @@ func (m *Meter) Total(total int64, estimated bool) {
 }
 
 // Phase starts a named phase; a phase with no total shows its elapsed time, not a rate.
+// Without a terminal its start is logged at once, so that a journal shows each phase even
+// when it is shorter than the interval (or stuck: the last line says where).
 func (m *Meter) Phase(name string, total int64) {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.phase, m.phaseAt, m.done, m.total, m.estimate = name, m.now(), 0, total, false
-	m.mu.Unlock()
+	if m.w == nil && m.logger != nil {
+		m.logger.Info(m.what + " " + name + ": started")
+	}
 }
 
 // Line is the text of the meter now.

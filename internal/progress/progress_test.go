@@ -112,11 +112,15 @@ func TestMeterLogsWithoutATerminal(t *testing.T) {
 	m := Start(nil, "enqueue", Options{Logger: logger, Interval: 50 * time.Millisecond, Unit: "files"})
 	m.Set(42)
 	time.Sleep(200 * time.Millisecond)
+	m.Phase("writing usagelog", 0)
 	m.Finish()
 	mu.Lock()
 	defer mu.Unlock()
 	if !strings.Contains(buf.String(), `msg="enqueue: 42 files`) {
 		t.Fatalf("log %q: want the figures logged", buf.String())
+	}
+	if !strings.Contains(buf.String(), `msg="enqueue writing usagelog: started"`) {
+		t.Fatalf("log %q: want a phase's start logged at once", buf.String())
 	}
 }
 

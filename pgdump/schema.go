@@ -1,4 +1,4 @@
-package pgsync
+package pgdump
 
 import (
 	"bufio"
@@ -9,9 +9,6 @@ import (
 	"strconv"
 	"strings"
 )
-
-// ErrInserts is returned for a dump whose data is INSERT statements (pg_dump --inserts).
-var ErrInserts = errors.New("dump made with --inserts")
 
 // The pg_dump statements that describe the tables (pg_dump writes them on lines of their own).
 var (
@@ -58,9 +55,38 @@ func splitIdents(s string, sep byte) []string {
 	return append(out, strings.TrimSpace(cur.String()))
 }
 
+// Column is one column of a table as the dump declares it. Type is the dump's own text
+// (e.g. "character varying(20)", "public.mood"): data, never SQL.
+type Column struct {
+	Name      string
+	Type      string
+	Qualified bool // the type is schema-qualified: not one of PostgreSQL's own
+	NotNull   bool
+	Default   string // the SQL text of its default, "" when none
+	Generated bool
+	Identity  bool
+}
+
+// Table is one table of schema public as the dump declares it.
+type Table struct {
+	Name     string
+	Columns  []Column
+	Sequence string // the id column's sequence (serial or identity), qualified; "" when none
+}
+
+// Column returns the named column, or nil.
+func (t *Table) Column(name string) *Column {
+	for i := range t.Columns {
+		if t.Columns[i].Name == name {
+			return &t.Columns[i]
+		}
+	}
+	return nil
+}
+
 // dumpSchema collects what the schema statements of a dump say.
 type dumpSchema struct {
-	cat      Catalog
+	cat      map[string]*Table
 	seqOwner map[string]string // sequence → "table.column"
 	seqLast  map[string]int64  // sequence (as written) → last value handed out
 	current  *Table            // CREATE TABLE being read
@@ -68,7 +94,7 @@ type dumpSchema struct {
 }
 
 func newDumpSchema() *dumpSchema {
-	return &dumpSchema{cat: Catalog{}, seqOwner: map[string]string{}, seqLast: map[string]int64{}}
+	return &dumpSchema{cat: map[string]*Table{}, seqOwner: map[string]string{}, seqLast: map[string]int64{}}
 }
 
 // line reads one line of the dump's SQL outside COPY data. Only tables of the public schema
@@ -90,7 +116,7 @@ func (d *dumpSchema) line(s string) error {
 	}
 	if d.identity != nil {
 		if m := seqNameRE.FindStringSubmatch(s); m != nil {
-			d.identity.Sequence = qualifiedSeq(m[1])
+			d.identity.Sequence = QualifiedSequence(m[1])
 		}
 		if strings.HasPrefix(strings.TrimSpace(s), ");") {
 			d.identity = nil
@@ -152,25 +178,38 @@ func (d *dumpSchema) line(s string) error {
 }
 
 // finish ties the owned sequences to their tables' id columns.
-func (d *dumpSchema) finish() Catalog {
+func (d *dumpSchema) finish() map[string]*Table {
 	for seq, owner := range d.seqOwner {
 		tc := strings.SplitN(owner, ".", 2)
 		if t := d.cat[tc[0]]; t != nil && tc[1] == "id" && t.Sequence == "" {
-			t.Sequence = qualifiedSeq(seq)
+			t.Sequence = QualifiedSequence(seq)
 		}
 	}
 	for _, t := range d.cat { // a default without ownership
 		if id := t.Column("id"); id != nil && t.Sequence == "" {
-			if name := nextvalSequence(id.Default); name != "" {
-				t.Sequence = qualifiedSeq(name)
+			if name := SequenceOfDefault(id.Default); name != "" {
+				t.Sequence = name
 			}
 		}
 	}
 	return d.cat
 }
 
-// qualifiedSeq writes a sequence name the way pg_get_serial_sequence does.
-func qualifiedSeq(s string) string {
+var nextvalRE = regexp.MustCompile(`^nextval\('((?:[^']|'')+)'(?:::regclass)?\)$`)
+
+// SequenceOfDefault returns the sequence a column default (nextval('…')) draws from,
+// qualified as QualifiedSequence writes it; "" when it draws from none.
+func SequenceOfDefault(def string) string {
+	m := nextvalRE.FindStringSubmatch(strings.TrimSpace(def))
+	if m == nil {
+		return ""
+	}
+	return QualifiedSequence(strings.ReplaceAll(m[1], "''", "'"))
+}
+
+// QualifiedSequence writes a sequence name (public.seq, seq, "Odd"."Seq") the way
+// PostgreSQL's pg_get_serial_sequence does: schema-qualified, quoted only where needed.
+func QualifiedSequence(s string) string {
 	schema, name := splitQualified(s)
 	if schema == "" {
 		schema = "public"
@@ -237,17 +276,14 @@ func parseColumnLine(s string) (Column, bool, error) {
 		c.Default = strings.TrimSpace(strings.TrimSuffix(after[i+len("DEFAULT "):], " NOT NULL"))
 	}
 	// pg_dump writes PostgreSQL's own types unqualified and every other schema-qualified.
-	if strings.Contains(c.Type, ".") {
-		c.TypeOID = 16384
-	} else {
-		c.TypeOID = 25
-	}
+	c.Qualified = strings.Contains(c.Type, ".")
 	return c, true, nil
 }
 
-// ReadDumpSchema reads the SQL of a dump (or its schema-only part) up to its first COPY
-// block (or the end) and returns its public tables and the sequence values it sets.
-func ReadDumpSchema(r io.Reader) (Catalog, map[string]int64, error) {
+// ReadSchema reads the SQL of a dump (or its schema-only part) up to its first COPY block
+// (or the end) and returns its tables of schema public and the sequence values it sets
+// (by the sequence's name as the dump writes it).
+func ReadSchema(r io.Reader) (map[string]*Table, map[string]int64, error) {
 	d := newDumpSchema()
 	br := bufio.NewReaderSize(r, 1<<20)
 	for {
@@ -269,4 +305,8 @@ func ReadDumpSchema(r io.Reader) (Catalog, map[string]int64, error) {
 		}
 	}
 	return d.finish(), d.seqLast, nil
+}
+
+func quoteIdent(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }

@@ -1,4 +1,4 @@
-package pgsync
+package pgdump
 
 import (
 	"bufio"
@@ -88,10 +88,10 @@ type dataHandler struct {
 	setval func(seq string, last int64)
 }
 
-// readDumpData streams the SQL of a dump (plain, or pg_restore's output): the COPY blocks of
+// readData streams the SQL of a dump (plain, or pg_restore's output): the COPY blocks of
 // wanted tables go to h.copy, the others are skipped, setval lines go to h.setval. A wanted
 // table whose rows are INSERT statements is refused.
-func readDumpData(r io.Reader, h dataHandler) error {
+func readData(r io.Reader, h dataHandler) error {
 	br := bufio.NewReaderSize(r, 1<<20)
 	for {
 		line, err := readLine(br)

@@ -1,4 +1,4 @@
-package pgsync
+package pgdump
 
 import (
 	"bytes"
@@ -14,9 +14,9 @@ import (
 func dumpMadeBy(path, kind string) string {
 	file := path
 	switch kind {
-	case DumpDirectory:
+	case Directory:
 		file = filepath.Join(path, "toc.dat")
-	case DumpCustom:
+	case Custom:
 	default:
 		return ""
 	}
