@@ -231,11 +231,10 @@ func TestTransferKilledLeavesTargetUnchanged(t *testing.T) {
 			}
 			if k.lockWait {
 				waitForLockWait(t, dst)
-			} else {
-				time.Sleep(300 * time.Millisecond) // blocked on the FIFO: it cannot go on
 			}
 			if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil {
-				t.Fatal(err)
+				cmd.Wait()
+				t.Fatalf("kill: %v (agentctl ended before it?):\n%s", err, logText())
 			}
 			err := cmd.Wait()
 			if ee, ok := err.(*exec.ExitError); !ok || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
@@ -275,8 +274,9 @@ func TestTransferKilledLeavesTargetUnchanged(t *testing.T) {
 	}
 }
 
-// fifoDump makes a directory-format dump of url whose data file of table (known by its
-// rows) is a FIFO that nobody writes: pg_restore blocks on it for ever, as on a stalled disk.
+// fifoDump makes a directory-format dump of url whose data file of table (found by its
+// number of rows) is a FIFO that nobody writes: pg_restore blocks on it for ever, as on a
+// stalled disk.
 func fifoDump(t *testing.T, url, table string, rows int) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "old.dir")
@@ -310,7 +310,7 @@ func waitForLockWait(t *testing.T, dst *pgx.Conn) {
 	for time.Now().Before(deadline) {
 		var n int
 		if err := dst.QueryRow(context.Background(), `SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-			WHERE NOT l.granted AND a.application_name LIKE 'agentctl/%/transfer'`).Scan(&n); err != nil {
+			WHERE NOT l.granted AND a.application_name LIKE 'agentctl/%/transfer' AND a.datname = current_database()`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if n > 0 {
@@ -327,7 +327,8 @@ func waitForBackendGone(t *testing.T, dst *pgx.Conn) {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		var n int
-		dst.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'agentctl/%/transfer'`).Scan(&n)
+		dst.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+			WHERE application_name LIKE 'agentctl/%/transfer' AND datname = current_database()`).Scan(&n)
 		if n == 0 {
 			return
 		}

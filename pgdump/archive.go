@@ -177,6 +177,9 @@ func (d *Archive) restore(ctx context.Context, w io.Writer, args ...string) erro
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = w, &stderr
 	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil { // stopped (Ctrl-C, a deadline), not a bad dump
+			return fmt.Errorf("pg_restore %s: %w", d.path, context.Cause(ctx))
+		}
 		msg := strings.TrimSpace(stderr.String())
 		if strings.Contains(msg, "unsupported version") {
 			version := exec.CommandContext(ctx, bin, "--version")

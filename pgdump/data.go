@@ -33,11 +33,14 @@ func readLine(br *bufio.Reader) (string, error) {
 }
 
 // copyBlock reads the data lines of one COPY … FROM stdin block, up to (not including) its
-// `\.` line, and then says EOF.
+// `\.` line, and then says EOF. A Read fills as much of its buffer as the lines already
+// read from the dump allow: a COPY fed from it then sends few large messages, not one per
+// row.
 type copyBlock struct {
 	br          *bufio.Reader
 	pending     []byte // part of br's buffer: valid until the next ReadSlice
 	done        bool
+	err         error
 	atLineStart bool
 	table       string
 }
@@ -47,27 +50,50 @@ func newCopyBlock(br *bufio.Reader, table string) *copyBlock {
 }
 
 func (b *copyBlock) Read(p []byte) (int, error) {
-	for len(b.pending) == 0 {
-		if b.done {
-			return 0, io.EOF
+	n := 0
+	for n < len(p) {
+		if len(b.pending) == 0 {
+			if b.done || b.err != nil {
+				break
+			}
+			if n > 0 && b.br.Buffered() == 0 {
+				break // wait for more only while nothing is gathered
+			}
+			b.next()
+			continue
 		}
-		line, err := b.br.ReadSlice('\n')
-		if err != nil && !errors.Is(err, bufio.ErrBufferFull) && !errors.Is(err, io.EOF) {
-			return 0, err
-		}
-		if b.atLineStart && isEndOfCopy(line) {
-			b.done = true
-			return 0, io.EOF
-		}
-		if errors.Is(err, io.EOF) && len(line) == 0 {
-			return 0, fmt.Errorf("the dump ends inside the data of %s (truncated file?)", b.table)
-		}
-		b.atLineStart = len(line) > 0 && line[len(line)-1] == '\n'
-		b.pending = line
+		k := copy(p[n:], b.pending)
+		b.pending = b.pending[k:]
+		n += k
 	}
-	n := copy(p, b.pending)
-	b.pending = b.pending[n:]
-	return n, nil
+	switch {
+	case n > 0:
+		return n, nil
+	case b.err != nil:
+		return 0, b.err
+	case b.done:
+		return 0, io.EOF
+	}
+	return 0, nil // len(p) == 0
+}
+
+// next reads the next line into pending, or ends the block (done, or err).
+func (b *copyBlock) next() {
+	line, err := b.br.ReadSlice('\n')
+	if err != nil && !errors.Is(err, bufio.ErrBufferFull) && !errors.Is(err, io.EOF) {
+		b.err = err
+		return
+	}
+	if b.atLineStart && isEndOfCopy(line) {
+		b.done = true
+		return
+	}
+	if errors.Is(err, io.EOF) && len(line) == 0 {
+		b.err = fmt.Errorf("the dump ends inside the data of %s (truncated file?)", b.table)
+		return
+	}
+	b.atLineStart = len(line) > 0 && line[len(line)-1] == '\n'
+	b.pending = line
 }
 
 func isEndOfCopy(line []byte) bool {

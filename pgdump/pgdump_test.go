@@ -1,8 +1,10 @@
 package pgdump
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -326,5 +328,79 @@ func TestLongDumpLineIsNotHeld(t *testing.T) {
 	}
 	if grew := after.TotalAlloc - before.TotalAlloc; grew > 32<<20 {
 		t.Fatalf("reading a 256 MiB line allocated %d MiB; want it skipped, not held", grew>>20)
+	}
+}
+
+// A COPY block is read in large pieces (a COPY fed from it sends few messages), and its
+// bytes are exactly the rows, whatever the reader's buffer size.
+func TestCopyBlockReadsWholeBuffers(t *testing.T) {
+	var sql strings.Builder
+	sql.WriteString("COPY public.t (a, b) FROM stdin;\n")
+	var rows strings.Builder
+	for i := 0; i < 10000; i++ {
+		fmt.Fprintf(&rows, "%d\trow number %d\n", i, i)
+	}
+	sql.WriteString(rows.String() + "\\.\n")
+	for _, size := range []int{1, 7, 4096, 64 << 10} {
+		var got bytes.Buffer
+		reads := 0
+		err := readData(strings.NewReader(sql.String()), dataHandler{
+			want: func(string) bool { return true },
+			copy: func(_ string, _ []string, r io.Reader) error {
+				buf := make([]byte, size)
+				for {
+					n, err := r.Read(buf)
+					got.Write(buf[:n])
+					reads++
+					if err == io.EOF {
+						return nil
+					}
+					if err != nil {
+						return err
+					}
+				}
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != rows.String() {
+			t.Fatalf("buffer %d: the block's bytes differ from the rows", size)
+		}
+		if size == 64<<10 && reads > 10 {
+			t.Errorf("10,000 rows (%d KiB) took %d reads of 64 KiB; want a few, not one per row", rows.Len()>>10, reads)
+		}
+	}
+}
+
+// A custom archive cut short in its data: pg_restore fails in the middle of a table, and
+// that failure (ErrNotDump) is what Data returns, not the echo of it in the consumer (a
+// COPY fed by the broken stream, whose own error has lost the cause).
+func TestTruncatedArchiveIsNotDump(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := pgtest.NewEmptyDB(t)
+	conn := pgtest.Conn(t, url)
+	if _, err := conn.Exec(ctx, `CREATE TABLE big (id integer, v text);
+		INSERT INTO big SELECT i, md5(i::text) FROM generate_series(1, 50000) i;`); err != nil {
+		t.Fatal(err)
+	}
+	path := makeDump(t, url, "custom")
+	b, _ := os.ReadFile(path)
+	if err := os.WriteFile(path, b[:len(b)*2/3], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("the cut archive (its table of contents is whole) does not open: %v", err)
+	}
+	err = a.Data(ctx, []Want{{Table: "big", Columns: []string{"id", "v"}}}, func(_ string, r io.Reader) error {
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return fmt.Errorf("COPY from stdin failed: %v", err) // as the server reports it: the cause is text
+		}
+		return nil
+	})
+	if !errors.Is(err, ErrNotDump) {
+		t.Fatalf("cut archive: %v, want ErrNotDump from pg_restore", err)
 	}
 }

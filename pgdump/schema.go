@@ -98,7 +98,7 @@ func newDumpSchema() *dumpSchema {
 }
 
 // line reads one line of the dump's SQL outside COPY data. Only tables of the public schema
-// are kept (what ReadCatalog sees on a live database).
+// are kept (what a catalog read sees of a live database).
 func (d *dumpSchema) line(s string) error {
 	if d.current != nil {
 		if strings.HasPrefix(s, ")") {

@@ -153,3 +153,16 @@ func SequenceLast(ctx context.Context, q Querier, seq string) (int64, error) {
 	}
 	return last, nil
 }
+
+// builtin reports whether the column's type is one of PostgreSQL's own (an OID below
+// FirstNormalObjectId), which exists on the target under the same name and binary format.
+func builtin(c Column) bool { return c.TypeOID < 16384 }
+
+// stageType is the type a source column has in the plan: its own when PostgreSQL's,
+// else text (a dump stages it as text; a live source reads it as text).
+func stageType(c Column) string {
+	if builtin(c) {
+		return c.Type
+	}
+	return "text"
+}

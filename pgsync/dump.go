@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,7 +19,6 @@ import (
 // killed transfer leaves nothing — and the write transaction maps them with INSERT … SELECT.
 type Dump struct {
 	archive *pgdump.Archive
-	cat     Catalog
 	log     *slog.Logger
 }
 
@@ -57,7 +57,6 @@ func (d *Dump) Catalog(ctx context.Context, target *pgx.Conn) (Catalog, error) {
 	if err := resolveDumpTypes(ctx, target, cat); err != nil {
 		return nil, err
 	}
-	d.cat = cat
 	return cat, nil
 }
 
@@ -75,7 +74,7 @@ func (d *Dump) Close(context.Context) {}
 
 // Stage implements Source: every table's rows into its temporary table on the target.
 func (d *Dump) Stage(ctx context.Context, target *pgx.Conn, plan *Plan, report func(Event)) (Staged, error) {
-	s := &stagedRows{target: target, plan: plan, rows: map[string]int64{}, took: map[string]time.Duration{}}
+	s := &stagedRows{target: target, rows: map[string]int64{}, took: map[string]time.Duration{}}
 	// Temporary tables live in the session's own buffers: give them room first.
 	if _, err := target.Exec(ctx, `SET temp_buffers = '1GB'`); err != nil {
 		d.log.Warn("could not raise temp_buffers; staging will be slower", "err", err)
@@ -100,7 +99,7 @@ func (d *Dump) Stage(ctx context.Context, target *pgx.Conn, plan *Plan, report f
 		report(Event{Phase: PhaseStage, Table: t.Target, Total: -1, Start: true})
 		start := time.Now()
 		m := startMeter(func(rows int64) { report(Event{Phase: PhaseStage, Table: t.Target, Rows: rows, Total: -1}) })
-		n, err := fillStage(ctx, target, t, lineCounter{r, m})
+		n, err := fillStage(ctx, target, t, lineCounter{r, &m.rows})
 		m.end()
 		s.took[t.Target] += time.Since(start)
 		if err != nil {
@@ -129,7 +128,6 @@ func (d *Dump) Stage(ctx context.Context, target *pgx.Conn, plan *Plan, report f
 // stagedRows are a dump's rows in temporary tables of the target's session.
 type stagedRows struct {
 	target  *pgx.Conn
-	plan    *Plan
 	created []TablePlan
 	rows    map[string]int64
 	took    map[string]time.Duration
@@ -144,7 +142,7 @@ func (s *stagedRows) Rows(t TablePlan) int64         { return s.rows[t.Target] }
 func (s *stagedRows) Took(t TablePlan) time.Duration { return s.took[t.Target] }
 
 // Write implements Staged: INSERT … SELECT from the staged table, mapping every column.
-func (s *stagedRows) Write(ctx context.Context, tx pgx.Tx, t TablePlan, mode Mode, _ *rowMeter) (int64, error) {
+func (s *stagedRows) Write(ctx context.Context, tx pgx.Tx, t TablePlan, mode Mode, _ *atomic.Int64) (int64, error) {
 	return load(ctx, tx, t, mode)
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -91,26 +92,14 @@ func (r liveRows) Check(ctx context.Context, _ pgx.Tx, plan *Plan) error {
 func (r liveRows) Rows(t TablePlan) int64       { return t.SourceRows } // counted in the same snapshot
 func (r liveRows) Took(TablePlan) time.Duration { return 0 }
 func (r liveRows) Discard(context.Context)      {}
-func (r liveRows) Write(ctx context.Context, tx pgx.Tx, t TablePlan, mode Mode, m *rowMeter) (int64, error) {
-	return r.l.copyMapped(ctx, tx, t, mode, m)
-}
-
-// builtin reports whether the column's type is one of PostgreSQL's own (an OID below
-// FirstNormalObjectId), which exists on the target under the same name and binary format.
-func builtin(c Column) bool { return c.TypeOID < 16384 }
-
-// stageType is the type a staged column gets.
-func stageType(c Column) string {
-	if builtin(c) {
-		return c.Type
-	}
-	return "text"
+func (r liveRows) Write(ctx context.Context, tx pgx.Tx, t TablePlan, mode Mode, rows *atomic.Int64) (int64, error) {
+	return r.l.copyMapped(ctx, tx, t, mode, rows)
 }
 
 // copyMapped streams table t from the snapshot into the target table within tx: the source
 // computes each target column (renames, casts, expressions over the old row), and the rows
 // go as one COPY, binary when every target type is PostgreSQL's own.
-func (l *Live) copyMapped(ctx context.Context, tx pgx.Tx, t TablePlan, mode Mode, m *rowMeter) (int64, error) {
+func (l *Live) copyMapped(ctx context.Context, tx pgx.Tx, t TablePlan, mode Mode, rows *atomic.Int64) (int64, error) {
 	format := "binary"
 	for _, c := range t.Columns {
 		if c.sourceExpr() != "" && !c.toBuiltin {
@@ -145,16 +134,16 @@ func (l *Live) copyMapped(ctx context.Context, tx pgx.Tx, t TablePlan, mode Mode
 	in := fmt.Sprintf(`COPY %s (%s) FROM STDIN (FORMAT %s)`, quoteIdent(t.Target), strings.Join(cols, ", "), format)
 
 	var n int64
-	rerr, err := pipe(true, func(w io.Writer) error {
-		_, err := l.tx.Conn().PgConn().CopyTo(ctx, messageCounter{w, m}, out)
+	err, fromSource := pipe(func(w io.Writer) error {
+		_, err := l.tx.Conn().PgConn().CopyTo(ctx, messageCounter{w, rows}, out)
 		return err
 	}, func(r io.Reader) error {
 		tag, err := tx.Conn().PgConn().CopyFrom(ctx, r, in)
 		n = tag.RowsAffected()
 		return err
 	})
-	if rerr != nil {
-		return 0, fmt.Errorf("read %s from the source: %w; nothing was changed", t.Source, rerr)
+	if err != nil && fromSource {
+		return 0, fmt.Errorf("read %s from the source: %w; nothing was changed", t.Source, err)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("write %s from %s: %w; nothing was changed", t.Target, t.Source, err)

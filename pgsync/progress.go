@@ -39,24 +39,24 @@ func (m *rowMeter) end() {
 
 // messageCounter counts the writes a COPY TO makes: PostgreSQL sends one message per row.
 type messageCounter struct {
-	w io.Writer
-	m *rowMeter
+	w    io.Writer
+	rows *atomic.Int64
 }
 
 func (c messageCounter) Write(p []byte) (int, error) {
-	c.m.rows.Add(1)
+	c.rows.Add(1)
 	return c.w.Write(p)
 }
 
 // lineCounter counts the rows of COPY text data as it is read: one line each (newlines
 // inside values are escaped).
 type lineCounter struct {
-	r io.Reader
-	m *rowMeter
+	r    io.Reader
+	rows *atomic.Int64
 }
 
 func (c lineCounter) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.m.rows.Add(int64(bytes.Count(p[:n], []byte{'\n'})))
+	c.rows.Add(int64(bytes.Count(p[:n], []byte{'\n'})))
 	return n, err
 }

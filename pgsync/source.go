@@ -2,6 +2,7 @@ package pgsync
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -36,9 +37,9 @@ type Staged interface {
 	Check(ctx context.Context, tx pgx.Tx, plan *Plan) error
 	// Rows is how many rows table t must receive (outside append mode).
 	Rows(t TablePlan) int64
-	// Write writes table t into the target within tx, telling rows() of its rows so far,
-	// and returns the rows written.
-	Write(ctx context.Context, tx pgx.Tx, t TablePlan, mode Mode, m *rowMeter) (int64, error)
+	// Write writes table t into the target within tx and returns the rows written; while
+	// they stream it may add them to rows, which the progress display reads.
+	Write(ctx context.Context, tx pgx.Tx, t TablePlan, mode Mode, rows *atomic.Int64) (int64, error)
 	// Took is the time staging t took (zero when nothing was staged).
 	Took(t TablePlan) time.Duration
 	// Discard removes what staging left on the target's session.
@@ -62,7 +63,7 @@ type Event struct {
 	Phase string
 	Table string // stage, write and index
 	Rows  int64
-	Total int64 // rows expected; -1 when not known (a dump before it is read)
+	Total int64 // rows expected (write); -1 when not known (stage, index); 0 for the rest
 	Start bool
 	Done  bool
 }

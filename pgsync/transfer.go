@@ -174,7 +174,7 @@ func (tr *transferRun) writeTable(ctx context.Context, tx pgx.Tx, mode Mode, t T
 		}
 	}
 	m := startMeter(func(rows int64) { ev.Rows = rows; tr.report(ev) })
-	n, err := staged.Write(ctx, tx, t, mode, m)
+	n, err := staged.Write(ctx, tx, t, mode, &m.rows)
 	m.end()
 	if err != nil {
 		return TableResult{}, err
@@ -247,13 +247,6 @@ func (e *planError) Is(target error) bool {
 // RebuildIndexesAbove is the number of rows from which a load into an empty table drops the
 // table's plain indexes and builds them again after (in the same transaction).
 const RebuildIndexesAbove = 10000
-
-func expectedRows(t TablePlan, expected map[string]int64) int64 {
-	if n, ok := expected[t.Target]; ok {
-		return n
-	}
-	return t.SourceRows
-}
 
 // dropPlainIndexes drops the indexes of table that no constraint uses (primary keys, unique
 // and foreign-key targets stay) and returns their definitions, to be built again.

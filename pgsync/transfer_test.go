@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -579,14 +580,14 @@ func TestProgressReportsRows(t *testing.T) {
 }
 
 func TestMessageAndLineCounters(t *testing.T) {
-	m := &rowMeter{}
-	w := messageCounter{io.Discard, m}
+	var rows atomic.Int64
+	w := messageCounter{io.Discard, &rows}
 	for i := 0; i < 7; i++ {
 		w.Write([]byte("row"))
 	}
-	r := lineCounter{strings.NewReader("a\tb\nc\\nd\te\n"), m}
+	r := lineCounter{strings.NewReader("a\tb\nc\\nd\te\n"), &rows}
 	io.Copy(io.Discard, r)
-	if got := m.rows.Load(); got != 9 {
+	if got := rows.Load(); got != 9 {
 		t.Fatalf("counted %d rows, want 7 messages + 2 lines", got)
 	}
 }

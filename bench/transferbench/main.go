@@ -2,7 +2,10 @@
 // operators did by hand: pg_dump -Fc -t … | pg_restore --data-only of the same tables, on the
 // same machine. The source has the 2020 shapes (usagelog.id and every usagelog_id integer),
 // the targets the current archive schema (bigint, with its indexes and foreign keys), so the
-// transfer maps columns while the baseline lets COPY convert. Prints a Markdown table.
+// transfer maps columns while the baseline lets COPY convert. A second comparison reads the
+// same tables from a pg_dump -Fc backup file: agentctl transfer --from FILE against
+// pg_restore --data-only FILE (-backup=false skips it). Both sides run interleaved; every
+// run is printed as a Markdown table row, with the medians.
 //
 //	eval "$(scripts/pg.sh start)" && export TEST_DATABASE_URL && go run ./bench/transferbench
 package main
@@ -13,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -74,15 +78,45 @@ func run(ctx context.Context, usage, rounds int) error {
 	}
 	defer base.Drop(ctx)
 
-	// Interleaved, the order swapped every round, so that a slow spell of the machine falls
-	// on both sides alike; every run is printed, and the medians compared.
-	var oursRuns, baseRuns []time.Duration
-	fmt.Printf("| run | agentctl transfer | pg_dump -Fc \\| pg_restore --data-only | ratio |\n|---:|---:|---:|---:|\n")
 	rows := float64(usage + usage/2)
+	sv, _ := pgx.Connect(ctx, src.URL)
+	fmt.Printf("%d usagelog + %d querylog rows (2020 shapes → current schema), %d interleaved runs; PostgreSQL %s\n\n",
+		usage, usage/2, rounds, benchdb.ServerVersion(ctx, sv))
+	sv.Close(ctx)
+
+	fmt.Printf("From the live database:\n\n")
+	err = compare(rounds, rows, "agentctl transfer", "pg_dump -Fc \\| pg_restore --data-only",
+		func() (time.Duration, error) {
+			return runOurs(ctx, ours.URL, func() (pgsync.Source, error) { return pgsync.OpenLive(ctx, src.URL) })
+		},
+		func() (time.Duration, error) { return runBaseline(ctx, src.URL, base.URL) })
+	if err != nil || !*backup {
+		return err
+	}
+
+	// The nightly backup: the same tables from one -Fc file (made once, not timed).
+	file := filepath.Join(os.TempDir(), fmt.Sprintf("transferbench-%d.pg_dump", os.Getpid()))
+	defer os.Remove(file)
+	if out, err := exec.CommandContext(ctx, "pg_dump", "-Fc", "-t", "usagelog", "-t", "querylog", "-f", file, src.URL).CombinedOutput(); err != nil {
+		return fmt.Errorf("pg_dump the backup: %v: %s", err, out)
+	}
+	fmt.Printf("\nFrom a pg_dump -Fc backup of it (staged in temporary tables, then written):\n\n")
+	return compare(rounds, rows, "agentctl transfer --from FILE", "pg_restore --data-only FILE",
+		func() (time.Duration, error) {
+			return runOurs(ctx, ours.URL, func() (pgsync.Source, error) { return pgsync.OpenDump(ctx, file, nil) })
+		},
+		func() (time.Duration, error) { return runRestore(ctx, file, base.URL) })
+}
+
+// compare runs both sides interleaved, the order swapped every round so that a slow spell
+// of the machine falls on both alike, prints every run and compares the medians.
+func compare(rounds int, rows float64, oursName, baseName string, ours, base func() (time.Duration, error)) error {
+	fmt.Printf("| run | %s | %s | ratio |\n|---:|---:|---:|---:|\n", oursName, baseName)
+	var oursRuns, baseRuns []time.Duration
 	for r := 0; r < rounds; r++ {
 		var d, b time.Duration
-		first, second := func() error { d, err = runOurs(ctx, src.URL, ours.URL); return wrap("ours", err) },
-			func() error { b, err = runBaseline(ctx, src.URL, base.URL); return wrap("baseline", err) }
+		first := func() (err error) { d, err = ours(); return wrap("ours", err) }
+		second := func() (err error) { b, err = base(); return wrap("baseline", err) }
 		if r%2 == 1 {
 			first, second = second, first
 		}
@@ -97,12 +131,8 @@ func run(ctx context.Context, usage, rounds int) error {
 			b.Seconds(), rows/b.Seconds(), b.Seconds()/d.Seconds())
 	}
 	mo, mb := median(oursRuns), median(baseRuns)
-	sv, _ := pgx.Connect(ctx, src.URL)
-	fmt.Printf("| **median** | **%.1f s** (%.0f rows/s) | **%.1f s** (%.0f rows/s) | **%.2f×** |\n\n", mo.Seconds(), rows/mo.Seconds(),
+	fmt.Printf("| **median** | **%.1f s** (%.0f rows/s) | **%.1f s** (%.0f rows/s) | **%.2f×** |\n", mo.Seconds(), rows/mo.Seconds(),
 		mb.Seconds(), rows/mb.Seconds(), mb.Seconds()/mo.Seconds())
-	fmt.Printf("%d usagelog + %d querylog rows (2020 shapes → current schema), %d interleaved runs; PostgreSQL %s\n",
-		usage, usage/2, rounds, benchdb.ServerVersion(ctx, sv))
-	sv.Close(ctx)
 	return nil
 }
 
@@ -122,12 +152,8 @@ func median(ds []time.Duration) time.Duration {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-var (
-	verbose         = flag.Bool("v", false, "print the transfer's phases with their times")
-	disableTriggers = flag.Bool("disable-triggers", false, "baseline: one dump of both tables restored with --disable-triggers (no foreign-key checks)")
-)
-
-func runOurs(ctx context.Context, srcURL, dstURL string) (time.Duration, error) {
+// runRestore loads the backup's two tables with pg_restore, in foreign-key order.
+func runRestore(ctx context.Context, file, dstURL string) (time.Duration, error) {
 	dst, err := pgx.Connect(ctx, dstURL)
 	if err != nil {
 		return 0, err
@@ -137,7 +163,33 @@ func runOurs(ctx context.Context, srcURL, dstURL string) (time.Duration, error) 
 		return 0, err
 	}
 	start := time.Now()
-	src, err := pgsync.OpenLive(ctx, srcURL)
+	for _, table := range []string{"usagelog", "querylog"} {
+		cmd := exec.CommandContext(ctx, "pg_restore", "--data-only", "--exit-on-error", "-t", table, "-d", dstURL, file)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			return 0, fmt.Errorf("pg_restore %s: %w", table, err)
+		}
+	}
+	return time.Since(start), nil
+}
+
+var (
+	backup          = flag.Bool("backup", true, "also compare both sides reading a pg_dump -Fc backup file")
+	verbose         = flag.Bool("v", false, "print the transfer's phases with their times")
+	disableTriggers = flag.Bool("disable-triggers", false, "baseline: one dump of both tables restored with --disable-triggers (no foreign-key checks)")
+)
+
+func runOurs(ctx context.Context, dstURL string, open func() (pgsync.Source, error)) (time.Duration, error) {
+	dst, err := pgx.Connect(ctx, dstURL)
+	if err != nil {
+		return 0, err
+	}
+	defer dst.Close(ctx)
+	if _, err := dst.Exec(ctx, `TRUNCATE usagelog, querylog CASCADE; CHECKPOINT`); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	src, err := open()
 	if err != nil {
 		return 0, err
 	}

@@ -2,7 +2,8 @@
 // total when it is known — marked "≈" when it is an estimate, and never overshot — the rate,
 // and the time left when there is a total; a phase with no total shows its elapsed time),
 // redrawn a few times a second and cleared at the end; anywhere else (a journal, a pipe) a
-// log line every Interval with the same figures, so that a long run shows in the log.
+// log line at the start of each phase and every Interval with the same figures, so that a
+// long run shows in the log.
 //
 // It is our own, small: the libraries looked at (vbauerster/mpb, schollz/progressbar) draw
 // bars on terminals but have no log mode, and both modes must show the same figures.
