@@ -210,7 +210,16 @@ const rescueBatch = 1000
 // Rescue puts back the items whose lease expired (their holder died or stalled). Any agent
 // may run it; concurrent rescuers skip each other's rows (a skipped row is looked at again
 // by the next rescue).
+//
+// A row that another program set in progress without a lease (FitsStorage's own pop(), which
+// only sets inprogress) gets a token and a lease from the first rescue that sees it: it is
+// put back like any other once that lease expires, unless its own worker ended it first.
 func (q *Queue) Rescue(ctx context.Context) (int, error) {
+	if _, err := q.db.Exec(ctx, `UPDATE `+q.spec.table()+` SET claim_token = gen_random_uuid(),
+			lease_until = now() + $1 * interval '1 millisecond', holder = coalesce(holder, 'outside agentd (no lease)')
+		WHERE inprogress AND (lease_until IS NULL OR claim_token IS NULL)`, q.opt.Lease.Milliseconds()); err != nil {
+		return 0, fmt.Errorf("lease the %s items set in progress outside agentd: %w", q.spec.Name, err)
+	}
 	total := 0
 	for {
 		ended, err := q.requeue(ctx, requeueArgs{where: "lease_until < now()", crashed: true, skipLocked: true, limit: rescueBatch})
@@ -286,11 +295,11 @@ func (q *Queue) requeueOnce(ctx context.Context, a requeueArgs) ([]Ended, error)
 	stmt := `WITH locked AS (
 			SELECT r.claim_token, ` + label + ` AS label,
 				$1::int > 0 AND r.attempts + $1::int >= $2::int AS dies,
-				EXISTS (SELECT 1 FROM ` + t + ` p WHERE NOT p.inprogress AND p.fail_dt IS NULL AND ` + strings.Join(twin, " AND ") + `) AS twin
+				EXISTS (SELECT 1 FROM ` + t + ` p WHERE NOT p.inprogress AND p.fail_dt = ` + notFailed + ` AND ` + strings.Join(twin, " AND ") + `) AS twin
 			FROM ` + t + ` r WHERE r.inprogress AND (` + a.where + `)
 			ORDER BY r.claim_token` + limit + ` ` + lock + `
 		), failed AS (
-			UPDATE ` + t + ` t SET inprogress = false, fail_dt = now(), attempts = t.attempts + 1, owner = NULL, lease_until = NULL,
+			UPDATE ` + t + ` t SET inprogress = false, fail_dt = ` + nowUTC + `, attempts = t.attempts + 1, owner = NULL, lease_until = NULL,
 				error = format('worker died %s times on this item (last holder %s); fix the cause, then agentctl queue retry', t.attempts + 1, t.holder)
 			FROM locked l WHERE t.claim_token = l.claim_token AND t.inprogress AND l.dies
 			RETURNING l.claim_token::text, l.label, 'failed'
@@ -300,7 +309,7 @@ func (q *Queue) requeueOnce(ctx context.Context, a requeueArgs) ([]Ended, error)
 		), pending AS (
 			UPDATE ` + t + ` t SET inprogress = false, claim_token = NULL, owner = NULL, holder = NULL, lease_until = NULL,
 				claimed_at = NULL, attempts = t.attempts + $1::int,
-				after = CASE WHEN $3::bigint IS NULL THEN t.after ELSE now() + $3::bigint * interval '1 millisecond' END
+				after = CASE WHEN $3::bigint IS NULL THEN t.after ELSE ` + nowUTC + ` + $3::bigint * interval '1 millisecond' END
 			FROM locked l WHERE t.claim_token = l.claim_token AND t.inprogress AND NOT l.dies AND NOT l.twin
 			RETURNING l.claim_token::text, l.label, 'pending'
 		)
@@ -327,7 +336,7 @@ func (q *Queue) requeueOnce(ctx context.Context, a requeueArgs) ([]Ended, error)
 // "lost" log line: who holds its file now, or that it is pending, failed or gone.
 func (q *Queue) Whereabouts(ctx context.Context, it Item) string {
 	t := q.spec.table()
-	rows, err := q.db.Query(ctx, `SELECT coalesce(claim_token::text, ''), inprogress, fail_dt IS NOT NULL,
+	rows, err := q.db.Query(ctx, `SELECT coalesce(claim_token::text, ''), inprogress, fail_dt <> `+notFailed+`,
 			coalesce(holder, ''), attempts
 		FROM `+t+` WHERE `+ident(q.spec.Label)+`::text = $1 LIMIT 5`, it.Label)
 	if err != nil {

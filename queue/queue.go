@@ -142,7 +142,7 @@ func build(s Spec) statements {
 		// a locked row cannot move before this statement ends.
 		claim: `WITH cand AS (
 			SELECT ctid AS tid, ` + rk("c") + ` AS rk, ` + strings.Join(ordCols, ", ") + ` FROM ` + t + ` c
-			WHERE NOT inprogress AND fail_dt IS NULL AND (after IS NULL OR after <= now())
+			WHERE NOT inprogress AND fail_dt = ` + notFailed + ` AND (after IS NULL OR after <= ` + nowUTC + `)
 			  AND NOT EXISTS (SELECT 1 FROM ` + t + ` r WHERE r.inprogress AND ` + rk("r") + ` = ` + rk("c") + `)
 			ORDER BY ` + order + `
 			LIMIT $1
@@ -160,7 +160,7 @@ func build(s Spec) statements {
 		complete: `WITH done AS (
 			DELETE FROM ` + t + ` WHERE claim_token = $1::uuid AND inprogress RETURNING ` + strings.Join(pkCols, ", ") + `
 		), cleared AS (
-			DELETE FROM ` + t + ` f USING done WHERE f.fail_dt IS NOT NULL AND ` + strings.Join(pkEq, " AND ") + `
+			DELETE FROM ` + t + ` f USING done WHERE f.fail_dt <> ` + notFailed + ` AND ` + strings.Join(pkEq, " AND ") + `
 		)
 		SELECT count(*) FROM done`,
 		// The delete waits for each row's lock (then re-checks the token); the caller passes
@@ -172,11 +172,11 @@ func build(s Spec) statements {
 			DELETE FROM ` + t + ` t USING unnest($1::uuid[]) AS c(token)
 			WHERE t.claim_token = c.token AND t.inprogress RETURNING c.token::text AS token, ` + prefixed("t.", pkCols) + `
 		), cleared AS (
-			DELETE FROM ` + t + ` f USING done WHERE f.fail_dt IS NOT NULL AND ` + strings.Join(pkEq, " AND ") + `
+			DELETE FROM ` + t + ` f USING done WHERE f.fail_dt <> ` + notFailed + ` AND ` + strings.Join(pkEq, " AND ") + `
 		)
 		SELECT token FROM done`,
 		// A failed row keeps its claim token: it names the row for agentctl queue retry.
-		fail: `UPDATE ` + t + ` SET inprogress = false, fail_dt = now(), error = $2, owner = NULL, lease_until = NULL
+		fail: `UPDATE ` + t + ` SET inprogress = false, fail_dt = ` + nowUTC + `, error = $2, owner = NULL, lease_until = NULL
 			WHERE claim_token = $1::uuid AND inprogress`,
 	}
 }

@@ -342,7 +342,7 @@ func TestFailedRowKeepsTokenButIsNotHeld(t *testing.T) {
 		t.Fatalf("after retry: %+v, want one pending, none failed", st)
 	}
 	var stray int
-	if err := b.db.QueryRow(ctx, `SELECT count(*) FROM ingestqueue WHERE NOT inprogress AND fail_dt IS NULL
+	if err := b.db.QueryRow(ctx, `SELECT count(*) FROM ingestqueue WHERE NOT inprogress AND fail_dt = '9999-12-31 23:59:59.999999'
 		AND (claim_token IS NOT NULL OR holder IS NOT NULL)`).Scan(&stray); err != nil || stray != 0 {
 		t.Fatalf("%d re-armed rows still carry a claim token or holder (err %v)", stray, err)
 	}

@@ -17,15 +17,28 @@ type Spec struct {
 	Label      string                    // column that names an item for humans (status, logs, retry patterns)
 }
 
-// Ingest is the ingest queue: read a file, record it, make its preview. One unique index
-// on (sortkey, path, filename) serves both the pending uniqueness and the claim order: the
-// sortkey is a function of the file name, so it adds nothing to the key.
+// The queue tables follow FitsStorage's conventions, so that its own software reads and adds
+// rows alongside agentd: "not failed" is fail_dt = notFailed (Python's datetime.max), which
+// its unique constraint over (…, inprogress, fail_dt) relies on, and the queue's own
+// timestamps (added, after, fail_dt) are naive UTC. Claims and leases (claimed_at,
+// lease_until) are agentd's columns, with time zones.
+const (
+	notFailed = `'9999-12-31 23:59:59.999999'::timestamp`
+	nowUTC    = `(now() AT TIME ZONE 'UTC')`
+)
+
+// NotFailed is the fail_dt of a row that has not failed, as SQL (FitsStorage's convention).
+const NotFailed = notFailed
+
+// Ingest is the ingest queue: read a file, record it, make its preview. FitsStorage's
+// unique constraint (filename, path, inprogress, fail_dt) keeps one pending row per file
+// version; the claim reads the index on (sortkey, path, filename) backwards.
 func Ingest() Spec {
 	return Spec{
 		Name:       "ingest",
 		Table:      "ingestqueue",
 		RunKey:     func(a string) string { return "agentd_filekey(" + a + ".filename)" }, // X.fits and X.fits.bz2 never run at once
-		PendingKey: []string{"sortkey", "path", "filename"},
+		PendingKey: []string{"filename", "path"},
 		Order:      []string{"sortkey", "path", "filename"},
 		Payload:    []string{"filename", "path", "force", "force_md5", "no_defer"},
 		Label:      "filename",

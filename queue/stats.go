@@ -54,11 +54,11 @@ func StatsOf(ctx context.Context, db *pgxpool.Pool, spec Spec) (Stats, error) {
 	label := "coalesce(" + ident(spec.Label) + "::text, '')"
 	st := Stats{Queue: spec.Name, Running: []Running{}, Failures: []Failure{}}
 	err := db.QueryRow(ctx, `SELECT
-		count(*) FILTER (WHERE NOT inprogress AND fail_dt IS NULL AND (after IS NULL OR after <= now())),
-		count(*) FILTER (WHERE NOT inprogress AND fail_dt IS NULL AND after > now()),
+		count(*) FILTER (WHERE NOT inprogress AND fail_dt = `+notFailed+` AND (after IS NULL OR after <= `+nowUTC+`)),
+		count(*) FILTER (WHERE NOT inprogress AND fail_dt = `+notFailed+` AND after > `+nowUTC+`),
 		count(*) FILTER (WHERE inprogress AND lease_until >= now()),
 		count(*) FILTER (WHERE inprogress AND lease_until < now()),
-		count(*) FILTER (WHERE fail_dt IS NOT NULL)
+		count(*) FILTER (WHERE fail_dt <> `+notFailed+`)
 		FROM `+t).Scan(&st.Pending, &st.Deferred, &st.InProgress, &st.Expired, &st.Failed)
 	if err != nil {
 		return st, fmt.Errorf("count %s: %w", spec.Table, err)
@@ -72,7 +72,7 @@ func StatsOf(ctx context.Context, db *pgxpool.Pool, spec Spec) (Stats, error) {
 		return st, fmt.Errorf("list running %s: %w", spec.Table, err)
 	}
 	rows, err = db.Query(ctx, `SELECT `+label+`, fail_dt, coalesce(error, '')
-		FROM `+t+` WHERE fail_dt IS NOT NULL ORDER BY fail_dt DESC LIMIT 20`)
+		FROM `+t+` WHERE fail_dt <> `+notFailed+` ORDER BY fail_dt DESC LIMIT 20`)
 	if err != nil {
 		return st, fmt.Errorf("list failed %s: %w", spec.Table, err)
 	}
@@ -110,7 +110,7 @@ func Stuck(ctx context.Context, db *pgxpool.Pool, spec Spec, olderThan time.Dura
 // Pending counts the items waiting to be claimed (deferred ones included).
 func Pending(ctx context.Context, db *pgxpool.Pool, spec Spec) (int64, error) {
 	var n int64
-	err := db.QueryRow(ctx, `SELECT count(*) FROM `+spec.table()+` WHERE NOT inprogress AND fail_dt IS NULL`).Scan(&n)
+	err := db.QueryRow(ctx, `SELECT count(*) FROM `+spec.table()+` WHERE NOT inprogress AND fail_dt = `+notFailed+``).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count pending %s items: %w", spec.Table, err)
 	}
@@ -123,7 +123,7 @@ func (q *Queue) Idle(ctx context.Context) (bool, error) {
 	t := q.spec.table()
 	var busy bool
 	err := q.db.QueryRow(ctx, `SELECT
-		EXISTS (SELECT 1 FROM `+t+` WHERE NOT inprogress AND fail_dt IS NULL)
+		EXISTS (SELECT 1 FROM `+t+` WHERE NOT inprogress AND fail_dt = `+notFailed+`)
 		OR EXISTS (SELECT 1 FROM `+t+` WHERE inprogress)`).Scan(&busy)
 	if err != nil {
 		return false, fmt.Errorf("check %s for work: %w", q.spec.Table, err)
@@ -149,17 +149,17 @@ func Retry(ctx context.Context, db *pgxpool.Pool, spec Spec, pattern string) (in
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE retry_pick ON COMMIT DROP AS
 		SELECT claim_token AS token, row_number() OVER (PARTITION BY `+strings.Join(pk, ", ")+` ORDER BY fail_dt DESC, claim_token) AS rn,
-		       EXISTS (SELECT 1 FROM `+t+` p WHERE NOT p.inprogress AND p.fail_dt IS NULL AND `+strings.Join(twin, " AND ")+`) AS pending
-		FROM `+t+` f WHERE fail_dt IS NOT NULL AND coalesce(`+ident(spec.Label)+`::text, '') LIKE $1`, like); err != nil {
+		       EXISTS (SELECT 1 FROM `+t+` p WHERE NOT p.inprogress AND p.fail_dt = `+notFailed+` AND `+strings.Join(twin, " AND ")+`) AS pending
+		FROM `+t+` f WHERE fail_dt <> `+notFailed+` AND coalesce(`+ident(spec.Label)+`::text, '') LIKE $1`, like); err != nil {
 		return 0, fmt.Errorf("retry %s: %w", spec.Name, err)
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM `+t+` USING retry_pick r
-		WHERE `+t+`.claim_token = r.token AND `+t+`.fail_dt IS NOT NULL AND (r.rn > 1 OR r.pending)`); err != nil {
+		WHERE `+t+`.claim_token = r.token AND `+t+`.fail_dt <> `+notFailed+` AND (r.rn > 1 OR r.pending)`); err != nil {
 		return 0, fmt.Errorf("retry %s: %w", spec.Name, err)
 	}
-	tag, err := tx.Exec(ctx, `UPDATE `+t+` SET fail_dt = NULL, error = NULL, attempts = 0, after = NULL,
+	tag, err := tx.Exec(ctx, `UPDATE `+t+` SET fail_dt = `+notFailed+`, error = NULL, attempts = 0, after = NULL,
 		claim_token = NULL, holder = NULL
-		FROM retry_pick r WHERE `+t+`.claim_token = r.token AND `+t+`.fail_dt IS NOT NULL AND r.rn = 1 AND NOT r.pending`)
+		FROM retry_pick r WHERE `+t+`.claim_token = r.token AND `+t+`.fail_dt <> `+notFailed+` AND r.rn = 1 AND NOT r.pending`)
 	if err != nil {
 		return 0, fmt.Errorf("retry %s: %w", spec.Name, err)
 	}

@@ -32,11 +32,14 @@ type Row struct {
 	// RA and Dec are in degrees.
 	RA, Dec, ExposureTime *float64
 	FilterName, Disperser *string
-	CentralWavelength     *float64
-	FocalPlaneMask        *string
+	// CentralWavelength is in micrometres, for spectroscopy only (FitsStorage's meaning).
+	CentralWavelength *float64
+	FocalPlaneMask    *string
 	// DetectorBinning is "XxY", e.g. "2x2".
 	DetectorBinning *string
-	QAState         *string
+	// QAState is FitsStorage's derived state (Pass, Usable, Fail, CHECK, Undefined) from
+	// RAWGEMQA and RAWPIREQ, never the raw keyword.
+	QAState *string
 	// Release is the date (midnight UTC) when the data become public.
 	Release *time.Time
 	// Spectroscopy is true when a disperser other than a mirror, "open" or "none" is in the
@@ -70,7 +73,7 @@ func FromHDUs(hdus []fits.HDU) Row {
 		ExposureTime:      k.float("EXPTIME"),
 		FilterName:        k.filterName(),
 		Disperser:         k.str("GRATING", "DISPERSR"),
-		CentralWavelength: k.float("CENTWAVE", "GRWLEN"),
+		CentralWavelength: k.float("CENTWAVE", "GRWLEN"), // as written; micrometres below
 		FocalPlaneMask:    k.str("MASKNAME", "FPMASK"),
 		DetectorBinning:   k.binning(),
 		QAState:           k.qaState(),
@@ -78,7 +81,27 @@ func FromHDUs(hdus []fits.HDU) Row {
 		NumExtensions:     max(len(hdus)-1, 0),
 	}
 	r.Spectroscopy = r.Disperser != nil && isDisperser(*r.Disperser)
+	r.CentralWavelength = micrometres(r.CentralWavelength, r.Spectroscopy)
 	return r
+}
+
+// micrometres converts a central wavelength to micrometres, the unit FitsStorage stores,
+// and only for spectroscopy (it stores none for imaging). Gemini's keywords give it in
+// nanometres (GMOS's CENTWAVE and GRWLEN) or micrometres (the infrared instruments): a
+// value above 100 is taken as nanometres. A value outside (0, 100) µm, which the column
+// (numeric(8,6)) cannot hold, is nil.
+func micrometres(w *float64, spectroscopy bool) *float64 {
+	if w == nil || !spectroscopy {
+		return nil
+	}
+	um := *w
+	if um > 100 {
+		um /= 1000
+	}
+	if um <= 0 || um >= 100 {
+		return nil
+	}
+	return &um
 }
 
 // keywords looks keywords up in the primary header, then the first extension header.
@@ -140,17 +163,31 @@ func (k keywords) binning() *string {
 	return &b
 }
 
-// qaState returns RAWGEMQA trimmed of blanks on both sides.
+// qaState derives the QA state from RAWGEMQA (the observatory's verdict: USABLE, BAD,
+// CHECK, UNKNOWN) and RAWPIREQ (the PI's requirements met: YES, NO, CHECK, UNKNOWN), as
+// DRAGONS' qa_state descriptor does: BAD is Fail whatever the PI says; CHECK in either is
+// CHECK; USABLE is Pass when the requirements were met, Usable when not; anything else —
+// UNKNOWN, a missing or unexpected keyword — is Undefined, FitsStorage's fallback.
 func (k keywords) qaState() *string {
-	s := k.str("RAWGEMQA")
-	if s == nil {
-		return nil
+	upper := func(key string) string {
+		if s := k.str(key); s != nil {
+			return strings.ToUpper(strings.TrimSpace(*s))
+		}
+		return ""
 	}
-	q := strings.TrimSpace(*s)
-	if q == "" {
-		return nil
+	gemqa, pireq := upper("RAWGEMQA"), upper("RAWPIREQ")
+	state := "Undefined"
+	switch {
+	case gemqa == "BAD":
+		state = "Fail"
+	case gemqa == "CHECK" || pireq == "CHECK":
+		state = "CHECK"
+	case gemqa == "USABLE" && pireq == "YES":
+		state = "Pass"
+	case gemqa == "USABLE" && pireq == "NO":
+		state = "Usable"
 	}
-	return &q
+	return &state
 }
 
 // release parses RELEASE as a date.

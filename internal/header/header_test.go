@@ -2,6 +2,7 @@ package header
 
 import (
 	"bytes"
+	"maps"
 	"reflect"
 	"testing"
 	"time"
@@ -128,8 +129,13 @@ func TestFromHDUs(t *testing.T) {
 		{"OPEN1", hdus(kv("DISPERSR", "OPEN1")), map[string]any{"disperser": "OPEN1"}},
 		{"none", hdus(kv("GRATING", "None")), map[string]any{"disperser": "None"}},
 		{"blank disperser", hdus(kv("GRATING", "  ")), map[string]any{}},
-		{"wavelength", hdus(kv("CENTWAVE", 0.52, "GRWLEN", 700.0)), map[string]any{"central_wavelength": 0.52}},
-		{"grwlen", hdus(kv("GRWLEN", int64(700))), map[string]any{"central_wavelength": 700.0}},
+		{"wavelength in µm", hdus(kv("GRATING", "R400+_G5325", "CENTWAVE", 0.52, "GRWLEN", 700.0)),
+			map[string]any{"central_wavelength": 0.52, "disperser": "R400+_G5325", "spectroscopy": true}},
+		{"grwlen in nm", hdus(kv("GRATING", "R400+_G5325", "GRWLEN", int64(700))),
+			map[string]any{"central_wavelength": 0.7, "disperser": "R400+_G5325", "spectroscopy": true}},
+		{"no wavelength for imaging", hdus(kv("GRATING", "MIRROR", "CENTWAVE", 520.0)), map[string]any{"disperser": "MIRROR"}},
+		{"wavelength the column cannot hold", hdus(kv("GRATING", "R400+_G5325", "CENTWAVE", -3.0)),
+			map[string]any{"disperser": "R400+_G5325", "spectroscopy": true}},
 		{"maskname", hdus(kv("MASKNAME", "1.0arcsec", "FPMASK", "other")), map[string]any{"focal_plane_mask": "1.0arcsec"}},
 		{"fpmask", hdus(kv("FPMASK", "0.75arcsec")), map[string]any{"focal_plane_mask": "0.75arcsec"}},
 
@@ -138,8 +144,12 @@ func TestFromHDUs(t *testing.T) {
 		{"binning from extension", hdus(kv("SIMPLE", true), kv("CCDSUM", "2 1"), kv("CCDSUM", "4 4")),
 			map[string]any{"detector_binning": "2x1", "num_extensions": 2}},
 
-		{"qa pass", hdus(kv("RAWGEMQA", "Pass")), map[string]any{"qa_state": "Pass"}},
-		{"qa trimmed", hdus(kv("RAWGEMQA", " UNDEFINED ")), map[string]any{"qa_state": "UNDEFINED"}},
+		{"qa pass", hdus(kv("RAWGEMQA", "USABLE", "RAWPIREQ", "YES")), map[string]any{"qa_state": "Pass"}},
+		{"qa usable", hdus(kv("RAWGEMQA", " usable ", "RAWPIREQ", "NO")), map[string]any{"qa_state": "Usable"}},
+		{"qa bad whatever the PI", hdus(kv("RAWGEMQA", "BAD", "RAWPIREQ", "YES")), map[string]any{"qa_state": "Fail"}},
+		{"qa check", hdus(kv("RAWGEMQA", "USABLE", "RAWPIREQ", "CHECK")), map[string]any{"qa_state": "CHECK"}},
+		{"qa unknown", hdus(kv("RAWGEMQA", "UNKNOWN", "RAWPIREQ", "UNKNOWN")), map[string]any{"qa_state": "Undefined"}},
+		{"qa odd value", hdus(kv("RAWGEMQA", "Pass")), map[string]any{"qa_state": "Undefined"}},
 		{"release", hdus(kv("RELEASE", "2021-07-01")), map[string]any{"release": "2021-07-01T00:00:00Z"}},
 		{"bad release", hdus(kv("RELEASE", "2021-07-01T00:00:00")), map[string]any{}},
 
@@ -153,9 +163,13 @@ func TestFromHDUs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
+			want := maps.Clone(tt.want)
+			if _, ok := want["qa_state"]; !ok {
+				want["qa_state"] = "Undefined" // FitsStorage's fallback: every row has a state
+			}
 			got := columns(FromHDUs(tt.hdus))
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("FromHDUs\n got %v\nwant %v", got, tt.want)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("FromHDUs\n got %v\nwant %v", got, want)
 			}
 		})
 	}
@@ -193,7 +207,7 @@ func TestFromFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]any{"instrument": "GMOS-S", "ut_datetime": "2019-12-31T23:59:59.5Z", "ra": 83.8221,
-		"disperser": "R400+_G5325", "spectroscopy": true, "central_wavelength": 0.7, "detector_binning": "2x4",
+		"disperser": "R400+_G5325", "spectroscopy": true, "central_wavelength": 0.7, "detector_binning": "2x4", "qa_state": "Undefined",
 		"num_extensions": 1}
 	if got := columns(FromHDUs(h)); !reflect.DeepEqual(got, want) {
 		t.Errorf("FromHDUs\n got %v\nwant %v", got, want)

@@ -73,7 +73,7 @@ func TestIngestStaysInsideTheStorageRoot(t *testing.T) {
 	if n := b.count(t, `SELECT count(*) FROM diskfile WHERE filename = 'N20200102S0001.fits' AND path = 'links'`); n != 1 {
 		t.Fatalf("the symlink inside the root was not ingested: errors %v", errs)
 	}
-	if n := b.count(t, `SELECT count(*) FROM ingestqueue WHERE fail_dt IS NOT NULL`); n != 4 {
+	if n := b.count(t, `SELECT count(*) FROM ingestqueue WHERE fail_dt < '9999-12-31'`); n != 4 {
 		t.Fatalf("%d failed items, want 4 (two symlinks or paths out of the root, one ..-path, the FIFO): %v", n, errs)
 	}
 	for label, err := range errs {

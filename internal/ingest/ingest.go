@@ -28,6 +28,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -235,7 +236,11 @@ func (g *Ingester) record(ctx context.Context, it queue.Item, fileName, name, di
 		return fmt.Errorf("insert diskfile of %s: %w", name, err)
 	}
 	if s.IsFITS {
-		headerID, err := insertHeader(ctx, tx, diskfileID, header.FromHDUs(s.HDUs))
+		row, warnings := header.Conform(header.FromHDUs(s.HDUs))
+		for _, w := range warnings {
+			g.cfg.Logger.Warn("header value not stored", "file", name, "item", it.Label, "why", w)
+		}
+		headerID, err := insertHeader(ctx, tx, diskfileID, row)
 		if err != nil {
 			return fmt.Errorf("insert header of %s: %w", name, err)
 		}
@@ -261,16 +266,33 @@ func insertHeader(ctx context.Context, tx pgx.Tx, diskfileID int64, r header.Row
 	if r.Release != nil {
 		release = r.Release.Format("2006-01-02")
 	}
+	var secs *int64
+	if r.UTDateTime != nil {
+		v := r.UTDateTime.Unix()
+		secs = &v
+	}
 	err := tx.QueryRow(ctx, `INSERT INTO header (diskfile_id, program_id, observation_id, data_label, telescope,
-			instrument, ut_datetime, observation_type, observation_class, object, ra, dec, exposure_time,
-			filter_name, disperser, central_wavelength, focal_plane_mask, detector_binning, qa_state, release,
-			spectroscopy, num_extensions)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20::date, $21, $22)
+			instrument, ut_datetime, ut_datetime_secs, observation_type, observation_class, object, ra, dec,
+			exposure_time, filter_name, disperser, central_wavelength, focal_plane_mask, detector_binning,
+			qa_state, release, spectroscopy, num_extensions)
+		VALUES ($1, $2, $3, $4, $5::telescope, $6, $7, $8, $9::obstype, $10::obsclass, $11,
+			$12::numeric(16,12), $13::numeric(16,12), $14::numeric(12,6), $15, $16, $17::numeric(8,6), $18, $19,
+			$20::qa_state, $21::date, $22, $23)
 		RETURNING id`,
-		diskfileID, r.ProgramID, r.ObservationID, r.DataLabel, r.Telescope, r.Instrument, r.UTDateTime,
-		r.ObservationType, r.ObservationClass, r.Object, r.RA, r.Dec, r.ExposureTime, r.FilterName, r.Disperser,
-		r.CentralWavelength, r.FocalPlaneMask, r.DetectorBinning, r.QAState, release, r.Spectroscopy, r.NumExtensions).Scan(&id)
+		diskfileID, r.ProgramID, r.ObservationID, r.DataLabel, r.Telescope, r.Instrument, r.UTDateTime, secs,
+		r.ObservationType, r.ObservationClass, r.Object, fitNumeric(r.RA, 1e4), fitNumeric(r.Dec, 1e4),
+		fitNumeric(r.ExposureTime, 1e6), r.FilterName, r.Disperser, r.CentralWavelength, r.FocalPlaneMask,
+		r.DetectorBinning, r.QAState, release, r.Spectroscopy, r.NumExtensions).Scan(&id)
 	return id, err
+}
+
+// fitNumeric is v when a numeric column whose integer part is below limit can hold it, else
+// nil: a header value out of range (a corrupt keyword) is no value, not a failed insert.
+func fitNumeric(v *float64, limit float64) *float64 {
+	if v == nil || math.IsNaN(*v) || math.Abs(*v) >= limit {
+		return nil
+	}
+	return v
 }
 
 // ScanFile opens the file at path (outside any storage root: benchmarks, tools) and scans it.

@@ -1,0 +1,67 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/fitsarchive/agentd/internal/fits"
+	"github.com/fitsarchive/agentd/internal/header"
+)
+
+// The enum values package header conforms to are those of the database's types.
+func TestHeaderEnumsAreTheSchemas(t *testing.T) {
+	t.Parallel()
+	b := setup(t, time.Minute)
+	for typ, want := range header.Enums {
+		var got []string
+		if err := b.db.QueryRow(context.Background(), `SELECT enum_range(NULL::`+typ+`)::text[]`).Scan(&got); err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("enum %s: the database has %v, package header %v", typ, got, want)
+		}
+	}
+}
+
+// A header whose values FitsStorage's types cannot hold (a foreign telescope, an unknown
+// OBSTYPE, a wavelength of 10 km, an exposure of 1e9 s) is ingested with those values
+// NULL: never a failed item.
+func TestOutlandishHeaderValuesAreNULL(t *testing.T) {
+	t.Parallel()
+	b := setup(t, time.Minute)
+	var buf bytes.Buffer
+	if err := fits.WriteHDU(&buf, []fits.Card{
+		{Keyword: "SIMPLE", Value: true}, {Keyword: "BITPIX", Value: int64(16)}, {Keyword: "NAXIS", Value: int64(0)},
+		{Keyword: "TELESCOP", Value: "Keck II"}, {Keyword: "OBSTYPE", Value: "SKYFLAT"}, {Keyword: "OBSCLASS", Value: "science"},
+		{Keyword: "GRATING", Value: "R400+_G5325"}, {Keyword: "CENTWAVE", Value: 1e7}, {Keyword: "EXPTIME", Value: 1e9},
+		{Keyword: "RA", Value: 83.8221}, {Keyword: "RAWGEMQA", Value: "USABLE"}, {Keyword: "RAWPIREQ", Value: "YES"},
+		{Keyword: "DATE-OBS", Value: "2020-01-01"}, {Keyword: "TIME-OBS", Value: "01:02:03"},
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, b.root, "N20200101S0042.fits", buf.String(), time.Now().Add(-48*time.Hour))
+	b.enqueueAll(t)
+	if errs := b.drain(t); len(errs) > 0 {
+		t.Fatalf("ingest errors: %v", errs)
+	}
+	var tel, obstype, obsclass, qa *string
+	var cw, exptime, ra *float64
+	var secs *int64
+	if err := b.db.QueryRow(context.Background(), `SELECT telescope::text, observation_type::text, observation_class::text,
+		qa_state::text, central_wavelength::float8, exposure_time::float8, ra::float8, ut_datetime_secs FROM header`).Scan(
+		&tel, &obstype, &obsclass, &qa, &cw, &exptime, &ra, &secs); err != nil {
+		t.Fatal(err)
+	}
+	if tel != nil || obstype != nil || cw != nil || exptime != nil {
+		t.Errorf("values FitsStorage cannot hold were stored: telescope %v, obstype %v, central_wavelength %v, exposure_time %v", tel, obstype, cw, exptime)
+	}
+	if obsclass == nil || *obsclass != "science" || qa == nil || *qa != "Pass" || ra == nil || *ra != 83.8221 {
+		t.Errorf("good values lost: obsclass %v, qa_state %v, ra %v", obsclass, qa, ra)
+	}
+	if want := time.Date(2020, 1, 1, 1, 2, 3, 0, time.UTC).Unix(); secs == nil || *secs != want {
+		t.Errorf("ut_datetime_secs %v, want %d", secs, want)
+	}
+}
