@@ -21,8 +21,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/fitsarchive/agentd/bench/internal/benchdb"
@@ -35,18 +37,19 @@ func main() {
 	writers := flag.Int("writers", enqueue.DefaultWriters, "connections enqueue inserts with")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the enqueue runs to this file")
 	layout := flag.String("layout", "nights", "names in the tree: nights (a directory per night, frames of both sites numbered in order, like the archive's storage) or scattered (every directory holds names from all over the year)")
+	drop := flag.String("drop", "", "measure what an index costs: drop these indexes or constraints of ingestqueue first (comma-separated: ingestqueue_pkey, ingestqueue_filename_path_inprogress_fail_dt_key, ingestqueue_pop_ix)")
 	flag.Parse()
 	if *layout != "nights" && *layout != "scattered" {
 		fmt.Fprintln(os.Stderr, "enqueuebench: --layout must be nights or scattered")
 		os.Exit(2)
 	}
-	if err := run(context.Background(), *files, *rounds, *layout, *writers, *cpuProfile); err != nil {
+	if err := run(context.Background(), *files, *rounds, *layout, *writers, *cpuProfile, *drop); err != nil {
 		fmt.Fprintln(os.Stderr, "enqueuebench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, files, rounds int, layout string, writers int, cpuProfile string) error {
+func run(ctx context.Context, files, rounds int, layout string, writers int, cpuProfile, dropIndexes string) error {
 	bdb, err := benchdb.New(ctx)
 	if err != nil {
 		return err
@@ -60,6 +63,17 @@ func run(ctx context.Context, files, rounds int, layout string, writers int, cpu
 	defer db.Close()
 	if _, err := db.Exec(ctx, `CREATE TABLE plain (filename text, path text)`); err != nil {
 		return err
+	}
+	for _, name := range strings.Split(dropIndexes, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		// A constraint goes with its index; a plain index is dropped itself.
+		if _, err := db.Exec(ctx, `ALTER TABLE ingestqueue DROP CONSTRAINT IF EXISTS `+pgx.Identifier{name}.Sanitize()+`;
+			DROP INDEX IF EXISTS `+pgx.Identifier{name}.Sanitize()); err != nil {
+			return fmt.Errorf("-drop %s: %w", name, err)
+		}
+		fmt.Fprintf(os.Stderr, "dropped %s for this run\n", name)
 	}
 
 	root, err := os.MkdirTemp("", "enqueuebench")
@@ -134,7 +148,11 @@ func run(ctx context.Context, files, rounds int, layout string, writers int, cpu
 	if err := db.QueryRow(ctx, `SHOW wal_writer_delay`).Scan(&walWriterDelay); err != nil {
 		return err
 	}
-	fmt.Printf("%d empty files, layout %s, %d writers, best of %d runs, wal_writer_delay %s\n\n", files, layout, writers, rounds, walWriterDelay)
+	dropped := ""
+	if dropIndexes != "" {
+		dropped = ", without " + dropIndexes
+	}
+	fmt.Printf("%d empty files, layout %s, %d writers, best of %d runs, wal_writer_delay %s%s\n\n", files, layout, writers, rounds, walWriterDelay, dropped)
 	fmt.Printf("| enqueue (files/s) | find \\| psql \\copy (files/s) | ratio |\n|---:|---:|---:|\n")
 	fmt.Printf("| %.0f | %.0f | %.2f× |\n", bestOurs, bestBase, bestOurs/bestBase)
 	return nil
