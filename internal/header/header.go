@@ -25,7 +25,16 @@ import (
 
 // Row holds the values of one row of the header table; nil stands for NULL.
 type Row struct {
+	// ProgramID, ObservationID and DataLabel are upper-cased as FitsStorage stores them; a
+	// missing DATALAB is "" (FitsStorage's value), not nil.
 	ProgramID, ObservationID, DataLabel, Telescope, Instrument *string
+	// Engineering, ScienceVerification and CalibrationProgram come from the program id
+	// (ParseProgram): an id of no known form is engineering; without an id the data are
+	// engineering unless they are site monitoring, and CalibrationProgram is nil. ENG_DATA,
+	// when present, overrides Engineering.
+	Engineering, ScienceVerification, CalibrationProgram *bool
+	// SiteMonitoring marks the all-sky camera's frames (INSTRUME GS_ALLSKYCAMERA).
+	SiteMonitoring bool
 	// UTDateTime is the start of the observation, in UTC.
 	UTDateTime                                *time.Time
 	ObservationType, ObservationClass, Object *string
@@ -80,6 +89,12 @@ func FromHDUs(hdus []fits.HDU) Row {
 		Release:           k.release(),
 		NumExtensions:     max(len(hdus)-1, 0),
 	}
+	r.ProgramID, r.ObservationID = upper(r.ProgramID), upper(r.ObservationID)
+	if r.DataLabel = upper(r.DataLabel); r.DataLabel == nil {
+		r.DataLabel = new(string)
+	}
+	r.SiteMonitoring = r.Instrument != nil && *r.Instrument == "GS_ALLSKYCAMERA"
+	r.Engineering, r.ScienceVerification, r.CalibrationProgram = k.programFlags(r.ProgramID, r.SiteMonitoring)
 	r.Spectroscopy = r.Disperser != nil && isDisperser(*r.Disperser)
 	r.CentralWavelength = micrometres(r.CentralWavelength, r.Spectroscopy)
 	return r
@@ -102,6 +117,42 @@ func micrometres(w *float64, spectroscopy bool) *float64 {
 		return nil
 	}
 	return &um
+}
+
+func upper(s *string) *string {
+	if s == nil {
+		return nil
+	}
+	u := strings.ToUpper(*s)
+	return &u
+}
+
+// programFlags derives engineering, science verification and calibration program from the
+// (upper-cased) program id, then lets ENG_DATA override engineering: a logical as it is, a
+// number when not zero, a string when not empty (Python's truth, which FitsStorage applies).
+func (k keywords) programFlags(pid *string, siteMonitoring bool) (eng, sv, cal *bool) {
+	bp := func(b bool) *bool { return &b }
+	if pid == nil {
+		eng, sv = bp(!siteMonitoring), bp(false)
+	} else {
+		p := ParseProgram(*pid)
+		eng, sv, cal = bp(p.Eng || !p.Valid), bp(p.SV), bp(p.Cal)
+	}
+	for _, h := range k[:min(len(k), 1)] { // the primary header only
+		if v, ok := h.Get("ENG_DATA"); ok {
+			switch v := v.(type) {
+			case bool:
+				eng = bp(v)
+			case int64:
+				eng = bp(v != 0)
+			case float64:
+				eng = bp(v != 0)
+			case string:
+				eng = bp(v != "")
+			}
+		}
+	}
+	return eng, sv, cal
 }
 
 // keywords looks keywords up in the primary header, then the first extension header.

@@ -48,6 +48,17 @@ func columns(r Row) map[string]any {
 	str("detector_binning", r.DetectorBinning)
 	str("qa_state", r.QAState)
 	tm("release", r.Release)
+	flag := func(name string, v *bool) {
+		if v != nil {
+			m[name] = *v
+		}
+	}
+	flag("engineering", r.Engineering)
+	flag("science_verification", r.ScienceVerification)
+	flag("calibration_program", r.CalibrationProgram)
+	if r.SiteMonitoring {
+		m["site_monitoring"] = true
+	}
 	if r.Spectroscopy {
 		m["spectroscopy"] = true
 	}
@@ -55,6 +66,19 @@ func columns(r Row) map[string]any {
 		m["num_extensions"] = r.NumExtensions
 	}
 	return m
+}
+
+// withDefaults adds to want the values every row has unless the case says otherwise:
+// FitsStorage's qa_state fallback, an empty data label, and, without a program id,
+// engineering data that is not science verification.
+func withDefaults(want map[string]any) map[string]any {
+	w := maps.Clone(want)
+	for k, v := range map[string]any{"qa_state": "Undefined", "data_label": "", "engineering": true, "science_verification": false} {
+		if _, ok := w[k]; !ok {
+			w[k] = v
+		}
+	}
+	return w
 }
 
 // kv builds a header from keyword, value pairs.
@@ -87,7 +111,7 @@ func TestFromHDUs(t *testing.T) {
 		{"identifiers", hdus(kv("GEMPRGID", "GN-2020A-Q-101", "OBSID", "GN-2020A-Q-101-5", "DATALAB", "GN-2020A-Q-101-5-001",
 			"TELESCOP", "Gemini-North", "INSTRUME", "GMOS-N")), map[string]any{
 			"program_id": "GN-2020A-Q-101", "observation_id": "GN-2020A-Q-101-5", "data_label": "GN-2020A-Q-101-5-001",
-			"telescope": "Gemini-North", "instrument": "GMOS-N"}},
+			"telescope": "Gemini-North", "instrument": "GMOS-N", "engineering": false, "calibration_program": false}},
 		{"trailing blanks trimmed, leading kept", hdus(kv("OBJECT", " M31  ")), map[string]any{"object": " M31"}},
 		{"empty string is missing", hdus(kv("OBJECT", "", "OBSTYPE", "   ")), map[string]any{}},
 		{"non-string is missing", hdus(kv("OBJECT", int64(3), "INSTRUME", true)), map[string]any{}},
@@ -163,10 +187,7 @@ func TestFromHDUs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			want := maps.Clone(tt.want)
-			if _, ok := want["qa_state"]; !ok {
-				want["qa_state"] = "Undefined" // FitsStorage's fallback: every row has a state
-			}
+			want := withDefaults(tt.want)
 			got := columns(FromHDUs(tt.hdus))
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("FromHDUs\n got %v\nwant %v", got, want)
@@ -207,9 +228,93 @@ func TestFromFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]any{"instrument": "GMOS-S", "ut_datetime": "2019-12-31T23:59:59.5Z", "ra": 83.8221,
-		"disperser": "R400+_G5325", "spectroscopy": true, "central_wavelength": 0.7, "detector_binning": "2x4", "qa_state": "Undefined",
+		"disperser": "R400+_G5325", "spectroscopy": true, "central_wavelength": 0.7, "detector_binning": "2x4",
 		"num_extensions": 1}
+	want = withDefaults(want)
 	if got := columns(FromHDUs(h)); !reflect.DeepEqual(got, want) {
 		t.Errorf("FromHDUs\n got %v\nwant %v", got, want)
+	}
+}
+
+// The program-id forms FitsStorage knows, and what each says (docs/fitsstorage-header-rules.md §3,
+// from FitsStorage's own tests).
+func TestParseProgram(t *testing.T) {
+	valid := map[string]Program{
+		"GN-CAL20120123":        {Valid: true, Cal: true, DateCode: "20120123"},
+		"GS-CAL20000131":        {Valid: true, Cal: true, DateCode: "20000131"},
+		"GN-ENG20441231":        {Valid: true, Eng: true, DateCode: "20441231"},
+		"CAL20031122":           {Valid: true, Cal: true, DateCode: "20031122"},
+		"ENG20221101":           {Valid: true, Eng: true, DateCode: "20221101"},
+		"GN-2020A-CAL-191":      {Valid: true, Cal: true, Semester: "2020A"},
+		"GN-2011A-ENG-191":      {Valid: true, Eng: true, Semester: "2011A"},
+		"G-2001A-CAL-GMOS_N-20": {Valid: true, Cal: true, Semester: "2001A"},
+		"G-2001A-MON-F_2-20":    {Valid: true, Mon: true, Semester: "2001A"},
+		"G-2099B-COM-SCORPIO-1": {Valid: true, Com: true, Semester: "2099B"},
+		"GN-2011A-Q-12":         {Valid: true, Semester: "2011A", Type: "Q"},
+		"GS-2000B-C-1":          {Valid: true, Semester: "2000B", Type: "C"},
+		"GN-2000A-DD-3":         {Valid: true, Semester: "2000A", Type: "DD"},
+		"GS-2033B-QS-1234":      {Valid: true, Semester: "2033B", Type: "QS"},
+		"GN-2020A-SV-12":        {Valid: true, SV: true, Semester: "2020A", Type: "SV"},
+		"G-2020A-1234-Q":        {Valid: true, Semester: "2020A", Type: "Q"},
+		"G-2020A-14-F":          {Valid: true, Semester: "2020A", Type: "F"},
+		"G-2025A-0123-V":        {Valid: true, SV: true, Semester: "2025A", Type: "V"},
+		"G-2012B-1234-P":        {Valid: true, Semester: "2012B", Type: "P"},
+		"  GN-2011A-Q-12  ":     {Valid: true, Semester: "2011A", Type: "Q"},
+	}
+	for id, want := range valid {
+		if got := ParseProgram(id); got != want {
+			t.Errorf("ParseProgram(%q) = %+v, want %+v", id, got, want)
+		}
+	}
+	for _, id := range []string{"GX-CAL20000131", "G-CAL20120123", "GN-ENG19441231", "Eng20221101", "CAL1901122",
+		"CAL200312", "GN-2020A-foo-191", "G-2020B-ENG-191", "GN-2001A-CAL-GMOS_N-20", "G-2001B-FOO-GMOS_N-20",
+		"G-2001A-COM-IGRINS-2-20", "G-2011A-Q-12", "GS-2000C-C-1", "GN-2000A-ZZ-3", "GS-2024A-Q-410-36",
+		"GN-2020A-1234-Q", "G-2020C-1234-C", "G-2020A-14-Z", "GN-2022A-ENG-51-152", "gn-2019b-q-12", ""} {
+		if got := ParseProgram(id); got.Valid {
+			t.Errorf("ParseProgram(%q) = %+v, want not valid", id, got)
+		}
+	}
+}
+
+// The header's program flags, ENG_DATA and site monitoring (worked examples U1–U11).
+func TestProgramFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		kv   []any
+		want map[string]any
+	}{
+		{"U1 lower case id is upper-cased, then valid", []any{"GEMPRGID", "gn-2019b-q-12"},
+			map[string]any{"program_id": "GN-2019B-Q-12", "engineering": false, "calibration_program": false}},
+		{"U2 science verification", []any{"GEMPRGID", "GN-2020A-SV-12"},
+			map[string]any{"program_id": "GN-2020A-SV-12", "engineering": false, "science_verification": true, "calibration_program": false}},
+		{"U3 new-style SV", []any{"GEMPRGID", "G-2025A-0123-V"},
+			map[string]any{"program_id": "G-2025A-0123-V", "engineering": false, "science_verification": true, "calibration_program": false}},
+		{"U4 engineering", []any{"GEMPRGID", "GN-ENG20200123"},
+			map[string]any{"program_id": "GN-ENG20200123", "calibration_program": false}},
+		{"U5 monitoring is not engineering", []any{"GEMPRGID", "G-2025B-MON-GMOS_S-3"},
+			map[string]any{"program_id": "G-2025B-MON-GMOS_S-3", "engineering": false, "calibration_program": false}},
+		{"calibration", []any{"GEMPRGID", "GS-CAL20240202"},
+			map[string]any{"program_id": "GS-CAL20240202", "engineering": false, "calibration_program": true}},
+		{"U7 unknown form is engineering", []any{"GEMPRGID", "MyTestProg"},
+			map[string]any{"program_id": "MYTESTPROG", "calibration_program": false}},
+		{"U8 no id", []any{"INSTRUME", "GMOS-N"}, map[string]any{"instrument": "GMOS-N"}},
+		{"U9 site monitoring without id", []any{"INSTRUME", "GS_ALLSKYCAMERA"},
+			map[string]any{"instrument": "GS_ALLSKYCAMERA", "site_monitoring": true, "engineering": false}},
+		{"U10 ENG_DATA T", []any{"GEMPRGID", "GN-2019B-Q-1", "ENG_DATA", true},
+			map[string]any{"program_id": "GN-2019B-Q-1", "calibration_program": false}},
+		{"U11 ENG_DATA F", []any{"GEMPRGID", "GN-ENG20200101", "ENG_DATA", false},
+			map[string]any{"program_id": "GN-ENG20200101", "engineering": false, "calibration_program": false}},
+		{"ENG_DATA string F is true (Python's truth)", []any{"GEMPRGID", "GN-2019B-Q-1", "ENG_DATA", "F"},
+			map[string]any{"program_id": "GN-2019B-Q-1", "calibration_program": false}},
+		{"identifiers upper-cased", []any{"OBSID", "gn-2019b-q-12-3", "DATALAB", "gn-2019b-q-12-3-001"},
+			map[string]any{"observation_id": "GN-2019B-Q-12-3", "data_label": "GN-2019B-Q-12-3-001"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := withDefaults(tt.want)
+			if got := columns(FromHDUs(hdus(kv(tt.kv...)))); !reflect.DeepEqual(got, want) {
+				t.Errorf("FromHDUs\n got %v\nwant %v", got, want)
+			}
+		})
 	}
 }

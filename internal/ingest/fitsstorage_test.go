@@ -39,6 +39,7 @@ func TestOutlandishHeaderValuesAreNULL(t *testing.T) {
 		{Keyword: "GRATING", Value: "R400+_G5325"}, {Keyword: "CENTWAVE", Value: 1e7}, {Keyword: "EXPTIME", Value: 1e9},
 		{Keyword: "RA", Value: 83.8221}, {Keyword: "RAWGEMQA", Value: "USABLE"}, {Keyword: "RAWPIREQ", Value: "YES"},
 		{Keyword: "DATE-OBS", Value: "2020-01-01"}, {Keyword: "TIME-OBS", Value: "01:02:03"},
+		{Keyword: "GEMPRGID", Value: "GN-2020A-SV-12"},
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -63,5 +64,14 @@ func TestOutlandishHeaderValuesAreNULL(t *testing.T) {
 	}
 	if want := time.Date(2020, 1, 1, 1, 2, 3, 0, time.UTC).Unix(); secs == nil || *secs != want {
 		t.Errorf("ut_datetime_secs %v, want %d", secs, want)
+	}
+	var eng, sv, cal, site *bool
+	if err := b.db.QueryRow(context.Background(), `SELECT engineering, science_verification, calibration_program,
+		site_monitoring FROM header`).Scan(&eng, &sv, &cal, &site); err != nil {
+		t.Fatal(err)
+	}
+	if eng == nil || *eng || sv == nil || !*sv || cal == nil || *cal || site == nil || *site {
+		t.Errorf("program flags: engineering %v, sv %v, calibration %v, site monitoring %v; want false, true, false, false",
+			eng, sv, cal, site)
 	}
 }

@@ -274,15 +274,17 @@ func insertHeader(ctx context.Context, tx pgx.Tx, diskfileID int64, r header.Row
 	err := tx.QueryRow(ctx, `INSERT INTO header (diskfile_id, program_id, observation_id, data_label, telescope,
 			instrument, ut_datetime, ut_datetime_secs, observation_type, observation_class, object, ra, dec,
 			exposure_time, filter_name, disperser, central_wavelength, focal_plane_mask, detector_binning,
-			qa_state, release, spectroscopy, num_extensions)
+			qa_state, release, spectroscopy, num_extensions, engineering, science_verification,
+			calibration_program, site_monitoring)
 		VALUES ($1, $2, $3, $4, $5::telescope, $6, $7, $8, $9::obstype, $10::obsclass, $11,
 			$12::numeric(16,12), $13::numeric(16,12), $14::numeric(12,6), $15, $16, $17::numeric(8,6), $18, $19,
-			$20::qa_state, $21::date, $22, $23)
+			$20::qa_state, $21::date, $22, $23, $24, $25, $26, $27)
 		RETURNING id`,
 		diskfileID, r.ProgramID, r.ObservationID, r.DataLabel, r.Telescope, r.Instrument, r.UTDateTime, secs,
 		r.ObservationType, r.ObservationClass, r.Object, fitNumeric(r.RA, 1e4), fitNumeric(r.Dec, 1e4),
 		fitNumeric(r.ExposureTime, 1e6), r.FilterName, r.Disperser, r.CentralWavelength, r.FocalPlaneMask,
-		r.DetectorBinning, r.QAState, release, r.Spectroscopy, r.NumExtensions).Scan(&id)
+		r.DetectorBinning, r.QAState, release, r.Spectroscopy, r.NumExtensions, r.Engineering, r.ScienceVerification,
+		r.CalibrationProgram, r.SiteMonitoring).Scan(&id)
 	return id, err
 }
 
