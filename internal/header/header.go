@@ -17,6 +17,7 @@
 package header
 
 import (
+	"regexp"
 	"strings"
 	"time"
 
@@ -56,6 +57,8 @@ type Row struct {
 	Spectroscopy bool
 	// NumExtensions is the number of HDUs after the primary one.
 	NumExtensions int
+	// Derived are the other columns FitsStorage derives alike for every instrument.
+	Derived
 }
 
 // FromHDUs computes the header row of a file from its HDUs, primary first.
@@ -71,17 +74,17 @@ func FromHDUs(hdus []fits.HDU) Row {
 		ProgramID:         k.str("GEMPRGID"),
 		ObservationID:     k.str("OBSID"),
 		DataLabel:         k.str("DATALAB"),
-		Telescope:         k.str("TELESCOP"),
-		Instrument:        k.str("INSTRUME"),
+		Telescope:         telescope(k.str("TELESCOP")),
+		Instrument:        instrument(k.str("INSTRUME")),
 		UTDateTime:        k.utDateTime(),
 		ObservationType:   k.str("OBSTYPE"),
 		ObservationClass:  k.str("OBSCLASS"),
 		Object:            k.str("OBJECT"),
 		RA:                k.float("RA"),
 		Dec:               k.float("DEC"),
-		ExposureTime:      k.float("EXPTIME"),
+		ExposureTime:      k.exposureTime(),
 		FilterName:        k.filterName(),
-		Disperser:         k.str("GRATING", "DISPERSR"),
+		Disperser:         prettyDisperser(k.str("GRATING", "DISPERSR")),
 		CentralWavelength: k.float("CENTWAVE", "GRWLEN"), // as written; micrometres below
 		FocalPlaneMask:    k.str("MASKNAME", "FPMASK"),
 		DetectorBinning:   k.binning(),
@@ -97,7 +100,125 @@ func FromHDUs(hdus []fits.HDU) Row {
 	r.Engineering, r.ScienceVerification, r.CalibrationProgram = k.programFlags(r.ProgramID, r.SiteMonitoring)
 	r.Spectroscopy = r.Disperser != nil && isDisperser(*r.Disperser)
 	r.CentralWavelength = micrometres(r.CentralWavelength, r.Spectroscopy)
+	if r.ObservationType != nil && *r.ObservationType == "MASK" {
+		pass := "Pass" // a mask design has no QA: FitsStorage passes it
+		r.QAState = &pass
+	}
+	r.Derived = k.derived(r.UTDateTime)
 	return r
+}
+
+// telescope is FitsStorage's name of a Gemini telescope (TELESCOP in any case, with or
+// without '-' and '_'), nil for any other.
+func telescope(s *string) *string {
+	if s == nil {
+		return nil
+	}
+	key := strings.NewReplacer("-", "", "_", "").Replace(strings.ToLower(strings.TrimSpace(*s)))
+	var v string
+	switch key {
+	case "gemininorth":
+		v = "Gemini-North"
+	case "geminisouth":
+		v = "Gemini-South"
+	default:
+		return nil
+	}
+	return &v
+}
+
+// TelescopeFromFilename is the telescope a Gemini file name implies (N20… or S20…), for a
+// file whose header names none.
+func TelescopeFromFilename(name string) *string {
+	var v string
+	switch {
+	case strings.HasPrefix(name, "N20"):
+		v = "Gemini-North"
+	case strings.HasPrefix(name, "S20"):
+		v = "Gemini-South"
+	default:
+		return nil
+	}
+	return &v
+}
+
+// instruments are the canonical spellings of instrument names, by their lower case.
+var instruments = map[string]string{
+	"niri": "NIRI", "nifs": "NIFS", "gmos-n": "GMOS-N", "gmos-s": "GMOS-S", "michelle": "michelle",
+	"gnirs": "GNIRS", "ghost": "GHOST", "phoenix": "PHOENIX", "texes": "TEXES", "trecs": "TReCS",
+	"nici": "NICI", "igrins-2": "IGRINS-2", "igrins": "IGRINS", "gsaoi": "GSAOI", "oscir": "OSCIR",
+	"f2": "F2", "gpi": "GPI", "abu": "ABU", "bhros": "bHROS", "hrwfs": "hrwfs", "flamingos": "FLAMINGOS",
+	"cirpass": "CIRPASS", "graces": "GRACES", "alopeke": "ALOPEKE", "zorro": "ZORRO", "maroon-x": "MAROON-X",
+}
+
+var hokupaaRE = regexp.MustCompile(`^[Hh][Oo][Kk][Uu][Pp]([Aa])+(\+)*[Qq][Uu][Ii][Rr][Cc]$`)
+
+// instrument is INSTRUME in FitsStorage's spelling; a name it does not know is kept as it is.
+func instrument(s *string) *string {
+	if s == nil {
+		return nil
+	}
+	v := *s
+	if c, ok := instruments[strings.ToLower(v)]; ok {
+		v = c
+	} else if hokupaaRE.MatchString(v) {
+		v = "Hokupaa+QUIRC"
+	}
+	return &v
+}
+
+// removeComponentID cuts a Gemini component name at its component id ("OG515_G0306" is
+// "OG515"): everything before the first "_G".
+func removeComponentID(s string) string {
+	if i := strings.Index(s, "_G"); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// prettyDisperser is the disperser without its component id, '/' written '_'.
+func prettyDisperser(s *string) *string {
+	if s == nil {
+		return nil
+	}
+	v := strings.ReplaceAll(removeComponentID(*s), "/", "_")
+	return &v
+}
+
+// coaddsSummed are the instruments whose EXPTIME is per coadd: the exposure is EXPTIME ×
+// COADDS until the data are prepared.
+var coaddsSummed = map[string]bool{"NIRI": true, "GNIRS": true, "F2": true}
+
+// exposureTime is EXPTIME (× COADDS where it is per coadd, for raw data), kept only in
+// [0, 10000) s as FitsStorage keeps it.
+func (k keywords) exposureTime() *float64 {
+	t := k.float("EXPTIME")
+	if t == nil || *t < 0 {
+		return nil
+	}
+	v := *t
+	if inst := instrument(k.str("INSTRUME")); inst != nil && coaddsSummed[*inst] && !k.prepared() {
+		if c := k.coadds(); c != nil {
+			v *= float64(*c)
+		}
+	}
+	if v >= 10000 {
+		return nil
+	}
+	return &v
+}
+
+// prepared reports whether the primary header records a preparation step (a keyword whose
+// name holds PREPAR): the data are no longer raw.
+func (k keywords) prepared() bool {
+	for _, h := range k.phu() {
+		for _, c := range h.Cards {
+			if strings.Contains(c.Keyword, "PREPAR") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // micrometres converts a central wavelength to micrometres, the unit FitsStorage stores,
@@ -186,19 +307,45 @@ func (k keywords) float(keys ...string) *float64 {
 	return nil
 }
 
-// filterName joins FILTER1 and FILTER2 with '&' when either is present, else uses FILTER.
+// filterName is FitsStorage's filter name: FILTER1 and FILTER2 without their component ids,
+// open positions ("open", "Clear") and neutral-density filters left out ("open" if nothing is
+// left), "blank" or "dark" added for a blocking filter, joined with '&'; then '%' removed and
+// blanks written '_'. Data with FILTER alone (no FILTER1 and FILTER2) use it the same way.
 func (k keywords) filterName() *string {
-	var parts []string
-	for _, key := range []string{"FILTER1", "FILTER2"} {
-		if s := k.str(key); s != nil {
-			parts = append(parts, *s)
+	f1, f2 := k.str("FILTER1"), k.str("FILTER2")
+	var names []string
+	switch {
+	case f1 != nil && f2 != nil:
+		names = []string{removeComponentID(*f1), removeComponentID(*f2)}
+	case f1 == nil && f2 == nil:
+		if f := k.str("FILTER"); f != nil {
+			names = []string{removeComponentID(*f)}
 		}
 	}
-	if len(parts) == 0 {
-		return k.str("FILTER")
+	if names == nil {
+		return nil
 	}
-	s := strings.Join(parts, "&")
-	return &s
+	var comps []string
+	for _, f := range names {
+		lf := strings.ToLower(f)
+		if !strings.Contains(lf, "open") && !strings.Contains(f, "Clear") && !strings.HasPrefix(lf, "nd") {
+			comps = append(comps, f)
+		}
+	}
+	if len(comps) == 0 {
+		comps = []string{"open"}
+	}
+	for _, mark := range []struct{ in, word string }{{"Block", "blank"}, {"Dark", "blank"}, {"DK", "dark"}} {
+		for _, f := range names {
+			if strings.Contains(f, mark.in) {
+				comps = append(comps, mark.word)
+				break
+			}
+		}
+	}
+	v := strings.Join(comps[:min(len(comps), 2)], "&")
+	v = strings.ReplaceAll(strings.ReplaceAll(v, "%", ""), " ", "_")
+	return &v
 }
 
 // binning turns CCDSUM "2 2" into "2x2".
@@ -216,27 +363,33 @@ func (k keywords) binning() *string {
 
 // qaState derives the QA state from RAWGEMQA (the observatory's verdict: USABLE, BAD,
 // CHECK, UNKNOWN) and RAWPIREQ (the PI's requirements met: YES, NO, CHECK, UNKNOWN), as
-// DRAGONS' qa_state descriptor does: BAD is Fail whatever the PI says; CHECK in either is
-// CHECK; USABLE is Pass when the requirements were met, Usable when not; anything else —
-// UNKNOWN, a missing or unexpected keyword — is Undefined, FitsStorage's fallback.
+// DRAGONS' qa_state descriptor does, in its order: UNKNOWN (or a missing keyword) in either
+// is Undefined; USABLE is Pass when the requirements were met, Usable when not; BAD is Fail;
+// CHECK in either is CHECK; anything else is Undefined, FitsStorage's fallback.
 func (k keywords) qaState() *string {
 	upper := func(key string) string {
-		if s := k.str(key); s != nil {
-			return strings.ToUpper(strings.TrimSpace(*s))
+		for _, h := range k {
+			if v, ok := h.Get(key); ok {
+				if s, ok := v.(string); ok {
+					return strings.ToUpper(strings.TrimSpace(s))
+				}
+				return "" // not a string: no state
+			}
 		}
-		return ""
+		return "UNKNOWN"
 	}
 	gemqa, pireq := upper("RAWGEMQA"), upper("RAWPIREQ")
 	state := "Undefined"
 	switch {
-	case gemqa == "BAD":
-		state = "Fail"
-	case gemqa == "CHECK" || pireq == "CHECK":
-		state = "CHECK"
+	case gemqa == "UNKNOWN" || pireq == "UNKNOWN":
 	case gemqa == "USABLE" && pireq == "YES":
 		state = "Pass"
 	case gemqa == "USABLE" && pireq == "NO":
 		state = "Usable"
+	case gemqa == "BAD":
+		state = "Fail"
+	case gemqa == "CHECK" || pireq == "CHECK":
+		state = "CHECK"
 	}
 	return &state
 }

@@ -139,14 +139,17 @@ func TestFromHDUs(t *testing.T) {
 		{"undefined RA", hdus(kv("RA", nil)), map[string]any{}},
 
 		{"filter1 and filter2", hdus(kv("FILTER1", "g_G0301", "FILTER2", "open2-8", "FILTER", "ignored")),
-			map[string]any{"filter_name": "g_G0301&open2-8"}},
-		{"filter2 only", hdus(kv("FILTER2", "open2-8", "FILTER", "ignored")), map[string]any{"filter_name": "open2-8"}},
-		{"filter", hdus(kv("FILTER", "H_G0203")), map[string]any{"filter_name": "H_G0203"}},
+			map[string]any{"filter_name": "g"}},
+		{"filter2 only is no filter name", hdus(kv("FILTER2", "open2-8", "FILTER", "ignored")), map[string]any{}},
+		{"both open", hdus(kv("FILTER1", "open1-6", "FILTER2", "Clear_G0001")), map[string]any{"filter_name": "open"}},
+		{"blocking filter", hdus(kv("FILTER1", "DK_G0001", "FILTER2", "open")), map[string]any{"filter_name": "DK&dark"}},
+		{"ND filter dropped, blanks and percent", hdus(kv("FILTER1", "ND2.0_G0001", "FILTER2", "Ha 5%_G0310")), map[string]any{"filter_name": "Ha_5"}},
+		{"filter", hdus(kv("FILTER", "H_G0203")), map[string]any{"filter_name": "H"}},
 		{"empty filter1 falls back", hdus(kv("FILTER1", "", "FILTER", "J")), map[string]any{"filter_name": "J"}},
 
 		{"grating", hdus(kv("GRATING", "B600+_G5307", "DISPERSR", "other")),
-			map[string]any{"disperser": "B600+_G5307", "spectroscopy": true}},
-		{"dispersr", hdus(kv("DISPERSR", "111/mm_G5534")), map[string]any{"disperser": "111/mm_G5534", "spectroscopy": true}},
+			map[string]any{"disperser": "B600+", "spectroscopy": true}},
+		{"dispersr", hdus(kv("DISPERSR", "111/mm_G5534")), map[string]any{"disperser": "111_mm", "spectroscopy": true}},
 		{"mirror", hdus(kv("GRATING", "MIRROR")), map[string]any{"disperser": "MIRROR"}},
 		{"lower mirror", hdus(kv("GRATING", "mirror")), map[string]any{"disperser": "mirror"}},
 		{"open", hdus(kv("DISPERSR", "open")), map[string]any{"disperser": "open"}},
@@ -154,12 +157,12 @@ func TestFromHDUs(t *testing.T) {
 		{"none", hdus(kv("GRATING", "None")), map[string]any{"disperser": "None"}},
 		{"blank disperser", hdus(kv("GRATING", "  ")), map[string]any{}},
 		{"wavelength in µm", hdus(kv("GRATING", "R400+_G5325", "CENTWAVE", 0.52, "GRWLEN", 700.0)),
-			map[string]any{"central_wavelength": 0.52, "disperser": "R400+_G5325", "spectroscopy": true}},
+			map[string]any{"central_wavelength": 0.52, "disperser": "R400+", "spectroscopy": true}},
 		{"grwlen in nm", hdus(kv("GRATING", "R400+_G5325", "GRWLEN", int64(700))),
-			map[string]any{"central_wavelength": 0.7, "disperser": "R400+_G5325", "spectroscopy": true}},
+			map[string]any{"central_wavelength": 0.7, "disperser": "R400+", "spectroscopy": true}},
 		{"no wavelength for imaging", hdus(kv("GRATING", "MIRROR", "CENTWAVE", 520.0)), map[string]any{"disperser": "MIRROR"}},
 		{"wavelength the column cannot hold", hdus(kv("GRATING", "R400+_G5325", "CENTWAVE", -3.0)),
-			map[string]any{"disperser": "R400+_G5325", "spectroscopy": true}},
+			map[string]any{"disperser": "R400+", "spectroscopy": true}},
 		{"maskname", hdus(kv("MASKNAME", "1.0arcsec", "FPMASK", "other")), map[string]any{"focal_plane_mask": "1.0arcsec"}},
 		{"fpmask", hdus(kv("FPMASK", "0.75arcsec")), map[string]any{"focal_plane_mask": "0.75arcsec"}},
 
@@ -228,7 +231,7 @@ func TestFromFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]any{"instrument": "GMOS-S", "ut_datetime": "2019-12-31T23:59:59.5Z", "ra": 83.8221,
-		"disperser": "R400+_G5325", "spectroscopy": true, "central_wavelength": 0.7, "detector_binning": "2x4",
+		"disperser": "R400+", "spectroscopy": true, "central_wavelength": 0.7, "detector_binning": "2x4",
 		"num_extensions": 1}
 	want = withDefaults(want)
 	if got := columns(FromHDUs(h)); !reflect.DeepEqual(got, want) {

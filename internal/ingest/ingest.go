@@ -237,6 +237,9 @@ func (g *Ingester) record(ctx context.Context, it queue.Item, fileName, name, di
 	}
 	if s.IsFITS {
 		row, warnings := header.Conform(header.FromHDUs(s.HDUs))
+		if row.Telescope == nil {
+			row.Telescope = header.TelescopeFromFilename(name) // as FitsStorage does
+		}
 		for _, w := range warnings {
 			g.cfg.Logger.Warn("header value not stored", "file", name, "item", it.Label, "why", w)
 		}
@@ -266,25 +269,28 @@ func insertHeader(ctx context.Context, tx pgx.Tx, diskfileID int64, r header.Row
 	if r.Release != nil {
 		release = r.Release.Format("2006-01-02")
 	}
-	var secs *int64
-	if r.UTDateTime != nil {
-		v := r.UTDateTime.Unix()
-		secs = &v
-	}
 	err := tx.QueryRow(ctx, `INSERT INTO header (diskfile_id, program_id, observation_id, data_label, telescope,
 			instrument, ut_datetime, ut_datetime_secs, observation_type, observation_class, object, ra, dec,
 			exposure_time, filter_name, disperser, central_wavelength, focal_plane_mask, detector_binning,
 			qa_state, release, spectroscopy, num_extensions, engineering, science_verification,
-			calibration_program, site_monitoring)
+			calibration_program, site_monitoring, local_time, raw_iq, raw_cc, raw_wv, raw_bg, requested_iq,
+			requested_cc, requested_wv, requested_bg, airmass, azimuth, elevation, cass_rotator_pa, coadds,
+			adaptive_optics, laser_guide_star, wavefront_sensor, gcal_lamp, proprietary_coordinates, pre_image,
+			processing, processing_tag)
 		VALUES ($1, $2, $3, $4, $5::telescope, $6, $7, $8, $9::obstype, $10::obsclass, $11,
 			$12::numeric(16,12), $13::numeric(16,12), $14::numeric(12,6), $15, $16, $17::numeric(8,6), $18, $19,
-			$20::qa_state, $21::date, $22, $23, $24, $25, $26, $27)
+			$20::qa_state, $21::date, $22, $23, $24, $25, $26, $27, $28::time, $29, $30, $31, $32, $33,
+			$34, $35, $36, $37::numeric(8,6), $38::numeric(16,12), $39::numeric(16,12), $40::numeric(16,12), $41,
+			$42, $43, $44, $45, $46, $47, $48::procmode, $49)
 		RETURNING id`,
-		diskfileID, r.ProgramID, r.ObservationID, r.DataLabel, r.Telescope, r.Instrument, r.UTDateTime, secs,
+		diskfileID, r.ProgramID, r.ObservationID, r.DataLabel, r.Telescope, r.Instrument, r.UTDateTime, r.UTDateTimeSecs,
 		r.ObservationType, r.ObservationClass, r.Object, fitNumeric(r.RA, 1e4), fitNumeric(r.Dec, 1e4),
 		fitNumeric(r.ExposureTime, 1e6), r.FilterName, r.Disperser, r.CentralWavelength, r.FocalPlaneMask,
 		r.DetectorBinning, r.QAState, release, r.Spectroscopy, r.NumExtensions, r.Engineering, r.ScienceVerification,
-		r.CalibrationProgram, r.SiteMonitoring).Scan(&id)
+		r.CalibrationProgram, r.SiteMonitoring, r.LocalTime, r.RawIQ, r.RawCC, r.RawWV, r.RawBG, r.RequestedIQ,
+		r.RequestedCC, r.RequestedWV, r.RequestedBG, fitNumeric(r.Airmass, 100), fitNumeric(r.Azimuth, 1e4),
+		fitNumeric(r.Elevation, 1e4), fitNumeric(r.CassRotatorPA, 1e4), r.Coadds, r.AdaptiveOptics, r.LaserGuideStar,
+		r.WavefrontSensor, r.GCALLamp, r.ProprietaryCoordinates, r.PreImage, r.Processing, r.ProcessingTag).Scan(&id)
 	return id, err
 }
 
