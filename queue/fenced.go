@@ -212,12 +212,21 @@ const rescueBatch = 1000
 // by the next rescue).
 //
 // A row that another program set in progress without a lease (FitsStorage's own pop(), which
-// only sets inprogress) gets a token and a lease from the first rescue that sees it: it is
-// put back like any other once that lease expires, unless its own worker ended it first.
+// only sets inprogress) gets a token and a lease of ForeignLease from the first rescue that
+// sees it — FitsStorage's own queue monitor calls a row stuck after an hour; its worker, which
+// agentd cannot see, may take long — and is put back like any other once that lease
+// expires, unless its own worker ended it first.
 func (q *Queue) Rescue(ctx context.Context) (int, error) {
-	if _, err := q.db.Exec(ctx, `UPDATE `+q.spec.table()+` SET claim_token = gen_random_uuid(),
-			lease_until = now() + $1 * interval '1 millisecond', holder = coalesce(holder, 'outside agentd (no lease)')
-		WHERE inprogress AND (lease_until IS NULL OR claim_token IS NULL)`, q.opt.Lease.Milliseconds()); err != nil {
+	t := q.spec.table()
+	foreign := q.opt.ForeignLease
+	if foreign <= 0 {
+		foreign = DefaultForeignLease
+	}
+	if _, err := q.db.Exec(ctx, `UPDATE `+t+` t SET claim_token = gen_random_uuid(),
+			lease_until = now() + $1 * interval '1 millisecond', holder = coalesce(t.holder, 'outside agentd (no lease)')
+		FROM (SELECT ctid AS tid FROM `+t+` WHERE inprogress AND (lease_until IS NULL OR claim_token IS NULL)
+			FOR UPDATE SKIP LOCKED) f
+		WHERE t.ctid = f.tid`, foreign.Milliseconds()); err != nil {
 		return 0, fmt.Errorf("lease the %s items set in progress outside agentd: %w", q.spec.Name, err)
 	}
 	total := 0
@@ -336,7 +345,7 @@ func (q *Queue) requeueOnce(ctx context.Context, a requeueArgs) ([]Ended, error)
 // "lost" log line: who holds its file now, or that it is pending, failed or gone.
 func (q *Queue) Whereabouts(ctx context.Context, it Item) string {
 	t := q.spec.table()
-	rows, err := q.db.Query(ctx, `SELECT coalesce(claim_token::text, ''), inprogress, fail_dt <> `+notFailed+`,
+	rows, err := q.db.Query(ctx, `SELECT coalesce(claim_token::text, ''), coalesce(inprogress, false), coalesce(fail_dt <> `+notFailed+`, false),
 			coalesce(holder, ''), attempts
 		FROM `+t+` WHERE `+ident(q.spec.Label)+`::text = $1 LIMIT 5`, it.Label)
 	if err != nil {

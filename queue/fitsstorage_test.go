@@ -16,7 +16,7 @@ import (
 func TestRowsWrittenByFitsStorage(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	b := setup(t, queue.Options{Lease: 300 * time.Millisecond})
+	b := setup(t, queue.Options{Lease: 300 * time.Millisecond, ForeignLease: 600 * time.Millisecond})
 	add := `INSERT INTO ingestqueue (filename, path, inprogress, fail_dt, added, force_md5, force, after, no_defer, sortkey, batch)
 		VALUES ($1, '', $2, '9999-12-31 23:59:59.999999', now() AT TIME ZONE 'UTC', false, false, NULL, false, $3, 'fs')`
 	if _, err := b.db.Exec(ctx, add, "N20200101S0001.fits", false, "z202001010001"); err != nil {
@@ -50,10 +50,14 @@ func TestRowsWrittenByFitsStorage(t *testing.T) {
 	if err := b.db.QueryRow(ctx, `SELECT holder FROM ingestqueue WHERE filename = 'N20200101S0002.fits'`).Scan(&holder); err != nil || holder == "" {
 		t.Fatalf("the unleased row was not leased: holder %q, %v", holder, err)
 	}
+	// Our own claim's lease ends first; FitsStorage's row keeps its longer one.
 	time.Sleep(400 * time.Millisecond)
-	if n, err := b.q.Rescue(ctx); err != nil || n != 2 {
-		// Our own claim of S0001 expired too (no heartbeat here).
-		t.Fatalf("rescue after the lease: %d put back, %v; want 2", n, err)
+	if n, err := b.q.Rescue(ctx); err != nil || n != 1 {
+		t.Fatalf("rescue after our lease: %d put back, %v; want 1 (ours), FitsStorage's row still leased", n, err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n, err := b.q.Rescue(ctx); err != nil || n != 1 {
+		t.Fatalf("rescue after the foreign lease: %d put back, %v; want 1", n, err)
 	}
 	items, err = b.q.Claim(ctx, holders(5))
 	if err != nil {
@@ -69,5 +73,30 @@ func TestRowsWrittenByFitsStorage(t *testing.T) {
 	var left int
 	if err := b.db.QueryRow(ctx, `SELECT count(*) FROM ingestqueue`).Scan(&left); err != nil || left != 0 {
 		t.Fatalf("%d rows left after completing both, %v", left, err)
+	}
+}
+
+// A failure FitsStorage recorded (no claim token) is re-armed by agentctl queue retry, and
+// the older failures of the same file go.
+func TestRetryReachesFailuresFitsStorageRecorded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, queue.Options{Lease: time.Minute})
+	if _, err := b.db.Exec(ctx, `INSERT INTO ingestqueue (filename, path, inprogress, fail_dt, error, sortkey) VALUES
+		('N20200101S0001.fits', '', false, '2020-01-01 00:00:00', 'old failure', 'z202001010001'),
+		('N20200101S0001.fits', '', false, '2020-01-02 00:00:00', 'newest failure', 'z202001010001')`); err != nil {
+		t.Fatal(err)
+	}
+	n, err := queue.Retry(ctx, b.db, queue.Ingest(), "N2020*")
+	if err != nil || n != 1 {
+		t.Fatalf("retry: %d re-armed, %v; want 1", n, err)
+	}
+	var rows, pending int
+	if err := b.db.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE fail_dt = '9999-12-31 23:59:59.999999' AND error IS NULL)
+		FROM ingestqueue`).Scan(&rows, &pending); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 1 || pending != 1 {
+		t.Fatalf("after retry: %d rows, %d pending; want the newest re-armed and the older deleted", rows, pending)
 	}
 }

@@ -74,7 +74,15 @@ type Options struct {
 	// (lock_timeout; default DefaultLockWait). Past it the statement fails with a
 	// transient error and the caller keeps the item to try again.
 	LockWait time.Duration
+	// ForeignLease is the lease a rescue gives a row that another program (FitsStorage) set
+	// in progress without one (default DefaultForeignLease).
+	ForeignLease time.Duration
 }
+
+// DefaultForeignLease is how long a row FitsStorage's own worker set in progress may stay so
+// before agentd puts it back: the hour after which FitsStorage's queue monitor reports a row
+// as stuck.
+const DefaultForeignLease = time.Hour
 
 // DefaultLockWait is how long a statement ending a claim waits for a row lock. The locks it
 // meets are held by single statements (another agent's claim re-checking a row it lost, a

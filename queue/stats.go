@@ -148,18 +148,18 @@ func Retry(ctx context.Context, db *pgxpool.Pool, spec Spec, pattern string) (in
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE retry_pick ON COMMIT DROP AS
-		SELECT claim_token AS token, row_number() OVER (PARTITION BY `+strings.Join(pk, ", ")+` ORDER BY fail_dt DESC, claim_token) AS rn,
+		SELECT id, row_number() OVER (PARTITION BY `+strings.Join(pk, ", ")+` ORDER BY fail_dt DESC, id DESC) AS rn,
 		       EXISTS (SELECT 1 FROM `+t+` p WHERE NOT p.inprogress AND p.fail_dt = `+notFailed+` AND `+strings.Join(twin, " AND ")+`) AS pending
 		FROM `+t+` f WHERE fail_dt <> `+notFailed+` AND coalesce(`+ident(spec.Label)+`::text, '') LIKE $1`, like); err != nil {
 		return 0, fmt.Errorf("retry %s: %w", spec.Name, err)
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM `+t+` USING retry_pick r
-		WHERE `+t+`.claim_token = r.token AND `+t+`.fail_dt <> `+notFailed+` AND (r.rn > 1 OR r.pending)`); err != nil {
+		WHERE `+t+`.id = r.id AND `+t+`.fail_dt <> `+notFailed+` AND (r.rn > 1 OR r.pending)`); err != nil {
 		return 0, fmt.Errorf("retry %s: %w", spec.Name, err)
 	}
 	tag, err := tx.Exec(ctx, `UPDATE `+t+` SET fail_dt = `+notFailed+`, error = NULL, attempts = 0, after = NULL,
 		claim_token = NULL, holder = NULL
-		FROM retry_pick r WHERE `+t+`.claim_token = r.token AND `+t+`.fail_dt <> `+notFailed+` AND r.rn = 1 AND NOT r.pending`)
+		FROM retry_pick r WHERE `+t+`.id = r.id AND `+t+`.fail_dt <> `+notFailed+` AND r.rn = 1 AND NOT r.pending`)
 	if err != nil {
 		return 0, fmt.Errorf("retry %s: %w", spec.Name, err)
 	}

@@ -138,7 +138,7 @@ func Ingest(ctx context.Context, pool *pgxpool.Pool, opt Options) (Summary, erro
 		}
 		defer conn.Release()
 		if _, err := conn.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS enqueue_batch
-			(filename text, path text, sortkey text, force boolean, force_md5 boolean, after timestamptz)
+			(filename text, path text, sortkey text, force boolean, force_md5 boolean, after timestamp)
 			ON COMMIT DELETE ROWS`); err != nil {
 			return sum, fmt.Errorf("create staging table: %w", err)
 		}
@@ -393,7 +393,7 @@ func newWriter(opt Options) *writer {
 	}
 	if !opt.After.IsZero() {
 		w.columns = append(w.columns, "after")
-		w.extra += "\t" + opt.After.UTC().Format("2006-01-02 15:04:05.999999Z07:00")
+		w.extra += "\t" + opt.After.UTC().Format("2006-01-02 15:04:05.999999") // naive UTC, as the queue keeps it
 	}
 	return w
 }

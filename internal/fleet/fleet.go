@@ -264,7 +264,7 @@ func (s Scenario) check(ctx context.Context, db *pgxpool.Pool, rep *Report) erro
 		rep.Problems = append(rep.Problems, fmt.Sprintf("%d header rows for %d FITS files", rep.Headers, rep.FITS))
 	}
 	if rep.QueueRows != 0 {
-		rows, _ := db.Query(ctx, `SELECT filename, inprogress, coalesce(holder, ''), coalesce(error, '') FROM ingestqueue LIMIT 10`)
+		rows, _ := db.Query(ctx, `SELECT filename, coalesce(inprogress, false), coalesce(holder, ''), coalesce(error, '') FROM ingestqueue LIMIT 10`)
 		var left []string
 		for rows.Next() {
 			var name, holder, msg string

@@ -431,7 +431,9 @@ ALTER TABLE header
     ADD COLUMN proprietary_coordinates boolean,
     ADD COLUMN pre_image boolean,
     ADD COLUMN numpix integer;
-UPDATE header SET ut_datetime_secs = extract(epoch FROM ut_datetime)::bigint WHERE ut_datetime IS NOT NULL;
+-- FitsStorage counts ut_datetime_secs from 2000-01-01, truncated.
+UPDATE header SET ut_datetime_secs = trunc(extract(epoch FROM ut_datetime - timestamp '2000-01-01'))::bigint
+    WHERE ut_datetime IS NOT NULL;
 
 -- preview: filename nullable.
 ALTER TABLE preview ALTER COLUMN filename DROP NOT NULL;
