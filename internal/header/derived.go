@@ -199,8 +199,8 @@ func (k keywords) coadds() *int {
 	for _, h := range k.phu() {
 		if _, present := h.Get("COADDS"); present {
 			n, ok := h.Int("COADDS")
-			if !ok {
-				return nil
+			if !ok || n < 0 || n > math.MaxInt32 {
+				return nil // no integer the column can hold
 			}
 			v := int(n)
 			return &v
@@ -235,7 +235,17 @@ func (k keywords) wavefrontSensor() *string {
 // gcalLamp is the calibration unit's lamp, "Off" when its shutter closes an IR lamp or no
 // lamp is named; nil when either keyword is absent.
 func (k keywords) gcalLamp() *string {
-	lamp, shut := k.phuStr("GCALLAMP"), k.phuStr("GCALSHUT")
+	var lamp, shut *string
+	for _, h := range k.phu() {
+		if v, ok := h.String("GCALLAMP"); ok {
+			v = strings.TrimRight(v, " ")
+			lamp = &v
+		}
+		if v, ok := h.String("GCALSHUT"); ok {
+			v = strings.TrimRight(v, " ")
+			shut = &v
+		}
+	}
 	if lamp == nil || shut == nil {
 		return nil
 	}

@@ -34,6 +34,9 @@ func derivedColumns(d Derived) map[string]any {
 	ip("raw_wv", d.RawWV)
 	ip("raw_bg", d.RawBG)
 	ip("requested_iq", d.RequestedIQ)
+	ip("requested_cc", d.RequestedCC)
+	ip("requested_wv", d.RequestedWV)
+	ip("requested_bg", d.RequestedBG)
 	fp("airmass", d.Airmass)
 	fp("azimuth", d.Azimuth)
 	fp("elevation", d.Elevation)
@@ -71,8 +74,11 @@ func TestDerivedColumns(t *testing.T) {
 		{"U19 ut_datetime_secs since 2000", []any{"DATE-OBS", "2020-01-27", "UT", "06:11:21.9"}, with(map[string]any{"ut_datetime_secs": int64(633420681)})},
 		{"U24 local time", []any{"LT", "20:11:21.9"}, with(map[string]any{"local_time": "20:11:21.900000"})},
 		{"local time unreadable", []any{"LT", "evening"}, raw},
-		{"U35 sky conditions", []any{"RAWIQ", "70-percentile", "RAWCC", "Any", "RAWWV", "80", "REQIQ", "85-percentile"},
-			with(map[string]any{"raw_iq": 70, "raw_cc": 100, "requested_iq": 85})},
+		{"U35 sky conditions", []any{"RAWIQ", "70-percentile", "RAWCC", "Any", "RAWWV", "80", "REQIQ", "85-percentile",
+			"REQCC", "50-percentile", "REQWV", "Any", "REQBG", "100-percentile"},
+			with(map[string]any{"raw_iq": 70, "raw_cc": 100, "requested_iq": 85, "requested_cc": 50, "requested_wv": 100})},
+		{"gcal empty lamp is off", []any{"GCALLAMP", "", "GCALSHUT", "OPEN"}, with(map[string]any{"gcal_lamp": "Off"})},
+		{"coadds too large for the column", []any{"COADDS", int64(1) << 40}, with(map[string]any{"coadds": (*int)(nil)})},
 		{"U36 airmass", []any{"AIRMASS", 1.201}, with(map[string]any{"airmass": 1.201})},
 		{"U37 airmass below 1", []any{"AIRMASS", 0.95}, raw},
 		{"U38 airmass from elevation", []any{"AIRMASS", 60.0, "ELEVATIO", 30.0}, with(map[string]any{"airmass": 2.0, "elevation": 30.0})},
@@ -131,9 +137,12 @@ func TestFitsStorageSpellings(t *testing.T) {
 		{"U33 QA odd value", []any{"RAWGEMQA", "GOOD", "RAWPIREQ", "YES"}, map[string]any{"qa_state": "Undefined"}},
 		{"U30 QA bad", []any{"RAWGEMQA", "BAD", "RAWPIREQ", "NO"}, map[string]any{"qa_state": "Fail"}},
 		{"exposure times coadds for NIRI", []any{"INSTRUME", "NIRI", "EXPTIME", 10.0, "COADDS", int64(3)},
-			map[string]any{"instrument": "NIRI", "exposure_time": 30.0}},
+			map[string]any{"instrument": "NIRI", "exposure_time": 30.0, "detector_binning": "1x1"}},
 		{"prepared NIRI is not multiplied", []any{"INSTRUME", "NIRI", "EXPTIME", 10.0, "COADDS", int64(3), "PREPARE", "2020-01-01"},
-			map[string]any{"instrument": "NIRI", "exposure_time": 10.0}},
+			map[string]any{"instrument": "NIRI", "exposure_time": 10.0, "detector_binning": "1x1"}},
+		{"NIRI binning", []any{"INSTRUME", "NIRI", "XBIN", int64(2)}, map[string]any{"instrument": "NIRI", "detector_binning": "2x1"}},
+		{"QA keyword that is no string", []any{"RAWGEMQA", "BAD", "RAWPIREQ", true}, map[string]any{"qa_state": "Undefined"}},
+		{"mask without component id", []any{"FPMASK", "f6-cam_G5208"}, map[string]any{"focal_plane_mask": "f6-cam"}},
 		{"GMOS exposure is not per coadd", []any{"INSTRUME", "GMOS-N", "EXPTIME", 10.0, "COADDS", int64(3)},
 			map[string]any{"instrument": "GMOS-N", "exposure_time": 10.0}},
 		{"exposure of 10000 s or more", []any{"EXPTIME", 10000.0}, map[string]any{}},

@@ -17,7 +17,9 @@
 package header
 
 import (
+	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -80,13 +82,13 @@ func FromHDUs(hdus []fits.HDU) Row {
 		ObservationType:   k.str("OBSTYPE"),
 		ObservationClass:  k.str("OBSCLASS"),
 		Object:            k.str("OBJECT"),
-		RA:                k.float("RA"),
-		Dec:               k.float("DEC"),
+		RA:                k.position("RA", "CTYPE1", "CRVAL1", "RA--", 15, 0, 360),
+		Dec:               k.position("DEC", "CTYPE2", "CRVAL2", "DEC-", 1, -90, 90),
 		ExposureTime:      k.exposureTime(),
 		FilterName:        k.filterName(),
 		Disperser:         prettyDisperser(k.str("GRATING", "DISPERSR")),
 		CentralWavelength: k.float("CENTWAVE", "GRWLEN"), // as written; micrometres below
-		FocalPlaneMask:    k.str("MASKNAME", "FPMASK"),
+		FocalPlaneMask:    withoutComponentID(k.str("MASKNAME", "FPMASK")),
 		DetectorBinning:   k.binning(),
 		QAState:           k.qaState(),
 		Release:           k.release(),
@@ -187,7 +189,7 @@ func prettyDisperser(s *string) *string {
 
 // coaddsSummed are the instruments whose EXPTIME is per coadd: the exposure is EXPTIME ×
 // COADDS until the data are prepared.
-var coaddsSummed = map[string]bool{"NIRI": true, "GNIRS": true, "F2": true}
+var coaddsSummed = map[string]bool{"NIRI": true, "GNIRS": true, "F2": true, "FLAM": true}
 
 // exposureTime is EXPTIME (× COADDS where it is per coadd, for raw data), kept only in
 // [0, 10000) s as FitsStorage keeps it.
@@ -348,17 +350,93 @@ func (k keywords) filterName() *string {
 	return &v
 }
 
-// binning turns CCDSUM "2 2" into "2x2".
+// xyBinned are the instruments whose binning DRAGONS reads from XBIN and YBIN.
+var xyBinned = map[string]bool{"NIRI": true, "GNIRS": true, "F2": true, "FLAM": true}
+
+// binning is "XxY": GMOS's CCDSUM "2 2" is "2x2"; the other instruments' XBIN and YBIN,
+// 1 when absent, as DRAGONS reads them ("1x1" for NIRI, GNIRS, F2); nil for the others
+// until their own rules are written.
 func (k keywords) binning() *string {
-	s := k.str("CCDSUM")
+	if s := k.str("CCDSUM"); s != nil {
+		b := strings.Join(strings.Fields(*s), "x")
+		if b == "" {
+			return nil
+		}
+		return &b
+	}
+	if inst := instrument(k.str("INSTRUME")); inst == nil || !xyBinned[*inst] {
+		return nil
+	}
+	x, y := int64(1), int64(1)
+	for _, h := range k.phu() {
+		if _, ok := h.Get("XBIN"); ok {
+			if x, ok = h.Int("XBIN"); !ok {
+				return nil
+			}
+		}
+		if _, ok := h.Get("YBIN"); ok {
+			if y, ok = h.Int("YBIN"); !ok {
+				return nil
+			}
+		}
+	}
+	b := fmt.Sprintf("%dx%d", x, y)
+	return &b
+}
+
+// position is a coordinate in degrees, NULL outside [lo, hi] or for a target in azimuth and
+// elevation (FRAME AZEL_TOPO): the first extension's WCS reference value when its axis type
+// is celestial (ctype prefix), else the primary header's keyword — a number, or a string
+// holding one or a sexagesimal value in hours (RA, scale 15) or degrees (Dec, scale 1).
+func (k keywords) position(key, ctype, crval, prefix string, scale, lo, hi float64) *float64 {
+	if k.phuString("FRAME") == "AZEL_TOPO" {
+		return nil
+	}
+	var v *float64
+	for _, h := range k[min(len(k), 1):] { // the first extension
+		if t, ok := h.String(ctype); ok && strings.HasPrefix(t, prefix) {
+			if f, ok := h.Float(crval); ok {
+				v = &f
+			}
+		}
+	}
+	if v == nil {
+		for _, h := range k.phu() {
+			raw, ok := h.Get(key)
+			if !ok {
+				continue
+			}
+			if s, isStr := raw.(string); isStr {
+				if m := dmsRE.FindStringSubmatch(strings.TrimSpace(s)); m != nil {
+					d, _ := strconv.ParseFloat(m[2], 64)
+					mi, _ := strconv.ParseFloat(m[3], 64)
+					se, _ := strconv.ParseFloat(m[4], 64)
+					f := (d + mi/60 + se/3600) * scale
+					if m[1] == "-" {
+						f = -f
+					}
+					v = &f
+					break
+				}
+			}
+			if f, ok := h.Float(key); ok {
+				v = &f
+			}
+		}
+	}
+	if v == nil || *v < lo || *v > hi {
+		return nil
+	}
+	return v
+}
+
+// withoutComponentID is a name without its component id (FitsStorage's pretty names).
+func withoutComponentID(s *string) *string {
 	if s == nil {
 		return nil
 	}
-	b := strings.Join(strings.Fields(*s), "x")
-	if b == "" {
-		return nil
-	}
-	return &b
+	v := removeComponentID(*s)
+	return &v
 }
 
 // qaState derives the QA state from RAWGEMQA (the observatory's verdict: USABLE, BAD,
@@ -373,7 +451,7 @@ func (k keywords) qaState() *string {
 				if s, ok := v.(string); ok {
 					return strings.ToUpper(strings.TrimSpace(s))
 				}
-				return "" // not a string: no state
+				return "\x00" // not a string: DRAGONS fails, FitsStorage says Undefined
 			}
 		}
 		return "UNKNOWN"
@@ -381,7 +459,7 @@ func (k keywords) qaState() *string {
 	gemqa, pireq := upper("RAWGEMQA"), upper("RAWPIREQ")
 	state := "Undefined"
 	switch {
-	case gemqa == "UNKNOWN" || pireq == "UNKNOWN":
+	case gemqa == "UNKNOWN" || pireq == "UNKNOWN" || gemqa == "\x00" || pireq == "\x00":
 	case gemqa == "USABLE" && pireq == "YES":
 		state = "Pass"
 	case gemqa == "USABLE" && pireq == "NO":
@@ -407,35 +485,91 @@ func (k keywords) release() *time.Time {
 	return &t
 }
 
-// utDateTime combines DATE-OBS with TIME-OBS or UT when DATE-OBS has no time of day.
+var (
+	isoDateTimeRE = regexp.MustCompile(`^\d\d\d\d-[01]\d-[0123]\dT[012]\d:[012345]\d:\d\d`)
+	isoDateRE     = regexp.MustCompile(`^\d\d\d\d-[01]\d-[0123]\d`)
+	oldDateRE     = regexp.MustCompile(`^([0123]\d)/([01]\d)/(\d\d+)`)
+	mjdEpoch      = time.Date(1858, 11, 17, 0, 0, 0, 0, time.UTC)
+)
+
+// utDateTime is the start of the observation as DRAGONS' ut_datetime finds it in the primary
+// header: DATE-OBS, DATE or UTDATE with a time of day is taken whole; else their date (ISO,
+// or the old DD/MM/YY of early NIRI data) with the first of UT, TIME-OBS, STARTUT, UTSTART
+// that reads as a time; else MJD-OBS; else OBSSTART; else the date at midnight. A value that
+// matches a form but is no real date (month 13) is nil. A zone suffix ("Z") is read as UTC.
 func (k keywords) utDateTime() *time.Time {
-	s := k.str("DATE-OBS")
-	if s == nil {
-		return nil
+	phu := k.phu()
+	date := ""
+	for _, key := range []string{"DATE-OBS", "DATE", "UTDATE"} {
+		var s string
+		for _, h := range phu {
+			if v, ok := h.Get(key); ok {
+				str, isStr := v.(string)
+				if !isStr {
+					return nil // DRAGONS fails on it: no value
+				}
+				s = strings.TrimSpace(str)
+			}
+		}
+		switch {
+		case isoDateTimeRE.MatchString(s):
+			return parseISO(s)
+		case isoDateRE.MatchString(s):
+			date = s[:10]
+		case oldDateRE.MatchString(s):
+			m := oldDateRE.FindStringSubmatch(s)
+			yy, _ := strconv.Atoi(m[3])
+			date = fmt.Sprintf("%04d-%s-%s", 1900+yy, m[2], m[1])
+		default:
+			continue
+		}
+		break
 	}
-	d := strings.TrimSuffix(strings.TrimSpace(*s), "Z")
-	if strings.Contains(d, "T") {
-		t, err := time.Parse("2006-01-02T15:04:05", d)
+	var clock *time.Time
+	for _, key := range []string{"UT", "TIME-OBS", "STARTUT", "UTSTART"} {
+		if s := phu.str(key); s != nil {
+			if c, ok := parseClock(strings.TrimSpace(*s)); ok {
+				clock = &c
+				break
+			}
+		}
+	}
+	if date != "" && clock != nil {
+		d, err := time.Parse(time.DateOnly, date)
 		if err != nil {
 			return nil
 		}
+		h, m, sec := clock.Clock()
+		t := time.Date(d.Year(), d.Month(), d.Day(), h, m, sec, clock.Nanosecond(), time.UTC)
 		return &t
 	}
-	date, err := time.Parse(time.DateOnly, d)
+	if mjd := phu.float("MJD-OBS"); mjd != nil && *mjd > 1 {
+		t := mjdEpoch.Add(time.Duration(*mjd * 24 * float64(time.Hour))).Round(time.Microsecond)
+		return &t
+	}
+	if s := phu.str("OBSSTART"); s != nil {
+		return parseISO(strings.TrimSpace(*s))
+	}
+	if date == "" {
+		return nil
+	}
+	d, err := time.Parse(time.DateOnly, date)
 	if err != nil {
 		return nil
 	}
-	tod := k.str("TIME-OBS", "UT")
-	if tod == nil {
-		return &date
+	return &d
+}
+
+// parseISO reads an ISO date and time (fractional seconds and a zone allowed; the zone is
+// dropped after converting to UTC).
+func parseISO(s string) *time.Time {
+	for _, layout := range []string{"2006-01-02T15:04:05.999999999Z07:00", "2006-01-02T15:04:05.999999999"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			u := t.UTC()
+			return &u
+		}
 	}
-	clock, err := time.Parse("15:04:05", strings.TrimSuffix(strings.TrimSpace(*tod), "Z"))
-	if err != nil {
-		return nil
-	}
-	h, m, sec := clock.Clock()
-	t := time.Date(date.Year(), date.Month(), date.Day(), h, m, sec, clock.Nanosecond(), time.UTC)
-	return &t
+	return nil
 }
 
 // isDisperser reports whether a disperser value names a real disperser rather than a

@@ -39,7 +39,7 @@ func TestOutlandishHeaderValuesAreNULL(t *testing.T) {
 		{Keyword: "GRATING", Value: "R400+_G5325"}, {Keyword: "CENTWAVE", Value: 1e7}, {Keyword: "EXPTIME", Value: 1e9},
 		{Keyword: "RA", Value: 83.8221}, {Keyword: "RAWGEMQA", Value: "USABLE"}, {Keyword: "RAWPIREQ", Value: "YES"},
 		{Keyword: "DATE-OBS", Value: "2020-01-01"}, {Keyword: "TIME-OBS", Value: "01:02:03"},
-		{Keyword: "GEMPRGID", Value: "GN-2020A-SV-12"},
+		{Keyword: "GEMPRGID", Value: "GN-2020A-SV-12"}, {Keyword: "AZIMUTH", Value: 1e5}, {Keyword: "ELEVATIO", Value: 9999.9999999999998},
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -68,6 +68,13 @@ func TestOutlandishHeaderValuesAreNULL(t *testing.T) {
 	}
 	if want := time.Date(2020, 1, 1, 1, 2, 3, 0, time.UTC).Sub(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)).Milliseconds() / 1000; secs == nil || *secs != want {
 		t.Errorf("ut_datetime_secs %v, want %d", secs, want)
+	}
+	var az, el *float64
+	if err := b.db.QueryRow(context.Background(), `SELECT azimuth::float8, elevation::float8 FROM header`).Scan(&az, &el); err != nil {
+		t.Fatal(err)
+	}
+	if az != nil || el != nil {
+		t.Errorf("azimuth %v, elevation %v: values numeric(16,12) cannot hold were stored", az, el)
 	}
 	var eng, sv, cal, site *bool
 	if err := b.db.QueryRow(context.Background(), `SELECT engineering, science_verification, calibration_program,

@@ -295,9 +295,10 @@ func insertHeader(ctx context.Context, tx pgx.Tx, diskfileID int64, r header.Row
 }
 
 // fitNumeric is v when a numeric column whose integer part is below limit can hold it, else
-// nil: a header value out of range (a corrupt keyword) is no value, not a failed insert.
+// nil: a header value out of range (a corrupt keyword) is no value, not a failed insert. The
+// margin keeps a value that rounds up to the limit at the column's scale out too.
 func fitNumeric(v *float64, limit float64) *float64 {
-	if v == nil || math.IsNaN(*v) || math.Abs(*v) >= limit {
+	if v == nil || math.IsNaN(*v) || math.Abs(*v) >= limit*(1-1e-9) {
 		return nil
 	}
 	return v

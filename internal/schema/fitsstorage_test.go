@@ -99,8 +99,8 @@ func TestMigrationToFitsStorageShapes(t *testing.T) {
 		INSERT INTO file (name) VALUES ('N20200101S0003.fits');
 		INSERT INTO diskfile (file_id, filename, path, present, canonical, file_size, file_md5, data_size, data_md5, compressed, lastmod)
 			SELECT id, name, '', true, true, 1, 'x', 1, 'x', false, now() FROM file;
-		INSERT INTO header (diskfile_id, telescope, qa_state, observation_type, central_wavelength, ra)
-			SELECT id, 'Gemini-North', 'UNKNOWN', 'OBJECT', 520, 10.5 FROM diskfile;`); err != nil {
+		INSERT INTO header (diskfile_id, telescope, qa_state, observation_type, central_wavelength, ra, ut_datetime)
+			SELECT id, 'Gemini-North', 'UNKNOWN', 'OBJECT', 520, 10.5, '2020-01-27 06:11:21.9' FROM diskfile;`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := schema.Migrate(ctx, conn); err != nil {
@@ -120,6 +120,10 @@ func TestMigrationToFitsStorageShapes(t *testing.T) {
 	}
 	if pending != 1 || failed != 1 {
 		t.Errorf("after the migration: %d pending (fail_dt = datetime.max, with an id), %d failed; want 1 and 1", pending, failed)
+	}
+	var secs int64
+	if err := conn.QueryRow(ctx, `SELECT ut_datetime_secs FROM header`).Scan(&secs); err != nil || secs != 633420681 {
+		t.Errorf("ut_datetime_secs after the migration: %d, %v; want 633420681 (from 2000-01-01, truncated)", secs, err)
 	}
 	var tel, qa, obstype *string
 	var cw *float64
