@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 
+	"github.com/fitsarchive/agentd/internal/cli"
 	"github.com/fitsarchive/agentd/internal/connstr"
 	"github.com/fitsarchive/agentd/internal/schema"
 )
 
 func dbCommands() []*command {
+	var adoptDryRun, adoptYes bool
 	return []*command{
 		{
 			name:    "db init",
@@ -50,6 +53,50 @@ example:
 					return err
 				}
 				return a.reportMigrations(applied, connstr.Describe(&conn.Config().Config))
+			},
+		},
+		{
+			name:    "db adopt",
+			summary: "make a database FitsStorage's software created one agentd serves",
+			help: `Checks that the database has every FitsStorage table, column, type and constraint
+agentd relies on (exit 4 naming what is missing when not), then adds agentd's own functions,
+columns (claims, leases, attempts), column defaults and indexes, and records this program's
+schema version, in one transaction. Nothing of FitsStorage's tables, columns or rows is
+changed; FitsStorage's software goes on using the database. --dry-run prints the SQL and
+changes nothing. Without a terminal it needs --yes (exit 5). A database of ours is refused
+(exit 5: use db migrate), an empty one too (exit 4: use db init).
+
+example:
+  agentctl db adopt --database-url postgresql:///fitsdata --dry-run
+  agentctl db adopt --database-url postgresql:///fitsdata --yes`,
+			flags: func(fs *flag.FlagSet) {
+				fs.BoolVar(&adoptDryRun, "dry-run", false, "print the SQL; change nothing")
+				fs.BoolVar(&adoptYes, "yes", false, "adopt without asking")
+			},
+			run: func(ctx context.Context, a *app, _ []string) error {
+				if adoptDryRun {
+					a.out.Result(map[string]any{"dry_run": true, "sql": schema.AdoptSQL()}, func(w io.Writer) {
+						fmt.Fprint(w, schema.AdoptSQL())
+					})
+					return nil
+				}
+				conn, err := a.connect(ctx, "db-adopt")
+				if err != nil {
+					return err
+				}
+				defer conn.Close(ctx)
+				target := connstr.Describe(&conn.Config().Config)
+				what := fmt.Sprintf("add agentd's columns, indexes and functions to FitsStorage's tables in database %s", target)
+				if !adoptYes && !a.confirm(what) {
+					return cli.WithCode(cli.ExitRefused, fmt.Errorf("db adopt would %s; it needs confirmation: type yes at the prompt, or give --yes", what))
+				}
+				if err := schema.Adopt(ctx, conn); err != nil {
+					return err
+				}
+				a.out.Result(map[string]any{"adopted": true, "database": target, "version": schema.Latest()}, func(w io.Writer) {
+					fmt.Fprintf(w, "%s: adopted; agentd's schema version %d recorded\n", target, schema.Latest())
+				})
+				return nil
 			},
 		},
 		{

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -89,5 +90,57 @@ func TestDBWrongPassword(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr, "password authentication failed") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 		t.Fatalf("wrong password: want one line naming the failure, got:\n%s", r.stderr)
+	}
+}
+
+// db adopt, as an operator runs it on FitsStorage's database: --dry-run prints the SQL and
+// writes nothing; without a terminal it needs --yes (exit 5); with it the database is
+// adopted and db version agrees; ours is refused (5), a foreign one names what it lacks (4).
+func TestDBAdopt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := pgtest.NewEmptyDB(t)
+	conn := pgtest.Conn(t, url)
+	ddl, err := os.ReadFile("../internal/schema/fitsstorage/fscore.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sql strings.Builder
+	for _, line := range strings.Split(string(ddl), "\n") {
+		if !strings.HasPrefix(line, `\`) {
+			sql.WriteString(line + "\n")
+		}
+	}
+	if _, err := conn.Exec(ctx, sql.String()); err != nil {
+		t.Fatal(err)
+	}
+	r := agentctl(t, nil, "db", "adopt", "--database-url", url, "--dry-run")
+	if r.code != 0 || !strings.Contains(r.stdout, "ALTER TABLE ingestqueue") {
+		t.Fatalf("--dry-run: exit %d, stdout %.200q", r.code, r.stdout)
+	}
+	r = agentctl(t, nil, "db", "adopt", "--database-url", url, "--json")
+	if r.code != cli.ExitRefused || !strings.Contains(r.stdout, "--yes") {
+		t.Fatalf("without --yes and a terminal: exit %d, %s", r.code, r.stdout)
+	}
+	if r := agentctl(t, nil, "db", "version", "--database-url", url); r.code != cli.ExitWrong {
+		t.Fatalf("db version before adopting: exit %d, want %d (not ours yet)", r.code, cli.ExitWrong)
+	}
+	r = agentctl(t, nil, "db", "adopt", "--database-url", url, "--yes", "--json")
+	if r.code != 0 || jsonOf(t, r)["adopted"] != true {
+		t.Fatalf("adopt: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := agentctl(t, nil, "db", "version", "--database-url", url); r.code != 0 {
+		t.Fatalf("db version after adopting: exit %d: %s", r.code, r.stderr)
+	}
+	if r := agentctl(t, nil, "db", "adopt", "--database-url", url, "--yes"); r.code != cli.ExitRefused {
+		t.Fatalf("adopting ours: exit %d, want %d", r.code, cli.ExitRefused)
+	}
+	foreign := pgtest.NewEmptyDB(t)
+	if _, err := pgtest.Conn(t, foreign).Exec(ctx, `CREATE TABLE notes (id serial PRIMARY KEY, body text)`); err != nil {
+		t.Fatal(err)
+	}
+	r = agentctl(t, nil, "db", "adopt", "--database-url", foreign, "--yes")
+	if r.code != cli.ExitWrong || !strings.Contains(r.stderr, "table diskfile is missing") {
+		t.Fatalf("foreign database: exit %d, %s", r.code, r.stderr)
 	}
 }

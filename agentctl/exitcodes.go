@@ -17,6 +17,7 @@ var exitClasses = []cli.Class{
 	{Err: schema.ErrOutdated, Code: cli.ExitWrong},
 	{Err: schema.ErrNoSchema, Code: cli.ExitWrong},
 	{Err: schema.ErrNotEmpty, Code: cli.ExitRefused},
+	{Err: schema.ErrNotFitsStorage, Code: cli.ExitWrong},
 	{Err: pgsync.ErrConnect, Code: cli.ExitConnect},
 	{Err: pgsync.ErrNotEmpty, Code: cli.ExitRefused},
 	{Err: pgsync.ErrBadMap, Code: cli.ExitUsage},

@@ -3,12 +3,18 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/fitsarchive/agentd/internal/fits"
 	"github.com/fitsarchive/agentd/internal/header"
+	"github.com/fitsarchive/agentd/internal/pgtest"
+	"github.com/fitsarchive/agentd/internal/sample"
+	"github.com/fitsarchive/agentd/internal/schema"
+	"github.com/fitsarchive/agentd/queue"
 )
 
 // The enum values package header conforms to are those of the database's types.
@@ -84,5 +90,63 @@ func TestOutlandishHeaderValuesAreNULL(t *testing.T) {
 	if eng == nil || *eng || sv == nil || !*sv || cal == nil || *cal || site == nil || *site {
 		t.Errorf("program flags: engineering %v, sv %v, calibration %v, site monitoring %v; want false, true, false, false",
 			eng, sv, cal, site)
+	}
+}
+
+// A database FitsStorage's own software made, adopted (agentctl db adopt), is ingested into
+// like one of ours: every file recorded, its header in FitsStorage's columns, calcache work
+// queued, the queue empty.
+func TestIngestIntoAnAdoptedFitsStorageDatabase(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := pgtest.NewEmptyDB(t)
+	conn := pgtest.Conn(t, url)
+	ddl, err := os.ReadFile("../schema/fitsstorage/fscore.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sql strings.Builder
+	for _, line := range strings.Split(string(ddl), "\n") {
+		if !strings.HasPrefix(line, `\`) { // psql's own lines
+			sql.WriteString(line + "\n")
+		}
+	}
+	if _, err := conn.Exec(ctx, sql.String()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `SET search_path = public`); err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.Adopt(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	db := pgtest.Pool(t, url)
+	root := t.TempDir()
+	q := queue.New(db, queue.Ingest(), queue.Options{Owner: owner, Lease: time.Minute})
+	ing, err := New(Config{DB: db, Root: root, Queue: q, Archive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ing.Close() })
+	b := testBundle{db: db, root: root, q: q, ing: ing}
+	m, err := sample.Tree(root, sample.Options{Nights: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.enqueueAll(t)
+	if errs := b.drain(t); len(errs) > 0 {
+		t.Fatalf("ingest errors: %v", errs)
+	}
+	if n := b.count(t, `SELECT count(*) FROM diskfile WHERE present AND canonical`); n != len(m.Ingestable) {
+		t.Errorf("%d present canonical diskfiles, want %d", n, len(m.Ingestable))
+	}
+	if n := b.count(t, `SELECT count(*) FROM header WHERE telescope IS NOT NULL AND qa_state IS NOT NULL`); n != len(m.FITS) {
+		t.Errorf("%d header rows with FitsStorage's telescope and qa_state, want %d", n, len(m.FITS))
+	}
+	if n := b.count(t, `SELECT count(*) FROM calcachequeue WHERE NOT inprogress AND fail_dt = '9999-12-31 23:59:59.999999'`); n != len(m.FITS) {
+		t.Errorf("%d calcache items pending, want %d", n, len(m.FITS))
+	}
+	if n := b.count(t, `SELECT count(*) FROM ingestqueue`); n != 0 {
+		t.Errorf("%d ingest rows left", n)
 	}
 }

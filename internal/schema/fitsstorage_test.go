@@ -2,30 +2,34 @@ package schema_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"flag"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/fitsarchive/agentd/internal/pgtest"
 	"github.com/fitsarchive/agentd/internal/schema"
 )
 
-// fitsStorageShape loads FitsStorage's own DDL (pg_dump --schema-only of the tables its
-// models create) into an empty database and reads its shape.
-func fitsStorageShape(t *testing.T) schema.Shape {
+// loadFitsStorageInto runs FitsStorage's own DDL (pg_dump --schema-only of the tables its
+// models create) on conn; psql's own lines (\restrict) are no SQL.
+func loadFitsStorageInto(t *testing.T, conn *pgx.Conn) {
 	t.Helper()
-	ddl, err := os.ReadFile("testdata/fscore.sql")
+	ddl, err := os.ReadFile("fitsstorage/fscore.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// psql's own lines (\restrict) are no SQL.
 	var sql strings.Builder
 	for _, line := range strings.Split(string(ddl), "\n") {
 		if !strings.HasPrefix(line, "\\") {
 			sql.WriteString(line + "\n")
 		}
 	}
-	conn := pgtest.Conn(t, pgtest.NewEmptyDB(t))
 	ctx := context.Background()
 	if _, err := conn.Exec(ctx, sql.String()); err != nil {
 		t.Fatalf("load fscore.sql: %v", err)
@@ -33,7 +37,14 @@ func fitsStorageShape(t *testing.T) schema.Shape {
 	if _, err := conn.Exec(ctx, `SET search_path = public`); err != nil {
 		t.Fatal(err)
 	}
-	s, err := schema.ReadShape(ctx, conn)
+}
+
+// fitsStorageShape loads FitsStorage's DDL into an empty database and reads its shape.
+func fitsStorageShape(t *testing.T) schema.Shape {
+	t.Helper()
+	conn := pgtest.Conn(t, pgtest.NewEmptyDB(t))
+	loadFitsStorageInto(t, conn)
+	s, err := schema.ReadShape(context.Background(), conn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,4 +152,91 @@ func deref(s *string) string {
 		return "NULL"
 	}
 	return *s
+}
+
+var update = flag.Bool("update", false, "rewrite fitsstorage/shape.json from fitsstorage/fscore.sql")
+
+// The shape Adopt checks (embedded fitsstorage/shape.json) is the one fscore.sql gives.
+func TestEmbeddedFitsStorageShape(t *testing.T) {
+	t.Parallel()
+	want := fitsStorageShape(t)
+	if *update {
+		b, err := json.MarshalIndent(want, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile("fitsstorage/shape.json", append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := schema.FitsStorageShape(); !reflect.DeepEqual(got, want) {
+		t.Fatal("fitsstorage/shape.json differs from the shape of fitsstorage/fscore.sql; run go test ./internal/schema -run TestEmbeddedFitsStorageShape -update")
+	}
+}
+
+// A database FitsStorage made (its DDL and rows of its own) is adopted: agentd's schema
+// version recorded, FitsStorage's shape and rows kept, agentd's columns there.
+func TestAdopt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := pgtest.NewEmptyDB(t)
+	conn := pgtest.Conn(t, url)
+	loadFitsStorageInto(t, conn)
+	if _, err := conn.Exec(ctx, `INSERT INTO ingestqueue (filename, path, inprogress, fail_dt, added, sortkey)
+		VALUES ('N20200101S0001.fits', '', false, '9999-12-31 23:59:59.999999', now(), 'z202001010001')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.Check(ctx, conn); !errors.Is(err, schema.ErrNotArchive) {
+		t.Fatalf("Check before adopting: %v, want ErrNotArchive", err)
+	}
+	if err := schema.Adopt(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.Check(ctx, conn); err != nil {
+		t.Fatalf("Check after adopting: %v", err)
+	}
+	have, err := schema.ReadShape(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lacks := schema.FitsStorageShape().Lacks(have); len(lacks) > 0 {
+		t.Fatalf("adopting changed FitsStorage's shape: %v", lacks)
+	}
+	var attempts int
+	var id int
+	if err := conn.QueryRow(ctx, `SELECT id, attempts FROM ingestqueue`).Scan(&id, &attempts); err != nil || id != 1 {
+		t.Fatalf("FitsStorage's queue row after adopting: id %d, attempts %d, %v", id, attempts, err)
+	}
+	if err := schema.Adopt(ctx, conn); !errors.Is(err, schema.ErrNotEmpty) {
+		t.Fatalf("adopting again: %v, want ErrNotEmpty (ours already)", err)
+	}
+	if applied, err := schema.Migrate(ctx, conn); err != nil || len(applied) != 0 {
+		t.Fatalf("migrate after adopting: %v, %v; want nothing to do", applied, err)
+	}
+}
+
+// Adopt refuses an empty database and one that is neither ours nor FitsStorage's, naming
+// what it lacks; nothing is written.
+func TestAdoptRefuses(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	empty := pgtest.Conn(t, pgtest.NewEmptyDB(t))
+	if err := schema.Adopt(ctx, empty); !errors.Is(err, schema.ErrNoSchema) {
+		t.Errorf("empty database: %v, want ErrNoSchema", err)
+	}
+	other := pgtest.Conn(t, pgtest.NewEmptyDB(t))
+	loadFitsStorageInto(t, other)
+	if _, err := other.Exec(ctx, `ALTER TABLE ingestqueue DROP COLUMN sortkey; DROP TABLE gmos`); err != nil {
+		t.Fatal(err)
+	}
+	err := schema.Adopt(ctx, other)
+	if !errors.Is(err, schema.ErrNotFitsStorage) || !strings.Contains(err.Error(), "column ingestqueue.sortkey is missing") ||
+		!strings.Contains(err.Error(), "table gmos is missing") {
+		t.Fatalf("foreign database: %v, want ErrNotFitsStorage naming what it lacks", err)
+	}
+	var n int
+	other.QueryRow(ctx, `SELECT count(*) FROM pg_proc WHERE proname LIKE 'agentd_%'`).Scan(&n)
+	if n != 0 {
+		t.Fatalf("a refused adoption left %d functions", n)
+	}
 }

@@ -98,7 +98,7 @@ func current(ctx context.Context, q Querier) (int, error) {
 	}
 	if !hasVersion {
 		if tables > 0 {
-			return 0, fmt.Errorf("%w: it has %d tables but no %s table", ErrNotArchive, tables, VersionTable)
+			return 0, fmt.Errorf("%w: it has %d tables but no %s table (a database FitsStorage's software made is adopted with agentctl db adopt)", ErrNotArchive, tables, VersionTable)
 		}
 		return 0, nil
 	}

@@ -106,13 +106,29 @@ func ReadShape(ctx context.Context, q Rows) (Shape, error) {
 	return s, nil
 }
 
-// Lacks lists, sorted, what want has that have does not have the same way: a missing
+// Lacks lists — missing tables first, then columns, enum types and constraints, each sorted —
+// what want has that have does not have the same way: a missing
 // column or one of another type, nullability or sequence; a missing enum type or one whose
 // values differ (more values at the end are allowed: an enum only grows); a missing
 // constraint or one defined otherwise. What have adds is not listed: a superset fits.
 func (want Shape) Lacks(have Shape) []string {
 	var out []string
+	// A table missing whole is one line, not one per column and constraint.
+	haveTables := map[string]bool{}
+	for name := range have.Columns {
+		haveTables[strings.SplitN(name, ".", 2)[0]] = true
+	}
+	gone := map[string]bool{}
+	for name := range want.Columns {
+		if table := strings.SplitN(name, ".", 2)[0]; !haveTables[table] && !gone[table] {
+			gone[table] = true
+			out = append(out, "table "+table+" is missing")
+		}
+	}
 	for name, w := range want.Columns {
+		if gone[strings.SplitN(name, ".", 2)[0]] {
+			continue
+		}
 		h, ok := have.Columns[name]
 		switch {
 		case !ok:
@@ -135,6 +151,9 @@ func (want Shape) Lacks(have Shape) []string {
 		}
 	}
 	for name, w := range want.Constraints {
+		if gone[strings.SplitN(name, ".", 2)[0]] {
+			continue
+		}
 		h, ok := have.Constraints[name]
 		switch {
 		case !ok:
@@ -143,7 +162,21 @@ func (want Shape) Lacks(have Shape) []string {
 			out = append(out, fmt.Sprintf("constraint %s is %s, not %s", name, h, w))
 		}
 	}
-	sort.Strings(out)
+	// Tables first, then columns, enum types and constraints: the biggest gaps lead.
+	rank := func(s string) int {
+		for i, p := range []string{"table ", "column ", "enum type ", "constraint "} {
+			if strings.HasPrefix(s, p) {
+				return i
+			}
+		}
+		return 4
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if ri, rj := rank(out[i]), rank(out[j]); ri != rj {
+			return ri < rj
+		}
+		return out[i] < out[j]
+	})
 	return out
 }
 

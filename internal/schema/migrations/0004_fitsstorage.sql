@@ -1,7 +1,7 @@
 -- FitsStorage's own software (its web search, queue pages, calibration lookups, its upload
 -- path) reads and writes the tables agentd fills: they take FitsStorage's shapes, as a
 -- superset. Every FitsStorage table, column, type, enum value, nullability and constraint
--- is here, as its SQLAlchemy models create them (internal/schema/testdata/fscore.sql, the
+-- is here, as its SQLAlchemy models create them (internal/schema/fitsstorage/fscore.sql, the
 -- test that compares); agentd's own columns (claims, leases, attempts) and indexes are kept
 -- beside them. FitsStorage's secondary indexes (ix_header_*, ix_diskfile_*, …) are not
 -- created: a rebuild writes faster without them; see the README.
