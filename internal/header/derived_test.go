@@ -129,7 +129,8 @@ func TestFitsStorageSpellings(t *testing.T) {
 	}{
 		{"U14 telescope spelling", []any{"TELESCOP", "gemini_south"}, map[string]any{"telescope": "Gemini-South"}},
 		{"foreign telescope", []any{"TELESCOP", "Keck II"}, map[string]any{}},
-		{"U16 instrument", []any{"INSTRUME", "gmos-s"}, map[string]any{"instrument": "GMOS-S"}},
+		{"U16 instrument", []any{"INSTRUME", "gmos-s"}, map[string]any{"instrument": "GMOS-S", "spectroscopy": true, "mode": "spectroscopy",
+			"camera": "GMOS-S", "detector_readmode_setting": "Classic"}},
 		{"U16 unknown instrument", []any{"INSTRUME", "FooCam"}, map[string]any{"instrument": "FooCam"}},
 		{"U16 Hokupaa", []any{"INSTRUME", "hokupaa+quirc"}, map[string]any{"instrument": "Hokupaa+QUIRC"}},
 		{"U34 mask passes QA", []any{"OBSTYPE", "MASK"}, map[string]any{"observation_type": "MASK", "qa_state": "Pass"}},
@@ -144,7 +145,8 @@ func TestFitsStorageSpellings(t *testing.T) {
 		{"QA keyword that is no string", []any{"RAWGEMQA", "BAD", "RAWPIREQ", true}, map[string]any{"qa_state": "Undefined"}},
 		{"mask without component id", []any{"FPMASK", "f6-cam_G5208"}, map[string]any{"focal_plane_mask": "f6-cam"}},
 		{"GMOS exposure is not per coadd", []any{"INSTRUME", "GMOS-N", "EXPTIME", 10.0, "COADDS", int64(3)},
-			map[string]any{"instrument": "GMOS-N", "exposure_time": 10.0}},
+			map[string]any{"instrument": "GMOS-N", "exposure_time": 10.0, "spectroscopy": true, "mode": "spectroscopy",
+				"camera": "GMOS-N", "detector_readmode_setting": "Classic"}},
 		{"exposure of 10000 s or more", []any{"EXPTIME", 10000.0}, map[string]any{}},
 		{"negative exposure", []any{"EXPTIME", -1.0}, map[string]any{}},
 	}

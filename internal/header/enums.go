@@ -12,8 +12,16 @@ var Enums = map[string][]string{
 	"telescope": {"Gemini-North", "Gemini-South"},
 	"obstype": {"DARK", "ARC", "FLAT", "BIAS", "OBJECT", "PINHOLE", "RONCHI", "CAL", "FRINGE",
 		"MASK", "STANDARD", "SLITILLUM", "BPM"},
-	"obsclass": {"dayCal", "partnerCal", "acqCal", "acq", "science", "progCal", "nightCal"},
-	"qa_state": {"Fail", "CHECK", "Undefined", "Usable", "Pass"},
+	"obsclass":              {"dayCal", "partnerCal", "acqCal", "acq", "science", "progCal", "nightCal"},
+	"qa_state":              {"Fail", "CHECK", "Undefined", "Usable", "Pass"},
+	"mode":                  {"imaging", "spectroscopy", "LS", "MOS", "IFS", "IFP"},
+	"detector_gain_setting": {"None", "high", "low", "standard"},
+	"detector_readspeed_setting": {"None", "fast", "medium", "slow", "standard", "red:fast,blue:fast",
+		"red:fast,blue:medium", "red:fast,blue:slow", "red:medium,blue:fast", "red:medium,blue:medium",
+		"red:medium,blue:slow", "red:slow,blue:fast", "red:slow,blue:medium", "red:slow,blue:slow"},
+	"detector_welldepth_setting": {"None", "Shallow", "Deep", "Invalid"},
+	"gmos_gain_setting":          {"low", "high"},
+	"gmos_read_speed_setting":    {"slow", "fast"},
 }
 
 // Conform returns r with each enum column whose value FitsStorage's type does not have set
@@ -31,5 +39,15 @@ func Conform(r Row) (Row, []string) {
 	check("observation_type", "obstype", &r.ObservationType)
 	check("observation_class", "obsclass", &r.ObservationClass)
 	check("qa_state", "qa_state", &r.QAState)
+	check("mode", "mode", &r.Mode)
+	check("detector_gain_setting", "detector_gain_setting", &r.DetectorGainSetting)
+	check("detector_readspeed_setting", "detector_readspeed_setting", &r.DetectorReadSpeedSetting)
+	check("detector_welldepth_setting", "detector_welldepth_setting", &r.DetectorWellDepthSetting)
+	if r.GMOS != nil {
+		g := *r.GMOS
+		check("gmos.gain_setting", "gmos_gain_setting", &g.GainSetting)
+		check("gmos.read_speed_setting", "gmos_read_speed_setting", &g.ReadSpeed)
+		r.GMOS = &g
+	}
 	return r, warnings
 }

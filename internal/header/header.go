@@ -61,6 +61,14 @@ type Row struct {
 	NumExtensions int
 	// Derived are the other columns FitsStorage derives alike for every instrument.
 	Derived
+	// Mode (imaging, spectroscopy, LS, MOS, IFS), Camera and the detector settings come from
+	// the instrument's own rules; nil for instruments whose rules are not written yet.
+	Mode, Camera                                      *string
+	DetectorROISetting, DetectorGainSetting           *string
+	DetectorReadSpeedSetting, DetectorReadModeSetting *string
+	DetectorWellDepthSetting                          *string
+	// GMOS is the frame's row of the gmos table, for GMOS-N and GMOS-S.
+	GMOS *GMOS
 }
 
 // FromHDUs computes the header row of a file from its HDUs, primary first.
@@ -107,6 +115,13 @@ func FromHDUs(hdus []fits.HDU) Row {
 		r.QAState = &pass
 	}
 	r.Derived = k.derived(r.UTDateTime)
+	if isGMOS(r.Instrument) {
+		exts := make([]fits.Header, 0, len(hdus))
+		for _, h := range hdus[min(len(hdus), 1):] {
+			exts = append(exts, h.Header)
+		}
+		r.GMOS = k.gmosRules(&r, exts)
+	}
 	return r
 }
 

@@ -53,6 +53,13 @@ func columns(r Row) map[string]any {
 			m[name] = *v
 		}
 	}
+	str("mode", r.Mode)
+	str("camera", r.Camera)
+	str("detector_roi_setting", r.DetectorROISetting)
+	str("detector_gain_setting", r.DetectorGainSetting)
+	str("detector_readspeed_setting", r.DetectorReadSpeedSetting)
+	str("detector_readmode_setting", r.DetectorReadModeSetting)
+	str("detector_welldepth_setting", r.DetectorWellDepthSetting)
 	flag("engineering", r.Engineering)
 	flag("science_verification", r.ScienceVerification)
 	flag("calibration_program", r.CalibrationProgram)
@@ -111,7 +118,8 @@ func TestFromHDUs(t *testing.T) {
 		{"identifiers", hdus(kv("GEMPRGID", "GN-2020A-Q-101", "OBSID", "GN-2020A-Q-101-5", "DATALAB", "GN-2020A-Q-101-5-001",
 			"TELESCOP", "Gemini-North", "INSTRUME", "GMOS-N")), map[string]any{
 			"program_id": "GN-2020A-Q-101", "observation_id": "GN-2020A-Q-101-5", "data_label": "GN-2020A-Q-101-5-001",
-			"telescope": "Gemini-North", "instrument": "GMOS-N", "engineering": false, "calibration_program": false}},
+			"telescope": "Gemini-North", "instrument": "GMOS-N", "engineering": false, "calibration_program": false,
+			"spectroscopy": true, "mode": "spectroscopy", "camera": "GMOS-N", "detector_readmode_setting": "Classic"}},
 		{"trailing blanks trimmed, leading kept", hdus(kv("OBJECT", " M31  ")), map[string]any{"object": " M31"}},
 		{"empty string is missing", hdus(kv("OBJECT", "", "OBSTYPE", "   ")), map[string]any{}},
 		{"non-string is missing", hdus(kv("OBJECT", int64(3), "INSTRUME", true)), map[string]any{}},
@@ -222,7 +230,7 @@ func TestFromFile(t *testing.T) {
 		{Keyword: "TIME-OBS", Value: "23:59:59.5"},
 		{Keyword: "RA", Value: 83.8221},
 		{Keyword: "GRATING", Value: "R400+_G5325"},
-		{Keyword: "CENTWAVE", Value: 0.7},
+		{Keyword: "CENTWAVE", Value: 700.0}, // nm, as GMOS writes it
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +249,8 @@ func TestFromFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]any{"instrument": "GMOS-S", "ut_datetime": "2019-12-31T23:59:59.5Z", "ra": 83.8221,
-		"disperser": "R400+", "spectroscopy": true, "central_wavelength": 0.7, "detector_binning": "2x4",
+		"disperser": "R400", "spectroscopy": true, "central_wavelength": 0.7, "detector_binning": "2x4",
+		"mode": "spectroscopy", "camera": "GMOS-S", "detector_readmode_setting": "Classic", "detector_roi_setting": "Undefined",
 		"num_extensions": 1}
 	want = withDefaults(want)
 	if got := columns(FromHDUs(h)); !reflect.DeepEqual(got, want) {
@@ -310,7 +319,8 @@ func TestProgramFlags(t *testing.T) {
 			map[string]any{"program_id": "GS-CAL20240202", "engineering": false, "calibration_program": true}},
 		{"U7 unknown form is engineering", []any{"GEMPRGID", "MyTestProg"},
 			map[string]any{"program_id": "MYTESTPROG", "calibration_program": false}},
-		{"U8 no id", []any{"INSTRUME", "GMOS-N"}, map[string]any{"instrument": "GMOS-N"}},
+		{"U8 no id", []any{"INSTRUME", "GMOS-N"}, map[string]any{"instrument": "GMOS-N", "spectroscopy": true, "mode": "spectroscopy",
+			"camera": "GMOS-N", "detector_readmode_setting": "Classic"}},
 		{"U9 site monitoring without id", []any{"INSTRUME", "GS_ALLSKYCAMERA"},
 			map[string]any{"instrument": "GS_ALLSKYCAMERA", "site_monitoring": true, "engineering": false}},
 		{"U10 ENG_DATA T", []any{"GEMPRGID", "GN-2019B-Q-1", "ENG_DATA", true},

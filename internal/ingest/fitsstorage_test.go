@@ -149,4 +149,12 @@ func TestIngestIntoAnAdoptedFitsStorageDatabase(t *testing.T) {
 	if n := b.count(t, `SELECT count(*) FROM ingestqueue`); n != 0 {
 		t.Errorf("%d ingest rows left", n)
 	}
+	// The sample frames are GMOS-N: one gmos row each, tied to its header.
+	if n := b.count(t, `SELECT count(*) FROM gmos g JOIN header h ON h.id = g.header_id
+		WHERE h.instrument = 'GMOS-N' AND g.detector_x_bin IS NOT NULL`); n != len(m.FITS) {
+		t.Errorf("%d gmos rows with a binning, want one per GMOS frame (%d)", n, len(m.FITS))
+	}
+	if n := b.count(t, `SELECT count(*) FROM header WHERE mode IS NOT NULL AND camera = 'GMOS-N'`); n != len(m.FITS) {
+		t.Errorf("%d headers with mode and camera, want %d", n, len(m.FITS))
+	}
 }

@@ -276,12 +276,14 @@ func insertHeader(ctx context.Context, tx pgx.Tx, diskfileID int64, r header.Row
 			calibration_program, site_monitoring, local_time, raw_iq, raw_cc, raw_wv, raw_bg, requested_iq,
 			requested_cc, requested_wv, requested_bg, airmass, azimuth, elevation, cass_rotator_pa, coadds,
 			adaptive_optics, laser_guide_star, wavefront_sensor, gcal_lamp, proprietary_coordinates, pre_image,
-			processing, processing_tag)
+			processing, processing_tag, mode, camera, detector_roi_setting, detector_gain_setting,
+			detector_readspeed_setting, detector_readmode_setting, detector_welldepth_setting)
 		VALUES ($1, $2, $3, $4, $5::telescope, $6, $7, $8, $9::obstype, $10::obsclass, $11,
 			$12::numeric(16,12), $13::numeric(16,12), $14::numeric(12,6), $15, $16, $17::numeric(8,6), $18, $19,
 			$20::qa_state, $21::date, $22, $23, $24, $25, $26, $27, $28::time, $29, $30, $31, $32, $33,
 			$34, $35, $36, $37::numeric(8,6), $38::numeric(16,12), $39::numeric(16,12), $40::numeric(16,12), $41,
-			$42, $43, $44, $45, $46, $47, $48::procmode, $49)
+			$42, $43, $44, $45, $46, $47, $48::procmode, $49, $50::mode, $51, $52, $53::detector_gain_setting,
+			$54::detector_readspeed_setting, $55, $56::detector_welldepth_setting)
 		RETURNING id`,
 		diskfileID, r.ProgramID, r.ObservationID, r.DataLabel, r.Telescope, r.Instrument, r.UTDateTime, r.UTDateTimeSecs,
 		r.ObservationType, r.ObservationClass, r.Object, fitNumeric(r.RA, 1e4), fitNumeric(r.Dec, 1e4),
@@ -290,8 +292,23 @@ func insertHeader(ctx context.Context, tx pgx.Tx, diskfileID int64, r header.Row
 		r.CalibrationProgram, r.SiteMonitoring, r.LocalTime, r.RawIQ, r.RawCC, r.RawWV, r.RawBG, r.RequestedIQ,
 		r.RequestedCC, r.RequestedWV, r.RequestedBG, fitNumeric(r.Airmass, 100), fitNumeric(r.Azimuth, 1e4),
 		fitNumeric(r.Elevation, 1e4), fitNumeric(r.CassRotatorPA, 1e4), r.Coadds, r.AdaptiveOptics, r.LaserGuideStar,
-		r.WavefrontSensor, r.GCALLamp, r.ProprietaryCoordinates, r.PreImage, r.Processing, r.ProcessingTag).Scan(&id)
-	return id, err
+		r.WavefrontSensor, r.GCALLamp, r.ProprietaryCoordinates, r.PreImage, r.Processing, r.ProcessingTag,
+		r.Mode, r.Camera, r.DetectorROISetting, r.DetectorGainSetting, r.DetectorReadSpeedSetting,
+		r.DetectorReadModeSetting, r.DetectorWellDepthSetting).Scan(&id)
+	if err != nil || r.GMOS == nil {
+		return id, err
+	}
+	g := r.GMOS
+	_, err = tx.Exec(ctx, `INSERT INTO gmos (header_id, disperser, filter_name, detector_x_bin, detector_y_bin,
+			array_name, amp_read_area, read_speed_setting, gain_setting, focal_plane_mask, nodandshuffle, nod_count,
+			nod_pixels, prepared, overscan_subtracted, overscan_trimmed)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8::gmos_read_speed_setting, $9::gmos_gain_setting, $10, $11, $12, $13, $14, $15, $16)`,
+		id, g.Disperser, g.FilterName, g.XBin, g.YBin, g.ArrayName, g.AmpReadArea, g.ReadSpeed, g.GainSetting,
+		g.FocalPlaneMask, g.NodAndShuffle, g.NodCount, g.NodPixels, g.Prepared, g.OverscanSubtracted, g.OverscanTrimmed)
+	if err != nil {
+		return id, fmt.Errorf("gmos row: %w", err)
+	}
+	return id, nil
 }
 
 // fitNumeric is v when a numeric column whose integer part is below limit can hold it, else
