@@ -22,6 +22,15 @@ var Enums = map[string][]string{
 	"detector_welldepth_setting": {"None", "Shallow", "Deep", "Invalid"},
 	"gmos_gain_setting":          {"low", "high"},
 	"gmos_read_speed_setting":    {"slow", "fast"},
+	"niri_camera":                {"datum", "f13.9", "f14", "f32", "f6", "INVALID", "No Value", "UNKNOWN"},
+	"niri_data_section": {"Section(x1=0, x2=1024, y1=0, y2=1024)", "Section(x1=0, x2=256, y1=0, y2=256)",
+		"Section(x1=0, x2=512, y1=0, y2=512)", "Section(x1=0, x2=768, y1=0, y2=768)",
+		"Section(x1=256, x2=769, y1=0, y2=1024)", "Section(x1=256, x2=769, y1=256, y2=768)",
+		"Section(x1=64, x2=192, y1=64, y2=192)", "None"},
+	"niri_disperser": {"Hgrismf32_G5228", "Hgrism_G5203", "Jgrismf32_G5226", "Jgrism_G5202", "Kgrismf32_G5227",
+		"Kgrism_G5204", "Lgrism_G5205", "Mgrism_G5206", "MIRROR"},
+	"niri_read_mode":          {"High Background", "Medium Background", "Low Background", "Invalid"},
+	"niri_well_depth_setting": {"Shallow", "Deep", "Invalid"},
 }
 
 // Conform returns r with each enum column whose value FitsStorage's type does not have set
@@ -48,6 +57,12 @@ func Conform(r Row) (Row, []string) {
 		check("gmos.gain_setting", "gmos_gain_setting", &g.GainSetting)
 		check("gmos.read_speed_setting", "gmos_read_speed_setting", &g.ReadSpeed)
 		r.GMOS = &g
+	}
+	if r.NIRI != nil {
+		n := *r.NIRI
+		check("niri.read_mode", "niri_read_mode", &n.ReadMode)
+		check("niri.well_depth_setting", "niri_well_depth_setting", &n.WellDepth)
+		r.NIRI = &n
 	}
 	return r, warnings
 }

@@ -63,12 +63,14 @@ type Row struct {
 	Derived
 	// Mode (imaging, spectroscopy, LS, MOS, IFS), Camera and the detector settings come from
 	// the instrument's own rules; nil for instruments whose rules are not written yet.
-	Mode, Camera                                      *string
+	Mode, Camera, PupilMask                           *string
 	DetectorROISetting, DetectorGainSetting           *string
 	DetectorReadSpeedSetting, DetectorReadModeSetting *string
 	DetectorWellDepthSetting                          *string
 	// GMOS is the frame's row of the gmos table, for GMOS-N and GMOS-S.
 	GMOS *GMOS
+	// NIRI is the frame's row of the niri table.
+	NIRI *NIRI
 }
 
 // FromHDUs computes the header row of a file from its HDUs, primary first.
@@ -115,12 +117,15 @@ func FromHDUs(hdus []fits.HDU) Row {
 		r.QAState = &pass
 	}
 	r.Derived = k.derived(r.UTDateTime)
-	if isGMOS(r.Instrument) {
-		exts := make([]fits.Header, 0, len(hdus))
-		for _, h := range hdus[min(len(hdus), 1):] {
-			exts = append(exts, h.Header)
-		}
+	exts := make([]fits.Header, 0, len(hdus))
+	for _, h := range hdus[min(len(hdus), 1):] {
+		exts = append(exts, h.Header)
+	}
+	switch {
+	case isGMOS(r.Instrument):
 		r.GMOS = k.gmosRules(&r, exts)
+	case r.Instrument != nil && *r.Instrument == "NIRI":
+		r.NIRI = k.niriRules(&r, exts)
 	}
 	return r
 }

@@ -158,3 +158,40 @@ func TestIngestIntoAnAdoptedFitsStorageDatabase(t *testing.T) {
 		t.Errorf("%d headers with mode and camera, want %d", n, len(m.FITS))
 	}
 }
+
+// A NIRI frame gets its niri row and NIRI's header values.
+func TestIngestNIRIFrame(t *testing.T) {
+	t.Parallel()
+	b := setup(t, time.Minute)
+	var buf bytes.Buffer
+	if err := fits.WriteHDU(&buf, []fits.Card{
+		{Keyword: "SIMPLE", Value: true}, {Keyword: "BITPIX", Value: int64(16)}, {Keyword: "NAXIS", Value: int64(0)},
+		{Keyword: "INSTRUME", Value: "NIRI"}, {Keyword: "TELESCOP", Value: "Gemini-North"}, {Keyword: "OBSTYPE", Value: "OBJECT"},
+		{Keyword: "FILTER1", Value: "J_G0202"}, {Keyword: "FILTER2", Value: "open"}, {Keyword: "FILTER3", Value: "Jgrism_G5202"},
+		{Keyword: "CAMERA", Value: "f6"}, {Keyword: "FPMASK", Value: "f6-2pix_G5211"}, {Keyword: "LNRS", Value: int64(16)},
+		{Keyword: "NDAVGS", Value: int64(16)}, {Keyword: "A_VDDUC", Value: -1.3}, {Keyword: "A_VDET", Value: -0.7},
+		{Keyword: "EXPTIME", Value: 30.0}, {Keyword: "COADDS", Value: int64(2)},
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := fits.WriteHDU(&buf, []fits.Card{
+		{Keyword: "XTENSION", Value: "IMAGE"}, {Keyword: "BITPIX", Value: int64(16)}, {Keyword: "NAXIS", Value: int64(2)},
+		{Keyword: "NAXIS1", Value: int64(2)}, {Keyword: "NAXIS2", Value: int64(2)},
+	}, make([]byte, 8)); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, b.root, "N20200101S0077.fits", buf.String(), time.Now().Add(-48*time.Hour))
+	b.enqueueAll(t)
+	if errs := b.drain(t); len(errs) > 0 {
+		t.Fatalf("ingest errors: %v", errs)
+	}
+	if n := b.count(t, `SELECT count(*) FROM niri n JOIN header h ON h.id = n.header_id
+		WHERE n.disperser = 'Jgrism_G5202' AND n.read_mode = 'Low Background' AND n.well_depth_setting = 'Shallow'
+		  AND n.camera = 'f6' AND n.data_section = 'None' AND h.mode = 'LS' AND h.central_wavelength = 1.233
+		  AND h.exposure_time = 60 AND h.filter_name = 'J' AND h.detector_readmode_setting = 'Low_Background'`); n != 1 {
+		var row string
+		b.db.QueryRow(context.Background(), `SELECT coalesce((SELECT row_to_json(n)::text FROM niri n), 'no niri row') || ' ' ||
+			coalesce((SELECT row_to_json(h)::text FROM header h), 'no header')`).Scan(&row)
+		t.Fatalf("the NIRI frame's rows are not as NIRI's rules say:\n%s", row)
+	}
+}
