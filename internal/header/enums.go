@@ -29,8 +29,10 @@ var Enums = map[string][]string{
 		"Section(x1=64, x2=192, y1=64, y2=192)", "None"},
 	"niri_disperser": {"Hgrismf32_G5228", "Hgrism_G5203", "Jgrismf32_G5226", "Jgrism_G5202", "Kgrismf32_G5227",
 		"Kgrism_G5204", "Lgrism_G5205", "Mgrism_G5206", "MIRROR"},
-	"niri_read_mode":          {"High Background", "Medium Background", "Low Background", "Invalid"},
-	"niri_well_depth_setting": {"Shallow", "Deep", "Invalid"},
+	"niri_read_mode":           {"High Background", "Medium Background", "Low Background", "Invalid"},
+	"niri_well_depth_setting":  {"Shallow", "Deep", "Invalid"},
+	"gnirs_read_mode":          {"Very Faint Objects", "Faint Objects", "Bright Objects", "Very Bright Objects", "Invalid"},
+	"gnirs_well_depth_setting": {"Shallow", "Deep", "Invalid"},
 }
 
 // Conform returns r with each enum column whose value FitsStorage's type does not have set

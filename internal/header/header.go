@@ -71,6 +71,8 @@ type Row struct {
 	GMOS *GMOS
 	// NIRI is the frame's row of the niri table.
 	NIRI *NIRI
+	// GNIRS is the frame's row of the gnirs table.
+	GNIRS *GNIRS
 }
 
 // FromHDUs computes the header row of a file from its HDUs, primary first.
@@ -126,6 +128,8 @@ func FromHDUs(hdus []fits.HDU) Row {
 		r.GMOS = k.gmosRules(&r, exts)
 	case r.Instrument != nil && *r.Instrument == "NIRI":
 		r.NIRI = k.niriRules(&r, exts)
+	case r.Instrument != nil && *r.Instrument == "GNIRS":
+		r.GNIRS = k.gnirsRules(&r, exts)
 	}
 	return r
 }

@@ -195,3 +195,34 @@ func TestIngestNIRIFrame(t *testing.T) {
 		t.Fatalf("the NIRI frame's rows are not as NIRI's rules say:\n%s", row)
 	}
 }
+
+// A GNIRS frame gets its gnirs row and GNIRS's header values.
+func TestIngestGNIRSFrame(t *testing.T) {
+	t.Parallel()
+	b := setup(t, time.Minute)
+	var buf bytes.Buffer
+	if err := fits.WriteHDU(&buf, []fits.Card{
+		{Keyword: "SIMPLE", Value: true}, {Keyword: "BITPIX", Value: int64(16)}, {Keyword: "NAXIS", Value: int64(0)},
+		{Keyword: "INSTRUME", Value: "GNIRS"}, {Keyword: "TELESCOP", Value: "Gemini-North"}, {Keyword: "OBSTYPE", Value: "OBJECT"},
+		{Keyword: "ACQMIR", Value: "Out"}, {Keyword: "SLIT", Value: "0.30arcsec_G5531"}, {Keyword: "DECKER", Value: "SCLong_G5532"},
+		{Keyword: "GRATING", Value: "32/mmSB_G5533"}, {Keyword: "PRISM", Value: "MIR_G5511"}, {Keyword: "GRATWAVE", Value: 2.2},
+		{Keyword: "FILTER1", Value: "Open"}, {Keyword: "FILTER2", Value: "X_G0518"}, {Keyword: "CAMERA", Value: "ShortBlue_G5540"},
+		{Keyword: "LNRS", Value: int64(16)}, {Keyword: "NDAVGS", Value: int64(16)}, {Keyword: "DETBIAS", Value: -0.3},
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, b.root, "N20200101S0078.fits", buf.String(), time.Now().Add(-48*time.Hour))
+	b.enqueueAll(t)
+	if errs := b.drain(t); len(errs) > 0 {
+		t.Fatalf("ingest errors: %v", errs)
+	}
+	if n := b.count(t, `SELECT count(*) FROM gnirs g JOIN header h ON h.id = g.header_id
+		WHERE g.disperser = '32/mm_G5533' AND g.read_mode = 'Faint Objects' AND g.well_depth_setting = 'Shallow'
+		  AND g.focal_plane_mask = '0.30arcsec_G5531&SCLong_G5532' AND h.mode = 'LS' AND h.central_wavelength = 2.2
+		  AND h.disperser = '32_mm' AND h.camera = 'ShortBlue' AND h.filter_name = 'X'`); n != 1 {
+		var row string
+		b.db.QueryRow(context.Background(), `SELECT coalesce((SELECT row_to_json(g)::text FROM gnirs g), 'no gnirs row') || ' ' ||
+			coalesce((SELECT row_to_json(h)::text FROM header h), 'no header')`).Scan(&row)
+		t.Fatalf("the GNIRS frame's rows are not as GNIRS's rules say:\n%s", row)
+	}
+}

@@ -307,6 +307,15 @@ func insertHeader(ctx context.Context, tx pgx.Tx, diskfileID int64, r header.Row
 			return id, fmt.Errorf("niri row: %w", err)
 		}
 	}
+	if g := r.GNIRS; g != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO gnirs (header_id, disperser, filter_name, read_mode, well_depth_setting,
+				camera, focal_plane_mask, array_name, prism_motor_steps)
+			VALUES ($1, $2, $3, $4::gnirs_read_mode, $5::gnirs_well_depth_setting, $6, $7, $8, $9)`,
+			id, g.Disperser, g.FilterName, g.ReadMode, g.WellDepth, g.Camera, g.FocalPlaneMask, g.ArrayName,
+			g.PrismMotorSteps); err != nil {
+			return id, fmt.Errorf("gnirs row: %w", err)
+		}
+	}
 	if r.GMOS == nil {
 		return id, nil
 	}

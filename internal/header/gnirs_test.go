@@ -1,0 +1,76 @@
+package header
+
+import (
+	"reflect"
+	"testing"
+)
+
+// gnirsFile is a raw GNIRS acquisition frame after the worked example E5 of
+// docs/fitsstorage-header-rules.md (N20180524S0117.fits); changes replace or add keywords.
+func gnirsFile(changes ...any) Row {
+	phu := []any{"INSTRUME", "GNIRS", "OBSTYPE", "OBJECT", "ACQMIR", "In", "FILTER1", "Open", "FILTER2", "H2_G0522",
+		"SLIT", "Acquisition_G5530", "DECKER", "Acquisition_G5531", "CAMERA", "LongBlue_G5542", "LNRS", int64(1),
+		"NDAVGS", int64(1), "DETBIAS", -0.3, "GRATING", "32/mmSB_G5533", "PRISM", "MIR_G5511", "EXPTIME", 30.0,
+		"COADDS", int64(2), "PRSM_ENG", 4513.6}
+	for i := 0; i+1 < len(changes); i += 2 {
+		found := false
+		for j := 0; j+1 < len(phu); j += 2 {
+			if phu[j] == changes[i] {
+				phu[j+1], found = changes[i+1], true
+			}
+		}
+		if !found {
+			phu = append(phu, changes[i], changes[i+1])
+		}
+	}
+	return FromHDUs(hdus(kv(phu...), kv("ARRAYID", "SN7638-228", "CONID", "MO-1")))
+}
+
+func TestGNIRSRules(t *testing.T) {
+	r := gnirsFile()
+	got := columns(r)
+	for k, want := range map[string]any{"filter_name": "H2", "focal_plane_mask": "Acq", "camera": "LongBlue",
+		"detector_readmode_setting": "Very_Bright_Objects", "mode": "imaging", "disperser": "MIRROR",
+		"detector_welldepth_setting": "Shallow", "exposure_time": 60.0, "detector_binning": "1x1",
+		"detector_roi_setting": "Fixed"} {
+		if got[k] != want {
+			t.Errorf("%s = %v, want %v", k, got[k], want)
+		}
+	}
+	want := GNIRS{Disperser: ptr("MIRROR"), FilterName: ptr("Open&H2_G0522"), ReadMode: ptr("Very Bright Objects"),
+		WellDepth: ptr("Shallow"), Camera: ptr("LongBlue_G5542"), FocalPlaneMask: ptr("Acq_G5530&Acq_G5531"),
+		ArrayName: ptr("SN7638-228+MO-1"), PrismMotorSteps: ptr(4513)}
+	if r.GNIRS == nil || !reflect.DeepEqual(*r.GNIRS, want) {
+		t.Errorf("gnirs row %+v", r.GNIRS)
+	}
+	cases := []struct {
+		name    string
+		changes []any
+		check   func(Row) bool
+	}{
+		{"long slit", []any{"ACQMIR", "Out", "SLIT", "0.30arcsec_G5531", "DECKER", "SCLong_G5532", "GRATWAVE", 2.2},
+			func(r Row) bool {
+				return *r.Mode == "LS" && r.Spectroscopy && *r.Disperser == "32_mm" && *r.GNIRS.Disperser == "32/mm_G5533" &&
+					*r.CentralWavelength == 2.2 && *r.FocalPlaneMask == "0.30arcsec"
+			}},
+		{"cross-dispersed", []any{"ACQMIR", "Out", "SLIT", "0.30arcsec_G5531", "DECKER", "SCXD_G5531", "PRISM", "SXD_G5536",
+			"GRATING", "111/mmSB_G5534"}, func(r Row) bool {
+			return *r.Mode == "spectroscopy" && *r.Disperser == "111_mm&SXD" && *r.GNIRS.Disperser == "111/mm_G5534&SXD_G5536" &&
+				*r.FocalPlaneMask == "0.30arcsecXD"
+		}},
+		{"IFU", []any{"ACQMIR", "Out", "SLIT", "LR-IFU_G6148", "DECKER", "LR-IFU_G6149"}, func(r Row) bool {
+			return *r.Mode == "IFS" && *r.FocalPlaneMask == "LR-IFU"
+		}},
+		{"pinhole flat", []any{"OBSTYPE", "FLAT", "SLIT", "SmPinholes_G5530"}, func(r Row) bool { return *r.ObservationType == "PINHOLE" }},
+		{"read mode keyword wins", []any{"READMODE", "Faint Objects"}, func(r Row) bool { return *r.GNIRS.ReadMode == "Faint Objects" }},
+		{"deep well", []any{"DETBIAS", -0.6}, func(r Row) bool { return *r.DetectorWellDepthSetting == "Deep" }},
+		{"no decker, no mask", []any{"DECKER", nil}, func(r Row) bool { return r.FocalPlaneMask == nil }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if r := gnirsFile(c.changes...); !c.check(r) {
+				t.Errorf("row %+v\ngnirs %+v", columns(r), *r.GNIRS)
+			}
+		})
+	}
+}
