@@ -73,6 +73,8 @@ type Row struct {
 	NIRI *NIRI
 	// GNIRS is the frame's row of the gnirs table.
 	GNIRS *GNIRS
+	// F2 is the frame's row of the f2 table.
+	F2 *F2
 }
 
 // FromHDUs computes the header row of a file from its HDUs, primary first.
@@ -130,6 +132,8 @@ func FromHDUs(hdus []fits.HDU) Row {
 		r.NIRI = k.niriRules(&r, exts)
 	case r.Instrument != nil && *r.Instrument == "GNIRS":
 		r.GNIRS = k.gnirsRules(&r, exts)
+	case r.Instrument != nil && (*r.Instrument == "F2" || *r.Instrument == "FLAM"):
+		r.F2 = k.f2Rules(&r)
 	}
 	return r
 }

@@ -226,3 +226,33 @@ func TestIngestGNIRSFrame(t *testing.T) {
 		t.Fatalf("the GNIRS frame's rows are not as GNIRS's rules say:\n%s", row)
 	}
 }
+
+// A FLAMINGOS-2 frame gets its f2 row and F2's header values.
+func TestIngestF2Frame(t *testing.T) {
+	t.Parallel()
+	b := setup(t, time.Minute)
+	var buf bytes.Buffer
+	if err := fits.WriteHDU(&buf, []fits.Card{
+		{Keyword: "SIMPLE", Value: true}, {Keyword: "BITPIX", Value: int64(16)}, {Keyword: "NAXIS", Value: int64(0)},
+		{Keyword: "INSTRUME", Value: "F2"}, {Keyword: "TELESCOP", Value: "Gemini-South"}, {Keyword: "OBSTYPE", Value: "OBJECT"},
+		{Keyword: "FILTER1", Value: "Open"}, {Keyword: "FILTER2", Value: "JH_G0809"}, {Keyword: "LYOT", Value: "f/16_G5830"},
+		{Keyword: "GRISM", Value: "JH_G5801"}, {Keyword: "DECKER", Value: "Long_slit"}, {Keyword: "MOSPOS", Value: "4pix-slit"},
+		{Keyword: "MASKNAME", Value: "4pix-slit"}, {Keyword: "WAVELENG", Value: 14000.0}, {Keyword: "LNRS", Value: int64(8)},
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, b.root, "S20200101S0079.fits", buf.String(), time.Now().Add(-48*time.Hour))
+	b.enqueueAll(t)
+	if errs := b.drain(t); len(errs) > 0 {
+		t.Fatalf("ingest errors: %v", errs)
+	}
+	if n := b.count(t, `SELECT count(*) FROM f2 f JOIN header h ON h.id = f.header_id
+		WHERE f.disperser = 'JH_G5801' AND f.filter_name = 'Open&JH_G0809' AND f.lyot_stop = 'f/16_G5830' AND f.read_mode = '8'
+		  AND f.focal_plane_mask = '4pix-slit' AND h.mode = 'LS' AND h.central_wavelength = 1.4 AND h.camera = 'f/16'
+		  AND h.filter_name = 'JH' AND h.disperser = 'JH' AND h.detector_readmode_setting = '8'`); n != 1 {
+		var row string
+		b.db.QueryRow(context.Background(), `SELECT coalesce((SELECT row_to_json(f)::text FROM f2 f), 'no f2 row') || ' ' ||
+			coalesce((SELECT row_to_json(h)::text FROM header h), 'no header')`).Scan(&row)
+		t.Fatalf("the F2 frame's rows are not as F2's rules say:\n%s", row)
+	}
+}

@@ -307,6 +307,12 @@ func insertHeader(ctx context.Context, tx pgx.Tx, diskfileID int64, r header.Row
 			return id, fmt.Errorf("niri row: %w", err)
 		}
 	}
+	if f := r.F2; f != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO f2 (header_id, disperser, filter_name, lyot_stop, read_mode, focal_plane_mask)
+			VALUES ($1, $2, $3, $4, $5, $6)`, id, f.Disperser, f.FilterName, f.LyotStop, f.ReadMode, f.FocalPlaneMask); err != nil {
+			return id, fmt.Errorf("f2 row: %w", err)
+		}
+	}
 	if g := r.GNIRS; g != nil {
 		if _, err := tx.Exec(ctx, `INSERT INTO gnirs (header_id, disperser, filter_name, read_mode, well_depth_setting,
 				camera, focal_plane_mask, array_name, prism_motor_steps)
