@@ -75,6 +75,10 @@ type Row struct {
 	GNIRS *GNIRS
 	// F2 is the frame's row of the f2 table.
 	F2 *F2
+	// WavelengthBand is the band nearest the frame's wavelength (u, g, r, … J, H, K, …).
+	WavelengthBand *string
+	// Reduction is the reduction state (RAW for raw data).
+	Reduction string
 }
 
 // FromHDUs computes the header row of a file from its HDUs, primary first.
@@ -135,6 +139,8 @@ func FromHDUs(hdus []fits.HDU) Row {
 	case r.Instrument != nil && (*r.Instrument == "F2" || *r.Instrument == "FLAM"):
 		r.F2 = k.f2Rules(&r)
 	}
+	r.WavelengthBand = wavelengthBand(r)
+	r.Reduction = k.reduction()
 	return r
 }
 

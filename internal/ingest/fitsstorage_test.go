@@ -188,7 +188,8 @@ func TestIngestNIRIFrame(t *testing.T) {
 	if n := b.count(t, `SELECT count(*) FROM niri n JOIN header h ON h.id = n.header_id
 		WHERE n.disperser = 'Jgrism_G5202' AND n.read_mode = 'Low Background' AND n.well_depth_setting = 'Shallow'
 		  AND n.camera = 'f6' AND n.data_section = 'None' AND h.mode = 'LS' AND h.central_wavelength = 1.233
-		  AND h.exposure_time = 60 AND h.filter_name = 'J' AND h.detector_readmode_setting = 'Low_Background'`); n != 1 {
+		  AND h.exposure_time = 60 AND h.filter_name = 'J' AND h.detector_readmode_setting = 'Low_Background'
+		  AND h.wavelength_band = 'J' AND h.reduction = 'RAW'`); n != 1 {
 		var row string
 		b.db.QueryRow(context.Background(), `SELECT coalesce((SELECT row_to_json(n)::text FROM niri n), 'no niri row') || ' ' ||
 			coalesce((SELECT row_to_json(h)::text FROM header h), 'no header')`).Scan(&row)

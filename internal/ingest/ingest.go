@@ -277,13 +277,14 @@ func insertHeader(ctx context.Context, tx pgx.Tx, diskfileID int64, r header.Row
 			requested_cc, requested_wv, requested_bg, airmass, azimuth, elevation, cass_rotator_pa, coadds,
 			adaptive_optics, laser_guide_star, wavefront_sensor, gcal_lamp, proprietary_coordinates, pre_image,
 			processing, processing_tag, mode, camera, detector_roi_setting, detector_gain_setting,
-			detector_readspeed_setting, detector_readmode_setting, detector_welldepth_setting, pupil_mask)
+			detector_readspeed_setting, detector_readmode_setting, detector_welldepth_setting, pupil_mask,
+			wavelength_band, reduction)
 		VALUES ($1, $2, $3, $4, $5::telescope, $6, $7, $8, $9::obstype, $10::obsclass, $11,
 			$12::numeric(16,12), $13::numeric(16,12), $14::numeric(12,6), $15, $16, $17::numeric(8,6), $18, $19,
 			$20::qa_state, $21::date, $22, $23, $24, $25, $26, $27, $28::time, $29, $30, $31, $32, $33,
 			$34, $35, $36, $37::numeric(8,6), $38::numeric(16,12), $39::numeric(16,12), $40::numeric(16,12), $41,
 			$42, $43, $44, $45, $46, $47, $48::procmode, $49, $50::mode, $51, $52, $53::detector_gain_setting,
-			$54::detector_readspeed_setting, $55, $56::detector_welldepth_setting, $57)
+			$54::detector_readspeed_setting, $55, $56::detector_welldepth_setting, $57, $58, $59::reduction_state)
 		RETURNING id`,
 		diskfileID, r.ProgramID, r.ObservationID, r.DataLabel, r.Telescope, r.Instrument, r.UTDateTime, r.UTDateTimeSecs,
 		r.ObservationType, r.ObservationClass, r.Object, fitNumeric(r.RA, 1e4), fitNumeric(r.Dec, 1e4),
@@ -294,7 +295,7 @@ func insertHeader(ctx context.Context, tx pgx.Tx, diskfileID int64, r header.Row
 		fitNumeric(r.Elevation, 1e4), fitNumeric(r.CassRotatorPA, 1e4), r.Coadds, r.AdaptiveOptics, r.LaserGuideStar,
 		r.WavefrontSensor, r.GCALLamp, r.ProprietaryCoordinates, r.PreImage, r.Processing, r.ProcessingTag,
 		r.Mode, r.Camera, r.DetectorROISetting, r.DetectorGainSetting, r.DetectorReadSpeedSetting,
-		r.DetectorReadModeSetting, r.DetectorWellDepthSetting, r.PupilMask).Scan(&id)
+		r.DetectorReadModeSetting, r.DetectorWellDepthSetting, r.PupilMask, r.WavelengthBand, r.Reduction).Scan(&id)
 	if err != nil {
 		return id, err
 	}
