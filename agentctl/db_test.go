@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -101,19 +100,7 @@ func TestDBAdopt(t *testing.T) {
 	ctx := context.Background()
 	url := pgtest.NewEmptyDB(t)
 	conn := pgtest.Conn(t, url)
-	ddl, err := os.ReadFile("../internal/schema/fitsstorage/fscore.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sql strings.Builder
-	for _, line := range strings.Split(string(ddl), "\n") {
-		if !strings.HasPrefix(line, `\`) {
-			sql.WriteString(line + "\n")
-		}
-	}
-	if _, err := conn.Exec(ctx, sql.String()); err != nil {
-		t.Fatal(err)
-	}
+	pgtest.RunSQLFile(t, conn, "../internal/schema/fitsstorage/fscore.sql")
 	r := agentctl(t, nil, "db", "adopt", "--database-url", url, "--dry-run")
 	if r.code != 0 || !strings.Contains(r.stdout, "ALTER TABLE ingestqueue") {
 		t.Fatalf("--dry-run: exit %d, stdout %.200q", r.code, r.stdout)

@@ -258,7 +258,7 @@ func TestSequenceNames(t *testing.T) {
 }
 
 func FuzzReadSchema(f *testing.F) {
-	for _, file := range []string{"testdata/fs2020.sql", "testdata/fshead.sql"} {
+	for _, file := range []string{"../pgsync/testdata/fs2020.sql", "../pgsync/testdata/fshead.sql"} { // real pg_dump schemas
 		b, err := os.ReadFile(file)
 		if err != nil {
 			f.Fatal(err)

@@ -138,6 +138,22 @@ func (k keywords) percentile(key string) *int {
 
 var dmsRE = regexp.MustCompile(`^([+-]?)(\d+):(\d+):(\d+(?:\.\d*)?)$`)
 
+// parseSexagesimal reads "[+-]D:MM:SS(.s)" as D + MM/60 + SS/3600 (hours or degrees alike).
+func parseSexagesimal(s string) (float64, bool) {
+	m := dmsRE.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return 0, false
+	}
+	d, _ := strconv.ParseFloat(m[2], 64)
+	mi, _ := strconv.ParseFloat(m[3], 64)
+	se, _ := strconv.ParseFloat(m[4], 64)
+	v := d + mi/60 + se/3600
+	if m[1] == "-" {
+		v = -v
+	}
+	return v, true
+}
+
 // angle reads degrees: a number, or a string "[+-]D:MM:SS(.s)" or holding a number.
 func (k keywords) angle(key string) *float64 {
 	for _, h := range k.phu() {
@@ -146,14 +162,7 @@ func (k keywords) angle(key string) *float64 {
 			continue
 		}
 		if s, ok := v.(string); ok {
-			if m := dmsRE.FindStringSubmatch(strings.TrimSpace(s)); m != nil {
-				d, _ := strconv.ParseFloat(m[2], 64)
-				mi, _ := strconv.ParseFloat(m[3], 64)
-				se, _ := strconv.ParseFloat(m[4], 64)
-				deg := d + mi/60 + se/3600
-				if m[1] == "-" {
-					deg = -deg
-				}
+			if deg, ok := parseSexagesimal(s); ok {
 				return &deg
 			}
 		}

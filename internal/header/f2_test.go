@@ -11,17 +11,7 @@ func f2File(changes ...any) Row {
 	phu := []any{"INSTRUME", "F2", "OBSTYPE", "OBJECT", "FILTER1", "Open", "FILTER2", "JH_G0809", "LYOT", "f/16_G5830",
 		"GRISM", "JH_G5801", "DECKER", "Long_slit", "MOSPOS", "4pix-slit", "MASKNAME", "4pix-slit", "WAVELENG", 14000.0,
 		"LNRS", int64(8), "EXPTIME", 210.0}
-	for i := 0; i+1 < len(changes); i += 2 {
-		found := false
-		for j := 0; j+1 < len(phu); j += 2 {
-			if phu[j] == changes[i] {
-				phu[j+1], found = changes[i+1], true
-			}
-		}
-		if !found {
-			phu = append(phu, changes[i], changes[i+1])
-		}
-	}
+	phu = withChanges(phu, changes...)
 	return FromHDUs(hdus(kv(phu...)))
 }
 

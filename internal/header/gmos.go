@@ -45,12 +45,10 @@ func (k keywords) gmosRules(r *Row, exts []fits.Header) *GMOS {
 	nodAndShuffle := false
 	var nodPixels *int
 	for _, h := range phu {
-		if v, ok := h.Get("NODPIX"); ok {
+		if _, ok := h.Get("NODPIX"); ok {
 			nodAndShuffle = true
 			if n, ok := h.Int("NODPIX"); ok {
 				nodPixels = ptrInt(int(n))
-			} else if v == nil {
-				nodPixels = nil
 			}
 		}
 	}

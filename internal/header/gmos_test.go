@@ -14,17 +14,7 @@ func gmosFile(changes ...any) []fits.HDU {
 	phu := []any{"INSTRUME", "GMOS-N", "OBSTYPE", "OBJECT", "GRATING", "R400+_G5305", "FILTER1", "OG515_G0306",
 		"FILTER2", "open2-8", "MASKTYP", int64(1), "MASKNAME", "5.0arcsec", "CENTWAVE", 520.0, "DETTYPE", "S10892-N",
 		"AMPINTEG", 9000.0, "DETRO1X", int64(1), "DETRO1XS", int64(3072), "DETRO1Y", int64(1), "DETRO1YS", int64(2112)}
-	for i := 0; i+1 < len(changes); i += 2 { // a change replaces the value of its keyword
-		found := false
-		for j := 0; j+1 < len(phu); j += 2 {
-			if phu[j] == changes[i] {
-				phu[j+1], found = changes[i+1], true
-			}
-		}
-		if !found {
-			phu = append(phu, changes[i], changes[i+1])
-		}
-	}
+	phu = withChanges(phu, changes...)
 	hs := []fits.Header{kv(phu...)}
 	for i, amp := range []string{"BI13-20-4k-1, 1", "BI13-20-4k-1, 2", "BI13-20-4k-1, 3"} {
 		sec := []string{"[1:512,1:4224]", "[513:1024,1:4224]", "[1025:1536,1:4224]"}[i]

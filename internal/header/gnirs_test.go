@@ -12,17 +12,7 @@ func gnirsFile(changes ...any) Row {
 		"SLIT", "Acquisition_G5530", "DECKER", "Acquisition_G5531", "CAMERA", "LongBlue_G5542", "LNRS", int64(1),
 		"NDAVGS", int64(1), "DETBIAS", -0.3, "GRATING", "32/mmSB_G5533", "PRISM", "MIR_G5511", "EXPTIME", 30.0,
 		"COADDS", int64(2), "PRSM_ENG", 4513.6}
-	for i := 0; i+1 < len(changes); i += 2 {
-		found := false
-		for j := 0; j+1 < len(phu); j += 2 {
-			if phu[j] == changes[i] {
-				phu[j+1], found = changes[i+1], true
-			}
-		}
-		if !found {
-			phu = append(phu, changes[i], changes[i+1])
-		}
-	}
+	phu = withChanges(phu, changes...)
 	return FromHDUs(hdus(kv(phu...), kv("ARRAYID", "SN7638-228", "CONID", "MO-1")))
 }
 

@@ -441,14 +441,8 @@ func (k keywords) position(key, ctype, crval, prefix string, scale, lo, hi float
 				continue
 			}
 			if s, isStr := raw.(string); isStr {
-				if m := dmsRE.FindStringSubmatch(strings.TrimSpace(s)); m != nil {
-					d, _ := strconv.ParseFloat(m[2], 64)
-					mi, _ := strconv.ParseFloat(m[3], 64)
-					se, _ := strconv.ParseFloat(m[4], 64)
-					f := (d + mi/60 + se/3600) * scale
-					if m[1] == "-" {
-						f = -f
-					}
+				if f, ok := parseSexagesimal(s); ok {
+					f *= scale
 					v = &f
 					break
 				}

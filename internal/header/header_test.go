@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"maps"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -86,6 +87,24 @@ func withDefaults(want map[string]any) map[string]any {
 		}
 	}
 	return w
+}
+
+// withChanges returns the keyword, value pairs of base with changes applied: a change of a
+// keyword base has replaces its value, any other is added.
+func withChanges(base []any, changes ...any) []any {
+	out := slices.Clone(base)
+	for i := 0; i+1 < len(changes); i += 2 {
+		found := false
+		for j := 0; j+1 < len(out); j += 2 {
+			if out[j] == changes[i] {
+				out[j+1], found = changes[i+1], true
+			}
+		}
+		if !found {
+			out = append(out, changes[i], changes[i+1])
+		}
+	}
+	return out
 }
 
 // kv builds a header from keyword, value pairs.

@@ -154,20 +154,15 @@ func (k keywords) niriRules(r *Row, exts []fits.Header) *NIRI {
 		}
 	}
 	readMode := k.niriReadMode()
-	if readMode != "Unknown" {
-		v := strings.ReplaceAll(readMode, " ", "_")
-		r.DetectorReadModeSetting = &v
-	} else {
-		v := "Unknown"
-		r.DetectorReadModeSetting = &v
-	}
+	rm := strings.ReplaceAll(readMode, " ", "_")
+	r.DetectorReadModeSetting = &rm
 	well := k.niriWellDepth()
 	r.DetectorWellDepthSetting = well
 	r.DetectorGainSetting = phu.str("GAINSET")
 	r.DetectorReadSpeedSetting = phu.str("RDSPDSET")
 
 	n := &NIRI{FocalPlaneMask: fpmask, WellDepth: well}
-	if rawDisperser != nil && Enums["niri_disperser"] != nil && slices.Contains(Enums["niri_disperser"], *rawDisperser) {
+	if rawDisperser != nil && slices.Contains(Enums["niri_disperser"], *rawDisperser) {
 		n.Disperser = rawDisperser
 	}
 	raw := k.niriFilters(false)

@@ -12,17 +12,7 @@ func niriFile(changes ...any) Row {
 	phu := []any{"INSTRUME", "NIRI", "OBSTYPE", "OBJECT", "FILTER1", "J_G0202", "FILTER2", "open", "FILTER3", "open",
 		"CAMERA", "f6", "FPMASK", "f6-cam_G5208", "EXPTIME", 1.0, "COADDS", int64(10), "LNRS", int64(1), "NDAVGS", int64(16),
 		"A_VDDUC", -1.3, "A_VDET", -0.7}
-	for i := 0; i+1 < len(changes); i += 2 {
-		found := false
-		for j := 0; j+1 < len(phu); j += 2 {
-			if phu[j] == changes[i] {
-				phu[j+1], found = changes[i+1], true
-			}
-		}
-		if !found {
-			phu = append(phu, changes[i], changes[i+1])
-		}
-	}
+	phu = withChanges(phu, changes...)
 	return FromHDUs(hdus(kv(phu...), kv("NAXIS1", int64(1024), "NAXIS2", int64(1024))))
 }
 

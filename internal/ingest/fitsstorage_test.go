@@ -3,9 +3,7 @@ package ingest
 import (
 	"bytes"
 	"context"
-	"os"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -38,22 +36,13 @@ func TestHeaderEnumsAreTheSchemas(t *testing.T) {
 func TestOutlandishHeaderValuesAreNULL(t *testing.T) {
 	t.Parallel()
 	b := setup(t, time.Minute)
-	var buf bytes.Buffer
-	if err := fits.WriteHDU(&buf, []fits.Card{
-		{Keyword: "SIMPLE", Value: true}, {Keyword: "BITPIX", Value: int64(16)}, {Keyword: "NAXIS", Value: int64(0)},
+	b.ingestFrame(t, "N20200101S0042.fits", false, []fits.Card{
 		{Keyword: "TELESCOP", Value: "Keck II"}, {Keyword: "OBSTYPE", Value: "SKYFLAT"}, {Keyword: "OBSCLASS", Value: "science"},
 		{Keyword: "GRATING", Value: "R400+_G5325"}, {Keyword: "CENTWAVE", Value: 1e7}, {Keyword: "EXPTIME", Value: 1e9},
 		{Keyword: "RA", Value: 83.8221}, {Keyword: "RAWGEMQA", Value: "USABLE"}, {Keyword: "RAWPIREQ", Value: "YES"},
 		{Keyword: "DATE-OBS", Value: "2020-01-01"}, {Keyword: "TIME-OBS", Value: "01:02:03"},
 		{Keyword: "GEMPRGID", Value: "GN-2020A-SV-12"}, {Keyword: "AZIMUTH", Value: 1e5}, {Keyword: "ELEVATIO", Value: 9999.9999999999998},
-	}, nil); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, b.root, "N20200101S0042.fits", buf.String(), time.Now().Add(-48*time.Hour))
-	b.enqueueAll(t)
-	if errs := b.drain(t); len(errs) > 0 {
-		t.Fatalf("ingest errors: %v", errs)
-	}
+	})
 	var tel, obstype, obsclass, qa *string
 	var cw, exptime, ra *float64
 	var secs *int64
@@ -101,22 +90,7 @@ func TestIngestIntoAnAdoptedFitsStorageDatabase(t *testing.T) {
 	ctx := context.Background()
 	url := pgtest.NewEmptyDB(t)
 	conn := pgtest.Conn(t, url)
-	ddl, err := os.ReadFile("../schema/fitsstorage/fscore.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sql strings.Builder
-	for _, line := range strings.Split(string(ddl), "\n") {
-		if !strings.HasPrefix(line, `\`) { // psql's own lines
-			sql.WriteString(line + "\n")
-		}
-	}
-	if _, err := conn.Exec(ctx, sql.String()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, `SET search_path = public`); err != nil {
-		t.Fatal(err)
-	}
+	pgtest.RunSQLFile(t, conn, "../schema/fitsstorage/fscore.sql")
 	if err := schema.Adopt(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
@@ -163,37 +137,19 @@ func TestIngestIntoAnAdoptedFitsStorageDatabase(t *testing.T) {
 func TestIngestNIRIFrame(t *testing.T) {
 	t.Parallel()
 	b := setup(t, time.Minute)
-	var buf bytes.Buffer
-	if err := fits.WriteHDU(&buf, []fits.Card{
-		{Keyword: "SIMPLE", Value: true}, {Keyword: "BITPIX", Value: int64(16)}, {Keyword: "NAXIS", Value: int64(0)},
+	b.ingestFrame(t, "N20200101S0077.fits", true, []fits.Card{
 		{Keyword: "INSTRUME", Value: "NIRI"}, {Keyword: "TELESCOP", Value: "Gemini-North"}, {Keyword: "OBSTYPE", Value: "OBJECT"},
 		{Keyword: "FILTER1", Value: "J_G0202"}, {Keyword: "FILTER2", Value: "open"}, {Keyword: "FILTER3", Value: "Jgrism_G5202"},
 		{Keyword: "CAMERA", Value: "f6"}, {Keyword: "FPMASK", Value: "f6-2pix_G5211"}, {Keyword: "LNRS", Value: int64(16)},
 		{Keyword: "NDAVGS", Value: int64(16)}, {Keyword: "A_VDDUC", Value: -1.3}, {Keyword: "A_VDET", Value: -0.7},
 		{Keyword: "EXPTIME", Value: 30.0}, {Keyword: "COADDS", Value: int64(2)},
-	}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := fits.WriteHDU(&buf, []fits.Card{
-		{Keyword: "XTENSION", Value: "IMAGE"}, {Keyword: "BITPIX", Value: int64(16)}, {Keyword: "NAXIS", Value: int64(2)},
-		{Keyword: "NAXIS1", Value: int64(2)}, {Keyword: "NAXIS2", Value: int64(2)},
-	}, make([]byte, 8)); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, b.root, "N20200101S0077.fits", buf.String(), time.Now().Add(-48*time.Hour))
-	b.enqueueAll(t)
-	if errs := b.drain(t); len(errs) > 0 {
-		t.Fatalf("ingest errors: %v", errs)
-	}
+	})
 	if n := b.count(t, `SELECT count(*) FROM niri n JOIN header h ON h.id = n.header_id
 		WHERE n.disperser = 'Jgrism_G5202' AND n.read_mode = 'Low Background' AND n.well_depth_setting = 'Shallow'
 		  AND n.camera = 'f6' AND n.data_section = 'None' AND h.mode = 'LS' AND h.central_wavelength = 1.233
 		  AND h.exposure_time = 60 AND h.filter_name = 'J' AND h.detector_readmode_setting = 'Low_Background'
 		  AND h.wavelength_band = 'J' AND h.reduction = 'RAW'`); n != 1 {
-		var row string
-		b.db.QueryRow(context.Background(), `SELECT coalesce((SELECT row_to_json(n)::text FROM niri n), 'no niri row') || ' ' ||
-			coalesce((SELECT row_to_json(h)::text FROM header h), 'no header')`).Scan(&row)
-		t.Fatalf("the NIRI frame's rows are not as NIRI's rules say:\n%s", row)
+		t.Fatalf("the NIRI frame's rows are not as NIRI's rules say:\n%s", b.rowsOf(t, "niri"))
 	}
 }
 
@@ -201,30 +157,18 @@ func TestIngestNIRIFrame(t *testing.T) {
 func TestIngestGNIRSFrame(t *testing.T) {
 	t.Parallel()
 	b := setup(t, time.Minute)
-	var buf bytes.Buffer
-	if err := fits.WriteHDU(&buf, []fits.Card{
-		{Keyword: "SIMPLE", Value: true}, {Keyword: "BITPIX", Value: int64(16)}, {Keyword: "NAXIS", Value: int64(0)},
+	b.ingestFrame(t, "N20200101S0078.fits", false, []fits.Card{
 		{Keyword: "INSTRUME", Value: "GNIRS"}, {Keyword: "TELESCOP", Value: "Gemini-North"}, {Keyword: "OBSTYPE", Value: "OBJECT"},
 		{Keyword: "ACQMIR", Value: "Out"}, {Keyword: "SLIT", Value: "0.30arcsec_G5531"}, {Keyword: "DECKER", Value: "SCLong_G5532"},
 		{Keyword: "GRATING", Value: "32/mmSB_G5533"}, {Keyword: "PRISM", Value: "MIR_G5511"}, {Keyword: "GRATWAVE", Value: 2.2},
 		{Keyword: "FILTER1", Value: "Open"}, {Keyword: "FILTER2", Value: "X_G0518"}, {Keyword: "CAMERA", Value: "ShortBlue_G5540"},
 		{Keyword: "LNRS", Value: int64(16)}, {Keyword: "NDAVGS", Value: int64(16)}, {Keyword: "DETBIAS", Value: -0.3},
-	}, nil); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, b.root, "N20200101S0078.fits", buf.String(), time.Now().Add(-48*time.Hour))
-	b.enqueueAll(t)
-	if errs := b.drain(t); len(errs) > 0 {
-		t.Fatalf("ingest errors: %v", errs)
-	}
+	})
 	if n := b.count(t, `SELECT count(*) FROM gnirs g JOIN header h ON h.id = g.header_id
 		WHERE g.disperser = '32/mm_G5533' AND g.read_mode = 'Faint Objects' AND g.well_depth_setting = 'Shallow'
 		  AND g.focal_plane_mask = '0.30arcsec_G5531&SCLong_G5532' AND h.mode = 'LS' AND h.central_wavelength = 2.2
 		  AND h.disperser = '32_mm' AND h.camera = 'ShortBlue' AND h.filter_name = 'X'`); n != 1 {
-		var row string
-		b.db.QueryRow(context.Background(), `SELECT coalesce((SELECT row_to_json(g)::text FROM gnirs g), 'no gnirs row') || ' ' ||
-			coalesce((SELECT row_to_json(h)::text FROM header h), 'no header')`).Scan(&row)
-		t.Fatalf("the GNIRS frame's rows are not as GNIRS's rules say:\n%s", row)
+		t.Fatalf("the GNIRS frame's rows are not as GNIRS's rules say:\n%s", b.rowsOf(t, "gnirs"))
 	}
 }
 
@@ -232,28 +176,51 @@ func TestIngestGNIRSFrame(t *testing.T) {
 func TestIngestF2Frame(t *testing.T) {
 	t.Parallel()
 	b := setup(t, time.Minute)
-	var buf bytes.Buffer
-	if err := fits.WriteHDU(&buf, []fits.Card{
-		{Keyword: "SIMPLE", Value: true}, {Keyword: "BITPIX", Value: int64(16)}, {Keyword: "NAXIS", Value: int64(0)},
+	b.ingestFrame(t, "S20200101S0079.fits", false, []fits.Card{
 		{Keyword: "INSTRUME", Value: "F2"}, {Keyword: "TELESCOP", Value: "Gemini-South"}, {Keyword: "OBSTYPE", Value: "OBJECT"},
 		{Keyword: "FILTER1", Value: "Open"}, {Keyword: "FILTER2", Value: "JH_G0809"}, {Keyword: "LYOT", Value: "f/16_G5830"},
 		{Keyword: "GRISM", Value: "JH_G5801"}, {Keyword: "DECKER", Value: "Long_slit"}, {Keyword: "MOSPOS", Value: "4pix-slit"},
 		{Keyword: "MASKNAME", Value: "4pix-slit"}, {Keyword: "WAVELENG", Value: 14000.0}, {Keyword: "LNRS", Value: int64(8)},
-	}, nil); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, b.root, "S20200101S0079.fits", buf.String(), time.Now().Add(-48*time.Hour))
-	b.enqueueAll(t)
-	if errs := b.drain(t); len(errs) > 0 {
-		t.Fatalf("ingest errors: %v", errs)
-	}
+	})
 	if n := b.count(t, `SELECT count(*) FROM f2 f JOIN header h ON h.id = f.header_id
 		WHERE f.disperser = 'JH_G5801' AND f.filter_name = 'Open&JH_G0809' AND f.lyot_stop = 'f/16_G5830' AND f.read_mode = '8'
 		  AND f.focal_plane_mask = '4pix-slit' AND h.mode = 'LS' AND h.central_wavelength = 1.4 AND h.camera = 'f/16'
 		  AND h.filter_name = 'JH' AND h.disperser = 'JH' AND h.detector_readmode_setting = '8'`); n != 1 {
-		var row string
-		b.db.QueryRow(context.Background(), `SELECT coalesce((SELECT row_to_json(f)::text FROM f2 f), 'no f2 row') || ' ' ||
-			coalesce((SELECT row_to_json(h)::text FROM header h), 'no header')`).Scan(&row)
-		t.Fatalf("the F2 frame's rows are not as F2's rules say:\n%s", row)
+		t.Fatalf("the F2 frame's rows are not as F2's rules say:\n%s", b.rowsOf(t, "f2"))
 	}
+}
+
+// ingestFrame writes a FITS file of the primary header cards (after SIMPLE, BITPIX and NAXIS)
+// and, with ext, a small image extension; then enqueues and ingests it, failing the test on
+// any ingest error.
+func (b testBundle) ingestFrame(t *testing.T, name string, ext bool, cards []fits.Card) {
+	t.Helper()
+	var buf bytes.Buffer
+	phu := append([]fits.Card{{Keyword: "SIMPLE", Value: true}, {Keyword: "BITPIX", Value: int64(16)},
+		{Keyword: "NAXIS", Value: int64(0)}}, cards...)
+	if err := fits.WriteHDU(&buf, phu, nil); err != nil {
+		t.Fatal(err)
+	}
+	if ext {
+		if err := fits.WriteHDU(&buf, []fits.Card{
+			{Keyword: "XTENSION", Value: "IMAGE"}, {Keyword: "BITPIX", Value: int64(16)}, {Keyword: "NAXIS", Value: int64(2)},
+			{Keyword: "NAXIS1", Value: int64(2)}, {Keyword: "NAXIS2", Value: int64(2)},
+		}, make([]byte, 8)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, b.root, name, buf.String(), time.Now().Add(-48*time.Hour))
+	b.enqueueAll(t)
+	if errs := b.drain(t); len(errs) > 0 {
+		t.Fatalf("ingest errors: %v", errs)
+	}
+}
+
+// rowsOf shows the rows of an instrument table and of header, for a failure message.
+func (b testBundle) rowsOf(t *testing.T, table string) string {
+	t.Helper()
+	var rows string
+	b.db.QueryRow(context.Background(), `SELECT coalesce((SELECT json_agg(x)::text FROM `+table+` x), 'no `+table+` row') || ' ' ||
+		coalesce((SELECT json_agg(h)::text FROM header h), 'no header')`).Scan(&rows)
+	return rows
 }

@@ -193,3 +193,27 @@ func Conn(t testing.TB, url string) *pgx.Conn {
 	t.Cleanup(func() { conn.Close(context.Background()) })
 	return conn
 }
+
+// RunSQLFile runs the SQL script at path (a pg_dump --schema-only, say) on conn, leaving out
+// psql's own lines (\restrict …), and leaves the session's search_path at public (pg_dump
+// empties it).
+func RunSQLFile(t testing.TB, conn *pgx.Conn, path string) {
+	t.Helper()
+	text, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	var sql strings.Builder
+	for _, line := range strings.Split(string(text), "\n") {
+		if !strings.HasPrefix(line, `\`) {
+			sql.WriteString(line + "\n")
+		}
+	}
+	ctx := context.Background()
+	if _, err := conn.Exec(ctx, sql.String()); err != nil {
+		t.Fatalf("pgtest: run %s: %v", path, err)
+	}
+	if _, err := conn.Exec(ctx, `SET search_path = public`); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+}

@@ -17,26 +17,10 @@ import (
 )
 
 // loadFitsStorageInto runs FitsStorage's own DDL (pg_dump --schema-only of the tables its
-// models create) on conn; psql's own lines (\restrict) are no SQL.
+// models create) on conn.
 func loadFitsStorageInto(t *testing.T, conn *pgx.Conn) {
 	t.Helper()
-	ddl, err := os.ReadFile("fitsstorage/fscore.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sql strings.Builder
-	for _, line := range strings.Split(string(ddl), "\n") {
-		if !strings.HasPrefix(line, "\\") {
-			sql.WriteString(line + "\n")
-		}
-	}
-	ctx := context.Background()
-	if _, err := conn.Exec(ctx, sql.String()); err != nil {
-		t.Fatalf("load fscore.sql: %v", err)
-	}
-	if _, err := conn.Exec(ctx, `SET search_path = public`); err != nil {
-		t.Fatal(err)
-	}
+	pgtest.RunSQLFile(t, conn, "fitsstorage/fscore.sql")
 }
 
 // fitsStorageShape loads FitsStorage's DDL into an empty database and reads its shape.
