@@ -34,6 +34,10 @@ func TestQueueStatusListsStuckItems(t *testing.T) {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 	q := jsonOf(t, r)["queues"].([]any)[0].(map[string]any)
+	// Every in-progress row is counted: the four leased ones and the one without a lease.
+	if q["in_progress"].(float64) != 5 || q["expired"].(float64) != 0 {
+		t.Fatalf("in_progress %v, expired %v; want 5 and 0 (FitsStorage's unleased row is in progress)", q["in_progress"], q["expired"])
+	}
 	stuck := q["stuck"].([]any)
 	var names []string
 	for _, s := range stuck {

@@ -57,7 +57,7 @@ type options struct {
 	queues                                                                           queueFlag
 	workers                                                                          int
 	empty, fastRebuild, makePreviews                                                 bool
-	grace, lease, progressEvery                                                      time.Duration
+	grace, lease, foreignLease, progressEvery                                        time.Duration
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
@@ -80,6 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.StringVar(&o.socket, "socket", "", "status socket (default /run/agentd/<name>.sock)")
 	fs.DurationVar(&o.grace, "grace", 0, "at shutdown, how long running items may take to finish (default 30s)")
 	fs.DurationVar(&o.lease, "lease", 0, "how long a claim lives without a heartbeat (default 60s)")
+	fs.DurationVar(&o.foreignLease, "foreign-lease", 0, "how long a row FitsStorage's own worker set in progress stays its own before it is rescued (default 1h)")
 	fs.StringVar(&o.storageMode, "storage", "", "the md mirror watcher: off, observe-only or enabled (default: config [storage] mode, off)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&o.progressEvery, "progress-every", 30*time.Second, "with --empty, log each queue's progress (done, rate, pending, time left) this often")
@@ -162,6 +163,9 @@ func resolve(o options, set map[string]bool, getenv func(string) string) (config
 	}
 	if set["lease"] {
 		cfg.Agentd.Lease.Duration = o.lease
+	}
+	if set["foreign-lease"] {
+		cfg.Agentd.ForeignLease.Duration = o.foreignLease
 	}
 	if len(o.queues) > 0 {
 		cfg.Agentd.Queues = map[string]config.QueueConfig{}
@@ -300,7 +304,7 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 				return cli.WithCode(cli.ExitConnect, fmt.Errorf("storage root %s is not a readable directory; mount it or fix --storage-root", cfg.StorageRoot))
 			}
 			ing, err := ingest.New(ingest.Config{
-				DB: db, Root: cfg.StorageRoot, Queue: queue.New(db, spec, queue.Options{Owner: owner, Lease: a.Lease.Duration}),
+				DB: db, Root: cfg.StorageRoot, Queue: queue.New(db, spec, queue.Options{Owner: owner, Lease: a.Lease.Duration, ForeignLease: a.ForeignLease.Duration}),
 				Archive: cfg.Role == config.RoleArchive, FastRebuild: a.FastRebuild, Logger: logger,
 			})
 			if err != nil {
@@ -312,7 +316,7 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 		workers = append(workers, w)
 	}
 	pool := queue.NewPool(queue.PoolConfig{
-		DB: db, Owner: owner, Holder: holder, Lease: a.Lease.Duration, Grace: a.Grace.Duration,
+		DB: db, Owner: owner, Holder: holder, Lease: a.Lease.Duration, ForeignLease: a.ForeignLease.Duration, Grace: a.Grace.Duration,
 		Empty: a.Empty, Queues: workers, Journal: st, Logger: logger,
 		OnEvent: status.event,
 	})

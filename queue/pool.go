@@ -85,13 +85,15 @@ type Workers struct {
 
 // PoolConfig configures a Pool.
 type PoolConfig struct {
-	DB          *pgxpool.Pool
-	Owner       string // uuid of this process run
-	Holder      string // "host/pid/name": workers are Holder/<queue>-<i>
-	Lease       time.Duration
-	MaxAttempts int
-	Poll        time.Duration // polling interval when idle (default 2s)
-	Grace       time.Duration // at shutdown, how long running items may take to finish
+	DB     *pgxpool.Pool
+	Owner  string // uuid of this process run
+	Holder string // "host/pid/name": workers are Holder/<queue>-<i>
+	Lease  time.Duration
+	// ForeignLease: see Options.ForeignLease.
+	ForeignLease time.Duration
+	MaxAttempts  int
+	Poll         time.Duration // polling interval when idle (default 2s)
+	Grace        time.Duration // at shutdown, how long running items may take to finish
 	// Cleanup bounds what a stop does after the grace period: settling the last items and
 	// releasing whatever this process still holds (default DefaultCleanup).
 	Cleanup  time.Duration
@@ -179,7 +181,7 @@ func NewPool(cfg PoolConfig) *Pool {
 	for _, w := range cfg.Queues {
 		p.queues = append(p.queues, &served{
 			q: New(cfg.DB, w.Spec, Options{Owner: cfg.Owner, Lease: cfg.Lease, MaxAttempts: cfg.MaxAttempts,
-				LockWait: cfg.LockWait}),
+				LockWait: cfg.LockWait, ForeignLease: cfg.ForeignLease}),
 			w:          w,
 			wake:       make(chan struct{}, 1),
 			held:       map[string]Item{},

@@ -15,7 +15,7 @@ type Stats struct {
 	Queue      string    `json:"queue"`
 	Pending    int64     `json:"pending"`     // ready to be claimed
 	Deferred   int64     `json:"deferred"`    // pending, not before their after time
-	InProgress int64     `json:"in_progress"` // claimed, lease alive
+	InProgress int64     `json:"in_progress"` // claimed, lease alive (or set in progress without a lease)
 	Expired    int64     `json:"expired"`     // claimed, lease expired: will be rescued
 	Failed     int64     `json:"failed"`
 	Running    []Running `json:"running"`  // in-progress items (at most 100)
@@ -56,7 +56,7 @@ func StatsOf(ctx context.Context, db *pgxpool.Pool, spec Spec) (Stats, error) {
 	err := db.QueryRow(ctx, `SELECT
 		count(*) FILTER (WHERE NOT inprogress AND fail_dt = `+notFailed+` AND (after IS NULL OR after <= `+nowUTC+`)),
 		count(*) FILTER (WHERE NOT inprogress AND fail_dt = `+notFailed+` AND after > `+nowUTC+`),
-		count(*) FILTER (WHERE inprogress AND lease_until >= now()),
+		count(*) FILTER (WHERE inprogress AND (lease_until IS NULL OR lease_until >= now())),
 		count(*) FILTER (WHERE inprogress AND lease_until < now()),
 		count(*) FILTER (WHERE fail_dt <> `+notFailed+`)
 		FROM `+t).Scan(&st.Pending, &st.Deferred, &st.InProgress, &st.Expired, &st.Failed)

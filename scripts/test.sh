@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: starts the private PostgreSQL cluster (scripts/pg.sh, installing
-# Debian's postgresql when missing), then go vet and go test on every package, then the
+# Debian's postgresql when missing), makes ready the Python that runs FitsStorage's own code
+# (scripts/fitsstorage-python.sh), then go vet and go test on every package, then the
 # fleet stress test alone (agentd/fleet_test.go).
 # Extra arguments go to `go test` (e.g. scripts/test.sh -run TestQueue ./queue/).
 set -euo pipefail
@@ -10,6 +11,9 @@ cd "$(dirname "$0")/.."
 . scripts/goenv.sh
 
 pg_use
+# Debian's Python with FitsStorage's dependencies, for internal/fscheck (installed here, before
+# the parallel suite, so that no two tests run apt-get at once).
+bash scripts/fitsstorage-python.sh >/dev/null
 
 # Databases left behind by an interrupted run.
 psql -X -q -At -d postgres -c "SELECT datname FROM pg_database WHERE datname LIKE 'agentd\_test\_%' AND datname NOT LIKE 'agentd\_test\_tmpl\_%'" |

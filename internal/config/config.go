@@ -87,15 +87,18 @@ type Rollcall struct {
 
 // Agentd holds the daemon's settings.
 type Agentd struct {
-	Name         string                 `toml:"name"`
-	LockDir      string                 `toml:"lock_dir"`
-	State        string                 `toml:"state"`
-	Socket       string                 `toml:"socket"`
-	Empty        bool                   `toml:"empty"`
-	FastRebuild  bool                   `toml:"fast_rebuild"`
-	MakePreviews bool                   `toml:"make_previews"`
-	Grace        Duration               `toml:"grace"`
-	Lease        Duration               `toml:"lease"`
+	Name         string   `toml:"name"`
+	LockDir      string   `toml:"lock_dir"`
+	State        string   `toml:"state"`
+	Socket       string   `toml:"socket"`
+	Empty        bool     `toml:"empty"`
+	FastRebuild  bool     `toml:"fast_rebuild"`
+	MakePreviews bool     `toml:"make_previews"`
+	Grace        Duration `toml:"grace"`
+	Lease        Duration `toml:"lease"`
+	// ForeignLease is how long a row FitsStorage's own worker set in progress (it takes no
+	// lease) counts as worked on before agentd treats it as abandoned.
+	ForeignLease Duration               `toml:"foreign_lease"`
 	Queues       map[string]QueueConfig `toml:"queues"`
 }
 
@@ -122,10 +125,11 @@ func Defaults() Config {
 	return Config{
 		Role: RoleArchive,
 		Agentd: Agentd{
-			Name:    "agentd",
-			LockDir: "/run/agentd/locks",
-			Grace:   Duration{30 * time.Second},
-			Lease:   Duration{60 * time.Second},
+			Name:         "agentd",
+			LockDir:      "/run/agentd/locks",
+			Grace:        Duration{30 * time.Second},
+			Lease:        Duration{60 * time.Second},
+			ForeignLease: Duration{time.Hour},
 		},
 		Storage: Storage{
 			Mode:        StorageOff,
@@ -249,6 +253,9 @@ func ParseQueues(s string) (map[string]QueueConfig, error) {
 func (c Config) Validate() error {
 	if c.Role != RoleArchive && c.Role != RoleSummit {
 		return fmt.Errorf("role %q: must be %q or %q", c.Role, RoleArchive, RoleSummit)
+	}
+	if c.Agentd.Lease.Duration <= 0 || c.Agentd.ForeignLease.Duration <= 0 {
+		return fmt.Errorf("agentd lease %s and foreign_lease %s: both must be positive durations", c.Agentd.Lease, c.Agentd.ForeignLease)
 	}
 	for name, q := range c.Agentd.Queues {
 		if q.Workers < 1 {

@@ -1,6 +1,6 @@
 // Command mksample writes the sample storage tree (package sample) for the demo:
 //
-//	go run ./internal/sample/mksample [--nights N] DIR
+//	go run ./internal/sample/mksample [--nights N] [--infrared] DIR
 package main
 
 import (
@@ -13,12 +13,13 @@ import (
 
 func main() {
 	nights := flag.Int("nights", 3, "nights of observations")
+	infrared := flag.Bool("infrared", false, "add a NIRI, a GNIRS and a FLAMINGOS-2 frame on the first night")
 	flag.Parse()
 	if flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: mksample [--nights N] DIR")
+		fmt.Fprintln(os.Stderr, "usage: mksample [--nights N] [--infrared] DIR")
 		os.Exit(2)
 	}
-	m, err := sample.Tree(flag.Arg(0), sample.Options{Nights: *nights})
+	m, err := sample.Tree(flag.Arg(0), sample.Options{Nights: *nights, Infrared: *infrared})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mksample:", err)
 		os.Exit(1)

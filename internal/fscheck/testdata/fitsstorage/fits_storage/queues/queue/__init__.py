@@ -1,0 +1,4 @@
+from .ingestqueue import IngestQueue
+#from exportqueue import ExportQueue
+#from previewqueue import PreviewQueue
+from .calcachequeue import CalCacheQueue
