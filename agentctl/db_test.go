@@ -131,3 +131,45 @@ func TestDBAdopt(t *testing.T) {
 		t.Fatalf("foreign database: exit %d, %s", r.code, r.stderr)
 	}
 }
+
+// db index builds FitsStorage's 39 search indexes on a database db init made, reports them
+// present on a second run, and drops them only when confirmed.
+func TestDBIndexBuildsAndDropsSearchIndexes(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDB(t)
+	env := []string{"DATABASE_URL=" + url}
+	count := func() int {
+		var n int
+		if err := pgtest.Conn(t, url).QueryRow(context.Background(),
+			`SELECT count(*) FROM pg_indexes WHERE schemaname = 'public' AND indexname LIKE 'ix\_header\_%'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	r := agentctl(t, env, "db", "index", "--dry-run")
+	if r.code != 0 || strings.Count(r.stdout, "CREATE INDEX CONCURRENTLY") != 39 || count() != 0 {
+		t.Fatalf("--dry-run: exit %d, %d header indexes made:\n%s", r.code, count(), r.stdout)
+	}
+	r = agentctl(t, env, "db", "index", "--json")
+	if r.code != 0 {
+		t.Fatalf("db index exit %d: %s", r.code, r.stderr)
+	}
+	if v := jsonOf(t, r); len(v["created"].([]any)) != 39 || count() != 28 {
+		t.Fatalf("db index: %v; %d header indexes", v, count())
+	}
+	if !strings.Contains(r.stderr, "created ix_header_ut_datetime on header") {
+		t.Errorf("no progress line for each index on stderr:\n%s", r.stderr)
+	}
+	r = agentctl(t, env, "db", "index")
+	if r.code != 0 || !strings.Contains(r.stdout, "built 0 search indexes, rebuilt 0 invalid, 39 already there") {
+		t.Fatalf("second run: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = agentctl(t, env, "db", "index", "--drop")
+	if r.code != cli.ExitRefused || !strings.Contains(r.stderr, "--yes") || count() != 28 {
+		t.Fatalf("unconfirmed --drop: exit %d, %d header indexes left: %s", r.code, count(), r.stderr)
+	}
+	r = agentctl(t, env, "db", "index", "--drop", "--yes")
+	if r.code != 0 || count() != 0 || !strings.Contains(r.stdout, "dropped 39 search indexes") {
+		t.Fatalf("--drop --yes: exit %d, %d left:\n%s%s", r.code, count(), r.stdout, r.stderr)
+	}
+}

@@ -56,7 +56,7 @@ type options struct {
 	storageMode                                                                      string
 	queues                                                                           queueFlag
 	workers                                                                          int
-	empty, fastRebuild, makePreviews                                                 bool
+	empty, fastRebuild                                                               bool
 	grace, lease, foreignLease, progressEvery                                        time.Duration
 }
 
@@ -74,7 +74,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.IntVar(&o.workers, "workers", 0, "workers for each --queue given without a count (default 1)")
 	fs.BoolVar(&o.empty, "empty", false, "exit 0 once nothing is pending and no live lease remains")
 	fs.BoolVar(&o.fastRebuild, "fast-rebuild", false, "skip work that only matters in normal operation (rebuilds)")
-	fs.BoolVar(&o.makePreviews, "make-previews", false, "build previews inline (not built yet by this release)")
 	fs.StringVar(&o.lockDir, "lock-dir", "", "directory of the worker lock files: private to the agent's user (default /run/agentd/locks)")
 	fs.StringVar(&o.statePath, "state", "", "bbolt state file (default /var/lib/agentd/<name>.db)")
 	fs.StringVar(&o.socket, "socket", "", "status socket (default /run/agentd/<name>.sock)")
@@ -154,9 +153,6 @@ func resolve(o options, set map[string]bool, getenv func(string) string) (config
 	}
 	if set["fast-rebuild"] {
 		cfg.Agentd.FastRebuild = o.fastRebuild
-	}
-	if set["make-previews"] {
-		cfg.Agentd.MakePreviews = o.makePreviews
 	}
 	if set["grace"] {
 		cfg.Agentd.Grace.Duration = o.grace
@@ -263,9 +259,6 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 		}
 		<-ctx.Done()
 		return nil
-	}
-	if a.MakePreviews {
-		logger.Warn("--make-previews: previews are not built by this release yet; ingesting without them")
 	}
 	host, _ := os.Hostname()
 	holder := fmt.Sprintf("%s/%d/%s", host, os.Getpid(), a.Name)

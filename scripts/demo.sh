@@ -4,8 +4,9 @@
 # Starts the private cluster (scripts/pg.sh; installs Debian's postgresql when missing),
 # builds agentctl and agentd into bin/, creates the database agentd_demo afresh with
 # `agentctl db init`, writes a sample storage tree (FITS, .fits.bz2, an obslog, a file that is
-# not FITS, names to skip), fills the ingest queue, runs agentd until the queue is empty, and
-# prints what the database holds. Re-running starts over.
+# not FITS, names to skip; a NIRI, a GNIRS and an F2 frame), fills the ingest queue, runs agentd
+# until the queue is empty, builds FitsStorage's search indexes (agentctl db index), and prints
+# what the database holds. Re-running starts over.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/pg.sh
@@ -31,7 +32,7 @@ createdb "$db"
 bin/agentctl db init
 
 echo "== sample storage tree in $AGENTD_STORAGE_ROOT" >&2
-go run ./internal/sample/mksample --nights "${DEMO_NIGHTS:-5}" "$AGENTD_STORAGE_ROOT"
+go run ./internal/sample/mksample --nights "${DEMO_NIGHTS:-5}" --infrared "$AGENTD_STORAGE_ROOT"
 
 echo "== enqueue (unconstrained)" >&2
 bin/agentctl enqueue ingest
@@ -39,6 +40,9 @@ bin/agentctl enqueue ingest
 echo "== agentd --queue ingest --workers 3 --empty" >&2
 bin/agentd --queue ingest --workers 3 --name demo --empty --fast-rebuild \
 	--lock-dir "$work/locks" --state "$work/demo.db" --socket "$work/demo.sock" --log-level warn
+
+echo "== agentctl db index (FitsStorage's search indexes, now the rebuild is done)" >&2
+bin/agentctl db index
 
 echo
 echo "== summary"
@@ -51,8 +55,8 @@ psql -X -q -d "$db" -c "
   UNION ALL SELECT 'calcachequeue', count(*) FROM calcachequeue
   UNION ALL SELECT 'ingestqueue', count(*) FROM ingestqueue"
 psql -X -q -d "$db" -c "
-  SELECT h.observation_type AS obstype, count(*) AS frames, min(h.ut_datetime) AS first, max(h.ut_datetime) AS last
-  FROM header h GROUP BY 1 ORDER BY 1"
+  SELECT h.instrument, h.observation_type AS obstype, count(*) AS frames, min(h.ut_datetime) AS first, max(h.ut_datetime) AS last
+  FROM header h GROUP BY 1, 2 ORDER BY 1, 2"
 ms=$((($(date +%s%N) - started) / 1000000))
 printf 'files ingested: %s; demo took %d.%03d s\n' \
 	"$(psql -X -At -d "$db" -c 'SELECT count(*) FROM diskfile')" $((ms / 1000)) $((ms % 1000))

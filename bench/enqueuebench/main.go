@@ -21,10 +21,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
-	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/fitsarchive/agentd/bench/internal/benchdb"
@@ -64,16 +62,8 @@ func run(ctx context.Context, files, rounds int, layout string, writers int, cpu
 	if _, err := db.Exec(ctx, `CREATE TABLE plain (filename text, path text)`); err != nil {
 		return err
 	}
-	for _, name := range strings.Split(dropIndexes, ",") {
-		if name = strings.TrimSpace(name); name == "" {
-			continue
-		}
-		// A constraint goes with its index; a plain index is dropped itself.
-		if _, err := db.Exec(ctx, `ALTER TABLE ingestqueue DROP CONSTRAINT IF EXISTS `+pgx.Identifier{name}.Sanitize()+`;
-			DROP INDEX IF EXISTS `+pgx.Identifier{name}.Sanitize()); err != nil {
-			return fmt.Errorf("-drop %s: %w", name, err)
-		}
-		fmt.Fprintf(os.Stderr, "dropped %s for this run\n", name)
+	if err := benchdb.DropIndexes(ctx, db, "ingestqueue", dropIndexes, os.Stderr); err != nil {
+		return fmt.Errorf("-drop: %w", err)
 	}
 
 	root, err := os.MkdirTemp("", "enqueuebench")

@@ -33,14 +33,15 @@ func main() {
 	items := flag.Int("items", 20000, "items per run")
 	workerList := flag.String("workers", "8,100", "worker counts")
 	rounds := flag.Int("rounds", 2, "runs of each system per worker count (best kept)")
+	drop := flag.String("drop", "", "measure what an index costs: drop these indexes or constraints of ingestqueue first (comma-separated: ingestqueue_pkey, ingestqueue_filename_path_inprogress_fail_dt_key)")
 	flag.Parse()
-	if err := run(context.Background(), *items, *workerList, *rounds); err != nil {
+	if err := run(context.Background(), *items, *workerList, *rounds, *drop); err != nil {
 		fmt.Fprintln(os.Stderr, "queuebench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, items int, workerList string, rounds int) error {
+func run(ctx context.Context, items int, workerList string, rounds int, drop string) error {
 	bdb, err := benchdb.New(ctx)
 	if err != nil {
 		return err
@@ -56,6 +57,9 @@ func run(ctx context.Context, items int, workerList string, rounds int) error {
 		return err
 	}
 	defer db.Close()
+	if err := benchdb.DropIndexes(ctx, db, "ingestqueue", drop, os.Stderr); err != nil {
+		return fmt.Errorf("-drop: %w", err)
+	}
 	mig, err := rivermigrate.New(riverpgxv5.New(db), nil)
 	if err != nil {
 		return err
@@ -69,7 +73,11 @@ func run(ctx context.Context, items int, workerList string, rounds int) error {
 	}
 	defer os.RemoveAll(stateDir)
 
-	fmt.Printf("%d no-op items per run, best of %d runs; PostgreSQL %s\n\n", items, rounds, benchdb.ServerVersion(ctx, db))
+	without := ""
+	if drop != "" {
+		without = ", without " + drop
+	}
+	fmt.Printf("%d no-op items per run, best of %d runs; PostgreSQL %s%s\n\n", items, rounds, benchdb.ServerVersion(ctx, db), without)
 	fmt.Printf("| workers | ours (items/s) | River (items/s) | ours / River |\n|---:|---:|---:|---:|\n")
 	for _, ws := range strings.Split(workerList, ",") {
 		w, err := strconv.Atoi(strings.TrimSpace(ws))

@@ -87,15 +87,14 @@ type Rollcall struct {
 
 // Agentd holds the daemon's settings.
 type Agentd struct {
-	Name         string   `toml:"name"`
-	LockDir      string   `toml:"lock_dir"`
-	State        string   `toml:"state"`
-	Socket       string   `toml:"socket"`
-	Empty        bool     `toml:"empty"`
-	FastRebuild  bool     `toml:"fast_rebuild"`
-	MakePreviews bool     `toml:"make_previews"`
-	Grace        Duration `toml:"grace"`
-	Lease        Duration `toml:"lease"`
+	Name        string   `toml:"name"`
+	LockDir     string   `toml:"lock_dir"`
+	State       string   `toml:"state"`
+	Socket      string   `toml:"socket"`
+	Empty       bool     `toml:"empty"`
+	FastRebuild bool     `toml:"fast_rebuild"`
+	Grace       Duration `toml:"grace"`
+	Lease       Duration `toml:"lease"`
 	// ForeignLease is how long a row FitsStorage's own worker set in progress (it takes no
 	// lease) counts as worked on before agentd treats it as abandoned.
 	ForeignLease Duration               `toml:"foreign_lease"`

@@ -2,6 +2,7 @@ package fscheck
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/url"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fitsarchive/agentd/internal/pgtest"
 	"github.com/fitsarchive/agentd/internal/sample"
@@ -42,9 +44,12 @@ type harness struct {
 	agentRuns           int
 }
 
+// run runs a program to completion (at most 3 minutes: a hung agentd fails the test).
 func (h *harness) run(name string, args ...string) []byte {
 	h.t.Helper()
-	cmd := exec.Command(name, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = h.env
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -1,9 +1,12 @@
 package header
 
 import (
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/fitsarchive/agentd/internal/fits"
 )
 
 // F2 is a FLAMINGOS-2 frame's row of FitsStorage's f2 table (its cal/orm/f2.py through
@@ -25,7 +28,7 @@ var (
 var f2Wavelengths = map[string]float64{"K-long_G0812": 2200, "JH_G0816": 1338.5, "HK_G0817": 1900}
 
 // f2Rules applies F2's descriptors to r and returns its f2 row.
-func (k keywords) f2Rules(r *Row) *F2 {
+func (k keywords) f2Rules(r *Row, exts []fits.Header) *F2 {
 	phu := k.phu()
 	first := func(keys ...string) *string {
 		for _, key := range keys {
@@ -117,7 +120,12 @@ func (k keywords) f2Rules(r *Row) *F2 {
 	case f2FocusRE.MatchString(k.phuString("FOCUS")):
 		r.Camera = phu.str("FOCUS")
 	default:
-		if scale := phu.float("PIXSCALE"); scale != nil {
+		// Prepared data keep the original scale in PIXSCALE; raw data have it in their WCS.
+		scale := phu.float("PIXSCALE")
+		if !k.prepared() {
+			scale = wcsPixelScale(exts, scale)
+		}
+		if scale != nil {
 			c := "f/32"
 			if *scale > 0.1 {
 				c = "f/16"
@@ -176,4 +184,52 @@ func (k keywords) f2Rules(r *Row) *F2 {
 	r.DetectorWellDepthSetting = phu.str("WELDEPTH")
 	r.PupilMask = phu.str("PUPILMSK")
 	return &F2{Disperser: grism, FilterName: filterRaw, LyotStop: lyot, ReadMode: readMode, FocalPlaneMask: fpm}
+}
+
+// wcsPixelScale is DRAGONS' pixel_scale (arcsec per pixel): the mean over the extensions of
+// 3600·√|det CD|, the CD matrix being the CDi_j keywords or, without them, PCi_j·CDELTi; or
+// fallback (PIXSCALE) when no extension has a usable one.
+func wcsPixelScale(exts []fits.Header, fallback *float64) *float64 {
+	var sum float64
+	n := 0
+	for _, h := range exts {
+		det := math.Abs(cdDeterminant(h))
+		if det == 0 || math.IsNaN(det) || math.IsInf(det, 0) {
+			continue
+		}
+		sum += 3600 * math.Sqrt(det)
+		n++
+	}
+	if n == 0 {
+		return fallback
+	}
+	scale := sum / float64(n)
+	return &scale
+}
+
+// cdDeterminant is the determinant of an image header's CD matrix (0 when it has none).
+func cdDeterminant(h fits.Header) float64 {
+	get := func(key string, def float64) (float64, bool) {
+		if v, ok := h.Float(key); ok {
+			return v, true
+		}
+		return def, false
+	}
+	cd11, a := get("CD1_1", 0)
+	cd12, b := get("CD1_2", 0)
+	cd21, c := get("CD2_1", 0)
+	cd22, d := get("CD2_2", 0)
+	if a || b || c || d {
+		return cd11*cd22 - cd12*cd21
+	}
+	cdelt1, ok1 := get("CDELT1", 0)
+	cdelt2, ok2 := get("CDELT2", 0)
+	if !ok1 || !ok2 {
+		return 0
+	}
+	pc11, _ := get("PC1_1", 1)
+	pc12, _ := get("PC1_2", 0)
+	pc21, _ := get("PC2_1", 0)
+	pc22, _ := get("PC2_2", 1)
+	return cdelt1 * cdelt2 * (pc11*pc22 - pc12*pc21)
 }

@@ -64,3 +64,30 @@ func TestF2Rules(t *testing.T) {
 		})
 	}
 }
+
+// Without a camera in LYOT or FOCUS, a raw frame's camera comes from the pixel scale of its
+// WCS (CD matrix, or PC·CDELT), PIXSCALE only without one; a prepared frame keeps PIXSCALE.
+func TestF2CameraFromTheWCSPixelScale(t *testing.T) {
+	phu := []any{"INSTRUME", "F2", "OBSTYPE", "OBJECT", "FILTER1", "Open", "FILTER2", "J_G0802", "LYOT", "Undefined",
+		"GRISM", "Open", "DECKER", "Open", "PIXSCALE", 0.09}
+	const s18 = 0.18 / 3600 // 0.18″ per pixel: f/16
+	for _, c := range []struct {
+		name string
+		phu  []any
+		ext  []any
+		want string
+	}{
+		{"CD matrix", phu, []any{"CD1_1", -s18, "CD1_2", 0.0, "CD2_1", 0.0, "CD2_2", s18}, "f/16"},
+		{"rotated CD matrix", phu, []any{"CD1_1", 0.0, "CD1_2", s18, "CD2_1", s18, "CD2_2", 0.0}, "f/16"},
+		{"PC and CDELT", phu, []any{"CDELT1", s18, "CDELT2", s18, "PC1_1", 1.0, "PC2_2", 1.0}, "f/16"},
+		{"no WCS: PIXSCALE", phu, []any{"EXTNAME", "SCI"}, "f/32"},
+		{"prepared: PIXSCALE", withChanges(phu, "PREPARE", "2020-01-01T00:00:00"), []any{"CD1_1", s18, "CD2_2", s18}, "f/32"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := FromHDUs(hdus(kv(c.phu...), kv(c.ext...)))
+			if r.Camera == nil || *r.Camera != c.want {
+				t.Errorf("camera %v, want %s", r.Camera, c.want)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/fitsarchive/agentd/internal/fits"
 )
@@ -153,6 +154,7 @@ func (k keywords) gnirsRules(r *Row, exts []fits.Header) *GNIRS {
 		}
 		g.ArrayName = &a
 	}
+	k.gnirsPointing(r)
 	return g
 }
 
@@ -194,4 +196,55 @@ func (k keywords) gnirsWellDepth() *string {
 		return nil
 	}
 	return &s
+}
+
+// gnirsPointing is DRAGONS' sanity check of GNIRS's WCS: the first extension's WCS gives RA
+// and Dec unless it lies more than 1000″ from the target (the primary header's RA/DEC plus
+// the telescope and target offsets RAOFFSET+RATRGOFF, DECOFFSE+DECTRGOF, in arcseconds, and
+// the proper motion PMRA, PMDEC from EPOCH to the observation): the data system sometimes
+// leaves the previous observation's WCS in a file. The target is then used. DRAGONS compares
+// in ICRS; the targets of FK5 (J2000) and ICRS frames differ far less than the threshold, so
+// they are compared as written, and a target in apparent coordinates (FRAME APPT, a
+// non-sidereal target) is not compared: the WCS stands.
+func (k keywords) gnirsPointing(r *Row) {
+	if k.phuString("FRAME") == "AZEL_TOPO" || k.phuString("FRAME") == "APPT" {
+		return
+	}
+	wra, wdec := k.wcsPosition("CTYPE1", "CRVAL1", "RA--"), k.wcsPosition("CTYPE2", "CRVAL2", "DEC-")
+	tra, tdec := k.phuPosition("RA", 15), k.phuPosition("DEC", 1)
+	if tra == nil || tdec == nil {
+		return
+	}
+	num := func(key string) float64 {
+		if v := k.float(key); v != nil {
+			return *v
+		}
+		return 0
+	}
+	years := 0.0
+	if r.UTDateTime != nil {
+		t := *r.UTDateTime
+		start := time.Date(t.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
+		end := start.AddDate(1, 0, 0)
+		epoch := 2000.0
+		if v := k.float("EPOCH"); v != nil {
+			epoch = *v
+		}
+		years = float64(t.Year()) + t.Sub(start).Seconds()/end.Sub(start).Seconds() - epoch
+	}
+	dec := *tdec + (num("DECOFFSE")+num("DECTRGOF"))/3600 + num("PMDEC")*years/3600
+	ra := *tra + (num("RAOFFSET")+num("RATRGOFF"))/3600/math.Cos(dec*math.Pi/180) + num("PMRA")*years*15/3600
+	apart := func(a, b float64) float64 {
+		d := math.Abs(a - b)
+		if d > 180 {
+			d = math.Abs(d - 360)
+		}
+		return d * 3600
+	}
+	if wdec != nil && apart(*wdec, dec) > 1000 {
+		r.Dec = inRange(&dec, -90, 90)
+	}
+	if wra != nil && r.Dec != nil && apart(*wra, ra)/math.Cos(*r.Dec*math.Pi/180) > 1000 {
+		r.RA = inRange(&ra, 0, 360)
+	}
 }

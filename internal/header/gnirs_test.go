@@ -1,8 +1,11 @@
 package header
 
 import (
+	"math"
 	"reflect"
 	"testing"
+
+	"github.com/fitsarchive/agentd/internal/fits"
 )
 
 // gnirsFile is a raw GNIRS acquisition frame after the worked example E5 of
@@ -63,4 +66,45 @@ func TestGNIRSRules(t *testing.T) {
 			}
 		})
 	}
+}
+
+// GNIRS's WCS gives RA and Dec unless it is more than 1000″ from the target with its offsets
+// (a WCS left over from the previous observation): then the target does.
+func TestGNIRSPointingSanityCheck(t *testing.T) {
+	phu := []any{"INSTRUME", "GNIRS", "OBSTYPE", "OBJECT", "RA", 150.0, "DEC", 30.0, "RAOFFSET", 36.0, "DECOFFSE", -18.0,
+		"DATE-OBS", "2020-07-01", "TIME-OBS", "12:00:00"}
+	wcs := func(ra, dec float64) fits.Header {
+		return kv("CTYPE1", "RA---TAN", "CRVAL1", ra, "CTYPE2", "DEC--TAN", "CRVAL2", dec)
+	}
+	targetDec := 30.0 - 18.0/3600
+	targetRA := 150.0 + 36.0/3600/math.Cos(targetDec*math.Pi/180)
+	for _, c := range []struct {
+		name            string
+		phu             []any
+		ext             fits.Header
+		wantRA, wantDec float64
+	}{
+		{"WCS near the target", phu, wcs(150.01, 29.99), 150.01, 29.99},
+		{"WCS 1000″ off in Dec", phu, wcs(150.01, 30.5), 150.01, targetDec},
+		{"WCS off in RA only", phu, wcs(160.0, 29.99), targetRA, 29.99},
+		{"RA wraps at 0h", withChanges(phu, "RA", 359.999, "RAOFFSET", 0.0), wcs(0.001, 29.99), 0.001, 29.99},
+		{"no WCS: the primary header, without offsets", phu, kv("EXTNAME", "SCI"), 150.0, 30.0},
+		{"apparent coordinates: the WCS stands", withChanges(phu, "FRAME", "APPT"), wcs(160.0, 35.0), 160.0, 35.0},
+		{"proper motion moves the target", withChanges(phu, "RAOFFSET", 0.0, "DECOFFSE", 0.0, "PMDEC", 100.0, "EPOCH", 2000.0),
+			wcs(150.0, 30.57), 150.0, 30.57}, // 100″/yr × 20.5 yr: 2050″ from DEC, near the moved target
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := FromHDUs(hdus(kv(c.phu...), c.ext))
+			if r.RA == nil || r.Dec == nil || math.Abs(*r.RA-c.wantRA) > 1e-9 || math.Abs(*r.Dec-c.wantDec) > 1e-9 {
+				t.Errorf("ra %v dec %v; want %v %v", deref64(r.RA), deref64(r.Dec), c.wantRA, c.wantDec)
+			}
+		})
+	}
+}
+
+func deref64(p *float64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }

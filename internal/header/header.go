@@ -137,7 +137,7 @@ func FromHDUs(hdus []fits.HDU) Row {
 	case r.Instrument != nil && *r.Instrument == "GNIRS":
 		r.GNIRS = k.gnirsRules(&r, exts)
 	case r.Instrument != nil && (*r.Instrument == "F2" || *r.Instrument == "FLAM"):
-		r.F2 = k.f2Rules(&r)
+		r.F2 = k.f2Rules(&r, exts)
 	}
 	r.WavelengthBand = wavelengthBand(r)
 	r.Reduction = k.reduction()
@@ -426,6 +426,15 @@ func (k keywords) position(key, ctype, crval, prefix string, scale, lo, hi float
 	if k.phuString("FRAME") == "AZEL_TOPO" {
 		return nil
 	}
+	v := k.wcsPosition(ctype, crval, prefix)
+	if v == nil {
+		v = k.phuPosition(key, scale)
+	}
+	return inRange(v, lo, hi)
+}
+
+// wcsPosition is CRVALn of the first extension when its CTYPEn starts with prefix.
+func (k keywords) wcsPosition(ctype, crval, prefix string) *float64 {
 	var v *float64
 	for _, h := range k[min(len(k), 1):] { // the first extension
 		if t, ok := h.String(ctype); ok && strings.HasPrefix(t, prefix) {
@@ -434,24 +443,34 @@ func (k keywords) position(key, ctype, crval, prefix string, scale, lo, hi float
 			}
 		}
 	}
-	if v == nil {
-		for _, h := range k.phu() {
-			raw, ok := h.Get(key)
-			if !ok {
-				continue
-			}
-			if s, isStr := raw.(string); isStr {
-				if f, ok := parseSexagesimal(s); ok {
-					f *= scale
-					v = &f
-					break
-				}
-			}
-			if f, ok := h.Float(key); ok {
+	return v
+}
+
+// phuPosition is the primary header's key in degrees: a number, or sexagesimal text times
+// scale (15 for hours of RA).
+func (k keywords) phuPosition(key string, scale float64) *float64 {
+	var v *float64
+	for _, h := range k.phu() {
+		raw, ok := h.Get(key)
+		if !ok {
+			continue
+		}
+		if s, isStr := raw.(string); isStr {
+			if f, ok := parseSexagesimal(s); ok {
+				f *= scale
 				v = &f
+				break
 			}
 		}
+		if f, ok := h.Float(key); ok {
+			v = &f
+		}
 	}
+	return v
+}
+
+// inRange is v when it lies in [lo, hi], else nil.
+func inRange(v *float64, lo, hi float64) *float64 {
 	if v == nil || *v < lo || *v > hi {
 		return nil
 	}

@@ -7,9 +7,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/fitsarchive/agentd/internal/schema"
 )
@@ -81,4 +84,23 @@ func ServerVersion(ctx context.Context, conn interface {
 		return "unknown"
 	}
 	return v
+}
+
+// DropIndexes removes the named indexes or constraints of table (comma-separated; a
+// constraint goes with its index), to measure what each costs. It reports each on w.
+func DropIndexes(ctx context.Context, conn interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, table, names string, w io.Writer) error {
+	for _, name := range strings.Split(names, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		id := pgx.Identifier{name}.Sanitize()
+		if _, err := conn.Exec(ctx, `ALTER TABLE `+pgx.Identifier{table}.Sanitize()+` DROP CONSTRAINT IF EXISTS `+id+`;
+			DROP INDEX IF EXISTS `+id); err != nil {
+			return fmt.Errorf("drop %s: %w", name, err)
+		}
+		fmt.Fprintf(w, "dropped %s of %s for this run\n", name, table)
+	}
+	return nil
 }
