@@ -297,7 +297,7 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 				return cli.WithCode(cli.ExitConnect, fmt.Errorf("storage root %s is not a readable directory; mount it or fix --storage-root", cfg.StorageRoot))
 			}
 			ing, err := ingest.New(ingest.Config{
-				DB: db, Root: cfg.StorageRoot, Queue: queue.New(db, spec, queue.Options{Owner: owner, Lease: a.Lease.Duration, ForeignLease: a.ForeignLease.Duration}),
+				DB: db, Root: cfg.StorageRoot,
 				Archive: cfg.Role == config.RoleArchive, FastRebuild: a.FastRebuild, Logger: logger,
 			})
 			if err != nil {

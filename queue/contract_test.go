@@ -169,7 +169,7 @@ func TestEndingStatementsWaitForALockedRow(t *testing.T) {
 				return err
 			}
 			defer tx.Rollback(ctx)
-			if err := q.Complete(ctx, tx, it); err != nil {
+			if err := it.CompleteTx(ctx, tx); err != nil {
 				return err
 			}
 			return tx.Commit(ctx)

@@ -24,11 +24,9 @@ func (q *Queue) lockTimeout() string {
 	return strconv.FormatInt(max(q.opt.LockWait.Milliseconds(), 1), 10) + "ms"
 }
 
-// Complete deletes the item in the caller's transaction, fenced by its claim token, together
-// with failed rows of the same item. ErrLeaseLost means the caller must roll back. It waits
-// at most Options.LockWait for the row's lock; the transaction's own lock_timeout is restored
-// afterwards.
-func (q *Queue) Complete(ctx context.Context, tx pgx.Tx, it Item) error {
+// completeTx is Item.CompleteTx. It waits at most Options.LockWait for the row's lock; the
+// transaction's own lock_timeout is restored afterwards.
+func (q *Queue) completeTx(ctx context.Context, tx pgx.Tx, it Item) error {
 	b := &pgx.Batch{}
 	b.Queue(`SELECT set_config('agentd.saved_lock_timeout', current_setting('lock_timeout'), true),
 		set_config('lock_timeout', $1, true)`, q.lockTimeout())

@@ -13,8 +13,8 @@ import (
 )
 
 // Handler works one claimed item. It returns how the item ended:
-//   - Finished: the handler deleted the row itself (Queue.Complete) in a transaction it
-//     committed together with its own writes;
+//   - CompletedTx: the handler completed the item itself (Item.CompleteTx) in a
+//     transaction it committed together with its own writes;
 //   - Complete: nothing else to write, the pool deletes the row (batched);
 //   - DeferFor(d): put back, not before d (a file still being written).
 //
@@ -30,15 +30,15 @@ type Result struct {
 }
 
 const (
-	kindFinished = iota + 1
+	kindCompletedTx = iota + 1
 	kindComplete
 	kindDefer
 )
 
 // Verdicts a Handler returns.
 var (
-	Finished = Result{kind: kindFinished}
-	Complete = Result{kind: kindComplete}
+	CompletedTx = Result{kind: kindCompletedTx}
+	Complete    = Result{kind: kindComplete}
 )
 
 // DeferFor puts the item back for at least d.
@@ -63,7 +63,7 @@ type Done struct {
 // when it starts again. Claimed must be durable before it returns.
 type Journal interface {
 	Claimed(queue string, items []Item) error
-	Finished(queue string, done []Done) error
+	Ended(queue string, done []Done) error
 	Outstanding(queue string) (tokens []string, err error)
 }
 
@@ -135,7 +135,7 @@ type served struct {
 	// to be settled (retried after an error). The heartbeat renews exactly these.
 	held    map[string]Item
 	suspect time.Time // until then the heartbeat also sweeps for orphaned claims
-	// transients counts, per item label, the transient put-backs in a row (finisher only,
+	// transients counts, per item label, the transient put-backs in a row (settler only,
 	// and record after it).
 	transients map[string]int
 	current    []*Item // per worker, nil when idle
@@ -278,7 +278,7 @@ func (p *Pool) RecoverJournal(ctx context.Context) error {
 		for i, t := range tokens {
 			done[i] = Done{Item: Item{Token: t}, Outcome: OutcomeReleased}
 		}
-		if err := p.cfg.Journal.Finished(s.w.Spec.Name, done); err != nil {
+		if err := p.cfg.Journal.Ended(s.w.Spec.Name, done); err != nil {
 			return fmt.Errorf("clear journal: %w", err)
 		}
 		for _, e := range ended {
@@ -440,7 +440,7 @@ func (p *Pool) releaseAll(by time.Time) error {
 }
 
 // serve runs one queue: a fetcher handing claimed items to idle workers, the workers, and
-// a finisher that settles their verdicts (batching completions and journal writes).
+// a settler that settles their verdicts (batching completions and journal writes).
 func (p *Pool) serve(fetchCtx, workCtx, cleanupCtx context.Context, s *served, idleWG *sync.WaitGroup) {
 	n := s.w.Count
 	// Each worker has prefetch slots: while it works one item the next one waits claimed,
@@ -456,7 +456,7 @@ func (p *Pool) serve(fetchCtx, workCtx, cleanupCtx context.Context, s *served, i
 			idle <- i
 		}
 	}
-	finish := make(chan finishing, 4*slots)
+	verdicts := make(chan verdict, 4*slots)
 	var workers sync.WaitGroup
 	for i := 0; i < n; i++ {
 		workers.Add(1)
@@ -465,32 +465,32 @@ func (p *Pool) serve(fetchCtx, workCtx, cleanupCtx context.Context, s *served, i
 			for it := range inputs[i] {
 				if fetchCtx.Err() != nil {
 					// Stopping: items not started yet go back at once.
-					finish <- finishing{item: it, release: true}
+					verdicts <- verdict{item: it, release: true}
 					continue
 				}
-				finish <- p.work(workCtx, s, i, it)
+				verdicts <- p.work(workCtx, s, i, it)
 				idle <- i
 			}
 		}()
 	}
-	finisherDone := make(chan struct{})
-	go func() { // owner: serve; exits when finish is closed and its retries are done or given up
-		defer close(finisherDone)
-		p.finisher(cleanupCtx, s, finish)
+	settled := make(chan struct{})
+	go func() { // owner: serve; exits when verdicts is closed and its retries are done or given up
+		defer close(settled)
+		p.settler(cleanupCtx, s, verdicts)
 	}()
 
-	p.fetch(fetchCtx, s, idle, inputs, finish, idleWG)
+	p.fetch(fetchCtx, s, idle, inputs, verdicts, idleWG)
 
 	for _, in := range inputs {
 		close(in)
 	}
 	workers.Wait()
-	close(finish)
-	<-finisherDone
+	close(verdicts)
+	<-settled
 }
 
-// finishing is a verdict on an item, waiting to be settled in the database.
-type finishing struct {
+// verdict is a verdict on an item, waiting to be settled in the database.
+type verdict struct {
 	item    Item
 	result  Result
 	err     error
@@ -502,7 +502,7 @@ type finishing struct {
 }
 
 // fetch claims items for idle workers until ctx ends.
-func (p *Pool) fetch(ctx context.Context, s *served, idle chan int, inputs []chan Item, finish chan<- finishing, idleWG *sync.WaitGroup) {
+func (p *Pool) fetch(ctx context.Context, s *served, idle chan int, inputs []chan Item, verdicts chan<- verdict, idleWG *sync.WaitGroup) {
 	reportedIdle := false
 	name := s.w.Spec.Name
 	backoff := p.cfg.Poll
@@ -536,7 +536,7 @@ func (p *Pool) fetch(ctx context.Context, s *served, idle chan int, inputs []cha
 				p.cfg.Logger.Error("journal write failed: putting the claims back", "queue", name, "err", jerr)
 				p.event(name, "error", "", "journal: "+jerr.Error())
 				for _, it := range items {
-					finish <- finishing{item: it, release: true}
+					verdicts <- verdict{item: it, release: true}
 				}
 				items, err = nil, jerr
 			}
@@ -623,7 +623,7 @@ func (p *Pool) sweepOrphans(ctx context.Context, s *served) {
 }
 
 // work runs the handler on one item.
-func (p *Pool) work(ctx context.Context, s *served, i int, it Item) finishing {
+func (p *Pool) work(ctx context.Context, s *served, i int, it Item) verdict {
 	s.mu.Lock()
 	s.current[i], s.since[i] = &it, time.Now()
 	s.mu.Unlock()
@@ -631,16 +631,16 @@ func (p *Pool) work(ctx context.Context, s *served, i int, it Item) finishing {
 	s.mu.Lock()
 	s.current[i] = nil
 	s.mu.Unlock()
-	return finishing{item: it, result: res, err: err}
+	return verdict{item: it, result: res, err: err}
 }
 
-// finisher settles verdicts in batches: completions in one statement, outcomes in one
+// settler settles verdicts in batches: completions in one statement, outcomes in one
 // journal write. A verdict whose statement fails (connection lost, lock wait timed out)
 // stays held and is tried again with backoff; it is never forgotten. Once in is closed,
 // retries go on until ctx ends (the stop's deadline); what is left then stays in held for
 // the final release.
-func (p *Pool) finisher(ctx context.Context, s *served, in <-chan finishing) {
-	var retry []finishing
+func (p *Pool) settler(ctx context.Context, s *served, in <-chan verdict) {
+	var retry []verdict
 	const firstBackoff = 100 * time.Millisecond
 	backoff := firstBackoff
 	var retryAt time.Time
@@ -650,12 +650,12 @@ func (p *Pool) finisher(ctx context.Context, s *served, in <-chan finishing) {
 		if !open && closedBy == nil {
 			closedBy = time.After(p.cfg.Cleanup / 2)
 		}
-		var batch []finishing
+		var batch []verdict
 		var timer <-chan time.Time
 		if len(retry) > 0 {
 			timer = time.After(time.Until(retryAt))
 		}
-		var input <-chan finishing
+		var input <-chan verdict
 		if open {
 			input = in
 		}
@@ -716,9 +716,9 @@ func (p *Pool) finisher(ctx context.Context, s *served, in <-chan finishing) {
 	}
 }
 
-// giveUp logs the verdicts a stopping finisher could not settle: they stay held, for the
+// giveUp logs the verdicts a stopping settler could not settle: they stay held, for the
 // final release.
-func (p *Pool) giveUp(s *served, retry []finishing) {
+func (p *Pool) giveUp(s *served, retry []verdict) {
 	for _, f := range retry {
 		p.cfg.Logger.Error("could not settle before the stop deadline; left for the final release",
 			"queue", s.w.Spec.Name, "item", f.item.Label)
@@ -740,7 +740,7 @@ func (p *Pool) record(s *served, done []Done) {
 	}
 	s.mu.Unlock()
 	if p.cfg.Journal != nil {
-		if err := p.cfg.Journal.Finished(s.w.Spec.Name, done); err != nil {
+		if err := p.cfg.Journal.Ended(s.w.Spec.Name, done); err != nil {
 			// The claims are ended in the database; a restart releasing them finds nothing.
 			p.cfg.Logger.Error("journal clear failed", "queue", s.w.Spec.Name, "err", err)
 		}
@@ -751,7 +751,7 @@ func (p *Pool) record(s *served, done []Done) {
 // have been lost). When the same verdict keeps failing for a reason of its own (not a
 // transient one), it becomes a release — a plainer statement — so that the item is not held
 // for ever; escalate reports whether it did.
-func escalate(f *finishing, err error) bool {
+func escalate(f *verdict, err error) bool {
 	f.retried, f.tries = true, f.tries+1
 	if f.tries >= maxSettleTries && !f.release && !Transient(err) {
 		f.release = true
@@ -793,16 +793,16 @@ const maxSettleTries = 3
 
 // settle applies a batch of verdicts. done are the claims it ended (or proved lost);
 // again are the verdicts whose statement failed: the pool still holds them.
-func (p *Pool) settle(parent context.Context, s *served, batch []finishing) (done []Done, again []finishing) {
+func (p *Pool) settle(parent context.Context, s *served, batch []verdict) (done []Done, again []verdict) {
 	name := s.w.Spec.Name
 	ctx, cancel := p.opContext(parent)
 	defer cancel()
-	gone := func(f finishing, intended string, why error) Done {
+	gone := func(f verdict, intended string, why error) Done {
 		return p.tokenGone(ctx, s, f.item, f.retried, intended, why)
 	}
 	lost := func(it Item, why error) Done { return p.tokenGone(ctx, s, it, false, OutcomeLost, why) }
 	// retryable logs a statement that failed: the verdict stays held and is tried again.
-	retryable := func(f finishing, what string, err error) {
+	retryable := func(f verdict, what string, err error) {
 		if escalate(&f, err) {
 			p.cfg.Logger.Warn(what+" keeps failing; putting the item back instead", "queue", name, "item", f.item.Label, "err", err)
 		} else {
@@ -810,7 +810,7 @@ func (p *Pool) settle(parent context.Context, s *served, batch []finishing) (don
 		}
 		again = append(again, f)
 	}
-	release := func(f finishing, after time.Duration, what string) {
+	release := func(f verdict, after time.Duration, what string) {
 		ended, err := s.q.ReleaseTokens(ctx, []string{f.item.Token}, false, after)
 		switch {
 		case err != nil:
@@ -821,7 +821,7 @@ func (p *Pool) settle(parent context.Context, s *served, batch []finishing) (don
 			done = append(done, Done{Item: f.item, Outcome: OutcomeReleased})
 		}
 	}
-	var toComplete []finishing
+	var toComplete []verdict
 	for _, f := range batch {
 		it := f.item
 		switch {
@@ -854,7 +854,7 @@ func (p *Pool) settle(parent context.Context, s *served, batch []finishing) (don
 				p.event(name, "failed", it.Label, f.err.Error())
 				done = append(done, Done{Item: it, Outcome: OutcomeFailed})
 			}
-		case f.result.kind == kindFinished:
+		case f.result.kind == kindCompletedTx:
 			done = append(done, Done{Item: it, Outcome: OutcomeCompleted})
 		case f.result.kind == kindDefer:
 			err := s.q.Defer(ctx, it, f.result.delay)

@@ -27,7 +27,7 @@ func (j *memJournal) Claimed(_ string, items []queue.Item) error {
 	return nil
 }
 
-func (j *memJournal) Finished(_ string, done []queue.Done) error {
+func (j *memJournal) Ended(_ string, done []queue.Done) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	for _, d := range done {

@@ -18,6 +18,8 @@ var (
 	// the item (typically a rescue after the lease expired). The caller's transaction must
 	// roll back. A lock wait that times out is not this error (see Transient).
 	ErrLeaseLost = errors.New("lease lost: the row no longer carries this claim")
+	// errNotClaimed is returned by Item.CompleteTx for an item no queue claimed.
+	errNotClaimed = errors.New("the item was not claimed from a queue")
 	// ErrUnknownQueue is returned for a queue name that is not in Specs.
 	ErrUnknownQueue = errors.New("unknown queue")
 )
@@ -30,9 +32,21 @@ type Item struct {
 	Token    string // claim token (uuid text): names the row while it is claimed
 	Label    string // e.g. the file name
 	Holder   string
-	Attempts int   // holders that died on this item before this claim
-	Payload  []any // values of Spec.Payload, in order
-	spec     *Spec // for Field lookups
+	Attempts int    // holders that died on this item before this claim
+	Payload  []any  // values of Spec.Payload, in order
+	spec     *Spec  // for Field lookups
+	q        *Queue // the queue that claimed it: CompleteTx
+}
+
+// CompleteTx deletes the item in the handler's transaction tx, fenced by its claim token:
+// the row goes only if this claim still holds it, and with it the failed rows of the same
+// item. ErrLeaseLost means the claim is gone and the handler must roll back; the handler then
+// returns CompletedTx only after tx commits.
+func (it Item) CompleteTx(ctx context.Context, tx pgx.Tx) error {
+	if it.q == nil {
+		return fmt.Errorf("complete item %s: %w", it.Label, errNotClaimed)
+	}
+	return it.q.completeTx(ctx, tx, it)
 }
 
 // Field returns the payload value of column col (nil when absent).
@@ -220,7 +234,7 @@ func (q *Queue) claim(ctx context.Context, holders []string) ([]Item, error) {
 	timeout := fmt.Sprintf("%dms", q.ClaimTimeout().Milliseconds())
 	err := q.inBatch(ctx, "statement_timeout", timeout, q.sql.claim, func(rows pgx.Rows) error {
 		for rows.Next() {
-			it := Item{spec: &q.spec, Payload: make([]any, len(q.spec.Payload))}
+			it := Item{spec: &q.spec, q: q, Payload: make([]any, len(q.spec.Payload))}
 			dest := []any{&it.Token, &it.Label, &it.Holder, &it.Attempts}
 			for i := range it.Payload {
 				dest = append(dest, &it.Payload[i])

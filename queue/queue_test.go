@@ -138,8 +138,8 @@ func TestCompleteIsFencedByToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx)
-	if err := b.q.Complete(ctx, tx, stale); !errors.Is(err, queue.ErrLeaseLost) {
-		t.Fatalf("Complete with a stale token = %v, want ErrLeaseLost", err)
+	if err := stale.CompleteTx(ctx, tx); !errors.Is(err, queue.ErrLeaseLost) {
+		t.Fatalf("CompleteTx with a stale token = %v, want ErrLeaseLost", err)
 	}
 	tx.Rollback(ctx)
 	if err := b.q.Fail(ctx, stale, "x"); !errors.Is(err, queue.ErrLeaseLost) {

@@ -2,16 +2,13 @@
 // the archive's name rules and the operator's filters, and inserts the names in batches with
 // one NOTIFY per batch. A file that is already pending is counted, not an error.
 //
-// The walk feeds batches to two connections that insert side by side. Each batch first goes
-// by COPY (text format, written by hand: no per-value encoding) straight into the queue
-// table, the fast path of a rebuild whose queue holds none of these names. When that meets
-// a name already pending (a unique violation, which rolls the batch back), the run switches
-// for good to the careful path: COPY into a temporary table, then one INSERT … ON CONFLICT
-// DO NOTHING. Batches commit asynchronously and the run flushes once at its end.
+// The walk feeds batches to two connections that insert side by side, each batch in one
+// transaction through the queue's own Inserter (COPY straight into the queue while no name
+// is pending yet, else through a staging table: see queue.Inserter). Batches commit
+// asynchronously and the run flushes once at its end.
 package enqueue
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,12 +18,10 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/fitsarchive/agentd/internal/filenames"
@@ -91,10 +86,10 @@ type Summary struct {
 // finishGrace is how long a batch under way may take to finish once the run is interrupted.
 const finishGrace = 10 * time.Second
 
-// finishing returns a context for one batch: an interruption of ctx lets the batch finish
+// batchContext returns a context for one batch: an interruption of ctx lets the batch finish
 // (so that every batch is either committed and counted, or not written) unless it takes
 // longer than finishGrace. Call done when the batch is over.
-func finishing(ctx context.Context) (bctx context.Context, done func()) {
+func batchContext(ctx context.Context) (bctx context.Context, done func()) {
 	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(finishGrace, cancel) })
 	return bctx, func() { stop(); cancel() } // a grace timer still running cancels nothing new
@@ -106,9 +101,6 @@ type batchResult struct {
 	added int64 // rows new in the queue
 	err   error
 }
-
-// entry is one accepted file.
-type entry struct{ name, dir string }
 
 // Ingest walks the storage tree and fills the ingest queue.
 func Ingest(ctx context.Context, pool *pgxpool.Pool, opt Options) (Summary, error) {
@@ -137,15 +129,10 @@ func Ingest(ctx context.Context, pool *pgxpool.Pool, opt Options) (Summary, erro
 			return sum, fmt.Errorf("connect for enqueue: %w", err)
 		}
 		defer conn.Release()
-		if _, err := conn.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS enqueue_batch
-			(filename text, path text, sortkey text, force boolean, force_md5 boolean, after timestamp)
-			ON COMMIT DELETE ROWS`); err != nil {
-			return sum, fmt.Errorf("create staging table: %w", err)
-		}
 		conns[i] = conn
 	}
 
-	batches := make(chan []entry, 2*len(conns))
+	batches := make(chan []queue.IngestItem, 2*len(conns))
 	walkErr := make(chan error, 1)
 	walkCtx, cancelWalk := context.WithCancel(ctx)
 	defer cancelWalk()
@@ -156,10 +143,9 @@ func Ingest(ctx context.Context, pool *pgxpool.Pool, opt Options) (Summary, erro
 		walkErr <- walk(walkCtx, opt, root, startDir, &walked, batches)
 	}()
 
-	// The writers share the batches. Each COPYs straight into the queue until one of them
-	// meets a name already pending; from then on all take the careful path.
-	w := newWriter(opt)
-	var careful atomic.Bool
+	// The writers share the batches and one Inserter: once a writer meets a name already
+	// pending, all take the careful path.
+	var ins queue.Inserter[queue.IngestItem]
 	results := make(chan batchResult)
 	var writers sync.WaitGroup
 	for _, conn := range conns {
@@ -175,18 +161,8 @@ func Ingest(ctx context.Context, pool *pgxpool.Pool, opt Options) (Summary, erro
 					continue // drain: the run is failing
 				}
 				r := batchResult{names: len(batch)}
-				bctx, done := finishing(ctx)
-				direct := !careful.Load()
-				if direct {
-					r.added, r.err = w.write(bctx, conn.Conn(), batch, true)
-					if isUniqueViolation(r.err) {
-						careful.Store(true)
-						direct = false
-					}
-				}
-				if !direct {
-					r.added, r.err = w.write(bctx, conn.Conn(), batch, false)
-				}
+				bctx, done := batchContext(ctx)
+				r.added, r.err = write(bctx, conn.Conn(), &ins, batch)
 				done()
 				failed = r.err != nil
 				results <- r
@@ -217,7 +193,7 @@ func Ingest(ctx context.Context, pool *pgxpool.Pool, opt Options) (Summary, erro
 		firstErr = werr
 	}
 	if sum.Batches > 0 {
-		fctx, done := finishing(ctx)
+		fctx, done := batchContext(ctx)
 		if ferr := flushAny(fctx, pool, conns); ferr != nil {
 			firstErr = errors.Join(firstErr, fmt.Errorf("%w: %w", ErrUnconfirmed, ferr))
 		}
@@ -271,13 +247,13 @@ func startDir(rootDir, sub string) (*os.Root, string, error) {
 // fs.FS resolved every directory from the root again and cost a third of enqueue's speed
 // (docs/benchmarks.md). A directory swapped for a symlink during the walk could at worst
 // queue a name; ingest opens every file through os.Root and refuses it.
-func walk(ctx context.Context, opt Options, root *os.Root, start string, sum *Summary, out chan<- []entry) error {
+func walk(ctx context.Context, opt Options, root *os.Root, start string, sum *Summary, out chan<- []queue.IngestItem) error {
 	dir := filepath.Join(opt.Root, filepath.FromSlash(start))
 	var cutoff time.Time
 	if opt.NewFiles > 0 {
 		cutoff = opt.Now().Add(-time.Duration(opt.NewFiles) * 24 * time.Hour)
 	}
-	batch := make([]entry, 0, opt.BatchSize)
+	batch := make([]queue.IngestItem, 0, opt.BatchSize)
 	var lastDir, lastRel string // the directory of the previous file, relative to the root
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -351,14 +327,14 @@ func walk(ctx context.Context, opt Options, root *os.Root, start string, sum *Su
 			sum.Skipped[SkipNotUTF8]++
 			return nil
 		}
-		batch = append(batch, entry{name: name, dir: lastRel})
+		batch = append(batch, queue.IngestItem{Filename: name, Path: lastRel, Force: opt.Force, ForceMD5: opt.ForceMD5, After: opt.After})
 		if len(batch) == opt.BatchSize {
 			select {
 			case out <- batch:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-			batch = make([]entry, 0, opt.BatchSize)
+			batch = make([]queue.IngestItem, 0, opt.BatchSize)
 		}
 		return nil
 	})
@@ -375,75 +351,14 @@ func walk(ctx context.Context, opt Options, root *os.Root, start string, sum *Su
 	return nil
 }
 
-// writer turns batches of names into queue rows. Its columns are the three every row needs,
-// plus force, force_md5 and after only when the run sets them (the table's defaults
-// otherwise): less to encode, send and parse per row.
-type writer struct {
-	columns []string
-	extra   string // the optional columns' text, the same for every row ("\tt\tt…")
-}
-
-func newWriter(opt Options) *writer {
-	w := &writer{columns: []string{"filename", "path", "sortkey"}}
-	if opt.Force {
-		w.columns, w.extra = append(w.columns, "force"), w.extra+"\tt"
-	}
-	if opt.ForceMD5 {
-		w.columns, w.extra = append(w.columns, "force_md5"), w.extra+"\tt"
-	}
-	if !opt.After.IsZero() {
-		w.columns = append(w.columns, "after")
-		w.extra += "\t" + opt.After.UTC().Format("2006-01-02 15:04:05.999999") // naive UTC, as the queue keeps it
-	}
-	return w
-}
-
-// copyText is the batch in COPY's text format: a line per name, tab-separated columns.
-func (w *writer) copyText(batch []entry) []byte {
-	buf := make([]byte, 0, len(batch)*(80+len(w.extra)))
-	for _, e := range batch {
-		buf = appendCopyField(buf, e.name)
-		buf = append(buf, '\t')
-		buf = appendCopyField(buf, e.dir)
-		buf = append(buf, '\t')
-		buf = appendCopyField(buf, filenames.SortKey(e.name))
-		buf = append(buf, w.extra...)
-		buf = append(buf, '\n')
-	}
-	return buf
-}
-
-// appendCopyField appends s escaped for COPY's text format: backslash, tab, newline and
-// carriage return are the characters it gives a meaning to.
-func appendCopyField(buf []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\':
-			buf = append(buf, '\\', '\\')
-		case '\t':
-			buf = append(buf, '\\', 't')
-		case '\n':
-			buf = append(buf, '\\', 'n')
-		case '\r':
-			buf = append(buf, '\\', 'r')
-		default:
-			buf = append(buf, c)
-		}
-	}
-	return buf
-}
-
-// write adds one batch in one transaction, announces it, and returns how many rows were
-// new. direct: COPY straight into the queue, where a name already pending fails the whole
-// batch with a unique violation; else COPY into the temporary table, then INSERT … ON
-// CONFLICT DO NOTHING, which skips the pending names.
+// write adds one batch in one transaction and returns how many rows were new.
 //
 // The batch commits without waiting for its WAL to reach disk (synchronous_commit off, this
 // transaction only); flush makes the run durable before Ingest returns, so a run that
 // reports its rows added has them on disk as before, at the cost of one wait instead of
 // one per batch. A server crash during a run may lose its last batches: the run fails and
 // is re-run, and names already pending are skipped.
-func (w *writer) write(ctx context.Context, conn *pgx.Conn, batch []entry, direct bool) (int64, error) {
+func write(ctx context.Context, conn *pgx.Conn, ins *queue.Inserter[queue.IngestItem], batch []queue.IngestItem) (int64, error) {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("begin enqueue batch: %w", err)
@@ -452,28 +367,9 @@ func (w *writer) write(ctx context.Context, conn *pgx.Conn, batch []entry, direc
 	if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
 		return 0, fmt.Errorf("begin enqueue batch: %w", err)
 	}
-	target := "ingestqueue"
-	if !direct {
-		target = "enqueue_batch"
-	}
-	cols := strings.Join(w.columns, ", ")
-	tag, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(w.copyText(batch)), `COPY `+target+` (`+cols+`) FROM STDIN`)
+	n, err := ins.InsertTx(ctx, tx, batch)
 	if err != nil {
-		return 0, fmt.Errorf("copy enqueue batch: %w", err)
-	}
-	n := tag.RowsAffected()
-	if !direct {
-		tag, err := tx.Exec(ctx, `INSERT INTO ingestqueue (`+cols+`)
-			SELECT `+cols+` FROM enqueue_batch ON CONFLICT DO NOTHING`)
-		if err != nil {
-			return 0, fmt.Errorf("insert enqueue batch: %w", err)
-		}
-		n = tag.RowsAffected()
-	}
-	if n > 0 {
-		if err := queue.Notify(ctx, tx, queue.Ingest()); err != nil {
-			return 0, err
-		}
+		return 0, err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return 0, fmt.Errorf("commit enqueue batch: %w", err)
@@ -521,11 +417,6 @@ func flushAny(ctx context.Context, pool *pgxpool.Pool, conns []*pgxpool.Conn) er
 	}
 	defer c.Release()
 	return flush(ctx, c.Conn())
-}
-
-func isUniqueViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }
 
 // dayShorthands are the --file-re words for "files of the last N days".

@@ -69,10 +69,9 @@ const DefaultDeferWindow = 5 * time.Second
 // Config configures an Ingester.
 type Config struct {
 	DB          *pgxpool.Pool
-	Root        string       // storage root
-	Queue       *queue.Queue // the ingest queue, for the fenced completion
-	Archive     bool         // archive role: queue calcache work for new headers
-	FastRebuild bool         // the database is being rebuilt: skip the unchanged test
+	Root        string // storage root
+	Archive     bool   // archive role: queue calcache work for new headers
+	FastRebuild bool   // the database is being rebuilt: skip the unchanged test
 	DeferWindow time.Duration
 	Now         func() time.Time
 	Logger      *slog.Logger
@@ -80,8 +79,9 @@ type Config struct {
 
 // Ingester ingests files; safe for concurrent use by many workers.
 type Ingester struct {
-	cfg  Config
-	root *os.Root // every file is opened through it: no "..", no symlink out of the root
+	cfg      Config
+	root     *os.Root                            // every file is opened through it: no "..", no symlink out of the root
+	calcache *queue.Inserter[queue.CalcacheItem] // the calcache work of new headers (archive role)
 }
 
 // New returns an Ingester over the storage root cfg.Root, which it opens.
@@ -99,7 +99,7 @@ func New(cfg Config) (*Ingester, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open storage root: %w", err)
 	}
-	return &Ingester{cfg: cfg, root: root}, nil
+	return &Ingester{cfg: cfg, root: root, calcache: &queue.Inserter[queue.CalcacheItem]{Quiet: true}}, nil
 }
 
 // Close lets go of the storage root.
@@ -196,7 +196,7 @@ func (g *Ingester) Handle(ctx context.Context, it queue.Item) (queue.Result, err
 	if err := g.record(ctx, it, fileName, name, dir, lastmod, scan); err != nil {
 		return queue.Result{}, err
 	}
-	return queue.Finished, nil
+	return queue.CompletedTx, nil
 }
 
 // record writes everything about the file and deletes the queue row, in one transaction.
@@ -248,13 +248,12 @@ func (g *Ingester) record(ctx context.Context, it queue.Item, fileName, name, di
 			return fmt.Errorf("insert header of %s: %w", name, err)
 		}
 		if g.cfg.Archive {
-			if _, err := tx.Exec(ctx, `INSERT INTO calcachequeue (obs_hid, filename, sortkey) VALUES ($1, $2, $3)
-				ON CONFLICT DO NOTHING`, headerID, name, filenames.SortKey(name)); err != nil {
+			if _, err := g.calcache.InsertTx(ctx, tx, []queue.CalcacheItem{{ObsHID: headerID, Filename: name}}); err != nil {
 				return fmt.Errorf("queue calcache for %s: %w", name, err)
 			}
 		}
 	}
-	if err := g.cfg.Queue.Complete(ctx, tx, it); err != nil {
+	if err := it.CompleteTx(ctx, tx); err != nil {
 		return err // lease lost: roll back everything
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -37,7 +37,7 @@ func setup(t *testing.T, lease time.Duration) testBundle {
 	db := pgtest.Pool(t, pgtest.NewDB(t))
 	root := t.TempDir()
 	q := queue.New(db, queue.Ingest(), queue.Options{Owner: owner, Lease: lease})
-	ing, err := New(Config{DB: db, Root: root, Queue: q, Archive: true})
+	ing, err := New(Config{DB: db, Root: root, Archive: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func (b testBundle) drain(t *testing.T) map[string]error {
 			if _, err := b.q.CompleteBatch(ctx, items); err != nil {
 				t.Fatal(err)
 			}
-		case res == queue.Finished:
+		case res == queue.CompletedTx:
 		default:
 			t.Fatalf("%s: unexpected result %+v", it.Label, res)
 		}
@@ -295,7 +295,7 @@ func TestRecentFileIsDeferred(t *testing.T) {
 	b.enqueueAll(t)
 	items, _ := b.q.Claim(context.Background(), []string{"t"})
 	res, err := b.ing.Handle(context.Background(), items[0])
-	if err != nil || res == queue.Finished || res == queue.Complete {
+	if err != nil || res == queue.CompletedTx || res == queue.Complete {
 		t.Fatalf("fresh file: %+v, %v; want a deferral", res, err)
 	}
 }

@@ -91,8 +91,8 @@ func (s *Store) Claimed(queue string, items []queue.Item) error {
 	})
 }
 
-// Finished removes claims from the journal and counts their outcomes, in one transaction.
-func (s *Store) Finished(queue string, done []queue.Done) error {
+// Ended removes claims from the journal and counts their outcomes, in one transaction.
+func (s *Store) Ended(queue string, done []queue.Done) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		claims, err := tx.CreateBucketIfNotExists(claimsBucket(queue))
 		if err != nil {

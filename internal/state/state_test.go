@@ -21,7 +21,7 @@ func TestJournalSurvivesReopen(t *testing.T) {
 	if err := s.Claimed("ingest", items); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Finished("ingest", []queue.Done{{Item: items[0], Outcome: queue.OutcomeCompleted}}); err != nil {
+	if err := s.Ended("ingest", []queue.Done{{Item: items[0], Outcome: queue.OutcomeCompleted}}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()

@@ -1,0 +1,309 @@
+package queue
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/fitsarchive/agentd/internal/filenames"
+)
+
+// IngestItem is a file to add to the ingest queue.
+type IngestItem struct {
+	Filename string // the file's name, as stored (with .bz2 when compressed)
+	Path     string // its directory, relative to the storage root ("" at the root)
+	Force    bool   // ingest even when unchanged
+	ForceMD5 bool   // compare md5 even when the modification time is unchanged
+	After    time.Time
+}
+
+// CalcacheItem is an observation to add to the calcache queue.
+type CalcacheItem struct {
+	ObsHID   int64  // header.id of the observation
+	Filename string // its file name, for humans and the sortkey
+}
+
+// NewItem is an item to add to a queue: an IngestItem or a CalcacheItem.
+type NewItem interface {
+	IngestItem | CalcacheItem
+}
+
+// smallBatch is the most items InsertTx adds with one INSERT … VALUES; more go by COPY.
+const smallBatch = 64
+
+// Inserter adds new items to a queue, batch by batch, each in its caller's transaction (the
+// producer's own writes commit with them, or none do). A batch is idempotent on the queue's
+// pending key: an item whose key is pending already is skipped and not counted as added.
+// Each batch that adds a row announces it (one NOTIFY), unless Quiet. An Inserter may be
+// shared by goroutines, each with its own transaction; its zero value is ready.
+//
+// Large batches go by COPY in text format, encoded here: straight into the queue table
+// while no pending key has been met (the fast path of a rebuild's empty queue), under a
+// savepoint; when one is met, the savepoint is rolled back and the Inserter takes, for
+// good, the careful path: COPY into a temporary table, then one INSERT … ON CONFLICT DO
+// NOTHING. Small batches are one INSERT … ON CONFLICT DO NOTHING.
+type Inserter[T NewItem] struct {
+	// Quiet sends no NOTIFY: the queue's agents find the rows at their next poll. For a
+	// producer that adds an item or two in each of many small transactions (ingest adding
+	// calcache work), whose NOTIFYs would serialize their commits on the server's notify lock.
+	Quiet   bool
+	careful atomic.Bool
+}
+
+// InsertTx adds items in tx and returns how many rows are new.
+func (in *Inserter[T]) InsertTx(ctx context.Context, tx pgx.Tx, items []T) (int64, error) {
+	if len(items) == 0 {
+		return 0, nil
+	}
+	b := encode(items)
+	var added int64
+	var err error
+	switch {
+	case len(items) <= smallBatch:
+		added, err = b.insertValues(ctx, tx)
+	case !in.careful.Load():
+		var direct bool
+		added, direct, err = b.copyDirect(ctx, tx)
+		if err == nil && !direct {
+			in.careful.Store(true)
+			added, err = b.copyCareful(ctx, tx)
+		}
+	default:
+		added, err = b.copyCareful(ctx, tx)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("add %d items to the %s queue: %w", len(items), b.spec.Name, err)
+	}
+	if added > 0 && !in.Quiet {
+		if err := Notify(ctx, tx, b.spec); err != nil {
+			return 0, err
+		}
+	}
+	return added, nil
+}
+
+// batch is a batch of new items, as rows of the queue's columns.
+type batch struct {
+	spec    Spec
+	columns []string
+	types   []string // the columns' SQL types
+	staging string   // the columns of the careful path's temporary table, with their types
+	rows    int
+	args    func() []any  // the values, row by row (small batches)
+	copy    func() []byte // COPY text (large batches)
+}
+
+func encode[T NewItem](items []T) batch {
+	switch v := any(items).(type) {
+	case []IngestItem:
+		return encodeIngest(v)
+	case []CalcacheItem:
+		return encodeCalcache(v)
+	}
+	panic("unreachable: NewItem is IngestItem or CalcacheItem")
+}
+
+// encodeIngest writes the columns every row needs, plus force, force_md5 and after only
+// when an item of the batch sets them (the table's defaults otherwise): less to encode, send
+// and parse per row.
+func encodeIngest(items []IngestItem) batch {
+	b := batch{spec: Ingest(), columns: []string{"filename", "path", "sortkey"}, types: []string{"text", "text", "text"},
+		staging: "filename text, path text, sortkey text, force boolean, force_md5 boolean, after timestamp", rows: len(items)}
+	var force, forceMD5, after bool
+	for _, it := range items {
+		force, forceMD5, after = force || it.Force, forceMD5 || it.ForceMD5, after || !it.After.IsZero()
+	}
+	if force {
+		b.columns, b.types = append(b.columns, "force"), append(b.types, "boolean")
+	}
+	if forceMD5 {
+		b.columns, b.types = append(b.columns, "force_md5"), append(b.types, "boolean")
+	}
+	if after {
+		b.columns, b.types = append(b.columns, "after"), append(b.types, "timestamp")
+	}
+	b.args = func() []any {
+		args := make([]any, 0, len(items)*len(b.columns))
+		for _, it := range items {
+			args = append(args, it.Filename, it.Path, filenames.SortKey(it.Filename))
+			if force {
+				args = append(args, it.Force)
+			}
+			if forceMD5 {
+				args = append(args, it.ForceMD5)
+			}
+			if after {
+				args = append(args, naiveUTC(it.After))
+			}
+		}
+		return args
+	}
+	b.copy = func() []byte {
+		buf := make([]byte, 0, len(items)*80)
+		for _, it := range items {
+			buf = appendCopyField(buf, it.Filename)
+			buf = append(buf, '\t')
+			buf = appendCopyField(buf, it.Path)
+			buf = append(buf, '\t')
+			buf = appendCopyField(buf, filenames.SortKey(it.Filename))
+			if force {
+				buf = appendCopyBool(buf, it.Force)
+			}
+			if forceMD5 {
+				buf = appendCopyBool(buf, it.ForceMD5)
+			}
+			if after {
+				buf = append(buf, '\t')
+				if it.After.IsZero() {
+					buf = append(buf, `\N`...)
+				} else {
+					buf = it.After.UTC().AppendFormat(buf, "2006-01-02 15:04:05.999999") // naive UTC, as the queue keeps it
+				}
+			}
+			buf = append(buf, '\n')
+		}
+		return buf
+	}
+	return b
+}
+
+func encodeCalcache(items []CalcacheItem) batch {
+	b := batch{spec: Calcache(), columns: []string{"obs_hid", "filename", "sortkey"}, types: []string{"integer", "text", "text"},
+		staging: "obs_hid integer, filename text, sortkey text", rows: len(items)}
+	b.args = func() []any {
+		args := make([]any, 0, len(items)*3)
+		for _, it := range items {
+			args = append(args, it.ObsHID, it.Filename, filenames.SortKey(it.Filename))
+		}
+		return args
+	}
+	b.copy = func() []byte {
+		buf := make([]byte, 0, len(items)*60)
+		for _, it := range items {
+			buf = strconv.AppendInt(buf, it.ObsHID, 10)
+			buf = append(buf, '\t')
+			buf = appendCopyField(buf, it.Filename)
+			buf = append(buf, '\t')
+			buf = appendCopyField(buf, filenames.SortKey(it.Filename))
+			buf = append(buf, '\n')
+		}
+		return buf
+	}
+	return b
+}
+
+// naiveUTC is a time as the queue's timestamp columns keep it (nil for the zero time: the
+// column's default).
+func naiveUTC(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format("2006-01-02 15:04:05.999999")
+}
+
+// insertValues is one INSERT … VALUES … ON CONFLICT DO NOTHING.
+func (b batch) insertValues(ctx context.Context, tx pgx.Tx) (int64, error) {
+	var sql strings.Builder
+	sql.WriteString("INSERT INTO " + b.spec.table() + " (" + strings.Join(b.columns, ", ") + ") VALUES ")
+	n := 1
+	for r := 0; r < b.rows; r++ {
+		if r > 0 {
+			sql.WriteString(", ")
+		}
+		sql.WriteString("(")
+		for c := range b.columns {
+			if c > 0 {
+				sql.WriteString(", ")
+			}
+			sql.WriteString("$" + strconv.Itoa(n) + "::" + b.types[c])
+			n++
+		}
+		sql.WriteString(")")
+	}
+	sql.WriteString(" ON CONFLICT DO NOTHING")
+	tag, err := tx.Exec(ctx, sql.String(), b.args()...)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+// copyDirect COPYs the batch straight into the queue table under a savepoint. direct is
+// false when a pending key was met: the savepoint is rolled back and nothing was added.
+func (b batch) copyDirect(ctx context.Context, tx pgx.Tx) (added int64, direct bool, err error) {
+	sp, err := tx.Begin(ctx) // a savepoint
+	if err != nil {
+		return 0, false, err
+	}
+	tag, err := sp.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(b.copy()),
+		`COPY `+b.spec.table()+` (`+strings.Join(b.columns, ", ")+`) FROM STDIN`)
+	if isUniqueViolation(err) {
+		if rerr := sp.Rollback(ctx); rerr != nil {
+			return 0, false, rerr
+		}
+		return 0, false, nil
+	}
+	if err != nil {
+		_ = sp.Rollback(ctx)
+		return 0, false, err
+	}
+	if err := sp.Commit(ctx); err != nil { // releases the savepoint
+		return 0, false, err
+	}
+	return tag.RowsAffected(), true, nil
+}
+
+// copyCareful COPYs the batch into a temporary table, then inserts the rows whose pending
+// key is not pending yet. The table lives as long as the session and is emptied after each
+// batch; it has every column a batch of the queue may give.
+func (b batch) copyCareful(ctx context.Context, tx pgx.Tx) (int64, error) {
+	staging := pgx.Identifier{"agentd_new_" + b.spec.Table}.Sanitize()
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS `+staging+` (`+b.staging+`) ON COMMIT DELETE ROWS`); err != nil {
+		return 0, fmt.Errorf("create the staging table: %w", err)
+	}
+	list := strings.Join(b.columns, ", ")
+	if _, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(b.copy()), `COPY `+staging+` (`+list+`) FROM STDIN`); err != nil {
+		return 0, err
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO `+b.spec.table()+` (`+list+`) SELECT `+list+` FROM `+staging+` ON CONFLICT DO NOTHING`)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, `TRUNCATE `+staging); err != nil { // a second batch in this transaction starts empty
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+// appendCopyField appends s escaped for COPY's text format: backslash, tab, newline and
+// carriage return are the characters it gives a meaning to.
+func appendCopyField(buf []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			buf = append(buf, '\\', '\\')
+		case '\t':
+			buf = append(buf, '\\', 't')
+		case '\n':
+			buf = append(buf, '\\', 'n')
+		case '\r':
+			buf = append(buf, '\\', 'r')
+		default:
+			buf = append(buf, c)
+		}
+	}
+	return buf
+}
+
+func appendCopyBool(buf []byte, v bool) []byte {
+	if v {
+		return append(buf, '\t', 't')
+	}
+	return append(buf, '\t', 'f')
+}
