@@ -48,6 +48,7 @@ func commands() []*command {
 	cmds = append(cmds, statusCommands()...)
 	cmds = append(cmds, transferCommands()...)
 	cmds = append(cmds, rollcallCommands()...)
+	cmds = append(cmds, previewsCommands()...)
 	cmds = append(cmds, storageCommands()...)
 	cmds = append(cmds, configCommands()...)
 	sort.SliceStable(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })

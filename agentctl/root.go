@@ -24,10 +24,11 @@ import (
 
 // groups are the summaries of command groups (the first word of several commands).
 var groups = map[string]string{
-	"db":      "create, migrate and inspect the archive database",
-	"enqueue": "fill a work queue",
-	"queue":   "inspect and repair the work queues",
-	"storage": "the md mirrors and LVM under the database",
+	"db":       "create, migrate and inspect the archive database",
+	"enqueue":  "fill a work queue",
+	"previews": "make the FITS files' preview images again",
+	"queue":    "inspect and repair the work queues",
+	"storage":  "the md mirrors and LVM under the database",
 }
 
 const exitCodes = `Exit codes: 0 ok, 1 failed, 2 usage, 3 cannot connect or read the source, 4 wrong database

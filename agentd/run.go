@@ -23,6 +23,7 @@ import (
 	"github.com/fitsarchive/agentd/internal/hostexec"
 	"github.com/fitsarchive/agentd/internal/ingest"
 	"github.com/fitsarchive/agentd/internal/lockfile"
+	"github.com/fitsarchive/agentd/internal/preview"
 	"github.com/fitsarchive/agentd/internal/schema"
 	"github.com/fitsarchive/agentd/internal/state"
 	"github.com/fitsarchive/agentd/internal/storagewatch"
@@ -56,7 +57,7 @@ type options struct {
 	storageMode                                                                      string
 	queues                                                                           queueFlag
 	workers                                                                          int
-	empty, fastRebuild                                                               bool
+	empty, fastRebuild, makePreviews                                                 bool
 	grace, lease, foreignLease, progressEvery                                        time.Duration
 }
 
@@ -74,6 +75,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.IntVar(&o.workers, "workers", 0, "workers for each --queue given without a count (default 1)")
 	fs.BoolVar(&o.empty, "empty", false, "exit 0 once nothing is pending and no live lease remains")
 	fs.BoolVar(&o.fastRebuild, "fast-rebuild", false, "skip work that only matters in normal operation (rebuilds)")
+	fs.BoolVar(&o.makePreviews, "make-previews", false, "make each FITS file's preview while ingesting it, instead of queueing it (archive) or not making it (summit)")
 	fs.StringVar(&o.lockDir, "lock-dir", "", "directory of the worker lock files: private to the agent's user (default /run/agentd/locks)")
 	fs.StringVar(&o.statePath, "state", "", "bbolt state file (default /var/lib/agentd/<name>.db)")
 	fs.StringVar(&o.socket, "socket", "", "status socket (default /run/agentd/<name>.sock)")
@@ -154,6 +156,9 @@ func resolve(o options, set map[string]bool, getenv func(string) string) (config
 	if set["fast-rebuild"] {
 		cfg.Agentd.FastRebuild = o.fastRebuild
 	}
+	if set["make-previews"] {
+		cfg.Agentd.MakePreviews = o.makePreviews
+	}
 	if set["grace"] {
 		cfg.Agentd.Grace.Duration = o.grace
 	}
@@ -188,13 +193,31 @@ func resolve(o options, set map[string]bool, getenv func(string) string) (config
 	specs := queue.Specs()
 	for name := range cfg.Agentd.Queues {
 		if _, ok := specs[name]; !ok {
-			return cfg, fmt.Errorf("%w %q: known queues are ingest and calcache", queue.ErrUnknownQueue, name)
+			return cfg, fmt.Errorf("%w %q: known queues are ingest, preview and calcache", queue.ErrUnknownQueue, name)
 		}
 		if name == "calcache" {
-			return cfg, fmt.Errorf("queue calcache: its workers are not part of this release yet; serve ingest")
+			return cfg, fmt.Errorf("queue calcache: its workers are not part of this release yet; serve ingest or preview")
 		}
 	}
 	return cfg, cfg.Validate()
+}
+
+// previewStore opens the storage root and the previews directory (created when missing).
+func previewStore(cfg config.Config) (*preview.Store, func(), error) {
+	dir := cfg.PreviewsPath()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, nil, cli.WithCode(cli.ExitConnect, fmt.Errorf("previews directory %s: %w; create it or fix previews_dir", dir, err))
+	}
+	storage, err := os.OpenRoot(cfg.StorageRoot)
+	if err != nil {
+		return nil, nil, cli.WithCode(cli.ExitConnect, fmt.Errorf("storage root %s: %w; mount it or fix --storage-root", cfg.StorageRoot, err))
+	}
+	previews, err := os.OpenRoot(dir)
+	if err != nil {
+		storage.Close()
+		return nil, nil, cli.WithCode(cli.ExitConnect, fmt.Errorf("previews directory %s: %w; create it or fix previews_dir", dir, err))
+	}
+	return &preview.Store{Storage: storage, Previews: previews}, func() { storage.Close(); previews.Close() }, nil
 }
 
 // serve runs the daemon with resolved settings until ctx ends (or the queues are empty).
@@ -288,18 +311,37 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 	for _, name := range names {
 		spec := queue.Specs()[name]
 		w := queue.Workers{Spec: spec, Count: a.Queues[name].Workers}
+		if cfg.StorageRoot == "" {
+			return cli.WithCode(cli.ExitUsage, fmt.Errorf("the %s queue needs a storage root: --storage-root or storage_root in the config", name))
+		}
+		if fi, err := os.Stat(cfg.StorageRoot); err != nil || !fi.IsDir() {
+			return cli.WithCode(cli.ExitConnect, fmt.Errorf("storage root %s is not a readable directory; mount it or fix --storage-root", cfg.StorageRoot))
+		}
 		switch name {
+		case "preview":
+			store, closeStore, err := previewStore(cfg)
+			if err != nil {
+				return err
+			}
+			defer closeStore()
+			w.Handler = (&preview.Worker{DB: db, Store: store, Logger: logger}).Handle
 		case "ingest":
-			if cfg.StorageRoot == "" {
-				return cli.WithCode(cli.ExitUsage, errors.New("the ingest queue needs a storage root: --storage-root or storage_root in the config"))
-			}
-			if fi, err := os.Stat(cfg.StorageRoot); err != nil || !fi.IsDir() {
-				return cli.WithCode(cli.ExitConnect, fmt.Errorf("storage root %s is not a readable directory; mount it or fix --storage-root", cfg.StorageRoot))
-			}
-			ing, err := ingest.New(ingest.Config{
+			icfg := ingest.Config{
 				DB: db, Root: cfg.StorageRoot,
 				Archive: cfg.Role == config.RoleArchive, FastRebuild: a.FastRebuild, Logger: logger,
-			})
+			}
+			switch {
+			case a.MakePreviews:
+				store, closeStore, err := previewStore(cfg)
+				if err != nil {
+					return err
+				}
+				defer closeStore()
+				icfg.Previews, icfg.PreviewStore = ingest.PreviewsInline, store
+			case cfg.Role == config.RoleArchive:
+				icfg.Previews = ingest.PreviewsQueued
+			}
+			ing, err := ingest.New(icfg)
 			if err != nil {
 				return cli.WithCode(cli.ExitConnect, fmt.Errorf("storage root %s: %w; mount it or fix --storage-root", cfg.StorageRoot, err))
 			}

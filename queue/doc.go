@@ -40,6 +40,15 @@
 // pool sweeps them (ReleaseOwned with the held tokens, under the claim lock so that no
 // claim of its own is in flight), and keeps sweeping on the heartbeat for a lease.
 //
+// # An item's life, all here
+//
+// The queue owns its tables: producers add items with an Inserter (IngestItem,
+// CalcacheItem: no producer names a queue column), in their own transactions, COPY-fast
+// and idempotent on the pending key; the pool claims, leases and heartbeats them; a
+// handler ends its item with a verdict, or completes it itself in its own transaction with
+// Item.CompleteTx (verdict CompletedTx); the pool settles the other verdicts (Complete,
+// DeferFor, failures, releases) and records each ending in the Journal (Ended).
+//
 // # Caveats
 //
 //   - A claim marks a row in progress with a fresh claim token, the holder and a lease whose
@@ -50,10 +59,11 @@
 //   - Completion is fenced: the delete names the claim token, and when it removes nothing
 //     the lease was lost and the caller's transaction must roll back.
 //   - Failures are recorded and not retried; an operator re-arms them (Retry).
-//   - New items are announced by one NOTIFY per enqueue batch; polling stays authoritative.
-//   - Rows carry no id the queue relies on. A pending row is named by its Spec.PendingKey (a
-//     unique index, which for the ingest queue also gives the claim order, so a pending row
-//     costs one index entry: filling the queue for a rebuild is as cheap as it can be); the
-//     claim updates the rows it locked by ctid; a claimed or failed row is named by its claim
-//     token, which a failed row keeps until it is re-armed.
+//   - New items are announced by one NOTIFY per Inserter batch (none from a Quiet one);
+//     polling stays authoritative.
+//   - The queue relies on no row id (FitsStorage's serial id is there for FitsStorage). A
+//     pending row is named by its Spec.PendingKey (FitsStorage's unique constraint over
+//     (…, inprogress, fail_dt) keeps one pending row per key); the claim reads its own index
+//     on Spec.Order and updates the rows it locked by ctid; a claimed or failed row is named
+//     by its claim token, which a failed row keeps until it is re-armed.
 package queue

@@ -29,9 +29,16 @@ type CalcacheItem struct {
 	Filename string // its file name, for humans and the sortkey
 }
 
-// NewItem is an item to add to a queue: an IngestItem or a CalcacheItem.
+// PreviewItem is a FITS diskfile whose preview is to be made.
+type PreviewItem struct {
+	DiskfileID int64  // diskfile.id
+	Filename   string // its file name, for humans and the sortkey
+	Force      bool   // make it even when the preview exists
+}
+
+// NewItem is an item to add to a queue: an IngestItem, a CalcacheItem or a PreviewItem.
 type NewItem interface {
-	IngestItem | CalcacheItem
+	IngestItem | CalcacheItem | PreviewItem
 }
 
 // smallBatch is the most items InsertTx adds with one INSERT … VALUES; more go by COPY.
@@ -105,8 +112,10 @@ func encode[T NewItem](items []T) batch {
 		return encodeIngest(v)
 	case []CalcacheItem:
 		return encodeCalcache(v)
+	case []PreviewItem:
+		return encodePreview(v)
 	}
-	panic("unreachable: NewItem is IngestItem or CalcacheItem")
+	panic("unreachable: NewItem is IngestItem, CalcacheItem or PreviewItem")
 }
 
 // encodeIngest writes the columns every row needs, plus force, force_md5 and after only
@@ -191,6 +200,33 @@ func encodeCalcache(items []CalcacheItem) batch {
 			buf = appendCopyField(buf, it.Filename)
 			buf = append(buf, '\t')
 			buf = appendCopyField(buf, filenames.SortKey(it.Filename))
+			buf = append(buf, '\n')
+		}
+		return buf
+	}
+	return b
+}
+
+func encodePreview(items []PreviewItem) batch {
+	b := batch{spec: Preview(), columns: []string{"diskfile_id", "filename", "sortkey", "force"},
+		types: []string{"integer", "text", "text", "boolean"}, staging: "diskfile_id integer, filename text, sortkey text, force boolean",
+		rows: len(items)}
+	b.args = func() []any {
+		args := make([]any, 0, len(items)*4)
+		for _, it := range items {
+			args = append(args, it.DiskfileID, it.Filename, filenames.SortKey(it.Filename), it.Force)
+		}
+		return args
+	}
+	b.copy = func() []byte {
+		buf := make([]byte, 0, len(items)*60)
+		for _, it := range items {
+			buf = strconv.AppendInt(buf, it.DiskfileID, 10)
+			buf = append(buf, '\t')
+			buf = appendCopyField(buf, it.Filename)
+			buf = append(buf, '\t')
+			buf = appendCopyField(buf, filenames.SortKey(it.Filename))
+			buf = appendCopyBool(buf, it.Force)
 			buf = append(buf, '\n')
 		}
 		return buf

@@ -58,9 +58,23 @@ func Calcache() Spec {
 	}
 }
 
+// Preview is the preview queue: make the JPEG of one FITS diskfile. FitsStorage's unique
+// constraint on diskfile_id keeps one row per diskfile, failed or not.
+func Preview() Spec {
+	return Spec{
+		Name:       "preview",
+		Table:      "previewqueue",
+		RunKey:     func(a string) string { return a + ".diskfile_id" },
+		PendingKey: []string{"diskfile_id"},
+		Order:      []string{"sortkey", "diskfile_id"},
+		Payload:    []string{"diskfile_id", "filename", "force"},
+		Label:      "filename",
+	}
+}
+
 // Specs lists the queues by name.
 func Specs() map[string]Spec {
-	return map[string]Spec{"ingest": Ingest(), "calcache": Calcache()}
+	return map[string]Spec{"ingest": Ingest(), "calcache": Calcache(), "preview": Preview()}
 }
 
 // Channel is the LISTEN/NOTIFY channel that announces new items of the queue.

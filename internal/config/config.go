@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -34,9 +35,12 @@ const (
 
 // Config is the whole configuration of both binaries.
 type Config struct {
-	Role        string   `toml:"role"`
-	DatabaseURL string   `toml:"database_url"`
-	StorageRoot string   `toml:"storage_root"`
+	Role        string `toml:"role"`
+	DatabaseURL string `toml:"database_url"`
+	StorageRoot string `toml:"storage_root"`
+	// PreviewsDir is where previews are written (default <storage_root>/previews): on the
+	// shared storage every host reads, never a spot host's own disk.
+	PreviewsDir string   `toml:"previews_dir"`
 	Agentd      Agentd   `toml:"agentd"`
 	Rollcall    Rollcall `toml:"rollcall"`
 	Storage     Storage  `toml:"storage"`
@@ -87,14 +91,15 @@ type Rollcall struct {
 
 // Agentd holds the daemon's settings.
 type Agentd struct {
-	Name        string   `toml:"name"`
-	LockDir     string   `toml:"lock_dir"`
-	State       string   `toml:"state"`
-	Socket      string   `toml:"socket"`
-	Empty       bool     `toml:"empty"`
-	FastRebuild bool     `toml:"fast_rebuild"`
-	Grace       Duration `toml:"grace"`
-	Lease       Duration `toml:"lease"`
+	Name         string   `toml:"name"`
+	LockDir      string   `toml:"lock_dir"`
+	State        string   `toml:"state"`
+	Socket       string   `toml:"socket"`
+	Empty        bool     `toml:"empty"`
+	FastRebuild  bool     `toml:"fast_rebuild"`
+	MakePreviews bool     `toml:"make_previews"` // make previews while ingesting (else queued on the archive)
+	Grace        Duration `toml:"grace"`
+	Lease        Duration `toml:"lease"`
 	// ForeignLease is how long a row FitsStorage's own worker set in progress (it takes no
 	// lease) counts as worked on before agentd treats it as abandoned.
 	ForeignLease Duration               `toml:"foreign_lease"`
@@ -205,6 +210,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	set(&c.DatabaseURL, "DATABASE_URL")
 	set(&c.Role, "AGENTD_ROLE")
 	set(&c.StorageRoot, "AGENTD_STORAGE_ROOT")
+	set(&c.PreviewsDir, "AGENTD_PREVIEWS_DIR")
 	set(&c.Agentd.Name, "AGENTD_NAME")
 	set(&c.Agentd.LockDir, "AGENTD_LOCK_DIR")
 	set(&c.Agentd.State, "AGENTD_STATE")
@@ -270,6 +276,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("[storage] max_parallel must be at least 1")
 	}
 	return nil
+}
+
+// PreviewsPath is the previews directory: configured, else <storage_root>/previews.
+func (c Config) PreviewsPath() string {
+	if c.PreviewsDir != "" {
+		return c.PreviewsDir
+	}
+	return filepath.Join(c.StorageRoot, "previews")
 }
 
 // StatePath is the bbolt state file: configured, else /var/lib/agentd/<name>.db.

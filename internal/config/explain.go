@@ -30,6 +30,7 @@ var settingDefs = []settingDef{
 	{"role", "AGENTD_ROLE", func(c Config) string { return c.Role }},
 	{"database_url", "DATABASE_URL", func(c Config) string { return describeURL(c.DatabaseURL) }},
 	{"storage_root", "AGENTD_STORAGE_ROOT", func(c Config) string { return c.StorageRoot }},
+	{"previews_dir", "AGENTD_PREVIEWS_DIR", func(c Config) string { return c.PreviewsPath() }},
 	{"agentd.name", "AGENTD_NAME", func(c Config) string { return c.Agentd.Name }},
 	{"agentd.lock_dir", "AGENTD_LOCK_DIR", func(c Config) string { return c.Agentd.LockDir }},
 	{"agentd.state", "AGENTD_STATE", func(c Config) string { return c.Agentd.StatePath() }},

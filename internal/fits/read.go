@@ -12,7 +12,13 @@ import (
 // Read reads every HDU of a FITS file from r: it parses the headers and skips the data units
 // by reading them, never holding one in memory, and reads r to its end. On error it returns
 // the HDUs whose headers were read completely so far, with the error.
-func Read(r io.Reader) ([]HDU, error) {
+func Read(r io.Reader) ([]HDU, error) { return Visit(r, nil) }
+
+// Visit is Read that also hands each non-empty data unit, as it streams past, to data: a
+// reader of at most the HDU's DataSize bytes, in file order. Whatever data leaves unread is
+// skipped. An error from data stops the read and is returned as it is (the rest of the
+// input unread); a data unit cut short reads as io.ErrUnexpectedEOF or io.EOF there.
+func Visit(r io.Reader, data func(hdu HDU, body io.Reader) error) ([]HDU, error) {
 	rd := &reader{r: r}
 	n, err := rd.block()
 	switch {
@@ -39,7 +45,17 @@ func Read(r io.Reader) ([]HDU, error) {
 			hdus[i].DataSize = -1
 			return hdus, rd.drain(fmt.Errorf("%w: HDU %d at byte %d: %v", ErrMalformed, i, start, err))
 		}
-		if err := rd.skip(i, size); err != nil {
+		var consumed int64
+		if data != nil && size > 0 {
+			body := &io.LimitedReader{R: rd.r, N: size}
+			err := data(hdus[i], body)
+			consumed = size - body.N
+			rd.off += consumed
+			if err != nil {
+				return hdus, err
+			}
+		}
+		if err := rd.skip(i, size, consumed); err != nil {
 			return hdus, err
 		}
 		n, err := rd.block()
@@ -101,12 +117,13 @@ func (rd *reader) header(i int) (Header, error) {
 	}
 }
 
-// skip reads past the data unit of HDU i and its padding.
-func (rd *reader) skip(i int, size int64) error {
+// skip reads past the data unit of HDU i and its padding, of which consumed bytes were read.
+func (rd *reader) skip(i int, size, consumed int64) error {
 	padded := size + (BlockSize-size%BlockSize)%BlockSize
-	start := rd.off
-	n, err := io.CopyN(io.Discard, rd.r, padded)
+	start := rd.off - consumed
+	n, err := io.CopyN(io.Discard, rd.r, padded-consumed)
 	rd.off += n
+	n += consumed
 	switch {
 	case err == nil:
 		return nil

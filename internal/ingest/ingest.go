@@ -43,6 +43,7 @@ import (
 	"github.com/fitsarchive/agentd/internal/filenames"
 	"github.com/fitsarchive/agentd/internal/fits"
 	"github.com/fitsarchive/agentd/internal/header"
+	"github.com/fitsarchive/agentd/internal/preview"
 	"github.com/fitsarchive/agentd/queue"
 )
 
@@ -63,18 +64,32 @@ const (
 	MinExpansionCap = 256 << 20
 )
 
+// PreviewMode says what ingest does about a FITS file's preview.
+type PreviewMode int
+
+// Preview modes.
+const (
+	PreviewsNone   PreviewMode = iota // none (a summit)
+	PreviewsQueued                    // a preview queue item, in the ingest's transaction (the archive)
+	PreviewsInline                    // made from the same read of the file, before the ingest commits (--make-previews)
+)
+
 // DefaultDeferWindow is how recently modified a file may be before it is deferred.
 const DefaultDeferWindow = 5 * time.Second
 
 // Config configures an Ingester.
 type Config struct {
-	DB          *pgxpool.Pool
-	Root        string // storage root
-	Archive     bool   // archive role: queue calcache work for new headers
-	FastRebuild bool   // the database is being rebuilt: skip the unchanged test
-	DeferWindow time.Duration
-	Now         func() time.Time
-	Logger      *slog.Logger
+	DB      *pgxpool.Pool
+	Root    string // storage root
+	Archive bool   // archive role: queue calcache work for new headers
+	// Previews: PreviewsNone, PreviewsQueued (a preview queue item per FITS file) or
+	// PreviewsInline (made while the file is read, written to PreviewStore).
+	Previews     PreviewMode
+	PreviewStore *preview.Store
+	FastRebuild  bool // the database is being rebuilt: skip the unchanged test
+	DeferWindow  time.Duration
+	Now          func() time.Time
+	Logger       *slog.Logger
 }
 
 // Ingester ingests files; safe for concurrent use by many workers.
@@ -82,6 +97,7 @@ type Ingester struct {
 	cfg      Config
 	root     *os.Root                            // every file is opened through it: no "..", no symlink out of the root
 	calcache *queue.Inserter[queue.CalcacheItem] // the calcache work of new headers (archive role)
+	previews *queue.Inserter[queue.PreviewItem]  // the preview work of new FITS diskfiles (PreviewsQueued)
 }
 
 // New returns an Ingester over the storage root cfg.Root, which it opens.
@@ -99,7 +115,12 @@ func New(cfg Config) (*Ingester, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open storage root: %w", err)
 	}
-	return &Ingester{cfg: cfg, root: root, calcache: &queue.Inserter[queue.CalcacheItem]{Quiet: true}}, nil
+	if cfg.Previews == PreviewsInline && cfg.PreviewStore == nil {
+		root.Close()
+		return nil, errors.New("inline previews need a preview store")
+	}
+	return &Ingester{cfg: cfg, root: root, calcache: &queue.Inserter[queue.CalcacheItem]{Quiet: true},
+		previews: &queue.Inserter[queue.PreviewItem]{Quiet: true}}, nil
 }
 
 // Close lets go of the storage root.
@@ -179,8 +200,22 @@ func (g *Ingester) Handle(ctx context.Context, it queue.Item) (queue.Result, err
 		}
 	}
 
-	scan, err := ScanReader(ctx, f, full, filenames.Compressed(name), strings.Contains(name, ".fits"),
-		max(MinExpansionCap, MaxRatio*fi.Size()))
+	isFITSName := strings.Contains(name, ".fits")
+	// An inline preview is built from the same read; its own errors never spoil the scan.
+	var pb *preview.Builder
+	var previewErr error
+	var visit func(fits.HDU, io.Reader) error
+	if g.cfg.Previews == PreviewsInline && isFITSName {
+		pb = preview.NewBuilder(g.cfg.PreviewStore.Options)
+		visit = func(h fits.HDU, body io.Reader) error {
+			if previewErr == nil {
+				previewErr = pb.Visit(h, body)
+			}
+			return nil
+		}
+	}
+	scan, err := ScanReader(ctx, f, full, filenames.Compressed(name), isFITSName,
+		max(MinExpansionCap, MaxRatio*fi.Size()), visit)
 	if err != nil {
 		if ctx.Err() != nil {
 			return queue.Result{}, err // stopping: the item is released
@@ -193,14 +228,42 @@ func (g *Ingester) Handle(ctx context.Context, it queue.Item) (queue.Result, err
 	if scan.FITSError != nil {
 		g.cfg.Logger.Warn("not valid FITS; recorded without a header", "file", full, "err", scan.FITSError)
 	}
-	if err := g.record(ctx, it, fileName, name, dir, lastmod, scan); err != nil {
+	previewName := ""
+	if pb != nil && scan.IsFITS {
+		previewName = g.writePreview(full, dir, name, pb, previewErr)
+	}
+	if err := g.record(ctx, it, fileName, name, dir, lastmod, scan, previewName); err != nil {
 		return queue.Result{}, err
 	}
 	return queue.CompletedTx, nil
 }
 
+// writePreview writes the inline preview of a FITS file and returns its name, or "" when
+// there is none: a file with nothing to show, or a preview that failed (logged; the ingest
+// goes on, as FitsStorage's does).
+func (g *Ingester) writePreview(full, dir, name string, pb *preview.Builder, built error) string {
+	if built != nil {
+		g.cfg.Logger.Warn("no preview: its image cannot be read", "file", full, "err", built)
+		return ""
+	}
+	previewName := preview.Name(dir, name)
+	res, err := g.cfg.PreviewStore.Put(previewName, pb)
+	switch {
+	case errors.Is(err, preview.ErrNoImage):
+		g.cfg.Logger.Info("no preview: nothing to show", "file", full, "why", err.Error())
+		return ""
+	case err != nil:
+		g.cfg.Logger.Warn("no preview", "file", full, "err", err)
+		return ""
+	}
+	if len(res.Skipped) > 0 {
+		g.cfg.Logger.Info("preview made without some images", "file", full, "skipped", strings.Join(res.Skipped, "; "))
+	}
+	return previewName
+}
+
 // record writes everything about the file and deletes the queue row, in one transaction.
-func (g *Ingester) record(ctx context.Context, it queue.Item, fileName, name, dir string, lastmod time.Time, s Scan) error {
+func (g *Ingester) record(ctx context.Context, it queue.Item, fileName, name, dir string, lastmod time.Time, s Scan, previewName string) error {
 	tx, err := g.cfg.DB.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin ingest of %s: %w", name, err)
@@ -234,6 +297,16 @@ func (g *Ingester) record(ctx context.Context, it queue.Item, fileName, name, di
 		fileID, name, dir, s.FileSize, s.FileMD5, s.DataSize, s.DataMD5, filenames.Compressed(name), lastmod, s.IsFITS).Scan(&diskfileID)
 	if err != nil {
 		return fmt.Errorf("insert diskfile of %s: %w", name, err)
+	}
+	switch {
+	case previewName != "":
+		if err := preview.Record(ctx, tx, diskfileID, previewName); err != nil {
+			return err
+		}
+	case s.IsFITS && g.cfg.Previews == PreviewsQueued:
+		if _, err := g.previews.InsertTx(ctx, tx, []queue.PreviewItem{{DiskfileID: diskfileID, Filename: name}}); err != nil {
+			return fmt.Errorf("queue the preview of %s: %w", name, err)
+		}
 	}
 	if s.IsFITS {
 		row, warnings := header.Conform(header.FromHDUs(s.HDUs))
@@ -358,13 +431,14 @@ func ScanFile(ctx context.Context, path string, compressed, parseFITS bool) (Sca
 		return Scan{}, fmt.Errorf("cannot read %s: %w", path, err)
 	}
 	defer f.Close()
-	return ScanReader(ctx, f, path, compressed, parseFITS, 0)
+	return ScanReader(ctx, f, path, compressed, parseFITS, 0, nil)
 }
 
 // ScanReader reads the file once: md5 and size of the stored bytes, of the decompressed data
 // for .bz2 (streamed, no temporary file), and the FITS headers when parseFITS is set. path
 // names it in errors. limit bounds the decompressed size (0: none): past it, ErrTooLarge.
-func ScanReader(ctx context.Context, f io.Reader, path string, compressed, parseFITS bool, limit int64) (Scan, error) {
+// visit, when not nil, is handed each data unit as it streams past (fits.Visit).
+func ScanReader(ctx context.Context, f io.Reader, path string, compressed, parseFITS bool, limit int64, visit func(fits.HDU, io.Reader) error) (Scan, error) {
 	var s Scan
 	fileHash := md5.New()
 	raw := &hashingReader{r: &ctxReader{ctx: ctx, r: f}, h: fileHash}
@@ -386,7 +460,7 @@ func ScanReader(ctx context.Context, f io.Reader, path string, compressed, parse
 		data = dataCount
 	}
 	if parseFITS {
-		hdus, ferr := fits.Read(data)
+		hdus, ferr := fits.Visit(data, visit)
 		s.HDUs = hdus
 		if ferr == nil || errors.Is(ferr, fits.ErrTrailingBytes) {
 			s.IsFITS = len(hdus) > 0

@@ -33,8 +33,20 @@ func FitsStorageShape() Shape {
 	return s
 }
 
-// AdoptSQL is what Adopt runs, for --dry-run.
-func AdoptSQL() string { return adoptSQL }
+// adoptedVersion is the schema adopt.sql brings a FitsStorage database to; the migrations
+// after it are applied as they are to a database of ours (they are written for both).
+const adoptedVersion = 4
+
+// AdoptSQL is what Adopt runs, for --dry-run: adopt.sql, then the later migrations.
+func AdoptSQL() string {
+	sql := adoptSQL
+	for _, m := range Migrations() {
+		if m.Version > adoptedVersion {
+			sql += fmt.Sprintf("\n-- migration %d (%s)\n%s", m.Version, m.Name, m.SQL)
+		}
+	}
+	return sql
+}
 
 // Adopt turns a database FitsStorage's own software created into one agentd serves: it
 // checks that the database has every FitsStorage table, column, type and constraint agentd
@@ -92,7 +104,14 @@ func Adopt(ctx context.Context, conn *pgx.Conn) error {
 		return fmt.Errorf("adopt: %w", err)
 	}
 	for _, m := range Migrations() {
-		if _, err := tx.Exec(ctx, `INSERT INTO `+VersionTable+` (version, name) VALUES ($1, $2)`, m.Version, "adopted: "+m.Name); err != nil {
+		name := "adopted: " + m.Name
+		if m.Version > adoptedVersion {
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return fmt.Errorf("adopt: migration %d (%s): %w; nothing was changed", m.Version, m.Name, err)
+			}
+			name = m.Name
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO `+VersionTable+` (version, name) VALUES ($1, $2)`, m.Version, name); err != nil {
 			return fmt.Errorf("adopt: %w", err)
 		}
 	}

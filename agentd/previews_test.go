@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"image/jpeg"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/fitsarchive/agentd/internal/preview"
+	"github.com/fitsarchive/agentd/internal/sample"
+)
+
+// checkPreviews holds every FITS file of m to one preview row naming a JPEG (of at most
+// 1024 px) in the previews directory, and nothing left in the preview queue.
+func (b testBundle) checkPreviews(t *testing.T, m sample.Manifest) {
+	t.Helper()
+	if n := b.count(t, `SELECT count(*) FROM previewqueue`); n != 0 {
+		t.Fatalf("%d preview queue rows left", n)
+	}
+	rows, err := b.db.Query(context.Background(), `SELECT d.path, d.filename, p.filename FROM preview p JOIN diskfile d ON d.id = p.diskfile_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	seen := map[string]bool{}
+	for rows.Next() {
+		var dir, name, jpg string
+		if err := rows.Scan(&dir, &name, &jpg); err != nil {
+			t.Fatal(err)
+		}
+		seen[filepath.Join(dir, name)] = true
+		if jpg != preview.Name(dir, name) {
+			t.Errorf("%s/%s: preview named %s, want %s", dir, name, jpg, preview.Name(dir, name))
+		}
+		f, err := os.Open(filepath.Join(b.root, "previews", jpg))
+		if err != nil {
+			t.Fatalf("preview row without its file: %v", err)
+		}
+		img, err := jpeg.Decode(f)
+		f.Close()
+		if err != nil || img.Bounds().Dx() == 0 || img.Bounds().Dx() > 1024 || img.Bounds().Dy() > 1024 {
+			t.Fatalf("%s: not a preview: %v %v", jpg, err, img.Bounds())
+		}
+	}
+	if len(seen) != len(m.FITS) {
+		t.Fatalf("%d previews, want one per FITS file (%d)", len(seen), len(m.FITS))
+	}
+	for _, rel := range m.FITS {
+		if !seen[rel] {
+			t.Errorf("no preview of %s", rel)
+		}
+	}
+}
+
+// On the archive, ingest queues a preview per FITS file in its own transaction and
+// agentd --queue preview makes them; with --make-previews ingest makes them itself from
+// the same read of each file, and queues none.
+func TestPreviewsQueuedThenMade(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	m, err := sample.Tree(b.root, sample.Options{Nights: 1, Infrared: true, Size: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.enqueue(t)
+	if code := b.start(t, "i", "--queue", "ingest:2", "--empty").wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("ingest exit %d", code)
+	}
+	if n := b.count(t, `SELECT count(*) FROM previewqueue`); n != len(m.FITS) {
+		t.Fatalf("%d preview items queued, want one per FITS file (%d)", n, len(m.FITS))
+	}
+	a := b.start(t, "p", "--queue", "preview:2", "--empty")
+	if code := a.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("preview exit %d:\n%s", code, a.stderr)
+	}
+	b.checkPreviews(t, m)
+}
+
+func TestMakePreviewsInline(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	m, err := sample.Tree(b.root, sample.Options{Nights: 1, Infrared: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.enqueue(t)
+	a := b.start(t, "i", "--queue", "ingest:2", "--empty", "--make-previews")
+	if code := a.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("ingest exit %d:\n%s", code, a.stderr)
+	}
+	b.checkPreviews(t, m)
+	if n := b.count(t, `SELECT count(*) FROM header`); n != len(m.FITS) {
+		t.Fatalf("%d headers, want %d: a preview spoiled the ingest", n, len(m.FITS))
+	}
+}
