@@ -95,3 +95,37 @@ func TestMakePreviewsInline(t *testing.T) {
 		t.Fatalf("%d headers, want %d: a preview spoiled the ingest", n, len(m.FITS))
 	}
 }
+
+// After ingest, agentd --queue calcache empties the calcache queue, and each science
+// spectrum of the sample (GMOS-N, B600 at 520 nm) gets the night's biases and arc.
+func TestCalcacheQueueServiced(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	if _, err := sample.Tree(b.root, sample.Options{Nights: 2}); err != nil {
+		t.Fatal(err)
+	}
+	b.enqueue(t)
+	if code := b.start(t, "i", "--queue", "ingest:2", "--empty").wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("ingest exit %d", code)
+	}
+	headers := b.count(t, `SELECT count(*) FROM header`)
+	if n := b.count(t, `SELECT count(*) FROM calcachequeue`); n != headers {
+		t.Fatalf("%d calcache items, want one per header (%d)", n, headers)
+	}
+	a := b.start(t, "c", "--queue", "calcache", "--empty")
+	if code := a.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("calcache exit %d:\n%s", code, a.stderr)
+	}
+	if n := b.count(t, `SELECT count(*) FROM calcachequeue`); n != 0 {
+		t.Fatalf("%d calcache items left", n)
+	}
+	spectra := b.count(t, `SELECT count(*) FROM header WHERE observation_type = 'OBJECT' AND spectroscopy`)
+	if n := b.count(t, `SELECT count(DISTINCT c.obs_hid) FROM calcache c JOIN header o ON o.id = c.obs_hid
+		WHERE o.spectroscopy AND o.observation_type = 'OBJECT' AND c.caltype = 'arc'`); n != spectra || spectra == 0 {
+		t.Fatalf("%d of %d science spectra have an arc", n, spectra)
+	}
+	if n := b.count(t, `SELECT min(k) FROM (SELECT count(*) k FROM calcache c JOIN header o ON o.id = c.obs_hid
+		WHERE o.spectroscopy AND o.observation_type = 'OBJECT' AND c.caltype = 'bias' GROUP BY c.obs_hid) x`); n != 4 {
+		t.Fatalf("a science spectrum has %d biases, want the 4 of the two nights", n)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/fitsarchive/agentd/internal/calcache"
 	"github.com/fitsarchive/agentd/internal/cli"
 	"github.com/fitsarchive/agentd/internal/config"
 	"github.com/fitsarchive/agentd/internal/hostexec"
@@ -37,12 +39,18 @@ agent, exit 0; with the database unreachable, log what is left claimed and exit 
 lock file <lock-dir>/<queue>-<name>-<i>.lock for its whole life; a held lock makes agentd
 refuse to start (exit 5). With no queue configured agentd makes no database connection.
 
+The queues: ingest (record a file, queue its calibration and, on the archive, preview work;
+--make-previews makes the preview while ingesting), preview (make a FITS file's preview under
+the previews directory) and calcache (recompute an observation's calibrations; one worker
+per CPU unless a count is given: the work is the database server's).
+
 With [storage] configured (or --storage), agentd also watches the md mirrors: a mirror left
 on its write-mostly EBS member gets a blank instance-store SSD added (observe-only: logged,
 not done). That needs no database, so it works while PostgreSQL is down.
 
 examples:
   agentd --queue ingest --workers 3 --name rebuild --empty
+  agentd --queue calcache --queue preview:2 --name archive
   agentd --config /etc/agentd/agentd.toml
   agentd --name storage --storage enabled`
 
@@ -71,7 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.StringVar(&o.storageRoot, "storage-root", "", "root of the file store")
 	fs.StringVar(&o.role, "role", "", "archive or summit (archive also queues calcache work)")
 	fs.StringVar(&o.name, "name", "", "names the locks, the state file, the socket and the logs (default agentd)")
-	fs.Var(&o.queues, "queue", "serve this queue: NAME or NAME:WORKERS (repeatable; ingest)")
+	fs.Var(&o.queues, "queue", "serve this queue: NAME or NAME:WORKERS (repeatable; ingest, preview, calcache)")
 	fs.IntVar(&o.workers, "workers", 0, "workers for each --queue given without a count (default 1)")
 	fs.BoolVar(&o.empty, "empty", false, "exit 0 once nothing is pending and no live lease remains")
 	fs.BoolVar(&o.fastRebuild, "fast-rebuild", false, "skip work that only matters in normal operation (rebuilds)")
@@ -176,8 +184,12 @@ func resolve(o options, set map[string]bool, getenv func(string) string) (config
 				return cfg, fmt.Errorf("--queue %s: %w", q, err)
 			}
 			for name, qc := range parsed {
-				if !strings.Contains(q, ":") && o.workers > 0 {
+				switch {
+				case !strings.Contains(q, ":") && o.workers > 0:
 					qc.Workers = o.workers
+				case !strings.Contains(q, ":") && name == "calcache":
+					// Its load is on the database server: one worker per CPU of this host.
+					qc.Workers = runtime.NumCPU()
 				}
 				cfg.Agentd.Queues[name] = qc
 			}
@@ -194,9 +206,6 @@ func resolve(o options, set map[string]bool, getenv func(string) string) (config
 	for name := range cfg.Agentd.Queues {
 		if _, ok := specs[name]; !ok {
 			return cfg, fmt.Errorf("%w %q: known queues are ingest, preview and calcache", queue.ErrUnknownQueue, name)
-		}
-		if name == "calcache" {
-			return cfg, fmt.Errorf("queue calcache: its workers are not part of this release yet; serve ingest or preview")
 		}
 	}
 	return cfg, cfg.Validate()
@@ -318,6 +327,8 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 			return cli.WithCode(cli.ExitConnect, fmt.Errorf("storage root %s is not a readable directory; mount it or fix --storage-root", cfg.StorageRoot))
 		}
 		switch name {
+		case "calcache":
+			w.Handler = (&calcache.Worker{DB: db}).Handle
 		case "preview":
 			store, closeStore, err := previewStore(cfg)
 			if err != nil {

@@ -5,7 +5,8 @@
 # builds agentctl and agentd into bin/, creates the database agentd_demo afresh with
 # `agentctl db init`, writes a sample storage tree (FITS, .fits.bz2, an obslog, a file that is
 # not FITS, names to skip; a NIRI, a GNIRS and an F2 frame), fills the ingest queue, runs agentd
-# until the queue is empty, builds FitsStorage's search indexes (agentctl db index), and prints
+# until the queue is empty, then the calcache and preview queues, builds FitsStorage's search
+# indexes (agentctl db index), and prints
 # what the database holds. Re-running starts over.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,10 @@ echo "== agentd --queue ingest --workers 3 --empty" >&2
 bin/agentd --queue ingest --workers 3 --name demo --empty --fast-rebuild \
 	--lock-dir "$work/locks" --state "$work/demo.db" --socket "$work/demo.sock" --log-level warn
 
+echo "== agentd --queue calcache --queue preview --empty (the calibration cache and the previews)" >&2
+bin/agentd --queue calcache --queue preview:2 --name demo --empty \
+	--lock-dir "$work/locks" --state "$work/demo.db" --socket "$work/demo.sock" --log-level warn
+
 echo "== agentctl db index (FitsStorage's search indexes, now the rebuild is done)" >&2
 bin/agentctl db index
 
@@ -52,7 +57,10 @@ psql -X -q -d "$db" -c "
   UNION ALL SELECT 'diskfile', count(*) FROM diskfile
   UNION ALL SELECT 'diskfile (not FITS)', count(*) FROM diskfile WHERE NOT isfits
   UNION ALL SELECT 'header', count(*) FROM header
+  UNION ALL SELECT 'calcache', count(*) FROM calcache
+  UNION ALL SELECT 'preview', count(*) FROM preview
   UNION ALL SELECT 'calcachequeue', count(*) FROM calcachequeue
+  UNION ALL SELECT 'previewqueue', count(*) FROM previewqueue
   UNION ALL SELECT 'ingestqueue', count(*) FROM ingestqueue"
 psql -X -q -d "$db" -c "
   SELECT h.instrument, h.observation_type AS obstype, count(*) AS frames, min(h.ut_datetime) AS first, max(h.ut_datetime) AS last

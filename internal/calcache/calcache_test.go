@@ -1,0 +1,212 @@
+package calcache
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/fitsarchive/agentd/internal/pgtest"
+)
+
+// frame is a GMOS-N header and its gmos row, as ingest would write them.
+type frame struct {
+	name, obstype, class, object, reduction, qa string
+	spect                                       bool
+	xbin, ybin                                  int
+	filter, disperser, mask                     string
+	cw                                          float64 // µm; 0: NULL
+	at                                          time.Duration
+}
+
+var t0 = time.Date(2020, 3, 1, 6, 0, 0, 0, time.UTC)
+
+// spectrum is a science long-slit spectrum; the others change what they need.
+func spectrum(name string) frame {
+	return frame{name: name, obstype: "OBJECT", class: "science", object: "NGC 1068", reduction: "RAW", qa: "Pass", spect: true,
+		xbin: 2, ybin: 2, filter: "open1-6&open2-8", disperser: "B600+_G5307", mask: "1.0arcsec", cw: 0.52}
+}
+
+func (f frame) with(change func(*frame)) frame { change(&f); return f }
+
+// insert writes the frames and returns their header ids by name.
+func insert(t *testing.T, db *pgxpool.Pool, frames ...frame) map[string]int64 {
+	t.Helper()
+	ctx := context.Background()
+	ids := map[string]int64{}
+	for i, f := range frames {
+		var cw any
+		if f.cw != 0 {
+			cw = f.cw
+		}
+		spectMode := "imaging"
+		if f.spect {
+			spectMode = "spectroscopy"
+		}
+		var id int64
+		err := db.QueryRow(ctx, `WITH fi AS (INSERT INTO file (name) VALUES ($1) RETURNING id),
+			df AS (INSERT INTO diskfile (file_id, filename, path, present, canonical, file_size, file_md5, data_size, data_md5,
+				compressed, lastmod, isfits, entrytime)
+				SELECT id, $1, '', true, true, 1, 'x', 1, 'x', false, now(), true, now() + $15 * interval '1 second' FROM fi RETURNING id),
+			h AS (INSERT INTO header (diskfile_id, instrument, telescope, observation_type, observation_class, object, reduction,
+				qa_state, spectroscopy, mode, central_wavelength, ut_datetime, ut_datetime_secs, detector_binning,
+				detector_roi_setting, engineering, processing)
+				SELECT df.id, 'GMOS-N', 'Gemini-North', $2::obstype, $3::obsclass, $4, $5::reduction_state, $6::qa_state, $7, $8::mode,
+					$9, $10::timestamp, extract(epoch FROM $10::timestamp - '2000-01-01')::bigint, $17,
+					'Full Frame', false, 'Raw' FROM df RETURNING id)
+			INSERT INTO gmos (header_id, disperser, filter_name, detector_x_bin, detector_y_bin, amp_read_area,
+				read_speed_setting, gain_setting, focal_plane_mask)
+			SELECT h.id, $13, $14, $11, $12, 'EEV1, EEV2', 'slow', 'low', $16 FROM h RETURNING header_id`,
+			f.name, f.obstype, f.class, f.object, f.reduction, f.qa, f.spect, spectMode, cw, t0.Add(f.at),
+			f.xbin, f.ybin, f.disperser, f.filter, i, f.mask, fmt.Sprintf("%dx%d", f.xbin, f.ybin)).Scan(&id)
+		if err != nil {
+			t.Fatalf("insert %s: %v", f.name, err)
+		}
+		ids[f.name] = id
+	}
+	return ids
+}
+
+// cache reads the calcache rows of the observation as "caltype: name name …" by rank.
+func cache(t *testing.T, db *pgxpool.Pool, obs int64) map[string]string {
+	t.Helper()
+	rows, err := db.Query(context.Background(), `SELECT c.caltype::text, f.name FROM calcache c
+		JOIN header h ON h.id = c.cal_hid JOIN diskfile d ON d.id = h.diskfile_id JOIN file f ON f.id = d.file_id
+		WHERE c.obs_hid = $1 ORDER BY c.caltype, c.rank`, obs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for rows.Next() {
+		var typ, name string
+		if err := rows.Scan(&typ, &name); err != nil {
+			t.Fatal(err)
+		}
+		out[typ] = strings.TrimSpace(out[typ] + " " + name)
+	}
+	return out
+}
+
+func recompute(t *testing.T, db *pgxpool.Pool, ids ...int64) {
+	t.Helper()
+	if err := pgx.BeginFunc(context.Background(), db, func(tx pgx.Tx) error {
+		_, err := Recompute(context.Background(), tx, ids)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The calibrations of a GMOS long-slit spectrum and an image, worked out by hand from
+// FitsStorage's rules (docs/calcache-rules.md §3.1).
+func TestGMOSCalibrationsByHand(t *testing.T) {
+	t.Parallel()
+	db := pgtest.Pool(t, pgtest.NewDB(t))
+	h := time.Hour
+	day := 24 * h
+	bias := func(name string, at time.Duration) frame {
+		return spectrum(name).with(func(f *frame) {
+			f.obstype, f.class, f.object, f.spect, f.disperser, f.mask, f.cw, f.at = "BIAS", "dayCal", "Bias", false, "MIRROR", "", 0, at
+		})
+	}
+	flat := func(name string, at time.Duration) frame {
+		return spectrum(name).with(func(f *frame) { f.obstype, f.class, f.object, f.at = "FLAT", "partnerCal", "GCALflat", at })
+	}
+	ids := insert(t, db,
+		spectrum("S"),
+		bias("B1", -day), bias("B2", -2*day),
+		bias("B3", -h).with(func(f *frame) { f.xbin, f.ybin = 1, 1 }), // another binning
+		bias("B4", -100*day), // outside 90 days
+		bias("B5", -3*h).with(func(f *frame) { f.qa = "Fail" }), // failed QA
+		bias("PB1", -10*day).with(func(f *frame) { f.reduction = "PROCESSED_BIAS" }),
+		flat("F1", h).with(func(f *frame) { f.cw = 0.5205 }),            // within 0.001 µm
+		flat("F2", 30*time.Minute).with(func(f *frame) { f.cw = 0.53 }), // not
+		flat("F3", -5*h),
+		flat("F4", 10*time.Minute).with(func(f *frame) { f.disperser = "R400+_G5305" }),
+		spectrum("A1").with(func(f *frame) { f.obstype, f.class, f.object, f.at = "ARC", "dayCal", "CuAr", 2*day }),
+		spectrum("A2").with(func(f *frame) { f.obstype, f.class, f.object, f.at, f.xbin = "ARC", "dayCal", "CuAr", day, 1 }),
+		spectrum("I").with(func(f *frame) {
+			f.spect, f.disperser, f.mask, f.cw, f.filter, f.at = false, "MIRROR", "Imaging", 0, "g_G0301&open2-8", 3*day
+		}),
+		spectrum("TW1").with(func(f *frame) {
+			f.class, f.object, f.spect, f.disperser, f.mask, f.cw, f.filter, f.at = "dayCal", "Twilight", false, "MIRROR", "Imaging", 0, "g_G0301&open2-8", 2*day
+		}),
+		spectrum("TW2").with(func(f *frame) { // another filter
+			f.class, f.object, f.spect, f.disperser, f.mask, f.cw, f.filter, f.at = "dayCal", "Twilight", false, "MIRROR", "Imaging", 0, "r_G0303&open2-8", 2*day
+		}),
+	)
+	recompute(t, db, ids["S"], ids["I"], ids["B1"])
+	want := map[string]map[string]string{
+		"S": {"bias": "B1 B2", "processed_bias": "PB1", "flat": "F1 F3", "arc": "A1"},
+		// The image's biases: B1, B2 and B4 are within 90 days of it (B4 is 97 days before: no).
+		"I":  {"bias": "B1 B2", "processed_bias": "PB1", "flat": "TW1"},
+		"B1": {}, // a bias needs no calibration
+	}
+	for obs, w := range want {
+		got := cache(t, db, ids[obs])
+		if fmt.Sprint(got) != fmt.Sprint(w) {
+			t.Errorf("%s: %v\nwant %v", obs, got, w)
+		}
+	}
+}
+
+// The same rules over a batch of observations (a bulk rebuild) give the rows the worker
+// gives one observation at a time, and recomputing replaces rows instead of adding any.
+func TestBatchEqualsOneAtATime(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.Pool(t, pgtest.NewDB(t))
+	var frames []frame
+	for n := 0; n < 40; n++ {
+		at := time.Duration(n) * 7 * time.Hour
+		f := spectrum(fmt.Sprintf("X%02d", n)).with(func(f *frame) { f.at = at })
+		switch n % 5 {
+		case 0:
+			f.obstype, f.class, f.object, f.spect, f.cw = "BIAS", "dayCal", "Bias", false, 0
+		case 1:
+			f.obstype, f.class = "FLAT", "partnerCal"
+		case 2:
+			f.obstype, f.class = "ARC", "dayCal"
+		case 3:
+			f.xbin = 1 + n%2
+		}
+		frames = append(frames, f)
+	}
+	ids := insert(t, db, frames...)
+	all := make([]int64, 0, len(ids))
+	for _, id := range ids {
+		all = append(all, id)
+	}
+	slices.Sort(all)
+	dump := func() string {
+		rows, err := db.Query(ctx, `SELECT obs_hid, caltype::text, rank, cal_hid FROM calcache ORDER BY 1, 2, 3`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for rows.Next() {
+			var o, c int64
+			var typ string
+			var rank int
+			rows.Scan(&o, &typ, &rank, &c)
+			fmt.Fprintf(&b, "%d %s %d %d\n", o, typ, rank, c)
+		}
+		return b.String()
+	}
+	for _, id := range all {
+		recompute(t, db, id)
+	}
+	one := dump()
+	if strings.Count(one, "\n") < 40 {
+		t.Fatalf("only %d rows: the data should give more", strings.Count(one, "\n"))
+	}
+	recompute(t, db, all...)
+	if batch := dump(); batch != one {
+		t.Fatalf("the batch differs from one at a time:\n%s\nvs\n%s", batch, one)
+	}
+}

@@ -1,0 +1,64 @@
+package calcache
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/fitsarchive/agentd/queue"
+)
+
+// lockSpace is the first key of the advisory locks that serialise the recomputation of one
+// observation (the second is its header id): a worker and a bulk batch, or two workers
+// after a rescue, never interleave their deletes and inserts.
+const lockSpace = 0x63616c63 // "calc"
+
+// Recompute replaces the calcache rows of the observations ids in tx: under a lock on each,
+// their rows are deleted and every applicable rule's ranked matches inserted. It returns the
+// rows inserted. An observation without instrument or time, or of qa_state Fail, keeps no
+// rows.
+func Recompute(ctx context.Context, tx pgx.Tx, ids []int64) (int64, error) {
+	ids = slices.Clone(ids)
+	slices.Sort(ids) // locks in one order: no deadlock between batches
+	ids = slices.Compact(ids)
+	b := &pgx.Batch{}
+	b.Queue(`SELECT count(pg_advisory_xact_lock($1, id::int4)) FROM unnest($2::bigint[]) id`, lockSpace, ids)
+	b.Queue(`DELETE FROM calcache WHERE obs_hid = ANY($1)`, ids)
+	var inserted int64
+	for _, set := range append(slices.Clone(Sets), Default) {
+		for _, r := range set.Rules {
+			b.Queue(statement(set, r), ids).Exec(func(tag pgconn.CommandTag) error {
+				inserted += tag.RowsAffected()
+				return nil
+			})
+		}
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return 0, fmt.Errorf("recompute the calibrations of %d observations: %w", len(ids), err)
+	}
+	return inserted, nil
+}
+
+// Worker services the calcache queue: one observation per item.
+type Worker struct {
+	DB *pgxpool.Pool
+}
+
+// Handle recomputes the item's observation and completes the item in one transaction (a
+// queue.Handler).
+func (w *Worker) Handle(ctx context.Context, it queue.Item) (queue.Result, error) {
+	err := pgx.BeginFunc(ctx, w.DB, func(tx pgx.Tx) error {
+		if _, err := Recompute(ctx, tx, []int64{it.Int("obs_hid")}); err != nil {
+			return err
+		}
+		return it.CompleteTx(ctx, tx)
+	})
+	if err != nil {
+		return queue.Result{}, err
+	}
+	return queue.CompletedTx, nil
+}

@@ -1,0 +1,120 @@
+package calcache
+
+import (
+	"fmt"
+	"strings"
+)
+
+// statement is the SQL of one rule of one set: with $1 an array of observation ids
+// (header.id), it inserts the ranked matches of every observation of the set that the rule
+// applies to. The observation is o (its instrument row oi), a candidate c (ci), its diskfile
+// d. Every name in it comes from the rules in this package: nothing from input.
+func statement(s Set, r Rule) string {
+	var where []string
+	where = append(where, "o.id = ANY($1)", "o.instrument IS NOT NULL", "o.ut_datetime IS NOT NULL",
+		"o.qa_state IS DISTINCT FROM 'Fail'")
+	if len(s.Instruments) > 0 {
+		where = append(where, "o.instrument IN ("+literals(s.Instruments)+")")
+	} else {
+		var others []string
+		for _, set := range Sets {
+			others = append(others, set.Instruments...)
+		}
+		where = append(where, "o.instrument NOT IN ("+literals(others)+")")
+	}
+	where = append(where, r.When.conditions()...)
+
+	cand := []string{"d.canonical", "c.qa_state <> 'Fail'", "c.id <> o.id",
+		"(o.engineering IS NOT FALSE OR c.engineering = false)",
+		"c.reduction = " + literal(r.Cand.Reduction)}
+	if s.Table == "" {
+		cand = append(cand, "c.instrument = o.instrument")
+	}
+	if r.Cand.ObsType != "" {
+		cand = append(cand, "c.observation_type = "+literal(r.Cand.ObsType))
+	}
+	if r.Cand.ObsClass != "" {
+		cand = append(cand, "c.observation_class = "+literal(r.Cand.ObsClass))
+	}
+	if r.Cand.Object != "" {
+		cand = append(cand, "c.object = "+literal(r.Cand.Object))
+	}
+	for _, col := range r.Exact {
+		cand = append(cand, col.of("c")+" IS NOT DISTINCT FROM "+col.of("o"))
+	}
+	for _, t := range r.Within {
+		ov, cv := t.Column.of("o"), t.Column.of("c")
+		tol := fmt.Sprintf("%g", t.Plus)
+		if t.Fraction > 0 {
+			tol = fmt.Sprintf("abs(%s) * %g", ov, t.Fraction)
+		}
+		cand = append(cand, fmt.Sprintf("(%s IS NULL OR (%s > %s - %s AND %s < %s + %s))", ov, cv, ov, tol, cv, ov, tol))
+	}
+	if r.Days > 0 {
+		cand = append(cand, fmt.Sprintf("c.ut_datetime > o.ut_datetime - interval '%d days' AND c.ut_datetime < o.ut_datetime + interval '%d days'", r.Days, r.Days))
+	}
+	for _, m := range r.Match {
+		cand = append(cand, "("+m+")")
+	}
+
+	from, candFrom := "header o", "header c JOIN diskfile d ON d.id = c.diskfile_id"
+	if s.Table != "" {
+		from += " LEFT JOIN " + s.Table + " oi ON oi.header_id = o.id"
+		candFrom += " JOIN " + s.Table + " ci ON ci.header_id = c.id"
+	}
+	return `INSERT INTO calcache (obs_hid, cal_hid, rank, caltype)
+SELECT o.id, m.id, m.ord - 1, ` + literal(r.CalType) + `::caltype
+FROM ` + from + `
+CROSS JOIN LATERAL unnest(ARRAY(
+	SELECT c.id FROM ` + candFrom + `
+	WHERE ` + strings.Join(cand, "\n\t  AND ") + `
+	ORDER BY abs(c.ut_datetime_secs - o.ut_datetime_secs), c.processing DESC, d.entrytime DESC, c.id DESC
+	LIMIT ` + fmt.Sprint(r.Keep) + `)) WITH ORDINALITY AS m(id, ord)
+WHERE ` + strings.Join(where, "\n  AND ")
+}
+
+// conditions are When's tests of the observation o, as SQL.
+func (w When) conditions() []string {
+	var out []string
+	if len(w.ObsTypes) > 0 {
+		out = append(out, "o.observation_type::text IN ("+literals(w.ObsTypes)+")")
+	}
+	if len(w.NotObsTypes) > 0 {
+		out = append(out, "(o.observation_type IS NULL OR o.observation_type::text NOT IN ("+literals(w.NotObsTypes)+"))")
+	}
+	if len(w.NotObsClasses) > 0 {
+		out = append(out, "(o.observation_class IS NULL OR o.observation_class::text NOT IN ("+literals(w.NotObsClasses)+"))")
+	}
+	if w.Spectroscopy != nil {
+		out = append(out, fmt.Sprintf("o.spectroscopy = %t", *w.Spectroscopy))
+	}
+	for _, v := range w.Equal {
+		out = append(out, v.Column.of("o")+"::text = "+literal(v.Value))
+	}
+	for _, v := range w.NotEqual {
+		out = append(out, v.Column.of("o")+"::text IS DISTINCT FROM "+literal(v.Value))
+	}
+	for _, c := range w.NotNull {
+		out = append(out, c.of("o")+" IS NOT NULL")
+	}
+	return out
+}
+
+// of names the column for the observation ("o") or the candidate ("c").
+func (c Column) of(who string) string {
+	if c.Instrument {
+		return who + "i." + c.Name
+	}
+	return who + "." + c.Name
+}
+
+// literal quotes a constant of the rules as an SQL string.
+func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func literals(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = literal(s)
+	}
+	return strings.Join(q, ", ")
+}

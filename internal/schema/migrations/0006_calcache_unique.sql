@@ -1,0 +1,4 @@
+-- One calibration per observation, type and rank: the calcache worker and a bulk rebuild
+-- replace an observation's rows under a lock on it, and this constraint makes a breach an
+-- error instead of a duplicate.
+ALTER TABLE calcache ADD CONSTRAINT calcache_obs_hid_caltype_rank_key UNIQUE (obs_hid, caltype, rank);
