@@ -31,6 +31,8 @@ from fits_storage.queues.queue.ingestqueue import IngestQueue
 from fits_storage.queues.queue.calcachequeue import CalCacheQueue
 from fits_storage.queues.orm.ingestqueueentry import IngestQueueEntry
 from fits_storage.queues.orm.calcachequeueentry import CalCacheQueueEntry
+from fits_storage.cal.orm.calcache import CalCache
+from fits_storage.cal.associate_calibrations import associate_cals_from_cache
 
 
 def plain(value):
@@ -95,6 +97,19 @@ def read(session, selections):
         instruments[name] = [dict(columns(row), filename=row.header.diskfile.filename)
                              for row in session.query(orm)]
 
+    # The calibration cache through FitsStorage's ORM (caltype read through its enum) and
+    # its own lookup from the cache (what its calibration pages and downloads use).
+    cached = {}
+    for row in session.query(CalCache):
+        obs = session.get(Header, row.obs_hid).diskfile.filename
+        cal = session.get(Header, row.cal_hid).diskfile.filename
+        cached.setdefault(obs, []).append({"caltype": row.caltype, "rank": row.rank, "cal": cal})
+    lookup = {}
+    for header in session.query(Header):
+        found = associate_cals_from_cache(session, [header])
+        if found:
+            lookup[header.diskfile.filename] = sorted(h.diskfile.filename for h in found)
+
     pending = {}
     for entry in session.query(IngestQueueEntry):
         pending[entry.filename] = {"failed": entry.failed, "inprogress": entry.inprogress,
@@ -107,6 +122,8 @@ def read(session, selections):
         "ingestqueue": queue_facts(session, IngestQueue(session, logger=DummyLogger()), IngestQueueEntry),
         "calcachequeue": queue_facts(session, CalCacheQueue(session, logger=DummyLogger()), CalCacheQueueEntry),
         "ingest_entries": pending,
+        "calcache": cached,
+        "calibrations": lookup,
     }
 
 
