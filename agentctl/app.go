@@ -49,6 +49,7 @@ func commands() []*command {
 	cmds = append(cmds, transferCommands()...)
 	cmds = append(cmds, rollcallCommands()...)
 	cmds = append(cmds, previewsCommands()...)
+	cmds = append(cmds, calcacheCommands()...)
 	cmds = append(cmds, storageCommands()...)
 	cmds = append(cmds, configCommands()...)
 	sort.SliceStable(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })

@@ -343,3 +343,18 @@ func appendCopyBool(buf []byte, v bool) []byte {
 	}
 	return append(buf, '\t', 'f')
 }
+
+// DropPendingTx deletes, in tx, the pending (not claimed, not failed) items of a queue
+// whose single integer pending key (calcache's obs_hid, preview's diskfile_id) is one of
+// keys: work a bulk job has just done. It returns how many it deleted.
+func DropPendingTx(ctx context.Context, tx pgx.Tx, spec Spec, keys []int64) (int64, error) {
+	if len(spec.PendingKey) != 1 {
+		return 0, fmt.Errorf("drop pending %s items: its pending key is not one column", spec.Name)
+	}
+	tag, err := tx.Exec(ctx, `DELETE FROM `+spec.table()+` WHERE `+ident(spec.PendingKey[0])+` = ANY($1)
+		AND NOT inprogress AND fail_dt = `+notFailed, keys)
+	if err != nil {
+		return 0, fmt.Errorf("drop pending %s items: %w", spec.Name, err)
+	}
+	return tag.RowsAffected(), nil
+}

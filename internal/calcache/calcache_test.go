@@ -209,4 +209,36 @@ func TestBatchEqualsOneAtATime(t *testing.T) {
 	if batch := dump(); batch != one {
 		t.Fatalf("the batch differs from one at a time:\n%s\nvs\n%s", batch, one)
 	}
+
+	// The bulk rebuild, in batches that split the data, from an empty cache and with every
+	// observation queued: the same rows, and the queue emptied.
+	if _, err := db.Exec(ctx, `TRUNCATE calcache;
+		INSERT INTO calcachequeue (obs_hid, filename, sortkey) SELECT id, 'x', 'x' FROM header`); err != nil {
+		t.Fatal(err)
+	}
+	var seen []Rebuilt
+	sum, err := Rebuild(ctx, db, RebuildOptions{Batch: 7, Progress: func(r Rebuilt) { seen = append(seen, r) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bulk := dump(); bulk != one {
+		t.Fatalf("the bulk rebuild differs from one at a time:\n%s\nvs\n%s", bulk, one)
+	}
+	if sum.Total != 40 || sum.Observations != 40 || sum.Dequeued != 40 || sum.Rows != int64(strings.Count(one, "\n")) || len(seen) != 1+6 {
+		t.Fatalf("summary %+v after %d progress calls; want 40 observations in 6 batches, 40 items dequeued, every row counted", sum, len(seen))
+	}
+	var runs int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM agentd_calcache_rebuild WHERE observations = 40`).Scan(&runs); err != nil || runs != 1 {
+		t.Fatalf("the rebuild was not recorded: %d, %v", runs, err)
+	}
+	// A slice of it: one instrument that has no frames here, then a date.
+	if sum, err := Rebuild(ctx, db, RebuildOptions{Instrument: "NIRI"}); err != nil || sum.Observations != 0 {
+		t.Fatalf("NIRI: %+v, %v; want nothing", sum, err)
+	}
+	if sum, err := Rebuild(ctx, db, RebuildOptions{Since: t0.Add(20 * 7 * time.Hour)}); err != nil || sum.Observations != 20 {
+		t.Fatalf("since: %+v, %v; want the 20 later observations", sum, err)
+	}
+	if again := dump(); again != one {
+		t.Fatal("a partial rebuild changed the rows")
+	}
 }

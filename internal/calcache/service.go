@@ -29,7 +29,7 @@ func Recompute(ctx context.Context, tx pgx.Tx, ids []int64) (int64, error) {
 	b.Queue(`SELECT count(pg_advisory_xact_lock($1, id::int4)) FROM unnest($2::bigint[]) id`, lockSpace, ids)
 	b.Queue(`DELETE FROM calcache WHERE obs_hid = ANY($1)`, ids)
 	var inserted int64
-	for _, set := range append(slices.Clone(Sets), Default) {
+	for _, set := range allSets() {
 		for _, r := range set.Rules {
 			b.Queue(statement(set, r), ids).Exec(func(tag pgconn.CommandTag) error {
 				inserted += tag.RowsAffected()

@@ -10,19 +10,7 @@ import (
 // applies to. The observation is o (its instrument row oi), a candidate c (ci), its diskfile
 // d. Every name in it comes from the rules in this package: nothing from input.
 func statement(s Set, r Rule) string {
-	var where []string
-	where = append(where, "o.id = ANY($1)", "o.instrument IS NOT NULL", "o.ut_datetime IS NOT NULL",
-		"o.qa_state IS DISTINCT FROM 'Fail'")
-	if len(s.Instruments) > 0 {
-		where = append(where, "o.instrument IN ("+literals(s.Instruments)+")")
-	} else {
-		var others []string
-		for _, set := range Sets {
-			others = append(others, set.Instruments...)
-		}
-		where = append(where, "o.instrument NOT IN ("+literals(others)+")")
-	}
-	where = append(where, r.When.conditions()...)
+	where := append([]string{"o.id = ANY($1)"}, applies(s, r)...)
 
 	cand := []string{"d.canonical", "c.qa_state <> 'Fail'", "c.id <> o.id",
 		"(o.engineering IS NOT FALSE OR c.engineering = false)",
@@ -57,9 +45,8 @@ func statement(s Set, r Rule) string {
 		cand = append(cand, "("+m+")")
 	}
 
-	from, candFrom := "header o", "header c JOIN diskfile d ON d.id = c.diskfile_id"
+	from, candFrom := observation(s), "header c JOIN diskfile d ON d.id = c.diskfile_id"
 	if s.Table != "" {
-		from += " LEFT JOIN " + s.Table + " oi ON oi.header_id = o.id"
 		candFrom += " JOIN " + s.Table + " ci ON ci.header_id = c.id"
 	}
 	return `INSERT INTO calcache (obs_hid, cal_hid, rank, caltype)
@@ -71,6 +58,30 @@ CROSS JOIN LATERAL unnest(ARRAY(
 	ORDER BY abs(c.ut_datetime_secs - o.ut_datetime_secs), c.processing DESC, d.entrytime DESC, c.id DESC
 	LIMIT ` + fmt.Sprint(r.Keep) + `)) WITH ORDINALITY AS m(id, ord)
 WHERE ` + strings.Join(where, "\n  AND ")
+}
+
+// applies is the SQL test of whether rule r of set s applies to the observation o (its
+// instrument row oi).
+func applies(s Set, r Rule) []string {
+	where := []string{"o.instrument IS NOT NULL", "o.ut_datetime IS NOT NULL", "o.qa_state IS DISTINCT FROM 'Fail'"}
+	if len(s.Instruments) > 0 {
+		where = append(where, "o.instrument IN ("+literals(s.Instruments)+")")
+	} else {
+		var others []string
+		for _, set := range Sets {
+			others = append(others, set.Instruments...)
+		}
+		where = append(where, "o.instrument NOT IN ("+literals(others)+")")
+	}
+	return append(where, r.When.conditions()...)
+}
+
+// observation is the FROM clause of the observation o and its instrument row oi.
+func observation(s Set) string {
+	if s.Table == "" {
+		return "header o"
+	}
+	return "header o LEFT JOIN " + s.Table + " oi ON oi.header_id = o.id"
 }
 
 // conditions are When's tests of the observation o, as SQL.
@@ -117,4 +128,38 @@ func literals(ss []string) string {
 		q[i] = literal(s)
 	}
 	return strings.Join(q, ", ")
+}
+
+// Why says in words what a rule asks of a calibration.
+func (r Rule) Why() string {
+	var parts []string
+	cand := r.Cand.Reduction
+	for _, v := range []string{r.Cand.ObsType, r.Cand.ObsClass, r.Cand.Object} {
+		if v != "" {
+			cand += " " + v
+		}
+	}
+	parts = append(parts, cand)
+	if len(r.Exact) > 0 {
+		names := make([]string, len(r.Exact))
+		for i, c := range r.Exact {
+			names[i] = c.Name
+		}
+		parts = append(parts, "same "+strings.Join(names, ", "))
+	}
+	for _, t := range r.Within {
+		if t.Fraction > 0 {
+			parts = append(parts, fmt.Sprintf("%s within %g%%", t.Column.Name, 100*t.Fraction))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s within %g", t.Column.Name, t.Plus))
+		}
+	}
+	if len(r.Match) > 0 {
+		parts = append(parts, fmt.Sprintf("%d conditional matches", len(r.Match)))
+	}
+	if r.Days > 0 {
+		parts = append(parts, fmt.Sprintf("within %d days", r.Days))
+	}
+	parts = append(parts, fmt.Sprintf("nearest in time, best %d", r.Keep))
+	return strings.Join(parts, "; ")
 }
