@@ -128,4 +128,31 @@ func TestCalcacheQueueServiced(t *testing.T) {
 		WHERE o.spectroscopy AND o.observation_type = 'OBJECT' AND c.caltype = 'bias' GROUP BY c.obs_hid) x`); n != 4 {
 		t.Fatalf("a science spectrum has %d biases, want the 4 of the two nights", n)
 	}
+
+	// A bias ingested later queues the observations it could serve (all of the sample's
+	// within 90 days, biases and arcs aside), and the worker gives each its fifth bias.
+	first := filepath.Join(b.root, "2020", "20200101", "N20200101S0001.fits")
+	later := filepath.Join(b.root, "2020", "20200102", "N20200102S0300.fits")
+	body, err := os.ReadFile(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(later, body, 0o644)
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(later, old, old)
+	b.enqueue(t)
+	if code := b.start(t, "i", "--queue", "ingest:2", "--empty").wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("second ingest exit %d", code)
+	}
+	served := b.count(t, `SELECT count(*) FROM header WHERE observation_type NOT IN ('BIAS', 'ARC')`)
+	if n := b.count(t, `SELECT count(*) FROM calcachequeue`); n != served+1 {
+		t.Fatalf("%d calcache items after a new bias; want the %d observations it serves and itself", n, served)
+	}
+	if code := b.start(t, "c", "--queue", "calcache", "--empty").wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("second calcache exit %d", code)
+	}
+	if n := b.count(t, `SELECT min(k) FROM (SELECT count(*) k FROM calcache c JOIN header o ON o.id = c.obs_hid
+		WHERE o.spectroscopy AND o.observation_type = 'OBJECT' AND c.caltype = 'bias' GROUP BY c.obs_hid) x`); n != 5 {
+		t.Fatalf("a science spectrum has %d biases after the new one, want 5", n)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/fitsarchive/agentd/internal/pgtest"
+	"github.com/fitsarchive/agentd/queue"
 )
 
 // frame is a GMOS-N header and its gmos row, as ingest would write them.
@@ -291,5 +292,49 @@ func TestConcurrentRecomputeIsSerialised(t *testing.T) {
 	db.QueryRow(ctx, `SELECT count(*) FROM calcache`).Scan(&got)
 	if got != want || want == 0 {
 		t.Fatalf("%d rows after concurrent recomputes, want %d", got, want)
+	}
+}
+
+// A new calibration queues the observations it could serve, within its rule's days; a
+// science frame queues none.
+func TestNewCalibrationRequeuesWhatItServes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.Pool(t, pgtest.NewDB(t))
+	day := 24 * time.Hour
+	ids := insert(t, db,
+		spectrum("S"),
+		spectrum("I").with(func(f *frame) { f.spect, f.disperser, f.mask, f.cw = false, "MIRROR", "Imaging", 0 }),
+		spectrum("OLD").with(func(f *frame) { f.at = -400 * day }),
+		spectrum("B").with(func(f *frame) {
+			f.obstype, f.class, f.object, f.spect, f.cw, f.at = "BIAS", "dayCal", "Bias", false, 0, 10*day
+		}),
+		spectrum("A").with(func(f *frame) { f.obstype, f.class, f.object, f.at = "ARC", "dayCal", "CuAr", 100*day }),
+	)
+	queued := func(id int64, f Frame) []string {
+		t.Helper()
+		var ins queue.Inserter[queue.CalcacheItem]
+		if err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+			_, err := RequeueServedTx(ctx, tx, &ins, id, f)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		rows, _ := db.Query(ctx, `SELECT filename FROM calcachequeue ORDER BY filename`)
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.Exec(ctx, `TRUNCATE calcachequeue`)
+		return names
+	}
+	if got := queued(ids["B"], Frame{Instrument: "GMOS-N", Reduction: "RAW", ObsType: "BIAS", ObsClass: "dayCal", Object: "Bias"}); fmt.Sprint(got) != "[I S]" {
+		t.Errorf("a new bias queued %v; want the spectrum and the image within 90 days", got)
+	}
+	if got := queued(ids["A"], Frame{Instrument: "GMOS-N", Reduction: "RAW", ObsType: "ARC", ObsClass: "dayCal", Object: "CuAr"}); fmt.Sprint(got) != "[S]" {
+		t.Errorf("a new arc queued %v; want the spectrum within 365 days (not the one 500 days away, not the image)", got)
+	}
+	if got := queued(ids["S"], Frame{Instrument: "GMOS-N", Reduction: "RAW", ObsType: "OBJECT", ObsClass: "science", Object: "NGC 1068"}); len(got) != 0 {
+		t.Errorf("a science frame queued %v", got)
 	}
 }

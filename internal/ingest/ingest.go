@@ -40,6 +40,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sys/unix"
 
+	"github.com/fitsarchive/agentd/internal/calcache"
 	"github.com/fitsarchive/agentd/internal/filenames"
 	"github.com/fitsarchive/agentd/internal/fits"
 	"github.com/fitsarchive/agentd/internal/header"
@@ -324,6 +325,14 @@ func (g *Ingester) record(ctx context.Context, it queue.Item, fileName, name, di
 			if _, err := g.calcache.InsertTx(ctx, tx, []queue.CalcacheItem{{ObsHID: headerID, Filename: name}}); err != nil {
 				return fmt.Errorf("queue calcache for %s: %w", name, err)
 			}
+			// A new calibration may serve observations whose cache was computed without it.
+			if !g.cfg.FastRebuild {
+				f := calcache.Frame{Instrument: deref(row.Instrument), Reduction: row.Reduction, ObsType: deref(row.ObservationType),
+					ObsClass: deref(row.ObservationClass), Object: deref(row.Object)}
+				if _, err := calcache.RequeueServedTx(ctx, tx, g.calcache, headerID, f); err != nil {
+					return fmt.Errorf("queue the observations %s calibrates: %w", name, err)
+				}
+			}
 		}
 	}
 	if err := it.CompleteTx(ctx, tx); err != nil {
@@ -557,4 +566,11 @@ func lockedByWriter(f *os.File) bool {
 	}
 	_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
 	return false
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
