@@ -338,3 +338,35 @@ func TestNewCalibrationRequeuesWhatItServes(t *testing.T) {
 		t.Errorf("a science frame queued %v", got)
 	}
 }
+
+// F2's rules find an F2 spectrum its dark, flat and arc, and an arc its dark and flat. The
+// rules of one caltype are split by observation into groups that never overlap: were two to
+// apply, calcache's unique (obs_hid, caltype, rank) would refuse the second's rows.
+func TestF2Calibrations(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.Pool(t, pgtest.NewDB(t))
+	h := time.Hour
+	f2 := func(name, obstype string, spect bool, at time.Duration) frame {
+		return spectrum(name).with(func(f *frame) { f.obstype, f.spect, f.at = obstype, spect, at })
+	}
+	ids := insert(t, db, f2("S", "OBJECT", true, 0), f2("D", "DARK", false, h), f2("F", "FLAT", true, 2*h), f2("A", "ARC", true, 3*h),
+		f2("I", "OBJECT", false, 4*h))
+	if _, err := db.Exec(ctx, `UPDATE header SET instrument = 'F2', exposure_time = 10;
+		UPDATE header SET central_wavelength = NULL WHERE NOT spectroscopy;
+		INSERT INTO f2 (header_id, disperser, filter_name, lyot_stop, read_mode, focal_plane_mask)
+		SELECT header_id, 'JH_G5801', 'Open&JH_G0809', 'f/16_G5830', '8', '4pix-slit' FROM gmos; DELETE FROM gmos`); err != nil {
+		t.Fatal(err)
+	}
+	var all []int64
+	for _, id := range ids {
+		all = append(all, id)
+	}
+	recompute(t, db, all...)
+	if got := cache(t, db, ids["S"]); fmt.Sprint(got) != "map[arc:A dark:D flat:F]" {
+		t.Errorf("F2 spectrum: %v", got)
+	}
+	if got := cache(t, db, ids["A"]); fmt.Sprint(got) != "map[dark:D flat:F]" {
+		t.Errorf("F2 arc: %v", got)
+	}
+}

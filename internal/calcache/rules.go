@@ -145,6 +145,35 @@ var GMOS = Set{
 	}(),
 }
 
+// F2 is FitsStorage's FLAMINGOS-2 rules for darks, flats and arcs (raw and processed), each
+// caltype's observations split into rules that never overlap. Not yet: tellurics, standards,
+// photometric standards, BPMs.
+var F2 = Set{
+	Instruments: []string{"F2"},
+	Table:       "f2",
+	Rules: func() []Rule {
+		common := []Column{I("disperser"), I("lyot_stop"), I("filter_name"), I("focal_plane_mask")}
+		darkExact := []Column{H("exposure_time"), I("read_mode")}
+		cw := []Tolerance{{Column: H("central_wavelength"), Plus: 0.001}}
+		// The observations of each type, in three disjoint groups.
+		image := When{ObsTypes: []string{"OBJECT"}, Spectroscopy: no(), NotObsClasses: []string{"acq", "acqCal"}}
+		spect := When{ObsTypes: []string{"OBJECT"}, Spectroscopy: yes()}
+		var rules []Rule
+		for _, w := range []When{image, spect, {ObsTypes: []string{"FLAT", "ARC"}}} {
+			rules = append(rules,
+				Rule{CalType: "dark", When: w, Cand: Candidates{Reduction: "RAW", ObsType: "DARK"}, Exact: darkExact, Days: 90, Keep: 10},
+				Rule{CalType: "processed_dark", When: w, Cand: Candidates{Reduction: "PROCESSED_DARK"}, Exact: darkExact, Days: 90, Keep: 1})
+		}
+		for _, w := range []When{image, spect, {ObsTypes: []string{"ARC"}}} {
+			rules = append(rules,
+				Rule{CalType: "flat", When: w, Cand: Candidates{Reduction: "RAW", ObsType: "FLAT"}, Exact: common, Within: cw, Days: 90, Keep: 10},
+				Rule{CalType: "processed_flat", When: w, Cand: Candidates{Reduction: "PROCESSED_FLAT"}, Exact: common, Within: cw, Days: 90, Keep: 1})
+		}
+		return append(rules, Rule{CalType: "arc", When: spect, Cand: Candidates{Reduction: "RAW", ObsType: "ARC"}, Exact: common,
+			Within: cw, Days: 90, Keep: 1})
+	}(),
+}
+
 // Default serves the instruments without rules of their own yet: the domain's generic rules
 // (bias by instrument and binning; flat by filter too; arc by disperser, mask and central
 // wavelength; dark by exposure time within 1 %), one of each.
@@ -168,4 +197,4 @@ var Default = Set{
 }
 
 // Sets are the rule sets with instruments of their own; Default serves the rest.
-var Sets = []Set{GMOS}
+var Sets = []Set{GMOS, F2}
