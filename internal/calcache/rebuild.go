@@ -3,6 +3,8 @@ package calcache
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,6 +21,7 @@ type RebuildOptions struct {
 	Since      time.Time // observed at or after (zero: all)
 	Instrument string    // header.instrument ("" = all)
 	Batch      int       // observations per transaction (default DefaultBatch)
+	Workers    int       // transactions side by side (default: this host's CPUs)
 	// Progress, when set, is called after each batch with the running totals; Total is set
 	// before the first batch.
 	Progress func(Rebuilt)
@@ -34,9 +37,9 @@ type Rebuilt struct {
 }
 
 // Rebuild recomputes the calibration cache of every selected observation, set-based: the
-// rules' statements over a batch of observations at a time, each batch in one transaction
-// that also drops their pending calcache queue items. The result equals the per-item
-// worker's on the same data. The run is recorded for agentctl calcache status.
+// rules' statements over a batch of observations at a time, Workers batches side by side,
+// each batch in one transaction that also drops their pending calcache queue items. The
+// result equals the per-item worker's on the same data. The run is recorded for agentctl calcache status.
 func Rebuild(ctx context.Context, db *pgxpool.Pool, opt RebuildOptions) (Rebuilt, error) {
 	started := time.Now()
 	if opt.Batch <= 0 {
@@ -54,39 +57,80 @@ func Rebuild(ctx context.Context, db *pgxpool.Pool, opt RebuildOptions) (Rebuilt
 	if opt.Progress != nil {
 		opt.Progress(sum)
 	}
+	if opt.Workers <= 0 {
+		opt.Workers = runtime.NumCPU()
+	}
+	// One goroutine reads batches of ids in order; the workers recompute them side by side
+	// (disjoint batches: their locks never meet).
+	batches := make(chan []int64, opt.Workers)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mu sync.Mutex
+	var firstErr error
+	fail := func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		mu.Unlock()
+		cancel()
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < opt.Workers; w++ {
+		wg.Add(1)
+		go func() { // owner: Rebuild; exits when batches is closed
+			defer wg.Done()
+			for ids := range batches {
+				var written, dropped int64
+				err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+					var err error
+					if written, err = Recompute(ctx, tx, ids); err != nil {
+						return err
+					}
+					dropped, err = queue.DropPendingTx(ctx, tx, queue.Calcache(), ids)
+					return err
+				})
+				if err != nil {
+					fail(err)
+					continue
+				}
+				mu.Lock()
+				sum.Observations += int64(len(ids))
+				sum.Rows += written
+				sum.Dequeued += dropped
+				if opt.Progress != nil {
+					opt.Progress(sum)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
 	last := int64(0)
-	for {
+	for ctx.Err() == nil {
 		rows, err := db.Query(ctx, `SELECT id FROM header WHERE id > $1 AND `+selected+` ORDER BY id LIMIT $4`,
 			last, since, opt.Instrument, opt.Batch)
 		if err != nil {
-			return sum, fmt.Errorf("select observations: %w", err)
+			fail(fmt.Errorf("select observations: %w", err))
+			break
 		}
 		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 		if err != nil {
-			return sum, fmt.Errorf("select observations: %w", err)
+			fail(fmt.Errorf("select observations: %w", err))
+			break
 		}
 		if len(ids) == 0 {
 			break
 		}
-		var written, dropped int64
-		err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-			var err error
-			if written, err = Recompute(ctx, tx, ids); err != nil {
-				return err
-			}
-			dropped, err = queue.DropPendingTx(ctx, tx, queue.Calcache(), ids)
-			return err
-		})
-		if err != nil {
-			return sum, err
-		}
 		last = ids[len(ids)-1]
-		sum.Observations += int64(len(ids))
-		sum.Rows += written
-		sum.Dequeued += dropped
-		if opt.Progress != nil {
-			opt.Progress(sum)
+		select {
+		case batches <- ids:
+		case <-ctx.Done():
 		}
+	}
+	close(batches)
+	wg.Wait()
+	if firstErr != nil {
+		return sum, firstErr
 	}
 	sum.Seconds = time.Since(started).Seconds()
 	var instrument any

@@ -28,6 +28,10 @@ func statement(s Set, r Rule) string {
 		cand = append(cand, "c.object = "+literal(r.Cand.Object))
 	}
 	for _, col := range r.Exact {
+		if col == H("instrument") { // never NULL in an observation a rule applies to: = can use the index
+			cand = append(cand, "c.instrument = o.instrument")
+			continue
+		}
 		cand = append(cand, col.of("c")+" IS NOT DISTINCT FROM "+col.of("o"))
 	}
 	for _, t := range r.Within {
@@ -39,7 +43,8 @@ func statement(s Set, r Rule) string {
 		cand = append(cand, fmt.Sprintf("(%s IS NULL OR (%s > %s - %s AND %s < %s + %s))", ov, cv, ov, tol, cv, ov, tol))
 	}
 	if r.Days > 0 {
-		cand = append(cand, fmt.Sprintf("c.ut_datetime > o.ut_datetime - interval '%d days' AND c.ut_datetime < o.ut_datetime + interval '%d days'", r.Days, r.Days))
+		// In seconds since 2000 (ut_datetime_secs), as the index the nearest-in-time search reads.
+		cand = append(cand, fmt.Sprintf("c.ut_datetime_secs > o.ut_datetime_secs - %d AND c.ut_datetime_secs < o.ut_datetime_secs + %d", r.Days*86400, r.Days*86400))
 	}
 	for _, m := range r.Match {
 		cand = append(cand, "("+m+")")
@@ -49,13 +54,26 @@ func statement(s Set, r Rule) string {
 	if s.Table != "" {
 		candFrom += " JOIN " + s.Table + " ci ON ci.header_id = c.id"
 	}
+	// The nearest in time: the Keep nearest before the observation (the index on
+	// (instrument, observation_type, ut_datetime_secs) read backwards, stopping after Keep
+	// rows and the rows tied with the last) and the Keep nearest after it (read forwards),
+	// then the Keep best of those by the whole order. Within one side the order by time is
+	// the order by |Δ|, and every row tied on it is there, so the two sides hold the Keep
+	// best overall.
+	side := func(cmp, dir string) string {
+		return `(SELECT c.id, c.ut_datetime_secs AS secs, c.processing, d.entrytime FROM ` + candFrom + `
+		WHERE ` + strings.Join(cand, "\n\t\t  AND ") + `
+		  AND c.ut_datetime_secs ` + cmp + ` o.ut_datetime_secs
+		ORDER BY c.ut_datetime_secs ` + dir + `
+		FETCH FIRST ` + fmt.Sprint(r.Keep) + ` ROWS WITH TIES)`
+	}
 	return `INSERT INTO calcache (obs_hid, cal_hid, rank, caltype)
 SELECT o.id, m.id, m.ord - 1, ` + literal(r.CalType) + `::caltype
 FROM ` + from + `
 CROSS JOIN LATERAL unnest(ARRAY(
-	SELECT c.id FROM ` + candFrom + `
-	WHERE ` + strings.Join(cand, "\n\t  AND ") + `
-	ORDER BY abs(c.ut_datetime_secs - o.ut_datetime_secs), c.processing DESC, d.entrytime DESC, c.id DESC
+	SELECT n.id FROM (` + side("<=", "DESC") + `
+	UNION ALL ` + side(">", "ASC") + `) n
+	ORDER BY abs(n.secs - o.ut_datetime_secs), n.processing DESC, n.entrytime DESC, n.id DESC
 	LIMIT ` + fmt.Sprint(r.Keep) + `)) WITH ORDINALITY AS m(id, ord)
 WHERE ` + strings.Join(where, "\n  AND ")
 }

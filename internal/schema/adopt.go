@@ -104,6 +104,9 @@ func Adopt(ctx context.Context, conn *pgx.Conn) error {
 		return fmt.Errorf("adopt: %w", err)
 	}
 	for _, m := range Migrations() {
+		if m.OutsideTransaction() {
+			break // applied by Migrate below, outside this transaction
+		}
 		name := "adopted: " + m.Name
 		if m.Version > adoptedVersion {
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {
@@ -115,5 +118,11 @@ func Adopt(ctx context.Context, conn *pgx.Conn) error {
 			return fmt.Errorf("adopt: %w", err)
 		}
 	}
-	return tx.Commit(ctx)
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	if _, err := Migrate(ctx, conn); err != nil {
+		return fmt.Errorf("adopted; then %w", err)
+	}
+	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -163,8 +164,78 @@ func apply(ctx context.Context, conn *pgx.Conn, mustBeEmpty bool, upTo int) ([]M
 	return applied, nil
 }
 
+// outsideTx marks a migration whose statements run one by one outside a transaction (CREATE
+// INDEX CONCURRENTLY, which must not block a live archive's writers for a whole build).
+const outsideTx = "-- agentd: outside a transaction"
+
+// OutsideTransaction reports whether m runs outside a transaction.
+func (m Migration) OutsideTransaction() bool { return strings.HasPrefix(m.SQL, outsideTx) }
+
+// concurrentIndex finds the name of a CREATE INDEX CONCURRENTLY IF NOT EXISTS statement.
+var concurrentIndex = regexp.MustCompile(`(?s)^\s*(?:--[^\n]*\n\s*)*CREATE (?:UNIQUE )?INDEX CONCURRENTLY IF NOT EXISTS ([a-z0-9_]+) `)
+
+// applyOutside applies a migration that runs outside a transaction: under the session's
+// migration lock, each statement alone; an index left invalid by an interrupted build is
+// dropped and built again; the version is recorded at the end, so an interrupted run is
+// finished by running it again.
+func applyOutside(ctx context.Context, conn *pgx.Conn, m Migration) (bool, error) {
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, lockKey); err != nil {
+		return false, fmt.Errorf("lock schema for migration: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, lockKey) //nolint:errcheck // the session ends soon anyway
+	v, err := current(ctx, conn)
+	if err != nil {
+		return false, err
+	}
+	if v >= m.Version {
+		return false, nil
+	}
+	if v != m.Version-1 {
+		return false, fmt.Errorf("apply migration %d (%s): the database is at version %d", m.Version, m.Name, v)
+	}
+	for _, stmt := range strings.Split(m.SQL, ";\n") {
+		if strings.TrimSpace(stripComments(stmt)) == "" {
+			continue
+		}
+		if name := concurrentIndex.FindStringSubmatch(stmt); name != nil {
+			var valid *bool
+			err := conn.QueryRow(ctx, `SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+				WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace`, name[1]).Scan(&valid)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return false, fmt.Errorf("apply migration %d: index %s: %w", m.Version, name[1], err)
+			}
+			if valid != nil && !*valid {
+				if _, err := conn.Exec(ctx, `DROP INDEX CONCURRENTLY IF EXISTS `+pgx.Identifier{name[1]}.Sanitize()); err != nil {
+					return false, fmt.Errorf("apply migration %d: drop the invalid index %s: %w", m.Version, name[1], err)
+				}
+			}
+		}
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			return false, fmt.Errorf("apply migration %d (%s): %w; run agentctl db migrate again to finish it", m.Version, m.Name, err)
+		}
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO `+VersionTable+` (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
+		return false, fmt.Errorf("record migration %d: %w", m.Version, err)
+	}
+	return true, nil
+}
+
+// stripComments removes the SQL line comments of s.
+func stripComments(s string) string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "--") {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
 // applyOne applies m in its own transaction unless the database already has it.
 func applyOne(ctx context.Context, conn *pgx.Conn, m Migration, mustBeEmpty bool) (bool, error) {
+	if m.OutsideTransaction() && !mustBeEmpty {
+		return applyOutside(ctx, conn, m)
+	}
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return false, fmt.Errorf("begin migration %d: %w", m.Version, err)

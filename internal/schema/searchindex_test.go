@@ -113,3 +113,41 @@ func TestSearchIndexesAreFitsStorages(t *testing.T) {
 		t.Fatal("built indexes in a database that is not ours")
 	}
 }
+
+// A migration outside a transaction (CREATE INDEX CONCURRENTLY) that was interrupted, an
+// invalid index left and its version not recorded, is finished by db migrate: the invalid
+// index is built again.
+func TestInterruptedConcurrentMigrationIsFinished(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	conn := pgtest.Conn(t, pgtest.NewEmptyDB(t))
+	if _, err := schema.Init(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	var last schema.Migration
+	for _, m := range schema.Migrations() {
+		if m.OutsideTransaction() {
+			last = m
+		}
+	}
+	if last.Version == 0 {
+		t.Skip("no migration runs outside a transaction")
+	}
+	if _, err := conn.Exec(ctx, `DELETE FROM `+schema.VersionTable+` WHERE version >= $1`, last.Version); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'header_calcache_raw_ix'::regclass`); err != nil {
+		t.Fatal(err)
+	}
+	applied, err := schema.Migrate(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(applied) == 0 || applied[0].Version != last.Version {
+		t.Fatalf("applied %v; want migration %d again", applied, last.Version)
+	}
+	var valid bool
+	if err := conn.QueryRow(ctx, `SELECT indisvalid FROM pg_index WHERE indexrelid = 'header_calcache_raw_ix'::regclass`).Scan(&valid); err != nil || !valid {
+		t.Fatalf("the index is still invalid (%v)", err)
+	}
+}
