@@ -26,6 +26,9 @@ func Recompute(ctx context.Context, tx pgx.Tx, ids []int64) (int64, error) {
 	slices.Sort(ids) // locks in one order: no deadlock between batches
 	ids = slices.Compact(ids)
 	b := &pgx.Batch{}
+	// A plan for these ids, never the generic plan of a prepared statement: which index
+	// serves a rule depends on the observations (one, or a batch of thousands).
+	b.Queue(`SELECT set_config('plan_cache_mode', 'force_custom_plan', true)`)
 	b.Queue(`SELECT count(pg_advisory_xact_lock($1, id::int4)) FROM unnest($2::bigint[]) id`, lockSpace, ids)
 	b.Queue(`DELETE FROM calcache WHERE obs_hid = ANY($1)`, ids)
 	var inserted int64
