@@ -163,7 +163,7 @@ func TestBatchEqualsOneAtATime(t *testing.T) {
 	ctx := context.Background()
 	db := pgtest.Pool(t, pgtest.NewDB(t))
 	var frames []frame
-	for n := 0; n < 40; n++ {
+	for n := 0; n < 120; n++ { // more than bulkFrom: the batch takes the bulk form
 		at := time.Duration(n) * 7 * time.Hour
 		f := spectrum(fmt.Sprintf("X%02d", n)).with(func(f *frame) { f.at = at })
 		switch n % 5 {
@@ -203,7 +203,7 @@ func TestBatchEqualsOneAtATime(t *testing.T) {
 		recompute(t, db, id)
 	}
 	one := dump()
-	if strings.Count(one, "\n") < 40 {
+	if strings.Count(one, "\n") < 120 {
 		t.Fatalf("only %d rows: the data should give more", strings.Count(one, "\n"))
 	}
 	recompute(t, db, all...)
@@ -211,8 +211,9 @@ func TestBatchEqualsOneAtATime(t *testing.T) {
 		t.Fatalf("the batch differs from one at a time:\n%s\nvs\n%s", batch, one)
 	}
 
-	// The bulk rebuild, in batches that split the data, from an empty cache and with every
-	// observation queued: the same rows, and the queue emptied.
+	// The bulk rebuild, in small batches (the per-observation form) that split the data,
+	// from an empty cache and with every observation queued: the same rows, and the queue
+	// emptied.
 	if _, err := db.Exec(ctx, `TRUNCATE calcache;
 		INSERT INTO calcachequeue (obs_hid, filename, sortkey) SELECT id, 'x', 'x' FROM header`); err != nil {
 		t.Fatal(err)
@@ -225,19 +226,19 @@ func TestBatchEqualsOneAtATime(t *testing.T) {
 	if bulk := dump(); bulk != one {
 		t.Fatalf("the bulk rebuild differs from one at a time:\n%s\nvs\n%s", bulk, one)
 	}
-	if sum.Total != 40 || sum.Observations != 40 || sum.Dequeued != 40 || sum.Rows != int64(strings.Count(one, "\n")) || len(seen) != 1+6 {
-		t.Fatalf("summary %+v after %d progress calls; want 40 observations in 6 batches, 40 items dequeued, every row counted", sum, len(seen))
+	if sum.Total != 120 || sum.Observations != 120 || sum.Dequeued != 120 || sum.Rows != int64(strings.Count(one, "\n")) || len(seen) != 1+18 {
+		t.Fatalf("summary %+v after %d progress calls; want 120 observations in 18 batches, 120 items dequeued, every row counted", sum, len(seen))
 	}
 	var runs int
-	if err := db.QueryRow(ctx, `SELECT count(*) FROM agentd_calcache_rebuild WHERE observations = 40`).Scan(&runs); err != nil || runs != 1 {
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM agentd_calcache_rebuild WHERE observations = 120`).Scan(&runs); err != nil || runs != 1 {
 		t.Fatalf("the rebuild was not recorded: %d, %v", runs, err)
 	}
 	// A slice of it: one instrument that has no frames here, then a date.
 	if sum, err := Rebuild(ctx, db, RebuildOptions{Instrument: "NIRI"}); err != nil || sum.Observations != 0 {
 		t.Fatalf("NIRI: %+v, %v; want nothing", sum, err)
 	}
-	if sum, err := Rebuild(ctx, db, RebuildOptions{Since: t0.Add(20 * 7 * time.Hour)}); err != nil || sum.Observations != 20 {
-		t.Fatalf("since: %+v, %v; want the 20 later observations", sum, err)
+	if sum, err := Rebuild(ctx, db, RebuildOptions{Since: t0.Add(20 * 7 * time.Hour)}); err != nil || sum.Observations != 100 {
+		t.Fatalf("since: %+v, %v; want the 100 later observations", sum, err)
 	}
 	if again := dump(); again != one {
 		t.Fatal("a partial rebuild changed the rows")

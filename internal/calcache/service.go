@@ -34,7 +34,11 @@ func Recompute(ctx context.Context, tx pgx.Tx, ids []int64) (int64, error) {
 	var inserted int64
 	for _, set := range allSets() {
 		for _, r := range set.Rules {
-			b.Queue(statement(set, r), ids).Exec(func(tag pgconn.CommandTag) error {
+			stmt := statement(set, r)
+			if len(ids) > bulkFrom {
+				stmt = bulkStatement(set, r)
+			}
+			b.Queue(stmt, ids).Exec(func(tag pgconn.CommandTag) error {
 				inserted += tag.RowsAffected()
 				return nil
 			})
@@ -45,6 +49,10 @@ func Recompute(ctx context.Context, tx pgx.Tx, ids []int64) (int64, error) {
 	}
 	return inserted, nil
 }
+
+// bulkFrom is the batch size from which Recompute first keeps the observations whose
+// calibrations exist (bulkStatement).
+const bulkFrom = 50
 
 // Worker services the calcache queue: one observation per item.
 type Worker struct {

@@ -9,7 +9,15 @@ import (
 // (header.id), it inserts the ranked matches of every observation of the set that the rule
 // applies to. The observation is o (its instrument row oi), a candidate c (ci), its diskfile
 // d. Every name in it comes from the rules in this package: nothing from input.
-func statement(s Set, r Rule) string {
+func statement(s Set, r Rule) string { return statementFor(s, r, false) }
+
+// bulkStatement is statement for a batch of observations: it first keeps the observations
+// whose exact-match key some candidate in the batch's time span has (one pass over those
+// candidates), so that an observation whose calibration does not exist costs nothing
+// instead of a scan of its time window. The rows are statement's.
+func bulkStatement(s Set, r Rule) string { return statementFor(s, r, true) }
+
+func statementFor(s Set, r Rule, bulk bool) string {
 	where := append([]string{"o.id = ANY($1)"}, applies(s, r)...)
 
 	cand := []string{"d.canonical", "c.qa_state <> 'Fail'", "c.id <> o.id",
@@ -54,6 +62,37 @@ func statement(s Set, r Rule) string {
 	if s.Table != "" {
 		candFrom += " JOIN " + s.Table + " ci ON ci.header_id = c.id"
 	}
+	if bulk && len(r.Exact) > 0 {
+		// The key as text, NULL as a character no value holds: = then matches NULL with NULL,
+		// as IS NOT DISTINCT FROM does in the search, and IN can hash it.
+		keyList := func(who string) string {
+			cols := make([]string, len(r.Exact))
+			for i, c := range r.Exact {
+				cols[i] = "coalesce((" + c.of(who) + ")::text, E'\\x1e')"
+			}
+			return strings.Join(cols, ", ")
+		}
+		static := []string{"d.canonical", "c.qa_state <> 'Fail'", "c.reduction = " + literal(r.Cand.Reduction)}
+		if r.Cand.ObsType != "" {
+			static = append(static, "c.observation_type = "+literal(r.Cand.ObsType))
+		}
+		if r.Cand.ObsClass != "" {
+			static = append(static, "c.observation_class = "+literal(r.Cand.ObsClass))
+		}
+		if r.Cand.Object != "" {
+			static = append(static, "c.object = "+literal(r.Cand.Object))
+		}
+		if len(s.Instruments) > 0 {
+			static = append(static, "c.instrument IN ("+literals(s.Instruments)+")")
+		}
+		if r.Days > 0 {
+			span := fmt.Sprint(r.Days * 86400)
+			static = append(static, "c.ut_datetime_secs BETWEEN (SELECT min(ut_datetime_secs) FROM header WHERE id = ANY($1)) - "+span+
+				" AND (SELECT max(ut_datetime_secs) FROM header WHERE id = ANY($1)) + "+span)
+		}
+		where = append(where, "("+keyList("o")+") IN (SELECT "+keyList("c")+" FROM "+candFrom+" WHERE "+strings.Join(static, " AND ")+")")
+	}
+
 	// The nearest in time: the Keep nearest before the observation (the index on
 	// (instrument, observation_type, ut_datetime_secs) read backwards, stopping after Keep
 	// rows and the rows tied with the last) and the Keep nearest after it (read forwards),
