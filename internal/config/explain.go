@@ -38,6 +38,7 @@ var settingDefs = []settingDef{
 	{"agentd.grace", "AGENTD_GRACE", func(c Config) string { return c.Agentd.Grace.String() }},
 	{"agentd.lease", "", func(c Config) string { return c.Agentd.Lease.String() }},
 	{"agentd.foreign_lease", "", func(c Config) string { return c.Agentd.ForeignLease.String() }},
+	{"agentd.make_previews", "", func(c Config) string { return fmt.Sprint(c.Agentd.MakePreviews) }},
 	{"agentd.queues", "AGENTD_QUEUES", func(c Config) string { return queuesText(c.Agentd.Queues) }},
 	{"rollcall.sentinel", "", func(c Config) string { return c.Rollcall.Sentinel }},
 	{"storage.mode", "", func(c Config) string { return c.Storage.Mode }},
