@@ -371,3 +371,45 @@ func TestF2Calibrations(t *testing.T) {
 		t.Errorf("F2 arc: %v", got)
 	}
 }
+
+// NIRI's rules, worked by hand: a science image gets the dark of its exposure (within
+// 0.01 s) and the lamp-on flat of its filter; through a thermal filter, no flat (although
+// F3 is one of its filter); a lamp-on flat gets its lamp-off flats.
+func TestNIRICalibrationsByHand(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.Pool(t, pgtest.NewDB(t))
+	h := time.Hour
+	image := func(name, obstype string, at time.Duration) frame {
+		return spectrum(name).with(func(f *frame) { f.obstype, f.spect, f.cw, f.at = obstype, false, 0, at })
+	}
+	ids := insert(t, db, image("S", "OBJECT", 0), image("T", "OBJECT", h), image("D1", "DARK", 2*h), image("D2", "DARK", 3*h),
+		image("F1", "FLAT", 4*h), image("F2", "FLAT", 5*h), image("F3", "FLAT", 6*h))
+	for _, stmt := range []struct {
+		sql  string
+		args []any
+	}{
+		{`UPDATE header SET instrument = 'NIRI', exposure_time = 10, coadds = 1, gcal_lamp = 'IRhigh'`, nil},
+		{`UPDATE header SET exposure_time = 10.005 WHERE id = $1`, []any{ids["D1"]}},
+		{`UPDATE header SET exposure_time = 10.5 WHERE id = $1`, []any{ids["D2"]}},
+		{`UPDATE header SET gcal_lamp = 'Off' WHERE id = $1`, []any{ids["F2"]}},
+		{`INSERT INTO niri (header_id, disperser, filter_name, read_mode, well_depth_setting, data_section, camera, focal_plane_mask)
+			SELECT header_id, NULL, CASE WHEN header_id IN ($1, $2) THEN 'Lprime_G0207' ELSE 'J_G0202' END, 'Medium Background',
+				'Shallow', 'Section(x1=0, x2=1024, y1=0, y2=1024)', 'f6', 'f6-cam_G5208' FROM gmos`, []any{ids["T"], ids["F3"]}},
+		{`DELETE FROM gmos`, nil},
+	} {
+		if _, err := db.Exec(ctx, stmt.sql, stmt.args...); err != nil {
+			t.Fatalf("%s: %v", stmt.sql, err)
+		}
+	}
+	var all []int64
+	for _, id := range ids {
+		all = append(all, id)
+	}
+	recompute(t, db, all...)
+	for obs, want := range map[string]string{"S": "map[dark:D1 flat:F1]", "T": "map[dark:D1]", "F1": "map[lampoff_flat:F2]"} {
+		if got := fmt.Sprint(cache(t, db, ids[obs])); got != want {
+			t.Errorf("NIRI %s: %s, want %s", obs, got, want)
+		}
+	}
+}

@@ -37,11 +37,13 @@ type Tolerance struct {
 // When says which observations a rule applies to; every condition set must hold.
 type When struct {
 	ObsTypes      []string // observation_type is one of these
+	ObsClasses    []string // observation_class is one of these
 	NotObsTypes   []string // observation_type is none of these (NULL passes)
 	NotObsClasses []string // observation_class is none of these (NULL passes)
 	Spectroscopy  *bool    // spectroscopy is this
 	Equal         []Value  // a column holds a value
 	NotEqual      []Value  // a column does not hold a value (NULL passes)
+	NotIn         []Value  // a column holds none of these values (NULL passes)
 	NotNull       []Column // these have a value
 }
 
@@ -174,6 +176,56 @@ var F2 = Set{
 	}(),
 }
 
+// NIRI's thermal filters: no flat for an image taken through one.
+var niriThermal = []string{"Lprime_G0207", "Mprime_G0208", "Bra_G0238", "Bracont_G0237", "hydrocarb_G0231"}
+
+// niriLamp: a flat lit by the IR lamps or the quartz halogen lamp.
+const niriLamp = `(c.gcal_lamp = 'IRhigh' OR c.gcal_lamp = 'IRlow' OR c.gcal_lamp LIKE 'QH%')`
+
+// NIRI is FitsStorage's NIRI rules for darks, flats (raw and processed), lamp-off flats and
+// arcs. Not yet: photometric standards, tellurics, BPMs.
+var NIRI = Set{
+	Instruments: []string{"NIRI"},
+	Table:       "niri",
+	Rules: func() []Rule {
+		var notThermal []Value
+		for _, f := range niriThermal {
+			notThermal = append(notThermal, Value{I("filter_name"), f})
+		}
+		image := When{ObsTypes: []string{"OBJECT"}, Spectroscopy: no()}
+		imageFlat := image
+		imageFlat.ObsClasses, imageFlat.NotIn = []string{"partnerCal", "science"}, notThermal
+		scienceImage := image
+		scienceImage.ObsClasses = []string{"science"}
+		spect := When{ObsTypes: []string{"OBJECT"}, Spectroscopy: yes()}
+		scienceSpect := spect
+		scienceSpect.ObsClasses = []string{"science"}
+		flatExact := []Column{I("well_depth_setting"), I("filter_name"), I("camera"), I("focal_plane_mask"), I("disperser"), I("data_section")}
+		cw := []Tolerance{{Column: H("central_wavelength"), Plus: 0.001}}
+		flat := func(w When, reduction, obstype string, keep int) Rule {
+			return Rule{CalType: "flat", When: w, Cand: Candidates{Reduction: reduction, ObsType: obstype}, Exact: flatExact, Within: cw,
+				Match: []string{niriLamp}, Days: 180, Keep: keep}
+		}
+		processed := func(r Rule) Rule { r.CalType = "processed_flat"; return r }
+		return []Rule{
+			{CalType: "dark", When: scienceImage, Cand: Candidates{Reduction: "RAW", ObsType: "DARK"},
+				Exact:  []Column{I("read_mode"), I("well_depth_setting"), H("coadds"), I("data_section")},
+				Within: []Tolerance{{Column: H("exposure_time"), Plus: 0.01}}, Days: 180, Keep: 10},
+			flat(imageFlat, "RAW", "FLAT", 10),
+			flat(spect, "RAW", "FLAT", 10),
+			processed(flat(image, "PROCESSED_FLAT", "", 1)),
+			processed(flat(scienceSpect, "PROCESSED_FLAT", "", 1)),
+			{CalType: "lampoff_flat", When: When{ObsTypes: []string{"FLAT"}, Spectroscopy: no(), NotEqual: []Value{{H("gcal_lamp"), "Off"}}},
+				Cand:  Candidates{Reduction: "RAW", ObsType: "FLAT"},
+				Exact: []Column{I("well_depth_setting"), I("filter_name"), I("camera"), I("disperser"), I("data_section")},
+				Match: []string{"c.gcal_lamp = 'Off'"}, Days: 1, Keep: 10},
+			{CalType: "arc", When: spect, Cand: Candidates{Reduction: "RAW", ObsType: "ARC"},
+				Exact:  []Column{I("filter_name"), I("camera"), I("focal_plane_mask"), I("disperser"), I("data_section")},
+				Within: cw, Days: 180, Keep: 1},
+		}
+	}(),
+}
+
 // Default serves the instruments without rules of their own yet: the domain's generic rules
 // (bias by instrument and binning; flat by filter too; arc by disperser, mask and central
 // wavelength; dark by exposure time within 1 %), one of each.
@@ -197,4 +249,4 @@ var Default = Set{
 }
 
 // Sets are the rule sets with instruments of their own; Default serves the rest.
-var Sets = []Set{GMOS, F2}
+var Sets = []Set{GMOS, F2, NIRI}

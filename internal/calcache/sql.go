@@ -147,6 +147,9 @@ func (w When) conditions() []string {
 	if len(w.ObsTypes) > 0 {
 		out = append(out, "o.observation_type::text IN ("+literals(w.ObsTypes)+")")
 	}
+	if len(w.ObsClasses) > 0 {
+		out = append(out, "o.observation_class::text IN ("+literals(w.ObsClasses)+")")
+	}
 	if len(w.NotObsTypes) > 0 {
 		out = append(out, "(o.observation_type IS NULL OR o.observation_type::text NOT IN ("+literals(w.NotObsTypes)+"))")
 	}
@@ -161,6 +164,19 @@ func (w When) conditions() []string {
 	}
 	for _, v := range w.NotEqual {
 		out = append(out, v.Column.of("o")+"::text IS DISTINCT FROM "+literal(v.Value))
+	}
+	if len(w.NotIn) > 0 {
+		byCol := map[Column][]string{}
+		var order []Column
+		for _, v := range w.NotIn {
+			if _, seen := byCol[v.Column]; !seen {
+				order = append(order, v.Column)
+			}
+			byCol[v.Column] = append(byCol[v.Column], v.Value)
+		}
+		for _, c := range order {
+			out = append(out, "("+c.of("o")+" IS NULL OR "+c.of("o")+"::text NOT IN ("+literals(byCol[c])+"))")
+		}
 	}
 	for _, c := range w.NotNull {
 		out = append(out, c.of("o")+" IS NOT NULL")
