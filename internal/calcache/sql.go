@@ -20,20 +20,9 @@ func bulkStatement(s Set, r Rule) string { return statementFor(s, r, true) }
 func statementFor(s Set, r Rule, bulk bool) string {
 	where := append([]string{"o.id = ANY($1)"}, applies(s, r)...)
 
-	cand := []string{"d.canonical", "c.qa_state <> 'Fail'", "c.id <> o.id",
-		"(o.engineering IS NOT FALSE OR c.engineering = false)",
-		"c.reduction = " + literal(r.Cand.Reduction)}
+	cand := append(r.Cand.conditions(), "c.id <> o.id", "(o.engineering IS NOT FALSE OR c.engineering = false)")
 	if s.Table == "" {
 		cand = append(cand, "c.instrument = o.instrument")
-	}
-	if r.Cand.ObsType != "" {
-		cand = append(cand, "c.observation_type = "+literal(r.Cand.ObsType))
-	}
-	if r.Cand.ObsClass != "" {
-		cand = append(cand, "c.observation_class = "+literal(r.Cand.ObsClass))
-	}
-	if r.Cand.Object != "" {
-		cand = append(cand, "c.object = "+literal(r.Cand.Object))
 	}
 	for _, col := range r.Exact {
 		if col == H("instrument") { // never NULL in an observation a rule applies to: = can use the index
@@ -72,16 +61,7 @@ func statementFor(s Set, r Rule, bulk bool) string {
 			}
 			return strings.Join(cols, ", ")
 		}
-		static := []string{"d.canonical", "c.qa_state <> 'Fail'", "c.reduction = " + literal(r.Cand.Reduction)}
-		if r.Cand.ObsType != "" {
-			static = append(static, "c.observation_type = "+literal(r.Cand.ObsType))
-		}
-		if r.Cand.ObsClass != "" {
-			static = append(static, "c.observation_class = "+literal(r.Cand.ObsClass))
-		}
-		if r.Cand.Object != "" {
-			static = append(static, "c.object = "+literal(r.Cand.Object))
-		}
+		static := r.Cand.conditions()
 		if len(s.Instruments) > 0 {
 			static = append(static, "c.instrument IN ("+literals(s.Instruments)+")")
 		}
@@ -139,6 +119,22 @@ func observation(s Set) string {
 		return "header o"
 	}
 	return "header o LEFT JOIN " + s.Table + " oi ON oi.header_id = o.id"
+}
+
+// conditions are the tests of a candidate c (its diskfile d) that do not depend on the
+// observation: canonical, not QA Fail, of the reduction state, type, class and object asked.
+func (cand Candidates) conditions() []string {
+	out := []string{"d.canonical", "c.qa_state <> 'Fail'", "c.reduction = " + literal(cand.Reduction)}
+	if cand.ObsType != "" {
+		out = append(out, "c.observation_type = "+literal(cand.ObsType))
+	}
+	if cand.ObsClass != "" {
+		out = append(out, "c.observation_class = "+literal(cand.ObsClass))
+	}
+	if cand.Object != "" {
+		out = append(out, "c.object = "+literal(cand.Object))
+	}
+	return out
 }
 
 // conditions are When's tests of the observation o, as SQL.
