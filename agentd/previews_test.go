@@ -4,6 +4,7 @@ import (
 	"context"
 	"image/jpeg"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -154,5 +155,19 @@ func TestCalcacheQueueServiced(t *testing.T) {
 	if n := b.count(t, `SELECT min(k) FROM (SELECT count(*) k FROM calcache c JOIN header o ON o.id = c.obs_hid
 		WHERE o.spectroscopy AND o.observation_type = 'OBJECT' AND c.caltype = 'bias' GROUP BY c.obs_hid) x`); n != 5 {
 		t.Fatalf("a science spectrum has %d biases after the new one, want 5", n)
+	}
+}
+
+// The calibration cache is the database's alone: agentd --queue calcache needs no storage
+// root (it runs on the database server, where the file store may not be mounted).
+func TestCalcacheNeedsNoStorageRoot(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	dir := t.TempDir()
+	cmd := exec.Command(agentdBin, "--queue", "calcache", "--empty", "--name", "c", "--lock-dir", filepath.Join(dir, "locks"),
+		"--state", filepath.Join(dir, "c.db"), "--socket", filepath.Join(dir, "c.sock"))
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + b.url}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("agentd --queue calcache without a storage root: %v\n%s", err, out)
 	}
 }

@@ -211,6 +211,17 @@ func resolve(o options, set map[string]bool, getenv func(string) string) (config
 	return cfg, cfg.Validate()
 }
 
+// storageRootReady checks that the queue name's workers can read the file store.
+func storageRootReady(cfg config.Config, name string) error {
+	if cfg.StorageRoot == "" {
+		return cli.WithCode(cli.ExitUsage, fmt.Errorf("the %s queue needs a storage root: --storage-root or storage_root in the config", name))
+	}
+	if fi, err := os.Stat(cfg.StorageRoot); err != nil || !fi.IsDir() {
+		return cli.WithCode(cli.ExitConnect, fmt.Errorf("storage root %s is not a readable directory; mount it or fix --storage-root", cfg.StorageRoot))
+	}
+	return nil
+}
+
 // previewStore opens the storage root and the previews directory (created when missing).
 func previewStore(cfg config.Config) (*preview.Store, func(), error) {
 	dir := cfg.PreviewsPath()
@@ -320,11 +331,10 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 	for _, name := range names {
 		spec := queue.Specs()[name]
 		w := queue.Workers{Spec: spec, Count: a.Queues[name].Workers}
-		if cfg.StorageRoot == "" {
-			return cli.WithCode(cli.ExitUsage, fmt.Errorf("the %s queue needs a storage root: --storage-root or storage_root in the config", name))
-		}
-		if fi, err := os.Stat(cfg.StorageRoot); err != nil || !fi.IsDir() {
-			return cli.WithCode(cli.ExitConnect, fmt.Errorf("storage root %s is not a readable directory; mount it or fix --storage-root", cfg.StorageRoot))
+		if name != "calcache" { // the calibration cache is the database's alone
+			if err := storageRootReady(cfg, name); err != nil {
+				return err
+			}
 		}
 		switch name {
 		case "calcache":

@@ -192,18 +192,7 @@ func encodeCalcache(items []CalcacheItem) batch {
 		}
 		return args
 	}
-	b.copy = func() []byte {
-		buf := make([]byte, 0, len(items)*60)
-		for _, it := range items {
-			buf = strconv.AppendInt(buf, it.ObsHID, 10)
-			buf = append(buf, '\t')
-			buf = appendCopyField(buf, it.Filename)
-			buf = append(buf, '\t')
-			buf = appendCopyField(buf, filenames.SortKey(it.Filename))
-			buf = append(buf, '\n')
-		}
-		return buf
-	}
+	b.copy = func() []byte { return copyText(b.args(), len(b.columns)) }
 	return b
 }
 
@@ -218,20 +207,39 @@ func encodePreview(items []PreviewItem) batch {
 		}
 		return args
 	}
-	b.copy = func() []byte {
-		buf := make([]byte, 0, len(items)*60)
-		for _, it := range items {
-			buf = strconv.AppendInt(buf, it.DiskfileID, 10)
+	b.copy = func() []byte { return copyText(b.args(), len(b.columns)) }
+	return b
+}
+
+// copyText writes values, ncols to a row, in COPY's text format. The ingest queue's
+// batches, which a rebuild sends by the million, are written by hand instead (no boxing).
+func copyText(values []any, ncols int) []byte {
+	buf := make([]byte, 0, len(values)*20)
+	for i, v := range values {
+		if i%ncols > 0 {
 			buf = append(buf, '\t')
-			buf = appendCopyField(buf, it.Filename)
-			buf = append(buf, '\t')
-			buf = appendCopyField(buf, filenames.SortKey(it.Filename))
-			buf = appendCopyBool(buf, it.Force)
+		}
+		switch v := v.(type) {
+		case nil:
+			buf = append(buf, `\N`...)
+		case string:
+			buf = appendCopyField(buf, v)
+		case int64:
+			buf = strconv.AppendInt(buf, v, 10)
+		case bool:
+			if v {
+				buf = append(buf, 't')
+			} else {
+				buf = append(buf, 'f')
+			}
+		default:
+			panic(fmt.Sprintf("queue: no COPY text for %T", v)) // the encoders give only these
+		}
+		if i%ncols == ncols-1 {
 			buf = append(buf, '\n')
 		}
-		return buf
 	}
-	return b
+	return buf
 }
 
 // naiveUTC is a time as the queue's timestamp columns keep it (nil for the zero time: the

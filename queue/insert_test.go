@@ -133,6 +133,25 @@ func TestInserterColumns(t *testing.T) {
 	if n := count(t, db, `SELECT count(*) FROM calcachequeue WHERE obs_hid IN (7, 8) AND sortkey IS NOT NULL AND NOT inprogress`); n != 2 {
 		t.Fatalf("%d calcache rows, want 2", n)
 	}
+	// By COPY: a batch larger than one INSERT takes, the pending one among them skipped.
+	var many []queue.CalcacheItem
+	for id := int64(7); id < 207; id++ {
+		many = append(many, queue.CalcacheItem{ObsHID: id, Filename: fmt.Sprintf("N20200101S%04d.fits", id)})
+	}
+	if n := insertIn(t, db, &cal, many); n != 198 {
+		t.Fatalf("a COPY of 200 observations, 2 pending, added %d; want 198", n)
+	}
+	var pre queue.Inserter[queue.PreviewItem]
+	var previews []queue.PreviewItem
+	for id := int64(1); id <= 100; id++ {
+		previews = append(previews, queue.PreviewItem{DiskfileID: id, Filename: "x.fits", Force: id%2 == 0})
+	}
+	if _, err := db.Exec(ctx, `ALTER TABLE previewqueue DROP CONSTRAINT previewqueue_diskfile_id_fkey`); err != nil {
+		t.Fatal(err)
+	}
+	if n := insertIn(t, db, &pre, previews); n != 100 || count(t, db, `SELECT count(*) FROM previewqueue WHERE force`) != 50 {
+		t.Fatalf("a COPY of 100 previews added %d (%d forced); want 100, 50 forced", n, count(t, db, `SELECT count(*) FROM previewqueue WHERE force`))
+	}
 }
 
 // InsertTx works in the producer's transaction: a rollback takes its items with it, and a

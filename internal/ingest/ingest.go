@@ -41,6 +41,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/fitsarchive/agentd/internal/calcache"
+	"github.com/fitsarchive/agentd/internal/ctxio"
 	"github.com/fitsarchive/agentd/internal/filenames"
 	"github.com/fitsarchive/agentd/internal/fits"
 	"github.com/fitsarchive/agentd/internal/header"
@@ -450,7 +451,7 @@ func ScanFile(ctx context.Context, path string, compressed, parseFITS bool) (Sca
 func ScanReader(ctx context.Context, f io.Reader, path string, compressed, parseFITS bool, limit int64, visit func(fits.HDU, io.Reader) error) (Scan, error) {
 	var s Scan
 	fileHash := md5.New()
-	raw := &hashingReader{r: &ctxReader{ctx: ctx, r: f}, h: fileHash}
+	raw := &hashingReader{r: ctxio.Reader(ctx, f), h: fileHash}
 	var data io.Reader = bufio.NewReaderSize(raw, 1<<20)
 	dataHash := fileHash
 	var dataCount *hashingReader
@@ -543,19 +544,6 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	l.left -= int64(n)
 	return n, err
-}
-
-// ctxReader stops a long read when the worker is cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // lockedByWriter reports whether another process holds an exclusive flock on the file

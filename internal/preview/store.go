@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/fitsarchive/agentd/internal/ctxio"
 	"github.com/fitsarchive/agentd/internal/fits"
 	"github.com/fitsarchive/agentd/queue"
 )
@@ -50,7 +51,7 @@ func (s *Store) Write(ctx context.Context, dir, filename string) (string, Result
 	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
 		return "", Result{}, fmt.Errorf("read %s: not a regular file", rel)
 	}
-	var data io.Reader = bufio.NewReaderSize(&ctxReader{ctx: ctx, r: f}, 1<<20)
+	var data io.Reader = bufio.NewReaderSize(ctxio.Reader(ctx, f), 1<<20)
 	if strings.HasSuffix(filename, ".bz2") {
 		bz, err := dsbzip2.NewReader(data, nil)
 		if err != nil {
@@ -180,19 +181,6 @@ func (w *Worker) Handle(ctx context.Context, it queue.Item) (queue.Result, error
 		return queue.Result{}, err
 	}
 	return queue.CompletedTx, nil
-}
-
-// ctxReader stops reading once ctx is done, so that a stop interrupts a long file.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // Requeued counts what Requeue did.

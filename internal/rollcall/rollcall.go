@@ -22,6 +22,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sys/unix"
+
+	"github.com/fitsarchive/agentd/internal/ctxio"
 )
 
 var (
@@ -334,25 +336,12 @@ func check(ctx context.Context, root *os.Root, opt Options, r row) verdict {
 		return v
 	}
 	h := md5.New()
-	if _, err := io.Copy(h, ctxReader{ctx, f}); err != nil {
+	if _, err := io.Copy(h, ctxio.Reader(ctx, f)); err != nil {
 		v.problem = fmt.Sprintf("%s: %v", full, err)
 		return v
 	}
 	v.mismatch = hex.EncodeToString(h.Sum(nil)) != r.md5
 	return v
-}
-
-// ctxReader stops a long read when the run is cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // AllAbsent marks every present diskfile not present (the summit-history shortcut) and
