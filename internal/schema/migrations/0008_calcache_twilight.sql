@@ -1,0 +1,11 @@
+-- agentd: outside a transaction
+-- The calibration cache's search for twilight flats (GMOS imaging; package calcache): they are
+-- raw OBJECT frames of class dayCal, which the raw index of migration 7 files among all the
+-- night's science frames, so an image whose twilight flat does not exist read every science
+-- frame of the year around it. This partial index holds the twilights alone.
+CREATE INDEX CONCURRENTLY IF NOT EXISTS header_calcache_twilight_ix ON header (instrument, ut_datetime_secs)
+    WHERE reduction = 'RAW' AND observation_type = 'OBJECT' AND observation_class = 'dayCal' AND object = 'Twilight';
+-- calcache_obs_ix (obs_hid, caltype, rank), agentd's since migration 1, has been the twin of
+-- migration 6's unique constraint on the same columns, which serves the same lookups: every
+-- cache row paid for two identical index entries.
+DROP INDEX CONCURRENTLY IF EXISTS calcache_obs_ix;
