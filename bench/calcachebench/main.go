@@ -35,14 +35,16 @@ func main() {
 	nights := flag.Int("nights", 1826, "nights per instrument")
 	items := flag.Int("items", 4000, "observations the per-item service recomputes")
 	keep := flag.Bool("keep", false, "keep the database (print its name) instead of dropping it")
+	workers := flag.Int("workers", 0, "bulk rebuild: batches side by side (0: the CPUs)")
+	batch := flag.Int("batch", 0, "bulk rebuild: observations per batch (0: calcache.DefaultBatch)")
 	flag.Parse()
-	if err := run(context.Background(), *nights, *items, *keep); err != nil {
+	if err := run(context.Background(), *nights, *items, *keep, calcache.RebuildOptions{Workers: *workers, Batch: *batch}); err != nil {
 		fmt.Fprintln(os.Stderr, "calcachebench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, nights, items int, keep bool) error {
+func run(ctx context.Context, nights, items int, keep bool, opt calcache.RebuildOptions) error {
 	bdb, err := benchdb.New(ctx)
 	if err != nil {
 		return err
@@ -93,12 +95,13 @@ func run(ctx context.Context, nights, items int, keep bool) error {
 	}
 	var done calcache.Rebuilt
 	start = time.Now()
-	sum, err := calcache.Rebuild(ctx, db, calcache.RebuildOptions{Progress: func(r calcache.Rebuilt) {
+	opt.Progress = func(r calcache.Rebuilt) {
 		if r.Observations/100000 != done.Observations/100000 {
 			fmt.Fprintf(os.Stderr, "  %d / %d observations, %.0f s\n", r.Observations, r.Total, time.Since(start).Seconds())
 		}
 		done = r
-	}})
+	}
+	sum, err := calcache.Rebuild(ctx, db, opt)
 	if err != nil {
 		return err
 	}
@@ -107,6 +110,7 @@ func run(ctx context.Context, nights, items int, keep bool) error {
 	fmt.Printf("| what | observations | seconds | observations/s | calcache rows |\n|---|---:|---:|---:|---:|\n")
 	fmt.Printf("| per item (agentd's worker pool, %d workers) | %d | %.1f | %.0f | |\n", runtime.NumCPU(), items, perItem.Seconds(), float64(items)/perItem.Seconds())
 	fmt.Printf("| bulk rebuild (every header) | %d | %.1f | %.0f | %d |\n", sum.Observations, bulk.Seconds(), float64(sum.Observations)/bulk.Seconds(), sum.Rows)
+	fmt.Printf("\nbulk: %d (observation, rule) pairs left to the per-observation search\n", sum.OneByOne)
 	return nil
 }
 

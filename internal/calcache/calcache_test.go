@@ -1,8 +1,10 @@
 package calcache
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -23,6 +25,8 @@ type frame struct {
 	filter, disperser, mask                     string
 	cw                                          float64 // µm; 0: NULL
 	at                                          time.Duration
+	amps                                        string // gmos.amp_read_area ("" = EEV1, EEV2)
+	engineering                                 bool
 }
 
 var t0 = time.Date(2020, 3, 1, 6, 0, 0, 0, time.UTC)
@@ -59,12 +63,13 @@ func insert(t *testing.T, db *pgxpool.Pool, frames ...frame) map[string]int64 {
 				detector_roi_setting, engineering, processing)
 				SELECT df.id, 'GMOS-N', 'Gemini-North', $2::obstype, $3::obsclass, $4, $5::reduction_state, $6::qa_state, $7, $8::mode,
 					$9, $10::timestamp, extract(epoch FROM $10::timestamp - '2000-01-01')::bigint, $17,
-					'Full Frame', false, 'Raw' FROM df RETURNING id)
+					'Full Frame', $19, 'Raw' FROM df RETURNING id)
 			INSERT INTO gmos (header_id, disperser, filter_name, detector_x_bin, detector_y_bin, amp_read_area,
 				read_speed_setting, gain_setting, focal_plane_mask)
-			SELECT h.id, $13, $14, $11, $12, 'EEV1, EEV2', 'slow', 'low', $16 FROM h RETURNING header_id`,
+			SELECT h.id, $13, $14, $11, $12, $18, 'slow', 'low', $16 FROM h RETURNING header_id`,
 			f.name, f.obstype, f.class, f.object, f.reduction, f.qa, f.spect, spectMode, cw, t0.Add(f.at),
-			f.xbin, f.ybin, f.disperser, f.filter, i, f.mask, fmt.Sprintf("%dx%d", f.xbin, f.ybin)).Scan(&id)
+			f.xbin, f.ybin, f.disperser, f.filter, i, f.mask, fmt.Sprintf("%dx%d", f.xbin, f.ybin), cmp.Or(f.amps, "EEV1, EEV2"),
+			f.engineering).Scan(&id)
 		if err != nil {
 			t.Fatalf("insert %s: %v", f.name, err)
 		}
@@ -243,6 +248,101 @@ func TestBatchEqualsOneAtATime(t *testing.T) {
 	if again := dump(); again != one {
 		t.Fatal("a partial rebuild changed the rows")
 	}
+}
+
+// The set-based form of a batch gives the per-observation search's rows, on data made to
+// test its argument: hundreds of biases of two binnings and two amplifier sets interleaved
+// (the amplifiers are a conditional match, outside the key, so a level of the right key
+// can hold no candidate that passes), frames at the same time (levels of several rows),
+// central wavelengths just inside and outside the tolerance, QA Fail and engineering
+// frames, over more than a year (the day limits). Both forms must be exercised: most
+// observations settled set-based, some left to the per-observation search.
+func TestSetBasedEqualsPerObservation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.Pool(t, pgtest.NewDB(t))
+	rng := rand.New(rand.NewPCG(13, 1))
+	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
+	var frames []frame
+	for n := 0; n < 700; n++ {
+		f := spectrum(fmt.Sprintf("R%03d", n))
+		f.at = time.Duration(rng.IntN(450*2)) * 12 * time.Hour // half-day slots: many frames share a time
+		f.xbin = 1 + rng.IntN(2)
+		f.ybin = f.xbin
+		f.amps = pick("EEV1, EEV2", "EEV1, EEV2", "EEV2")
+		f.cw = []float64{0.52, 0.5205, 0.5212, 0.6}[rng.IntN(4)]
+		f.engineering = rng.IntN(20) == 0
+		if rng.IntN(20) == 0 {
+			f.qa = "Fail"
+		}
+		switch x := rng.IntN(100); {
+		case x < 45:
+			f.obstype, f.class, f.object, f.spect, f.disperser, f.mask, f.cw = "BIAS", "dayCal", "Bias", false, "MIRROR", "", 0
+		case x < 57:
+			f.obstype, f.class, f.object = "FLAT", "partnerCal", "GCALflat"
+		case x < 67:
+			f.obstype, f.class, f.object = "ARC", "dayCal", "CuAr"
+		case x < 75:
+			f.obstype, f.class, f.object, f.spect, f.disperser, f.mask, f.cw = "OBJECT", "dayCal", "Twilight", false, "MIRROR", "Imaging", 0
+			f.filter = pick("g_G0301", "r_G0303")
+		case x < 87:
+			f.spect, f.disperser, f.mask, f.cw = false, "MIRROR", "Imaging", 0
+			f.filter = pick("g_G0301", "r_G0303")
+		}
+		frames = append(frames, f)
+	}
+	ids := insert(t, db, frames...)
+	all := make([]int64, 0, len(ids))
+	for _, id := range ids {
+		all = append(all, id)
+	}
+	slices.Sort(all)
+	dump := func() string {
+		rows, err := db.Query(ctx, `SELECT obs_hid, caltype::text, rank, cal_hid FROM calcache ORDER BY 1, 2, 3`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for rows.Next() {
+			var o, c int64
+			var typ string
+			var rank int
+			rows.Scan(&o, &typ, &rank, &c)
+			fmt.Fprintf(&b, "%d %s %d %d\n", o, typ, rank, c)
+		}
+		return b.String()
+	}
+	for _, id := range all {
+		recompute(t, db, id)
+	}
+	one := dump()
+	if _, err := db.Exec(ctx, `TRUNCATE calcache`); err != nil {
+		t.Fatal(err)
+	}
+	var done recomputed
+	if err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		var err error
+		done, err = recomputeIDs(ctx, tx, all)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if set := dump(); set != one {
+		a, b := strings.Split(set, "\n"), strings.Split(one, "\n")
+		for i := range min(len(a), len(b)) {
+			if a[i] != b[i] {
+				t.Fatalf("the set-based form differs from the per-observation search at row %d: %q, want %q (%d rows vs %d)", i, a[i], b[i], len(a), len(b))
+			}
+		}
+		t.Fatalf("the set-based form gave %d rows, the per-observation search %d", len(a), len(b))
+	}
+	if done.rows != int64(strings.Count(one, "\n")) || done.rows < 5000 {
+		t.Fatalf("%d rows counted, %d in the table: the data should give thousands", done.rows, strings.Count(one, "\n"))
+	}
+	if done.oneByOne == 0 || done.oneByOne >= int64(len(all)) {
+		t.Fatalf("%d (observation, rule) pairs left to the per-observation search: want some, and few", done.oneByOne)
+	}
+	t.Logf("%d rows; %d (observation, rule) pairs searched one by one", done.rows, done.oneByOne)
 }
 
 // Workers and batches that recompute the same observations at once serialise on their

@@ -29,11 +29,14 @@ type RebuildOptions struct {
 
 // Rebuilt counts what a bulk rebuild did.
 type Rebuilt struct {
-	Total        int64   `json:"total"`        // observations selected
-	Observations int64   `json:"observations"` // recomputed so far
-	Rows         int64   `json:"rows"`         // calcache rows written
-	Dequeued     int64   `json:"dequeued"`     // pending calcache queue items made redundant
-	Seconds      float64 `json:"seconds"`
+	Total        int64 `json:"total"`        // observations selected
+	Observations int64 `json:"observations"` // recomputed so far
+	Rows         int64 `json:"rows"`         // calcache rows written
+	Dequeued     int64 `json:"dequeued"`     // pending calcache queue items made redundant
+	// OneByOne counts the (observation, rule) pairs the set-based search left open and the
+	// per-observation search answered (see setStatement): a handful in real data.
+	OneByOne int64   `json:"one_by_one"`
+	Seconds  float64 `json:"seconds"`
 }
 
 // Rebuild recomputes the calibration cache of every selected observation, set-based: the
@@ -81,10 +84,11 @@ func Rebuild(ctx context.Context, db *pgxpool.Pool, opt RebuildOptions) (Rebuilt
 		go func() { // owner: Rebuild; exits when batches is closed
 			defer wg.Done()
 			for ids := range batches {
-				var written, dropped int64
+				var done recomputed
+				var dropped int64
 				err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 					var err error
-					if written, err = Recompute(ctx, tx, ids); err != nil {
+					if done, err = recomputeIDs(ctx, tx, ids); err != nil {
 						return err
 					}
 					dropped, err = queue.DropPendingTx(ctx, tx, queue.Calcache(), ids)
@@ -96,7 +100,8 @@ func Rebuild(ctx context.Context, db *pgxpool.Pool, opt RebuildOptions) (Rebuilt
 				}
 				mu.Lock()
 				sum.Observations += int64(len(ids))
-				sum.Rows += written
+				sum.Rows += done.rows
+				sum.OneByOne += done.oneByOne
 				sum.Dequeued += dropped
 				if opt.Progress != nil {
 					opt.Progress(sum)

@@ -233,18 +233,18 @@ func (r Rule) Why() string {
 	return strings.Join(parts, "; ")
 }
 
-// applicableSQL is one query that says, for the observation $1, which rules apply: a row
-// of one boolean array per set of allSets (in order), a rule's entry true when it applies;
-// no row when there is no such header.
+// applicableSQL is one query that says, for the observations $1 (header ids), which rules
+// apply to at least one of them: one boolean array per set of allSets (in order), a rule's
+// entry true when it does.
 func applicableSQL() string {
 	sets := allSets()
 	cols := make([]string, len(sets))
 	for i, s := range sets {
 		tests := make([]string, len(s.Rules))
 		for j, r := range s.Rules {
-			tests[j] = "coalesce(" + and(applies(s, r)) + ", false)"
+			tests[j] = "coalesce(bool_or(" + and(applies(s, r)) + "), false)"
 		}
-		cols[i] = "(SELECT ARRAY[" + strings.Join(tests, ", ") + "]::bool[] FROM " + observation(s) + " WHERE o.id = h.id)"
+		cols[i] = "(SELECT ARRAY[" + strings.Join(tests, ", ") + "]::bool[] FROM " + observation(s) + " WHERE o.id = ANY($1))"
 	}
-	return "SELECT " + strings.Join(cols, ",\n\t") + "\nFROM header h WHERE h.id = $1"
+	return "SELECT " + strings.Join(cols, ",\n\t")
 }
