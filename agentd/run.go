@@ -223,7 +223,7 @@ func storageRootReady(cfg config.Config, name string) error {
 }
 
 // previewStore opens the storage root and the previews directory (created when missing).
-func previewStore(cfg config.Config) (*preview.Store, func(), error) {
+func previewStore(cfg config.Config, logger *slog.Logger) (*preview.Store, func(), error) {
 	dir := cfg.PreviewsPath()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, nil, cli.WithCode(cli.ExitConnect, fmt.Errorf("previews directory %s: %w; create it or fix previews_dir", dir, err))
@@ -237,7 +237,15 @@ func previewStore(cfg config.Config) (*preview.Store, func(), error) {
 		storage.Close()
 		return nil, nil, cli.WithCode(cli.ExitConnect, fmt.Errorf("previews directory %s: %w; create it or fix previews_dir", dir, err))
 	}
-	return &preview.Store{Storage: storage, Previews: previews}, func() { storage.Close(); previews.Close() }, nil
+	store := &preview.Store{Storage: storage, Previews: previews}
+	// What writers killed mid-preview left (any host's: the directory is shared), once an
+	// hour old; a failure to clean is worth a warning, not a refusal to serve.
+	if n, err := store.CleanTemp(time.Now().Add(-time.Hour)); err != nil {
+		logger.Warn("previews: could not clean the temporary directory", "err", err)
+	} else if n > 0 {
+		logger.Info("previews: removed what interrupted writers left", "files", n)
+	}
+	return store, func() { storage.Close(); previews.Close() }, nil
 }
 
 // serve runs the daemon with resolved settings until ctx ends (or the queues are empty).
@@ -340,7 +348,7 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 		case "calcache":
 			w.Handler = (&calcache.Worker{DB: db}).Handle
 		case "preview":
-			store, closeStore, err := previewStore(cfg)
+			store, closeStore, err := previewStore(cfg, logger)
 			if err != nil {
 				return err
 			}
@@ -353,7 +361,7 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 			}
 			switch {
 			case a.MakePreviews:
-				store, closeStore, err := previewStore(cfg)
+				store, closeStore, err := previewStore(cfg, logger)
 				if err != nil {
 					return err
 				}

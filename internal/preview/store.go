@@ -80,16 +80,24 @@ func (s *Store) Put(name string, b *Builder) (Result, error) {
 	return res, err
 }
 
-// writeFile writes name through fill, atomically: nothing is left when fill fails.
+// TempDir is the directory, in the previews directory, where previews are written before
+// they are renamed into place: what a killed writer leaves is there, and only there.
+const TempDir = ".tmp"
+
+// writeFile writes name through fill, atomically: nothing is left when fill fails, and a
+// writer killed mid-write leaves only a file in TempDir (see CleanTemp).
 func (s *Store) writeFile(name string, fill func(io.Writer) error) error {
 	if d := path.Dir(name); d != "." {
 		if err := s.Previews.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("create the previews directory %s: %w", d, err)
 		}
 	}
-	var suffix [6]byte
+	if err := s.Previews.MkdirAll(TempDir, 0o755); err != nil {
+		return fmt.Errorf("create the previews' temporary directory: %w", err)
+	}
+	var suffix [8]byte
 	_, _ = rand.Read(suffix[:])
-	tmp := path.Join(path.Dir(name), "."+path.Base(name)+".tmp-"+hex.EncodeToString(suffix[:]))
+	tmp := path.Join(TempDir, hex.EncodeToString(suffix[:])+"-"+path.Base(name))
 	f, err := s.Previews.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return fmt.Errorf("write preview %s: %w", name, err)
@@ -120,6 +128,41 @@ func (s *Store) writeFile(name string, fill func(io.Writer) error) error {
 	}
 	done = true
 	return nil
+}
+
+// CleanTemp removes what killed writers left in TempDir: files last modified before
+// olderThan (a writer on another host may be filling a younger one). It returns how many it
+// removed.
+func (s *Store) CleanTemp(olderThan time.Time) (int, error) {
+	dir, err := s.Previews.Open(TempDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("clean the previews' temporary directory: %w", err)
+	}
+	defer dir.Close()
+	removed := 0
+	for {
+		entries, err := dir.ReadDir(1024)
+		for _, e := range entries {
+			info, ierr := e.Info()
+			if ierr != nil || !info.Mode().IsRegular() || !info.ModTime().Before(olderThan) {
+				continue
+			}
+			if rerr := s.Previews.Remove(path.Join(TempDir, e.Name())); rerr == nil {
+				removed++
+			} else if !errors.Is(rerr, fs.ErrNotExist) {
+				return removed, fmt.Errorf("clean the previews' temporary directory: %w", rerr)
+			}
+		}
+		if errors.Is(err, io.EOF) || (err == nil && len(entries) == 0) {
+			return removed, nil
+		}
+		if err != nil {
+			return removed, fmt.Errorf("clean the previews' temporary directory: %w", err)
+		}
+	}
 }
 
 // Record makes name the preview of the diskfile, in tx: its preview rows are replaced.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/dsnet/compress/bzip2"
 
@@ -83,7 +84,40 @@ func TestStoreWritesWholePreviewsOnly(t *testing.T) {
 	if len(entries) != 2 {
 		t.Fatalf("the previews directory holds %d files, want the 2 previews and no temporary file", len(entries))
 	}
+	if tmp, _ := os.ReadDir(filepath.Join(s.Previews.Name(), TempDir)); len(tmp) != 0 {
+		t.Fatalf("%d files left in the temporary directory", len(tmp))
+	}
 	if _, _, err := s.Write(ctx, "2020/20200101", "../../../etc/passwd"); err == nil {
 		t.Fatal("read a file outside the storage root")
+	}
+}
+
+// What a killed writer leaves in the temporary directory is removed once old enough; a
+// younger file (another host's write in progress) and the previews themselves stay.
+func TestCleanTempRemovesOnlyOldLeftovers(t *testing.T) {
+	_, s := openRoots(t)
+	if n, err := s.CleanTemp(time.Now()); err != nil || n != 0 {
+		t.Fatalf("no temporary directory yet: %d, %v", n, err)
+	}
+	tmp := filepath.Join(s.Previews.Name(), TempDir)
+	os.MkdirAll(tmp, 0o755)
+	old := time.Now().Add(-2 * time.Hour)
+	for _, name := range []string{"a1-N1.jpg", "b2-N2.jpg"} {
+		os.WriteFile(filepath.Join(tmp, name), []byte("half a jpeg"), 0o644)
+		os.Chtimes(filepath.Join(tmp, name), old, old)
+	}
+	os.WriteFile(filepath.Join(tmp, "c3-N3.jpg"), []byte("being written"), 0o644)
+	os.WriteFile(filepath.Join(s.Previews.Name(), "N4.jpg"), []byte("a preview"), 0o644)
+	os.Chtimes(filepath.Join(s.Previews.Name(), "N4.jpg"), old, old)
+	n, err := s.CleanTemp(time.Now().Add(-time.Hour))
+	if err != nil || n != 2 {
+		t.Fatalf("removed %d, %v; want the 2 old leftovers", n, err)
+	}
+	left, _ := os.ReadDir(tmp)
+	if len(left) != 1 || left[0].Name() != "c3-N3.jpg" {
+		t.Fatalf("left in the temporary directory: %v", left)
+	}
+	if _, err := os.Stat(filepath.Join(s.Previews.Name(), "N4.jpg")); err != nil {
+		t.Fatal("a preview was removed")
 	}
 }
