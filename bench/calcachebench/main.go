@@ -37,14 +37,15 @@ func main() {
 	keep := flag.Bool("keep", false, "keep the database (print its name) instead of dropping it")
 	workers := flag.Int("workers", 0, "bulk rebuild: batches side by side (0: the CPUs)")
 	batch := flag.Int("batch", 0, "bulk rebuild: observations per batch (0: calcache.DefaultBatch)")
+	generateOnly := flag.Bool("generate-only", false, "generate the data and stop (with -keep: a database to study)")
 	flag.Parse()
-	if err := run(context.Background(), *nights, *items, *keep, calcache.RebuildOptions{Workers: *workers, Batch: *batch}); err != nil {
+	if err := run(context.Background(), *nights, *items, *keep || *generateOnly, *generateOnly, calcache.RebuildOptions{Workers: *workers, Batch: *batch}); err != nil {
 		fmt.Fprintln(os.Stderr, "calcachebench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, nights, items int, keep bool, opt calcache.RebuildOptions) error {
+func run(ctx context.Context, nights, items int, keep, generateOnly bool, opt calcache.RebuildOptions) error {
 	bdb, err := benchdb.New(ctx)
 	if err != nil {
 		return err
@@ -71,6 +72,9 @@ func run(ctx context.Context, nights, items int, keep bool, opt calcache.Rebuild
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "generated %d headers in %.0f s\n", n, time.Since(start).Seconds())
+	if generateOnly {
+		return nil
+	}
 
 	// Per item: a sample of science observations spread over the years, through the real
 	// worker pool, one worker per CPU.

@@ -513,3 +513,28 @@ func TestNIRICalibrationsByHand(t *testing.T) {
 		}
 	}
 }
+
+// Every rule of every set, in both forms, is SQL the server accepts (the tests with data
+// run the rules of the instruments they have; this one plans them all).
+func TestEveryRuleIsValidSQLInBothForms(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.Pool(t, pgtest.NewDB(t))
+	for _, set := range allSets() {
+		for i, r := range set.Rules {
+			if _, err := db.Exec(ctx, "EXPLAIN "+statement(set, r), []int64{1, 2}); err != nil {
+				t.Errorf("%v rule %d (%s), per observation: %v", set.Instruments, i, r.CalType, err)
+			}
+			args := []any{[]int64{1, 2}, int64(0), int64(1)}
+			if usesInstruments(set, r) {
+				args = append(args, []string{"GMOS-N"})
+			}
+			if _, err := db.Exec(ctx, "EXPLAIN "+setStatement(set, r), args...); err != nil {
+				t.Errorf("%v rule %d (%s), set-based: %v", set.Instruments, i, r.CalType, err)
+			}
+		}
+	}
+	if _, err := db.Exec(ctx, "EXPLAIN "+applicableSQL(), []int64{1}); err != nil {
+		t.Errorf("which rules apply: %v", err)
+	}
+}

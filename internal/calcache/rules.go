@@ -1,8 +1,9 @@
 // Package calcache computes FitsStorage's calibration cache: for each observation, which
 // calibration frames serve it, by type and rank (the calcache table), from rules written as
-// data (this file) and turned into SQL (sql.go). One statement per rule serves both one
-// observation (the calcache queue's worker) and a batch of them (a bulk rebuild): the same
-// SQL over a different set of observations, so the two agree by construction.
+// data (this file) and turned into SQL: per rule, a search per observation (sql.go; the
+// calcache queue's worker) and a set-based form for batches (setbased.go; a bulk rebuild),
+// which hands back to the first any observation it cannot settle, so that the two agree (its
+// doc comment says why; a randomized test compares them row for row).
 //
 // The rules follow FitsStorage's own (its cal/calibration/calibration_<instrument>.py,
 // summarised in docs/calcache-rules.md): candidates are canonical headers that are not
@@ -70,7 +71,8 @@ type Rule struct {
 	Exact   []Column    // equal in observation and candidate (NULL matches NULL)
 	Within  []Tolerance // close enough
 	// Match are further conditions between the observation (o, its instrument row oi) and
-	// the candidate (c, ci) that FitsStorage makes conditional, written here as SQL.
+	// the candidate (c, ci) that FitsStorage makes conditional, written here as SQL (those
+	// four names only: the set-based form binds no others).
 	Match []string
 	Days  int // |Δ ut_datetime| under this many days (0: no limit)
 	Keep  int // how many to keep, ranked 0, 1, …

@@ -89,8 +89,11 @@ func recomputeIDs(ctx context.Context, tx pgx.Tx, ids []int64) (recomputed, erro
 		return tag.RowsAffected(), err
 	}
 	var first, last *int64
+	var instruments []string
 	if bulk {
-		if err := tx.QueryRow(ctx, `SELECT min(ut_datetime_secs), max(ut_datetime_secs) FROM header WHERE id = ANY($1)`, ids).Scan(&first, &last); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT min(ut_datetime_secs), max(ut_datetime_secs),
+			coalesce(array_agg(DISTINCT instrument) FILTER (WHERE instrument IS NOT NULL), '{}')
+			FROM header WHERE id = ANY($1)`, ids).Scan(&first, &last, &instruments); err != nil {
 			return done, fmt.Errorf("the time span of %d observations: %w", len(ids), err)
 		}
 		if first == nil { // no observation has a time: no rule applies
@@ -105,7 +108,11 @@ func recomputeIDs(ctx context.Context, tx pgx.Tx, ids []int64) (recomputed, erro
 			var rest []int64
 			if bulk {
 				var n int64
-				if err := tx.QueryRow(ctx, setStatement(set, r), pgx.QueryExecModeExec, ids, *first, *last).Scan(&n, &rest); err != nil {
+				args := []any{pgx.QueryExecModeExec, ids, *first, *last}
+				if usesInstruments(set, r) {
+					args = append(args, instruments)
+				}
+				if err := tx.QueryRow(ctx, setStatement(set, r), args...).Scan(&n, &rest); err != nil {
 					return done, fmt.Errorf("recompute the %s calibrations of %d observations: %w", r.CalType, len(ids), err)
 				}
 				done.rows += n

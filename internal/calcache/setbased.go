@@ -6,7 +6,8 @@ import (
 )
 
 // setStatement is rule r of set s for a batch of observations ($1, header ids; $2 and $3
-// the earliest and latest ut_datetime_secs among them), set-based:
+// the earliest and latest ut_datetime_secs among them; $4 their instruments, when
+// usesInstruments(s, r)), set-based:
 // instead of a search per observation it sorts the batch's observations and the rule's
 // candidates together and pairs each observation with the candidates nearest to it in time
 // among those of the same exact-match key. It inserts the ranked matches of every
@@ -65,8 +66,12 @@ func setStatement(s Set, r Rule) string {
 	}
 
 	// The candidates: what does not depend on the observation, within the batch's span.
-	static := append(r.Cand.conditions(), "c.ut_datetime_secs IS NOT NULL")
-	if len(s.Instruments) > 0 {
+	static := append(r.Cand.headerConditions(), "c.ut_datetime_secs IS NOT NULL")
+	if containsColumn(keys, H("instrument")) {
+		// $4: the batch's instruments. A candidate of another cannot share a key with any
+		// observation of the batch (a batch of GMOS-N reads no GMOS-S calibrations).
+		static = append(static, "c.instrument = ANY($4::text[])")
+	} else if len(s.Instruments) > 0 {
 		static = append(static, "c.instrument IN ("+literals(s.Instruments)+")")
 	}
 	if r.Days > 0 {
@@ -86,8 +91,11 @@ func setStatement(s Set, r Rule) string {
 	}
 	fmt.Fprintf(&b, "obs AS MATERIALIZED (SELECT o.id, o.ut_datetime_secs AS secs, %s FROM %s\n\tWHERE o.ut_datetime_secs IS NOT NULL AND %s),\n",
 		keyCols("o"), obsFrom, and(applies(s, r)))
-	fmt.Fprintf(&b, "c AS MATERIALIZED (SELECT c.*, d.entrytime AS agentd_entrytime FROM header c JOIN diskfile d ON d.id = c.diskfile_id\n\tWHERE %s),\n",
-		and(static))
+	// The candidates' headers, then their diskfiles looked up by id (canonical ones only):
+	// a join would let the planner read all of diskfile to hash it.
+	fmt.Fprintf(&b, "c0 AS MATERIALIZED (SELECT c.* FROM header c WHERE %s),\n", and(static))
+	b.WriteString("d AS MATERIALIZED (SELECT d.id, d.entrytime FROM diskfile d WHERE d.id IN (SELECT diskfile_id FROM c0) AND d.canonical),\n")
+	b.WriteString("c AS MATERIALIZED (SELECT c0.*, d.entrytime AS agentd_entrytime FROM c0 JOIN d ON d.id = c0.diskfile_id),\n")
 	if s.Table != "" {
 		fmt.Fprintf(&b, "ci AS MATERIALIZED (SELECT ci.* FROM %s ci WHERE ci.header_id IN (SELECT id FROM c)),\n", s.Table)
 	}
@@ -133,7 +141,13 @@ SELECT (SELECT count(*) FROM ins), coalesce((SELECT array_agg(obs ORDER BY obs) 
 // with, for a rule that keeps keep: a margin over keep, so that a few candidates failing
 // a condition of the observation's (an engineering frame, another central wavelength)
 // seldom leave the answer open.
-func pairedLevels(keep int) int { return keep + max(8, keep/4) }
+func pairedLevels(keep int) int { return keep + max(4, keep/8) }
+
+// usesInstruments says whether setStatement(s, r) takes the batch's instruments ($4): when
+// the instrument is part of the rule's exact-match key.
+func usesInstruments(s Set, r Rule) bool {
+	return s.Table == "" || containsColumn(r.Exact, H("instrument"))
+}
 
 // tolerance is the SQL test of a Tolerance between the observation o and the candidate c.
 func tolerance(t Tolerance) string {

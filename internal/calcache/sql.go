@@ -9,15 +9,7 @@ import (
 // (header.id), it inserts the ranked matches of every observation of the set that the rule
 // applies to. The observation is o (its instrument row oi), a candidate c (ci), its diskfile
 // d. Every name in it comes from the rules in this package: nothing from input.
-func statement(s Set, r Rule) string { return statementFor(s, r, false) }
-
-// bulkStatement is statement for a batch of observations: it first keeps the observations
-// whose exact-match key some candidate in the batch's time span has (one pass over those
-// candidates), so that an observation whose calibration does not exist costs nothing
-// instead of a scan of its time window. The rows are statement's.
-func bulkStatement(s Set, r Rule) string { return statementFor(s, r, true) }
-
-func statementFor(s Set, r Rule, bulk bool) string {
+func statement(s Set, r Rule) string {
 	where := append([]string{"o.id = ANY($1)"}, applies(s, r)...)
 
 	cand := append(r.Cand.conditions(), "c.id <> o.id", "(o.engineering IS NOT FALSE OR c.engineering = false)")
@@ -32,12 +24,7 @@ func statementFor(s Set, r Rule, bulk bool) string {
 		cand = append(cand, col.of("c")+" IS NOT DISTINCT FROM "+col.of("o"))
 	}
 	for _, t := range r.Within {
-		ov, cv := t.Column.of("o"), t.Column.of("c")
-		tol := fmt.Sprintf("%g", t.Plus)
-		if t.Fraction > 0 {
-			tol = fmt.Sprintf("abs(%s) * %g", ov, t.Fraction)
-		}
-		cand = append(cand, fmt.Sprintf("(%s IS NULL OR (%s > %s - %s AND %s < %s + %s))", ov, cv, ov, tol, cv, ov, tol))
+		cand = append(cand, tolerance(t))
 	}
 	if r.Days > 0 {
 		// In seconds since 2000 (ut_datetime_secs), as the index the nearest-in-time search reads.
@@ -51,28 +38,6 @@ func statementFor(s Set, r Rule, bulk bool) string {
 	if s.Table != "" {
 		candFrom += " JOIN " + s.Table + " ci ON ci.header_id = c.id"
 	}
-	if bulk && len(r.Exact) > 0 {
-		// The key as text, NULL as a character no value holds: = then matches NULL with NULL,
-		// as IS NOT DISTINCT FROM does in the search, and IN can hash it.
-		keyList := func(who string) string {
-			cols := make([]string, len(r.Exact))
-			for i, c := range r.Exact {
-				cols[i] = "coalesce((" + c.of(who) + ")::text, E'\\x1e')"
-			}
-			return strings.Join(cols, ", ")
-		}
-		static := r.Cand.conditions()
-		if len(s.Instruments) > 0 {
-			static = append(static, "c.instrument IN ("+literals(s.Instruments)+")")
-		}
-		if r.Days > 0 {
-			span := fmt.Sprint(r.Days * 86400)
-			static = append(static, "c.ut_datetime_secs BETWEEN (SELECT min(ut_datetime_secs) FROM header WHERE id = ANY($1)) - "+span+
-				" AND (SELECT max(ut_datetime_secs) FROM header WHERE id = ANY($1)) + "+span)
-		}
-		where = append(where, "("+keyList("o")+") IN (SELECT "+keyList("c")+" FROM "+candFrom+" WHERE "+strings.Join(static, " AND ")+")")
-	}
-
 	// The nearest in time: the Keep nearest before the observation (the index on
 	// (instrument, observation_type, ut_datetime_secs) read backwards, stopping after Keep
 	// rows and the rows tied with the last) and the Keep nearest after it (read forwards),
@@ -124,7 +89,12 @@ func observation(s Set) string {
 // conditions are the tests of a candidate c (its diskfile d) that do not depend on the
 // observation: canonical, not QA Fail, of the reduction state, type, class and object asked.
 func (cand Candidates) conditions() []string {
-	out := []string{"d.canonical", "c.qa_state <> 'Fail'", "c.reduction = " + literal(cand.Reduction)}
+	return append([]string{"d.canonical"}, cand.headerConditions()...)
+}
+
+// headerConditions are conditions without the diskfile's: those on the header c alone.
+func (cand Candidates) headerConditions() []string {
+	out := []string{"c.qa_state <> 'Fail'", "c.reduction = " + literal(cand.Reduction)}
 	if cand.ObsType != "" {
 		out = append(out, "c.observation_type = "+literal(cand.ObsType))
 	}
