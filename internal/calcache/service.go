@@ -53,12 +53,10 @@ func recomputeIDs(ctx context.Context, tx pgx.Tx, ids []int64) (recomputed, erro
 	b.Queue(`SELECT set_config('jit', 'off', true)`)
 	b.Queue(`SELECT count(pg_advisory_xact_lock($1, id::int4)) FROM unnest($2::bigint[]) id`, lockSpace, ids)
 	b.Queue(`DELETE FROM calcache WHERE obs_hid = ANY($1)`, ids)
+	only, scanOnly := applicableRules()
+	b.Queue(applicableSQL(), ids).QueryRow(scanOnly)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return done, fmt.Errorf("lock and clear the calibrations of %d observations: %w", len(ids), err)
-	}
-	only, err := applicableRules(ctx, tx, ids)
-	if err != nil {
-		return done, err
+		return done, fmt.Errorf("lock, clear and find the rules of %d observations: %w", len(ids), err)
 	}
 
 	if len(ids) == 1 {
@@ -133,24 +131,26 @@ func recomputeIDs(ctx context.Context, tx pgx.Tx, ids []int64) (recomputed, erro
 	return done, nil
 }
 
-// applicableRules says which rules of allSets apply to at least one of the observations
-// ids: [set][rule].
-func applicableRules(ctx context.Context, q pgx.Tx, ids []int64) ([][]bool, error) {
+// applicableRules is where the answer of applicableSQL goes, [set][rule] of allSets, and
+// the function that scans it there.
+func applicableRules() ([][]bool, func(pgx.Row) error) {
 	sets := allSets()
 	only := make([][]bool, len(sets))
 	dest := make([]any, len(sets))
 	for i := range sets {
 		dest[i] = &only[i]
 	}
-	if err := q.QueryRow(ctx, applicableSQL(), ids).Scan(dest...); err != nil {
-		return nil, fmt.Errorf("which rules apply to %d observations: %w", len(ids), err)
-	}
-	for i, s := range sets {
-		if len(only[i]) != len(s.Rules) {
-			return nil, fmt.Errorf("which rules apply: %d answers for the %d rules of set %d", len(only[i]), len(s.Rules), i)
+	return only, func(row pgx.Row) error {
+		if err := row.Scan(dest...); err != nil {
+			return fmt.Errorf("which rules apply: %w", err)
 		}
+		for i, s := range sets {
+			if len(only[i]) != len(s.Rules) {
+				return fmt.Errorf("which rules apply: %d answers for the %d rules of set %d", len(only[i]), len(s.Rules), i)
+			}
+		}
+		return nil
 	}
-	return only, nil
 }
 
 // bulkFrom is the batch size above which Recompute goes set-based.

@@ -141,7 +141,7 @@ SELECT (SELECT count(*) FROM ins), coalesce((SELECT array_agg(obs ORDER BY obs) 
 // with, for a rule that keeps keep: a margin over keep, so that a few candidates failing
 // a condition of the observation's (an engineering frame, another central wavelength)
 // seldom leave the answer open.
-func pairedLevels(keep int) int { return keep + max(4, keep/8) }
+func pairedLevels(keep int) int { return keep + max(8, keep/8) }
 
 // usesInstruments says whether setStatement(s, r) takes the batch's instruments ($4): when
 // the instrument is part of the rule's exact-match key.
