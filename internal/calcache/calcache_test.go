@@ -538,3 +538,49 @@ func TestEveryRuleIsValidSQLInBothForms(t *testing.T) {
 		t.Errorf("which rules apply: %v", err)
 	}
 }
+
+// GMOS darks serve nod-and-shuffle science taken before 2020: the same nod count and
+// pixels, exposure within 50 s, the 15 nearest; not a frame without nod-and-shuffle, nor
+// one of 2020.
+func TestGMOSNodAndShuffleDarks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.Pool(t, pgtest.NewDB(t))
+	h := time.Hour
+	dark := func(name string, at time.Duration) frame {
+		return spectrum(name).with(func(f *frame) { f.obstype, f.class, f.object, f.at = "DARK", "dayCal", "Dark", at })
+	}
+	ids := insert(t, db, spectrum("NS").with(func(f *frame) { f.at = -300 * 24 * h }),
+		spectrum("PLAIN").with(func(f *frame) { f.at = -300*24*h + h }),
+		spectrum("NS2020").with(func(f *frame) { f.at = 0 }),
+		dark("D1", -300*24*h-2*h), dark("D2", -300*24*h+5*h), dark("LONG", -300*24*h+3*h), dark("OTHERNOD", -300*24*h+4*h))
+	for _, q := range []struct {
+		sql string
+		id  int64
+	}{
+		{`UPDATE gmos SET nodandshuffle = true, nod_count = 20, nod_pixels = 1536 WHERE header_id <> $1`, 0},
+		{`UPDATE header SET exposure_time = 900 WHERE id <> $1`, 0},
+		{`UPDATE header SET exposure_time = 1000 WHERE id = $1`, ids["LONG"]},
+		{`UPDATE gmos SET nodandshuffle = false, nod_count = NULL, nod_pixels = NULL WHERE header_id = $1`, ids["PLAIN"]},
+		{`UPDATE gmos SET nod_count = 10 WHERE header_id = $1`, ids["OTHERNOD"]},
+	} {
+		if _, err := db.Exec(ctx, q.sql, q.id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var all []int64
+	for _, id := range ids {
+		all = append(all, id)
+	}
+	for _, id := range all {
+		recompute(t, db, id)
+	}
+	if got := cache(t, db, ids["NS"])["dark"]; got != "D1 D2" {
+		t.Errorf("nod-and-shuffle science of 2019: darks %q, want D1 D2 (nearest first; not the 1000 s one, not another nod count)", got)
+	}
+	for _, name := range []string{"PLAIN", "NS2020"} {
+		if got := cache(t, db, ids[name])["dark"]; got != "" {
+			t.Errorf("%s: darks %q, want none", name, got)
+		}
+	}
+}

@@ -46,6 +46,7 @@ type When struct {
 	NotEqual      []Value  // a column does not hold a value (NULL passes)
 	NotIn         []Value  // a column holds none of these values (NULL passes)
 	NotNull       []Column // these have a value
+	Before        string   // ut_datetime before this date (YYYY-MM-DD; "" = any)
 }
 
 // Value is a column and a constant.
@@ -108,9 +109,9 @@ const (
 		AND ci.overscan_subtracted IS NOT DISTINCT FROM oi.overscan_subtracted))`
 )
 
-// GMOS is FitsStorage's GMOS rules for bias, flat and arc (raw and processed). Not yet:
-// darks (nod-and-shuffle before 2020), standards, slit illumination, fringe, mask, BPM, and
-// the flexure limits of spectroscopic flats (elevation, rotator).
+// GMOS is FitsStorage's GMOS rules for bias, flat, arc and dark (raw and processed; darks
+// for nod-and-shuffle before 2020). Not yet: standards, slit illumination, fringe, mask, BPM,
+// and the flexure limits of spectroscopic flats (elevation, rotator).
 var GMOS = Set{
 	Instruments: []string{"GMOS-N", "GMOS-S", "GMOS"},
 	Table:       "gmos",
@@ -128,6 +129,10 @@ var GMOS = Set{
 			I("gain_setting"), H("spectroscopy"), I("focal_plane_mask"), I("disperser")}
 		arcExact := []Column{H("instrument"), I("disperser"), I("filter_name"), I("detector_x_bin"), I("detector_y_bin")}
 		cw := []Tolerance{{Column: H("central_wavelength"), Plus: 0.001}}
+		// Darks: nod-and-shuffle science before 2020 (the old detectors' dark current).
+		darkWhen := When{ObsTypes: []string{"OBJECT"}, Equal: []Value{{I("nodandshuffle"), "true"}}, Before: "2020-01-01"}
+		darkExact := append(biasExact[:len(biasExact):len(biasExact)], I("nod_count"), I("nod_pixels"))
+		darkExposure := []Tolerance{{Column: H("exposure_time"), Plus: 50}}
 		return []Rule{
 			{CalType: "bias", When: biasWhen, Cand: Candidates{Reduction: "RAW", ObsType: "BIAS"}, Exact: biasExact,
 				Match: []string{gmosAmps}, Days: 90, Keep: 50},
@@ -145,6 +150,10 @@ var GMOS = Set{
 				Match: []string{gmosArcMask, gmosAmps}, Days: 365, Keep: 1},
 			{CalType: "processed_arc", When: arcWhen, Cand: Candidates{Reduction: "PROCESSED_ARC"}, Exact: arcExact, Within: cw,
 				Match: []string{gmosArcMask, gmosArcROI}, Days: 365, Keep: 1},
+			{CalType: "dark", When: darkWhen, Cand: Candidates{Reduction: "RAW", ObsType: "DARK"}, Exact: darkExact, Within: darkExposure,
+				Match: []string{gmosAmps}, Days: 365, Keep: 15},
+			{CalType: "processed_dark", When: darkWhen, Cand: Candidates{Reduction: "PROCESSED_DARK"}, Exact: darkExact, Within: darkExposure,
+				Match: []string{gmosAmps}, Days: 365, Keep: 1},
 		}
 	}(),
 }

@@ -147,6 +147,9 @@ func (w When) conditions() []string {
 	for _, c := range w.NotNull {
 		out = append(out, c.of("o")+" IS NOT NULL")
 	}
+	if w.Before != "" {
+		out = append(out, "o.ut_datetime < "+literal(w.Before)+"::timestamp")
+	}
 	return out
 }
 
