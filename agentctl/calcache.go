@@ -50,6 +50,9 @@ examples:
 					return err
 				}
 				defer pool.Close()
+				if err := calcache.Check(ctx, pool); err != nil {
+					return cli.WithCode(cli.ExitWrong, err)
+				}
 				meter := a.meter("rebuild the calibration cache", "observations")
 				opt.Progress = func(r calcache.Rebuilt) {
 					meter.Total(r.Total, false)

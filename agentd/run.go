@@ -346,6 +346,9 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 		}
 		switch name {
 		case "calcache":
+			if err := calcache.Check(ctx, db); err != nil {
+				return cli.WithCode(cli.ExitWrong, err)
+			}
 			w.Handler = (&calcache.Worker{DB: db}).Handle
 		case "preview":
 			store, closeStore, err := previewStore(cfg, logger)

@@ -3,6 +3,7 @@ package calcache
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -582,5 +583,23 @@ func TestGMOSNodAndShuffleDarks(t *testing.T) {
 		if got := cache(t, db, ids[name])["dark"]; got != "" {
 			t.Errorf("%s: darks %q, want none", name, got)
 		}
+	}
+}
+
+// Rules that name a column the database lacks (an archive older than the rules) are found
+// by Check before any work, the rule and the column named; the database of db init passes.
+func TestCheckNamesARuleThatDoesNotFit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.Pool(t, pgtest.NewDB(t))
+	if err := Check(ctx, db); err != nil {
+		t.Fatalf("a fresh database: %v", err)
+	}
+	if _, err := db.Exec(ctx, `ALTER TABLE gmos DROP COLUMN nod_pixels`); err != nil {
+		t.Fatal(err)
+	}
+	err := Check(ctx, db)
+	if !errors.Is(err, ErrRules) || !strings.Contains(err.Error(), "nod_pixels") || !strings.Contains(err.Error(), "(dark, ") {
+		t.Fatalf("without gmos.nod_pixels: %v; want ErrRules naming the dark rules and the column", err)
 	}
 }

@@ -2,8 +2,10 @@ package calcache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -174,4 +176,39 @@ func (w *Worker) Handle(ctx context.Context, it queue.Item) (queue.Result, error
 		return queue.Result{}, err
 	}
 	return queue.CompletedTx, nil
+}
+
+// ErrRules is returned by Check when a rule does not fit the database.
+var ErrRules = errors.New("the calibration rules do not fit this database")
+
+// Check plans every rule, in both forms, against the database: a rule naming a descriptor
+// (a column) the database lacks, as an archive whose schema is older than these rules would,
+// is found before any item is taken, with the rule and the server's reason named.
+func Check(ctx context.Context, db *pgxpool.Pool) error {
+	var problems []string
+	for _, set := range allSets() {
+		name := "default"
+		if len(set.Instruments) > 0 {
+			name = strings.Join(set.Instruments, "/")
+		}
+		for i, r := range set.Rules {
+			args := []any{pgx.QueryExecModeExec, []int64{0}, int64(0), int64(0)}
+			if usesInstruments(set, r) {
+				args = append(args, []string{})
+			}
+			for form, sql := range map[string]string{"per observation": statement(set, r), "set-based": setStatement(set, r)} {
+				n := 2
+				if form == "set-based" {
+					n = len(args)
+				}
+				if _, err := db.Exec(ctx, "EXPLAIN "+sql, args[:n]...); err != nil {
+					problems = append(problems, fmt.Sprintf("%s rule %d (%s, %s): %v", name, i+1, r.CalType, form, err))
+				}
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w; migrate it (agentctl db migrate) or fix the rules:\n  %s", ErrRules, strings.Join(problems, "\n  "))
+	}
+	return nil
 }
