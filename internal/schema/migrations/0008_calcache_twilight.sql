@@ -9,3 +9,9 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS header_calcache_twilight_ix ON header (i
 -- migration 6's unique constraint on the same columns, which serves the same lookups: every
 -- cache row paid for two identical index entries.
 DROP INDEX CONCURRENTLY IF EXISTS calcache_obs_ix;
+-- calcache_cal_ix (cal_hid), agentd's since migration 1, is read by nothing of agentd's and is
+-- FitsStorage's ix_calcache_cal_hid under another name, which agentctl db index builds (the
+-- last step of a rebuild). Kept during a rebuild, it took a random-order entry per cache row:
+-- once larger than shared_buffers (a million headers: 39 million rows), every insert read
+-- and wrote a leaf page of it, and the rebuild slowed threefold.
+DROP INDEX CONCURRENTLY IF EXISTS calcache_cal_ix;
