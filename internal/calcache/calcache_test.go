@@ -109,6 +109,40 @@ func recompute(t *testing.T, db *pgxpool.Pool, ids ...int64) {
 	}
 }
 
+// sortedIDs are the header ids of insert's answer, in order.
+func sortedIDs(ids map[string]int64) []int64 {
+	all := make([]int64, 0, len(ids))
+	for _, id := range ids {
+		all = append(all, id)
+	}
+	slices.Sort(all)
+	return all
+}
+
+// dumpCache is the whole calcache table, a line per row in a fixed order.
+func dumpCache(t *testing.T, db *pgxpool.Pool) string {
+	t.Helper()
+	rows, err := db.Query(context.Background(), `SELECT obs_hid, caltype::text, rank, cal_hid FROM calcache ORDER BY 1, 2, 3`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var o, c int64
+		var typ string
+		var rank int
+		if err := rows.Scan(&o, &typ, &rank, &c); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%d %s %d %d\n", o, typ, rank, c)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
 // The calibrations of a GMOS long-slit spectrum and an image, worked out by hand from
 // FitsStorage's rules (docs/calcache-rules.md §3.1).
 func TestGMOSCalibrationsByHand(t *testing.T) {
@@ -184,27 +218,8 @@ func TestBatchEqualsOneAtATime(t *testing.T) {
 		}
 		frames = append(frames, f)
 	}
-	ids := insert(t, db, frames...)
-	all := make([]int64, 0, len(ids))
-	for _, id := range ids {
-		all = append(all, id)
-	}
-	slices.Sort(all)
-	dump := func() string {
-		rows, err := db.Query(ctx, `SELECT obs_hid, caltype::text, rank, cal_hid FROM calcache ORDER BY 1, 2, 3`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b strings.Builder
-		for rows.Next() {
-			var o, c int64
-			var typ string
-			var rank int
-			rows.Scan(&o, &typ, &rank, &c)
-			fmt.Fprintf(&b, "%d %s %d %d\n", o, typ, rank, c)
-		}
-		return b.String()
-	}
+	all := sortedIDs(insert(t, db, frames...))
+	dump := func() string { return dumpCache(t, db) }
 	for _, id := range all {
 		recompute(t, db, id)
 	}
@@ -292,27 +307,8 @@ func TestSetBasedEqualsPerObservation(t *testing.T) {
 		}
 		frames = append(frames, f)
 	}
-	ids := insert(t, db, frames...)
-	all := make([]int64, 0, len(ids))
-	for _, id := range ids {
-		all = append(all, id)
-	}
-	slices.Sort(all)
-	dump := func() string {
-		rows, err := db.Query(ctx, `SELECT obs_hid, caltype::text, rank, cal_hid FROM calcache ORDER BY 1, 2, 3`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b strings.Builder
-		for rows.Next() {
-			var o, c int64
-			var typ string
-			var rank int
-			rows.Scan(&o, &typ, &rank, &c)
-			fmt.Fprintf(&b, "%d %s %d %d\n", o, typ, rank, c)
-		}
-		return b.String()
-	}
+	all := sortedIDs(insert(t, db, frames...))
+	dump := func() string { return dumpCache(t, db) }
 	for _, id := range all {
 		recompute(t, db, id)
 	}

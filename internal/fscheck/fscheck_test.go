@@ -44,6 +44,20 @@ type harness struct {
 	agentRuns           int
 }
 
+// newHarness builds both binaries, makes an empty database and a storage root, and finds
+// Debian's Python; the caller sets h.env.
+func newHarness(t *testing.T) (*harness, string) {
+	t.Helper()
+	h := &harness{t: t, py: python(t), bin: t.TempDir(), work: t.TempDir()}
+	h.root = filepath.Join(h.work, "storage")
+	for _, cmd := range []string{"agentctl", "agentd"} {
+		if out, err := exec.Command("go", "build", "-o", h.bin, "../../"+cmd).CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", cmd, err, out)
+		}
+	}
+	return h, pgtest.NewEmptyDB(t)
+}
+
 // run runs a program to completion (at most 3 minutes: a hung agentd fails the test).
 func (h *harness) run(name string, args ...string) []byte {
 	h.t.Helper()
@@ -139,14 +153,7 @@ func TestFitsStorageUsesWhatAgentdBuilt(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds both binaries and runs FitsStorage's code: skipped with -short")
 	}
-	h := &harness{t: t, py: python(t), bin: t.TempDir(), work: t.TempDir()}
-	h.root = filepath.Join(h.work, "storage")
-	for _, cmd := range []string{"agentctl", "agentd"} {
-		if out, err := exec.Command("go", "build", "-o", h.bin, "../../"+cmd).CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", cmd, err, out)
-		}
-	}
-	dbURL := pgtest.NewEmptyDB(t)
+	h, dbURL := newHarness(t)
 	abs, err := filepath.Abs("testdata")
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,14 +22,7 @@ func TestAnotherGeneratorsTree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds both binaries and runs astropy: skipped with -short")
 	}
-	h := &harness{t: t, py: python(t), bin: t.TempDir(), work: t.TempDir()}
-	h.root = filepath.Join(h.work, "storage")
-	for _, cmd := range []string{"agentctl", "agentd"} {
-		if out, err := exec.Command("go", "build", "-o", h.bin, "../../"+cmd).CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", cmd, err, out)
-		}
-	}
-	dbURL := pgtest.NewEmptyDB(t)
+	h, dbURL := newHarness(t)
 	h.env = append(os.Environ(), "DATABASE_URL="+dbURL, "AGENTD_STORAGE_ROOT="+h.root, "PYTHONDONTWRITEBYTECODE=1")
 
 	var frames []struct {
