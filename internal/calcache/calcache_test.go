@@ -356,11 +356,7 @@ func TestConcurrentRecomputeIsSerialised(t *testing.T) {
 		}
 		frames = append(frames, f)
 	}
-	ids := insert(t, db, frames...)
-	var all []int64
-	for _, id := range ids {
-		all = append(all, id)
-	}
+	all := sortedIDs(insert(t, db, frames...))
 	recompute(t, db, all...)
 	var want int
 	db.QueryRow(ctx, `SELECT count(*) FROM calcache`).Scan(&want)
@@ -456,11 +452,7 @@ func TestF2Calibrations(t *testing.T) {
 		SELECT header_id, 'JH_G5801', 'Open&JH_G0809', 'f/16_G5830', '8', '4pix-slit' FROM gmos; DELETE FROM gmos`); err != nil {
 		t.Fatal(err)
 	}
-	var all []int64
-	for _, id := range ids {
-		all = append(all, id)
-	}
-	recompute(t, db, all...)
+	recompute(t, db, sortedIDs(ids)...)
 	if got := cache(t, db, ids["S"]); fmt.Sprint(got) != "map[arc:A dark:D flat:F]" {
 		t.Errorf("F2 spectrum: %v", got)
 	}
@@ -499,11 +491,7 @@ func TestNIRICalibrationsByHand(t *testing.T) {
 			t.Fatalf("%s: %v", stmt.sql, err)
 		}
 	}
-	var all []int64
-	for _, id := range ids {
-		all = append(all, id)
-	}
-	recompute(t, db, all...)
+	recompute(t, db, sortedIDs(ids)...)
 	for obs, want := range map[string]string{"S": "map[dark:D1 flat:F1]", "T": "map[dark:D1]", "F1": "map[lampoff_flat:F2]"} {
 		if got := fmt.Sprint(cache(t, db, ids[obs])); got != want {
 			t.Errorf("NIRI %s: %s, want %s", obs, got, want)
@@ -517,19 +505,8 @@ func TestEveryRuleIsValidSQLInBothForms(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := pgtest.Pool(t, pgtest.NewDB(t))
-	for _, set := range allSets() {
-		for i, r := range set.Rules {
-			if _, err := db.Exec(ctx, "EXPLAIN "+statement(set, r), []int64{1, 2}); err != nil {
-				t.Errorf("%v rule %d (%s), per observation: %v", set.Instruments, i, r.CalType, err)
-			}
-			args := []any{[]int64{1, 2}, int64(0), int64(1)}
-			if usesInstruments(set, r) {
-				args = append(args, []string{"GMOS-N"})
-			}
-			if _, err := db.Exec(ctx, "EXPLAIN "+setStatement(set, r), args...); err != nil {
-				t.Errorf("%v rule %d (%s), set-based: %v", set.Instruments, i, r.CalType, err)
-			}
-		}
+	if err := Check(ctx, db); err != nil { // plans every rule in both forms
+		t.Error(err)
 	}
 	if _, err := db.Exec(ctx, "EXPLAIN "+applicableSQL(), []int64{1}); err != nil {
 		t.Errorf("which rules apply: %v", err)
@@ -565,11 +542,7 @@ func TestGMOSNodAndShuffleDarks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var all []int64
-	for _, id := range ids {
-		all = append(all, id)
-	}
-	for _, id := range all {
+	for _, id := range sortedIDs(ids) {
 		recompute(t, db, id)
 	}
 	if got := cache(t, db, ids["NS"])["dark"]; got != "D1 D2" {

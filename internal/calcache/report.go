@@ -55,16 +55,14 @@ func Show(ctx context.Context, db *pgxpool.Pool, name string) (Shown, error) {
 	if err != nil {
 		return s, fmt.Errorf("look up %s: %w", name, err)
 	}
+	only, scan := applicableRules()
+	if err := scan(db.QueryRow(ctx, applicableSQL(), []int64{s.HeaderID})); err != nil {
+		return s, fmt.Errorf("rules of %s: %w", name, err)
+	}
 	why := map[string]string{}
-	for _, set := range allSets() {
-		for _, r := range set.Rules {
-			var ok bool
-			err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+observation(set)+` WHERE o.id = $1 AND `+and(applies(set, r))+`)`,
-				s.HeaderID).Scan(&ok)
-			if err != nil {
-				return s, fmt.Errorf("rules of %s: %w", name, err)
-			}
-			if ok && why[r.CalType] == "" {
+	for i, set := range allSets() {
+		for j, r := range set.Rules {
+			if only[i][j] && why[r.CalType] == "" {
 				why[r.CalType] = r.Why()
 				s.Applicable = append(s.Applicable, Applicable{CalType: r.CalType, Why: why[r.CalType]})
 			}

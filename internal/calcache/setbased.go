@@ -2,6 +2,7 @@ package calcache
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -35,7 +36,7 @@ func setStatement(s Set, r Rule) string {
 
 	// The exact-match key, in the observation (o, oi) and the candidate (c, ci).
 	keys := append([]Column(nil), r.Exact...)
-	if s.Table == "" && !containsColumn(keys, H("instrument")) {
+	if s.Table == "" && !slices.Contains(keys, H("instrument")) {
 		keys = append(keys, H("instrument")) // the default rules match the instrument always
 	}
 	keyCols := func(who string) string {
@@ -67,7 +68,7 @@ func setStatement(s Set, r Rule) string {
 
 	// The candidates: what does not depend on the observation, within the batch's span.
 	static := append(r.Cand.headerConditions(), "c.ut_datetime_secs IS NOT NULL")
-	if containsColumn(keys, H("instrument")) {
+	if slices.Contains(keys, H("instrument")) {
 		// $4: the batch's instruments. A candidate of another cannot share a key with any
 		// observation of the batch (a batch of GMOS-N reads no GMOS-S calibrations).
 		static = append(static, "c.instrument = ANY($4::text[])")
@@ -146,7 +147,7 @@ func pairedLevels(keep int) int { return keep + max(8, keep/8) }
 // usesInstruments says whether setStatement(s, r) takes the batch's instruments ($4): when
 // the instrument is part of the rule's exact-match key.
 func usesInstruments(s Set, r Rule) bool {
-	return s.Table == "" || containsColumn(r.Exact, H("instrument"))
+	return s.Table == "" || slices.Contains(r.Exact, H("instrument"))
 }
 
 // tolerance is the SQL test of a Tolerance between the observation o and the candidate c.
@@ -157,13 +158,4 @@ func tolerance(t Tolerance) string {
 		tol = fmt.Sprintf("abs(%s) * %g", ov, t.Fraction)
 	}
 	return fmt.Sprintf("(%s IS NULL OR (%s > %s - %s AND %s < %s + %s))", ov, cv, ov, tol, cv, ov, tol)
-}
-
-func containsColumn(cols []Column, c Column) bool {
-	for _, x := range cols {
-		if x == c {
-			return true
-		}
-	}
-	return false
 }
