@@ -379,13 +379,13 @@ func TestPoolSurvivesTerminatedConnections(t *testing.T) {
 	handler := func(ctx context.Context, it queue.Item) (queue.Result, error) {
 		mu.Lock()
 		seen[it.Label]++
-		n := len(seen)
+		n, times := len(seen), seen[it.Label]
 		mu.Unlock()
 		if n%40 == 0 {
 			kill()
 		}
 		switch {
-		case n%7 == 0 && seen[it.Label] == 1:
+		case n%7 == 0 && times == 1:
 			return queue.DeferFor(time.Millisecond), nil
 		case it.Label == "f13.fits":
 			return queue.Result{}, errors.New("broken")
