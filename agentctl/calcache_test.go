@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -59,5 +61,66 @@ func TestCalcacheRebuildShowStatus(t *testing.T) {
 	}
 	if r := agentctl(t, env, "calcache", "show", "nothing.fits"); r.code != 1 || !strings.Contains(r.stderr, "neither the name nor the data label") {
 		t.Fatalf("an unknown name: exit %d, %s", r.code, r.stderr)
+	}
+}
+
+// calcache rules lists the built-in rules; --export writes them (never over a file already
+// there); an archive's edited copy is used when --rules or the config names it, and one
+// that does not fit the database stops every calcache command with exit 4 (2 when it is not
+// even a rules file), the file, rule and descriptor named, nothing written.
+func TestCalcacheRulesCommand(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDB(t)
+	calcacheFrames(t, url)
+	env := []string{"DATABASE_URL=" + url}
+	r := agentctl(t, env, "calcache", "rules", "--json")
+	v := jsonOf(t, r)
+	sets, _ := v["sets"].([]any)
+	if r.code != 0 || v["source"] != "built-in" || len(sets) != 4 {
+		t.Fatalf("rules: exit %d, %s%s; want the 4 built-in sets", r.code, r.stdout, r.stderr)
+	}
+	if last, _ := sets[3].(map[string]any); last["file"] != "default.yml" {
+		t.Fatalf("the default set is not last: %v", sets[3])
+	}
+	dir := filepath.Join(t.TempDir(), "rules")
+	if r := agentctl(t, env, "calcache", "rules", "--export", dir); r.code != 0 || !strings.Contains(r.stdout, "wrote 4 rules files") {
+		t.Fatalf("export: exit %d, %s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := agentctl(t, env, "calcache", "rules", "--export", dir); r.code != 5 || !strings.Contains(r.stderr, "already exists") {
+		t.Fatalf("export over an export: exit %d, %s; want 5 (refused)", r.code, r.stderr)
+	}
+	if r := agentctl(t, env, "calcache", "rules", "--rules", dir); r.code != 0 || !strings.Contains(r.stdout, "("+dir+"): fit this database") {
+		t.Fatalf("the exported rules: exit %d, %s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// An edit: a descriptor this database does not have.
+	gmos := filepath.Join(dir, "gmos.yml")
+	body, err := os.ReadFile(gmos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(body), "[instrument, detector_x_bin,", "[instrument, detector_xbin,", 1)
+	if edited == string(body) {
+		t.Fatal("gmos.yml has no descriptor list to edit")
+	}
+	os.WriteFile(gmos, []byte(edited), 0o644)
+	want := `gmos.yml: rule 1 (bias): unknown descriptor "detector_xbin"`
+	for _, args := range [][]string{{"calcache", "rules", "--rules", dir}, {"calcache", "rebuild", "--rules", dir}, {"calcache", "show", "S.fits", "--rules", dir}} {
+		if r := agentctl(t, env, args...); r.code != 4 || !strings.Contains(r.stderr, want) {
+			t.Errorf("%v: exit %d, %s; want 4 naming %s", args, r.code, r.stderr, want)
+		}
+	}
+	if r := agentctl(t, append(env, "AGENTD_CALCACHE_RULES="+dir), "calcache", "status"); r.code != 4 || !strings.Contains(r.stderr, want) {
+		t.Errorf("status with $AGENTD_CALCACHE_RULES: exit %d, %s", r.code, r.stderr)
+	}
+	var rows int
+	pgtest.Pool(t, url).QueryRow(context.Background(), `SELECT count(*) FROM calcache`).Scan(&rows)
+	if rows != 0 {
+		t.Errorf("%d calcache rows written with rules that do not fit", rows)
+	}
+	// Not a rules file at all: a key the format does not have.
+	os.WriteFile(gmos, []byte(strings.Replace(string(body), "conditional:", "condition:", 1)), 0o644)
+	if r := agentctl(t, env, "calcache", "rules", "--rules", dir); r.code != 2 || !strings.Contains(r.stderr, "field condition not found") {
+		t.Errorf("a misspelt key: exit %d, %s; want 2", r.code, r.stderr)
 	}
 }

@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"image/jpeg"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/fitsarchive/agentd/internal/calcache"
 	"github.com/fitsarchive/agentd/internal/preview"
 	"github.com/fitsarchive/agentd/internal/sample"
 )
@@ -169,5 +172,45 @@ func TestCalcacheNeedsNoStorageRoot(t *testing.T) {
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + b.url}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("agentd --queue calcache without a storage root: %v\n%s", err, out)
+	}
+}
+
+// Calibration rules that do not fit the database stop agentd before it takes an item
+// (exit 4, which its unit does not restart), for the calcache queue and for an archive's
+// ingest (which queues what a new calibration serves); the items stay pending, untouched.
+func TestRulesThatDoNotFitStopTheAgent(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	if _, err := sample.Tree(b.root, sample.Options{Nights: 1}); err != nil {
+		t.Fatal(err)
+	}
+	b.enqueue(t)
+	queued := b.count(t, `SELECT count(*) FROM ingestqueue`)
+	rules := t.TempDir()
+	builtin := calcache.BuiltinRules()
+	entries, err := fs.ReadDir(builtin, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		body, _ := fs.ReadFile(builtin, e.Name())
+		if e.Name() == "default.yml" {
+			body = []byte(strings.Replace(string(body), "[instrument, detector_binning]", "[instrument, detector_binning, seeing]", 1))
+		}
+		os.WriteFile(filepath.Join(rules, e.Name()), body, 0o644)
+	}
+	want := `default.yml: rule 1 (bias): unknown descriptor "seeing"`
+	for _, args := range [][]string{{"--queue", "ingest", "--role", "archive"}, {"--queue", "calcache"}} {
+		a := b.start(t, "r", append(args, "--empty", "--calcache-rules", rules)...)
+		if code := a.wait(t, 30*time.Second); code != 4 || !strings.Contains(a.stderr.String(), want) {
+			t.Errorf("%v: exit %d, %s; want 4 naming %s", args, code, a.stderr, want)
+		}
+	}
+	if n := b.count(t, `SELECT count(*) FROM ingestqueue WHERE NOT inprogress AND attempts = 0`); n != queued || queued == 0 {
+		t.Errorf("%d of %d ingest items left untouched", n, queued)
+	}
+	// A summit's ingest queues no calcache work: it needs no rules.
+	if code := b.start(t, "s", "--queue", "ingest", "--role", "summit", "--empty", "--calcache-rules", rules).wait(t, 60*time.Second); code != 0 {
+		t.Errorf("a summit's ingest with unfit rules: exit %d", code)
 	}
 }

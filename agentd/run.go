@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -62,7 +63,7 @@ func (q *queueFlag) Set(v string) error { *q = append(*q, v); return nil }
 
 type options struct {
 	configPath, dbURL, storageRoot, role, name, lockDir, statePath, socket, logLevel string
-	storageMode                                                                      string
+	storageMode, calcacheRules                                                       string
 	queues                                                                           queueFlag
 	workers                                                                          int
 	empty, fastRebuild, makePreviews                                                 bool
@@ -90,6 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.DurationVar(&o.grace, "grace", 0, "at shutdown, how long running items may take to finish (default 30s)")
 	fs.DurationVar(&o.lease, "lease", 0, "how long a claim lives without a heartbeat (default 60s)")
 	fs.DurationVar(&o.foreignLease, "foreign-lease", 0, "how long a row FitsStorage's own worker set in progress stays its own before it is rescued (default 1h)")
+	fs.StringVar(&o.calcacheRules, "calcache-rules", "", "directory of calibration rules files (*.yml) replacing the built-in ones (default: config calcache_rules)")
 	fs.StringVar(&o.storageMode, "storage", "", "the md mirror watcher: off, observe-only or enabled (default: config [storage] mode, off)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&o.progressEvery, "progress-every", 30*time.Second, "with --empty, log each queue's progress (done, rate, pending, time left) this often")
@@ -158,6 +160,7 @@ func resolve(o options, set map[string]bool, getenv func(string) string) (config
 	str("state", &cfg.Agentd.State, o.statePath)
 	str("socket", &cfg.Agentd.Socket, o.socket)
 	str("storage", &cfg.Storage.Mode, o.storageMode)
+	str("calcache-rules", &cfg.CalcacheRules, o.calcacheRules)
 	if set["empty"] {
 		cfg.Agentd.Empty = o.empty
 	}
@@ -334,6 +337,21 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 		return fmt.Errorf("database %q: %w", pc.ConnConfig.Database, err)
 	}
 
+	// The calibration rules: for the calcache queue, and for an archive's ingest, which
+	// queues the observations a new calibration serves. A rules file that does not fit
+	// the database stops the agent here, before any item is taken (exit 4).
+	var rules *calcache.Rules
+	if slices.Contains(names, "calcache") || (slices.Contains(names, "ingest") && cfg.Role == config.RoleArchive && !a.FastRebuild) {
+		rules, err = calcache.Load(ctx, db, cfg.CalcacheRules)
+		switch {
+		case errors.Is(err, calcache.ErrRulesFile):
+			return cli.WithCode(cli.ExitUsage, err)
+		case err != nil:
+			return cli.WithCode(cli.ExitWrong, err)
+		}
+		logger.Info("calibration rules loaded", "from", rules.Source, "sets", len(rules.Sets()))
+	}
+
 	owner := newUUID()
 	var workers []queue.Workers
 	for _, name := range names {
@@ -346,10 +364,7 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 		}
 		switch name {
 		case "calcache":
-			if err := calcache.Check(ctx, db); err != nil {
-				return cli.WithCode(cli.ExitWrong, err)
-			}
-			w.Handler = (&calcache.Worker{DB: db}).Handle
+			w.Handler = (&calcache.Worker{DB: db, Rules: rules}).Handle
 		case "preview":
 			store, closeStore, err := previewStore(cfg, logger)
 			if err != nil {
@@ -360,7 +375,7 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 		case "ingest":
 			icfg := ingest.Config{
 				DB: db, Root: cfg.StorageRoot,
-				Archive: cfg.Role == config.RoleArchive, FastRebuild: a.FastRebuild, Logger: logger,
+				Archive: cfg.Role == config.RoleArchive, FastRebuild: a.FastRebuild, Logger: logger, CalcacheRules: rules,
 			}
 			switch {
 			case a.MakePreviews:

@@ -77,6 +77,10 @@ func run(ctx context.Context, nights, items int, keep, generateOnly, skipBulk bo
 		return nil
 	}
 
+	rs, err := calcache.Load(ctx, db, "")
+	if err != nil {
+		return err
+	}
 	// Per item: a sample of science observations spread over the years, through the real
 	// worker pool, one worker per CPU.
 	if _, err := db.Exec(ctx, `INSERT INTO calcachequeue (obs_hid, filename, sortkey)
@@ -87,7 +91,7 @@ func run(ctx context.Context, nights, items int, keep, generateOnly, skipBulk bo
 	pool := queue.NewPool(queue.PoolConfig{
 		DB: db, Owner: "00000000-0000-0000-0000-00000000b0b0", Holder: "bench", Lease: time.Minute, Poll: 5 * time.Millisecond,
 		Empty: true, Logger: slog.New(slog.DiscardHandler),
-		Queues: []queue.Workers{{Spec: queue.Calcache(), Count: runtime.NumCPU(), Handler: (&calcache.Worker{DB: db}).Handle}},
+		Queues: []queue.Workers{{Spec: queue.Calcache(), Count: runtime.NumCPU(), Handler: (&calcache.Worker{DB: db, Rules: rs}).Handle}},
 	})
 	start = time.Now()
 	if err := pool.Run(ctx); err != nil {
@@ -111,7 +115,7 @@ func run(ctx context.Context, nights, items int, keep, generateOnly, skipBulk bo
 		}
 		done = r
 	}
-	sum, err := calcache.Rebuild(ctx, db, opt)
+	sum, err := rs.Rebuild(ctx, db, opt)
 	if err != nil {
 		return err
 	}

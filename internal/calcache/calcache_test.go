@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -99,10 +100,29 @@ func cache(t *testing.T, db *pgxpool.Pool, obs int64) map[string]string {
 	return out
 }
 
+// loaded holds the built-in rules loaded for each test database (Load plans every rule: a
+// second a database).
+var loaded sync.Map // *pgxpool.Pool → *Rules
+
+// rulesOf is the built-in rules, loaded for db.
+func rulesOf(t *testing.T, db *pgxpool.Pool) *Rules {
+	t.Helper()
+	if rs, ok := loaded.Load(db); ok {
+		return rs.(*Rules)
+	}
+	rs, err := Load(context.Background(), db, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded.Store(db, rs)
+	t.Cleanup(func() { loaded.Delete(db) })
+	return rs
+}
+
 func recompute(t *testing.T, db *pgxpool.Pool, ids ...int64) {
 	t.Helper()
 	if err := pgx.BeginFunc(context.Background(), db, func(tx pgx.Tx) error {
-		_, err := Recompute(context.Background(), tx, ids)
+		_, err := rulesOf(t, db).Recompute(context.Background(), tx, ids)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -240,7 +260,7 @@ func TestBatchEqualsOneAtATime(t *testing.T) {
 		t.Fatal(err)
 	}
 	var seen []Rebuilt
-	sum, err := Rebuild(ctx, db, RebuildOptions{Batch: 7, Progress: func(r Rebuilt) { seen = append(seen, r) }})
+	sum, err := rulesOf(t, db).Rebuild(ctx, db, RebuildOptions{Batch: 7, Progress: func(r Rebuilt) { seen = append(seen, r) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,10 +275,10 @@ func TestBatchEqualsOneAtATime(t *testing.T) {
 		t.Fatalf("the rebuild was not recorded: %d, %v", runs, err)
 	}
 	// A slice of it: one instrument that has no frames here, then a date.
-	if sum, err := Rebuild(ctx, db, RebuildOptions{Instrument: "NIRI"}); err != nil || sum.Observations != 0 {
+	if sum, err := rulesOf(t, db).Rebuild(ctx, db, RebuildOptions{Instrument: "NIRI"}); err != nil || sum.Observations != 0 {
 		t.Fatalf("NIRI: %+v, %v; want nothing", sum, err)
 	}
-	if sum, err := Rebuild(ctx, db, RebuildOptions{Since: t0.Add(20 * 7 * time.Hour)}); err != nil || sum.Observations != 100 {
+	if sum, err := rulesOf(t, db).Rebuild(ctx, db, RebuildOptions{Since: t0.Add(20 * 7 * time.Hour)}); err != nil || sum.Observations != 100 {
 		t.Fatalf("since: %+v, %v; want the 100 later observations", sum, err)
 	}
 	if again := dump(); again != one {
@@ -319,7 +339,7 @@ func TestSetBasedEqualsPerObservation(t *testing.T) {
 	var done recomputed
 	if err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		var err error
-		done, err = recomputeIDs(ctx, tx, all)
+		done, err = rulesOf(t, db).recomputeIDs(ctx, tx, all)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -358,6 +378,7 @@ func TestConcurrentRecomputeIsSerialised(t *testing.T) {
 	}
 	all := sortedIDs(insert(t, db, frames...))
 	recompute(t, db, all...)
+	rs := rulesOf(t, db)
 	var want int
 	db.QueryRow(ctx, `SELECT count(*) FROM calcache`).Scan(&want)
 	errs := make(chan error, 16)
@@ -370,7 +391,7 @@ func TestConcurrentRecomputeIsSerialised(t *testing.T) {
 			var err error
 			for i := 0; i < 5 && err == nil; i++ {
 				err = pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-					_, err := Recompute(ctx, tx, subset)
+					_, err := rs.Recompute(ctx, tx, subset)
 					return err
 				})
 			}
@@ -409,7 +430,7 @@ func TestNewCalibrationRequeuesWhatItServes(t *testing.T) {
 		t.Helper()
 		var ins queue.Inserter[queue.CalcacheItem]
 		if err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-			_, err := RequeueServedTx(ctx, tx, &ins, id, f)
+			_, err := rulesOf(t, db).RequeueServedTx(ctx, tx, &ins, id, f)
 			return err
 		}); err != nil {
 			t.Fatal(err)
@@ -505,10 +526,11 @@ func TestEveryRuleIsValidSQLInBothForms(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := pgtest.Pool(t, pgtest.NewDB(t))
-	if err := Check(ctx, db); err != nil { // plans every rule in both forms
-		t.Error(err)
+	rs, err := Load(ctx, db, "") // plans every rule in both forms
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := db.Exec(ctx, "EXPLAIN "+applicableSQL(), []int64{1}); err != nil {
+	if _, err := db.Exec(ctx, "EXPLAIN "+rs.applicableSQL(), []int64{1}); err != nil {
 		t.Errorf("which rules apply: %v", err)
 	}
 }
@@ -556,19 +578,28 @@ func TestGMOSNodAndShuffleDarks(t *testing.T) {
 }
 
 // Rules that name a column the database lacks (an archive older than the rules) are found
-// by Check before any work, the rule and the column named; the database of db init passes.
-func TestCheckNamesARuleThatDoesNotFit(t *testing.T) {
+// by Load before any work, the rule and the column named: a descriptor, and a column a
+// conditional match reads (found by planning). The database of db init passes.
+func TestLoadNamesARuleThatDoesNotFit(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := pgtest.Pool(t, pgtest.NewDB(t))
-	if err := Check(ctx, db); err != nil {
+	if _, err := Load(ctx, db, ""); err != nil {
 		t.Fatalf("a fresh database: %v", err)
 	}
 	if _, err := db.Exec(ctx, `ALTER TABLE gmos DROP COLUMN nod_pixels`); err != nil {
 		t.Fatal(err)
 	}
-	err := Check(ctx, db)
-	if !errors.Is(err, ErrRules) || !strings.Contains(err.Error(), "nod_pixels") || !strings.Contains(err.Error(), "(dark, ") {
-		t.Fatalf("without gmos.nod_pixels: %v; want ErrRules naming the dark rules and the column", err)
+	_, err := Load(ctx, db, "")
+	if !errors.Is(err, ErrRules) || !strings.Contains(err.Error(), `gmos.yml: rule 5 (dark): unknown descriptor "nod_pixels"`) {
+		t.Fatalf("without gmos.nod_pixels: %v; want ErrRules naming the file, the dark rule and the descriptor", err)
+	}
+	if _, err := db.Exec(ctx, `ALTER TABLE gmos ADD COLUMN nod_pixels integer; ALTER TABLE gmos DROP COLUMN prepared`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(ctx, db, "")
+	if !errors.Is(err, ErrRules) || !strings.Contains(err.Error(), "gmos.yml rule 1, processed (processed_bias, per observation)") ||
+		!strings.Contains(err.Error(), "prepared") {
+		t.Fatalf("without gmos.prepared: %v; want ErrRules naming the processed bias rule and the column", err)
 	}
 }

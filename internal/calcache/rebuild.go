@@ -43,7 +43,7 @@ type Rebuilt struct {
 // rules' statements over a batch of observations at a time, Workers batches side by side,
 // each batch in one transaction that also drops their pending calcache queue items. The
 // result equals the per-item worker's on the same data. The run is recorded for agentctl calcache status.
-func Rebuild(ctx context.Context, db *pgxpool.Pool, opt RebuildOptions) (Rebuilt, error) {
+func (rs *Rules) Rebuild(ctx context.Context, db *pgxpool.Pool, opt RebuildOptions) (Rebuilt, error) {
 	started := time.Now()
 	if opt.Batch <= 0 {
 		opt.Batch = DefaultBatch
@@ -91,7 +91,7 @@ func Rebuild(ctx context.Context, db *pgxpool.Pool, opt RebuildOptions) (Rebuilt
 				var dropped int64
 				err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 					var err error
-					if done, err = recomputeIDs(ctx, tx, ids); err != nil {
+					if done, err = rs.recomputeIDs(ctx, tx, ids); err != nil {
 						return err
 					}
 					dropped, err = queue.DropPendingTx(ctx, tx, queue.Calcache(), ids)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -43,7 +42,7 @@ type Applicable struct {
 
 // Show reads the cached calibrations of the observation named by name: a file name (with
 // or without .bz2) or a data label, its canonical version.
-func Show(ctx context.Context, db *pgxpool.Pool, name string) (Shown, error) {
+func (rs *Rules) Show(ctx context.Context, db *pgxpool.Pool, name string) (Shown, error) {
 	var s Shown
 	err := db.QueryRow(ctx, `SELECT h.id, d.filename, h.data_label, h.instrument FROM header h
 		JOIN diskfile d ON d.id = h.diskfile_id JOIN file f ON f.id = d.file_id
@@ -55,12 +54,12 @@ func Show(ctx context.Context, db *pgxpool.Pool, name string) (Shown, error) {
 	if err != nil {
 		return s, fmt.Errorf("look up %s: %w", name, err)
 	}
-	only, scan := applicableRules()
-	if err := scan(db.QueryRow(ctx, applicableSQL(), []int64{s.HeaderID})); err != nil {
+	only, scan := rs.applicableRules()
+	if err := scan(db.QueryRow(ctx, rs.applicableSQL(), []int64{s.HeaderID})); err != nil {
 		return s, fmt.Errorf("rules of %s: %w", name, err)
 	}
 	why := map[string]string{}
-	for i, set := range allSets() {
+	for i, set := range rs.sets {
 		for j, r := range set.Rules {
 			if only[i][j] && why[r.CalType] == "" {
 				why[r.CalType] = r.Why()
@@ -124,13 +123,13 @@ type Status struct {
 
 // StatusOf reads the cache's size, the observations left without a calibration their rules
 // ask for (per rule set and type), and the last bulk rebuild.
-func StatusOf(ctx context.Context, db *pgxpool.Pool) (Status, error) {
+func (rs *Rules) StatusOf(ctx context.Context, db *pgxpool.Pool) (Status, error) {
 	var st Status
 	if err := db.QueryRow(ctx, `SELECT count(*), count(DISTINCT obs_hid) FROM calcache`).Scan(&st.Rows, &st.Observations); err != nil {
 		return st, fmt.Errorf("count the cache: %w", err)
 	}
 	st.Missing = []Missing{}
-	for _, set := range allSets() {
+	for _, set := range rs.sets {
 		names := "other"
 		if len(set.Instruments) > 0 {
 			names = fmt.Sprint(set.Instruments)
@@ -144,7 +143,7 @@ func StatusOf(ctx context.Context, db *pgxpool.Pool) (Status, error) {
 			var conds []string
 			for _, other := range set.Rules {
 				if other.CalType == r.CalType {
-					conds = append(conds, "("+and(applies(set, other))+")")
+					conds = append(conds, "("+and(rs.applies(set, other))+")")
 				}
 			}
 			m := Missing{Instruments: names, CalType: r.CalType}
@@ -170,8 +169,6 @@ func StatusOf(ctx context.Context, db *pgxpool.Pool) (Status, error) {
 	}
 	return st, nil
 }
-
-func allSets() []Set { return append(slices.Clone(Sets), Default) }
 
 func and(conds []string) string { return strings.Join(conds, " AND ") }
 func or(conds []string) string  { return strings.Join(conds, " OR ") }

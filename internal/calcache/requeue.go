@@ -16,16 +16,12 @@ type Frame struct {
 }
 
 // serves reports whether a header like f is a candidate of rule r of set s.
-func (s Set) serves(r Rule, f Frame) bool {
+func (rs *Rules) serves(s Set, r Rule, f Frame) bool {
 	if len(s.Instruments) > 0 && !slices.Contains(s.Instruments, f.Instrument) {
 		return false
 	}
-	if len(s.Instruments) == 0 {
-		for _, other := range Sets {
-			if slices.Contains(other.Instruments, f.Instrument) {
-				return false
-			}
-		}
+	if len(s.Instruments) == 0 && slices.Contains(rs.othersThanDefault(), f.Instrument) {
+		return false
 	}
 	return r.Days > 0 && r.Cand.Reduction == f.Reduction &&
 		(r.Cand.ObsType == "" || r.Cand.ObsType == f.ObsType) &&
@@ -37,19 +33,19 @@ func (s Set) serves(r Rule, f Frame) bool {
 // frame like f) could serve as a calibration under some rule, within that rule's number of
 // days, so that their cache does not stay without it. A header that is no calibration queues
 // nothing and costs no query. It returns how many items were new.
-func RequeueServedTx(ctx context.Context, tx pgx.Tx, ins *queue.Inserter[queue.CalcacheItem], calHID int64, f Frame) (int64, error) {
+func (rs *Rules) RequeueServedTx(ctx context.Context, tx pgx.Tx, ins *queue.Inserter[queue.CalcacheItem], calHID int64, f Frame) (int64, error) {
 	b := &pgx.Batch{}
 	seen := map[int64]bool{}
 	var items []queue.CalcacheItem
-	for _, set := range allSets() {
+	for _, set := range rs.sets {
 		for _, r := range set.Rules {
-			if !set.serves(r, f) {
+			if !rs.serves(set, r, f) {
 				continue
 			}
 			b.Queue(`SELECT o.id, d.filename FROM `+observation(set)+` JOIN diskfile d ON d.id = o.diskfile_id, header c
 				WHERE c.id = $1 AND d.canonical AND o.id <> c.id AND o.instrument = c.instrument
 				  AND o.ut_datetime > c.ut_datetime - $2 * interval '1 day' AND o.ut_datetime < c.ut_datetime + $2 * interval '1 day'
-				  AND `+and(applies(set, r)), calHID, r.Days).Query(func(rows pgx.Rows) error {
+				  AND `+and(rs.applies(set, r)), calHID, r.Days).Query(func(rows pgx.Rows) error {
 				for rows.Next() {
 					var it queue.CalcacheItem
 					if err := rows.Scan(&it.ObsHID, &it.Filename); err != nil {

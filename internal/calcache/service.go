@@ -2,10 +2,8 @@ package calcache
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -28,8 +26,8 @@ const lockSpace = 0x63616c63 // "calc"
 // cached; a batch of more than bulkFrom (a bulk rebuild) set-based (setStatement), the few
 // observations that leaves open searched one by one. Only the rules that apply to at least
 // one of the observations run: one query finds them first.
-func Recompute(ctx context.Context, tx pgx.Tx, ids []int64) (int64, error) {
-	n, err := recomputeIDs(ctx, tx, ids)
+func (rs *Rules) Recompute(ctx context.Context, tx pgx.Tx, ids []int64) (int64, error) {
+	n, err := rs.recomputeIDs(ctx, tx, ids)
 	return n.rows, err
 }
 
@@ -39,7 +37,7 @@ type recomputed struct {
 	oneByOne int64 // (observation, rule) pairs the set-based form left to the per-observation search
 }
 
-func recomputeIDs(ctx context.Context, tx pgx.Tx, ids []int64) (recomputed, error) {
+func (rs *Rules) recomputeIDs(ctx context.Context, tx pgx.Tx, ids []int64) (recomputed, error) {
 	var done recomputed
 	ids = slices.Clone(ids)
 	slices.Sort(ids) // locks in one order: no deadlock between batches
@@ -62,8 +60,8 @@ func recomputeIDs(ctx context.Context, tx pgx.Tx, ids []int64) (recomputed, erro
 	}
 	b.Queue(`SELECT count(pg_advisory_xact_lock($1, id::int4)) FROM unnest($2::bigint[]) id`, lockSpace, ids)
 	b.Queue(`DELETE FROM calcache WHERE obs_hid = ANY($1)`, ids)
-	only, scanOnly := applicableRules()
-	b.Queue(applicableSQL(), ids).QueryRow(scanOnly)
+	only, scanOnly := rs.applicableRules()
+	b.Queue(rs.applicableSQL(), ids).QueryRow(scanOnly)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return done, fmt.Errorf("lock, clear and find the rules of %d observations: %w", len(ids), err)
 	}
@@ -71,10 +69,10 @@ func recomputeIDs(ctx context.Context, tx pgx.Tx, ids []int64) (recomputed, erro
 	if len(ids) == 1 {
 		// The queue's worker: prepared statements, their plans cached on the connection.
 		b = &pgx.Batch{}
-		for i, set := range allSets() {
+		for i, set := range rs.sets {
 			for j, r := range set.Rules {
 				if only[i][j] {
-					b.Queue(statement(set, r), ids).Exec(func(tag pgconn.CommandTag) error {
+					b.Queue(rs.statement(set, r), ids).Exec(func(tag pgconn.CommandTag) error {
 						done.rows += tag.RowsAffected()
 						return nil
 					})
@@ -107,7 +105,7 @@ func recomputeIDs(ctx context.Context, tx pgx.Tx, ids []int64) (recomputed, erro
 			return done, nil
 		}
 	}
-	for i, set := range allSets() {
+	for i, set := range rs.sets {
 		for j, r := range set.Rules {
 			if !only[i][j] {
 				continue
@@ -119,7 +117,7 @@ func recomputeIDs(ctx context.Context, tx pgx.Tx, ids []int64) (recomputed, erro
 				if usesInstruments(set, r) {
 					args = append(args, instruments)
 				}
-				if err := tx.QueryRow(ctx, setStatement(set, r), args...).Scan(&n, &rest); err != nil {
+				if err := tx.QueryRow(ctx, rs.setStatement(set, r), args...).Scan(&n, &rest); err != nil {
 					return done, fmt.Errorf("recompute the %s calibrations of %d observations: %w", r.CalType, len(ids), err)
 				}
 				done.rows += n
@@ -130,7 +128,7 @@ func recomputeIDs(ctx context.Context, tx pgx.Tx, ids []int64) (recomputed, erro
 			if len(rest) == 0 {
 				continue
 			}
-			n, err := exec(statement(set, r), rest)
+			n, err := exec(rs.statement(set, r), rest)
 			if err != nil {
 				return done, fmt.Errorf("recompute the %s calibrations of %d observations: %w", r.CalType, len(rest), err)
 			}
@@ -140,10 +138,10 @@ func recomputeIDs(ctx context.Context, tx pgx.Tx, ids []int64) (recomputed, erro
 	return done, nil
 }
 
-// applicableRules is where the answer of applicableSQL goes, [set][rule] of allSets, and
-// the function that scans it there.
-func applicableRules() ([][]bool, func(pgx.Row) error) {
-	sets := allSets()
+// applicableRules is where the answer of applicableSQL goes, [set][rule] of rs, and the
+// function that scans it there.
+func (rs *Rules) applicableRules() ([][]bool, func(pgx.Row) error) {
+	sets := rs.sets
 	only := make([][]bool, len(sets))
 	dest := make([]any, len(sets))
 	for i := range sets {
@@ -167,14 +165,15 @@ const bulkFrom = 50
 
 // Worker services the calcache queue: one observation per item.
 type Worker struct {
-	DB *pgxpool.Pool
+	DB    *pgxpool.Pool
+	Rules *Rules
 }
 
 // Handle recomputes the item's observation and completes the item in one transaction (a
 // queue.Handler).
 func (w *Worker) Handle(ctx context.Context, it queue.Item) (queue.Result, error) {
 	err := pgx.BeginFunc(ctx, w.DB, func(tx pgx.Tx) error {
-		if _, err := Recompute(ctx, tx, []int64{it.Int("obs_hid")}); err != nil {
+		if _, err := w.Rules.Recompute(ctx, tx, []int64{it.Int("obs_hid")}); err != nil {
 			return err
 		}
 		return it.CompleteTx(ctx, tx)
@@ -183,36 +182,4 @@ func (w *Worker) Handle(ctx context.Context, it queue.Item) (queue.Result, error
 		return queue.Result{}, err
 	}
 	return queue.CompletedTx, nil
-}
-
-// ErrRules is returned by Check when a rule does not fit the database.
-var ErrRules = errors.New("the calibration rules do not fit this database")
-
-// Check plans every rule, in both forms, against the database: a rule naming a descriptor
-// (a column) the database lacks, as an archive whose schema is older than these rules would,
-// is found before any item is taken, with the rule and the server's reason named.
-func Check(ctx context.Context, db *pgxpool.Pool) error {
-	var problems []string
-	for _, set := range allSets() {
-		name := "default"
-		if len(set.Instruments) > 0 {
-			name = strings.Join(set.Instruments, "/")
-		}
-		for i, r := range set.Rules {
-			setArgs := []any{pgx.QueryExecModeExec, []int64{0}, int64(0), int64(0)}
-			if usesInstruments(set, r) {
-				setArgs = append(setArgs, []string{})
-			}
-			if _, err := db.Exec(ctx, "EXPLAIN "+statement(set, r), pgx.QueryExecModeExec, []int64{0}); err != nil {
-				problems = append(problems, fmt.Sprintf("%s rule %d (%s, per observation): %v", name, i+1, r.CalType, err))
-			}
-			if _, err := db.Exec(ctx, "EXPLAIN "+setStatement(set, r), setArgs...); err != nil {
-				problems = append(problems, fmt.Sprintf("%s rule %d (%s, set-based): %v", name, i+1, r.CalType, err))
-			}
-		}
-	}
-	if len(problems) > 0 {
-		return fmt.Errorf("%w; migrate it (agentctl db migrate) or fix the rules:\n  %s", ErrRules, strings.Join(problems, "\n  "))
-	}
-	return nil
 }

@@ -30,7 +30,7 @@ import (
 // further level, or the farthest level paired is already beyond the day limit (then every
 // level within it was paired). An observation for which one side holds none of these is
 // returned for the per-observation search.
-func setStatement(s Set, r Rule) string {
+func (rs *Rules) setStatement(s Set, r Rule) string {
 	keep, k := fmt.Sprint(r.Keep), fmt.Sprint(pairedLevels(r.Keep))
 	days := fmt.Sprint(r.Days * 86400)
 
@@ -63,17 +63,18 @@ func setStatement(s Set, r Rule) string {
 		dep = append(dep, "c.ut_datetime_secs > o.ut_datetime_secs - "+days, "c.ut_datetime_secs < o.ut_datetime_secs + "+days)
 	}
 	for _, m := range r.Match {
-		dep = append(dep, "("+m+")")
+		sql, _ := condition(m) // known: Load checked
+		dep = append(dep, "("+sql+")")
 	}
 
 	// The candidates: what does not depend on the observation, within the batch's span.
-	static := append(r.Cand.headerConditions(), "c.ut_datetime_secs IS NOT NULL")
+	static := append(rs.candHeaderConditions(r.Cand), "c.ut_datetime_secs IS NOT NULL")
 	if slices.Contains(keys, H("instrument")) {
 		// $4: the batch's instruments. A candidate of another cannot share a key with any
 		// observation of the batch (a batch of GMOS-N reads no GMOS-S calibrations).
 		static = append(static, "c.instrument = ANY($4::text[])")
 	} else if len(s.Instruments) > 0 {
-		static = append(static, "c.instrument IN ("+literals(s.Instruments)+")")
+		static = append(static, "c.instrument IN ("+rs.lits(s.Instruments)+")")
 	}
 	if r.Days > 0 {
 		// $2 and $3: the earliest and latest time of the batch, known when the statement is
@@ -85,20 +86,20 @@ func setStatement(s Set, r Rule) string {
 	b.WriteString("WITH o AS MATERIALIZED (SELECT * FROM header WHERE id = ANY($1)),\n")
 	obsFrom, candFrom, pairFrom := "o", "c", "pairs p JOIN o ON o.id = p.obs JOIN c ON c.id = p.cand"
 	if s.Table != "" {
-		fmt.Fprintf(&b, "oi AS MATERIALIZED (SELECT oi.* FROM %s oi WHERE oi.header_id IN (SELECT id FROM o)),\n", s.Table)
+		fmt.Fprintf(&b, "oi AS MATERIALIZED (SELECT oi.* FROM %s oi WHERE oi.header_id IN (SELECT id FROM o)),\n", s.table())
 		obsFrom = "o LEFT JOIN oi ON oi.header_id = o.id"
 		candFrom = "c JOIN ci ON ci.header_id = c.id"
 		pairFrom = "pairs p JOIN o ON o.id = p.obs LEFT JOIN oi ON oi.header_id = o.id JOIN c ON c.id = p.cand JOIN ci ON ci.header_id = c.id"
 	}
 	fmt.Fprintf(&b, "obs AS MATERIALIZED (SELECT o.id, o.ut_datetime_secs AS secs, %s FROM %s\n\tWHERE o.ut_datetime_secs IS NOT NULL AND %s),\n",
-		keyCols("o"), obsFrom, and(applies(s, r)))
+		keyCols("o"), obsFrom, and(rs.applies(s, r)))
 	// The candidates' headers, then their diskfiles looked up by id (canonical ones only):
 	// a join would let the planner read all of diskfile to hash it.
 	fmt.Fprintf(&b, "c0 AS MATERIALIZED (SELECT c.* FROM header c WHERE %s),\n", and(static))
 	b.WriteString("d AS MATERIALIZED (SELECT d.id, d.entrytime FROM diskfile d WHERE d.id IN (SELECT diskfile_id FROM c0) AND d.canonical),\n")
 	b.WriteString("c AS MATERIALIZED (SELECT c0.*, d.entrytime AS agentd_entrytime FROM c0 JOIN d ON d.id = c0.diskfile_id),\n")
 	if s.Table != "" {
-		fmt.Fprintf(&b, "ci AS MATERIALIZED (SELECT ci.* FROM %s ci WHERE ci.header_id IN (SELECT id FROM c)),\n", s.Table)
+		fmt.Fprintf(&b, "ci AS MATERIALIZED (SELECT ci.* FROM %s ci WHERE ci.header_id IN (SELECT id FROM c)),\n", s.table())
 	}
 	fmt.Fprintf(&b, "cand AS (SELECT c.id, c.ut_datetime_secs AS secs, %s FROM %s),\n", keyCols("c"), candFrom)
 	ks := strings.Join(keyNames, ", ")
@@ -134,7 +135,7 @@ ranked AS (SELECT f.obs, f.cand, row_number() OVER (PARTITION BY f.obs
 ins AS (INSERT INTO calcache (obs_hid, cal_hid, rank, caltype)
 	SELECT obs, cand, rn - 1, %[4]s::caltype FROM ranked WHERE rn <= %[1]s RETURNING 1)
 SELECT (SELECT count(*) FROM ins), coalesce((SELECT array_agg(obs ORDER BY obs) FROM verdict WHERE NOT ok), '{}')`,
-		keep, farBefore, farAfter, literal(r.CalType), k)
+		keep, farBefore, farAfter, rs.lit(r.CalType), k)
 	return b.String()
 }
 

@@ -3,16 +3,19 @@ package calcache
 import (
 	"fmt"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // statement is the SQL of one rule of one set: with $1 an array of observation ids
 // (header.id), it inserts the ranked matches of every observation of the set that the rule
 // applies to. The observation is o (its instrument row oi), a candidate c (ci), its diskfile
-// d. Every name in it comes from the rules in this package: nothing from input.
-func statement(s Set, r Rule) string {
-	where := append([]string{"o.id = ANY($1)"}, applies(s, r)...)
+// d. Every name in it was found in the database's catalog and is quoted; every constant was
+// quoted by the server (Load).
+func (rs *Rules) statement(s Set, r Rule) string {
+	where := append([]string{"o.id = ANY($1)"}, rs.applies(s, r)...)
 
-	cand := append(r.Cand.conditions(), "c.id <> o.id", "(o.engineering IS NOT FALSE OR c.engineering = false)")
+	cand := append(rs.candConditions(r.Cand), "c.id <> o.id", "(o.engineering IS NOT FALSE OR c.engineering = false)")
 	if s.Table == "" {
 		cand = append(cand, "c.instrument = o.instrument")
 	}
@@ -31,12 +34,13 @@ func statement(s Set, r Rule) string {
 		cand = append(cand, fmt.Sprintf("c.ut_datetime_secs > o.ut_datetime_secs - %d AND c.ut_datetime_secs < o.ut_datetime_secs + %d", r.Days*86400, r.Days*86400))
 	}
 	for _, m := range r.Match {
-		cand = append(cand, "("+m+")")
+		sql, _ := condition(m) // known: Load checked
+		cand = append(cand, "("+sql+")")
 	}
 
 	from, candFrom := observation(s), "header c JOIN diskfile d ON d.id = c.diskfile_id"
 	if s.Table != "" {
-		candFrom += " JOIN " + s.Table + " ci ON ci.header_id = c.id"
+		candFrom += " JOIN " + s.table() + " ci ON ci.header_id = c.id"
 	}
 	// The nearest in time: the Keep nearest before the observation (the index on
 	// (instrument, observation_type, ut_datetime_secs) read backwards, stopping after Keep
@@ -52,7 +56,7 @@ func statement(s Set, r Rule) string {
 		FETCH FIRST ` + fmt.Sprint(r.Keep) + ` ROWS WITH TIES)`
 	}
 	return `INSERT INTO calcache (obs_hid, cal_hid, rank, caltype)
-SELECT o.id, m.id, m.ord - 1, ` + literal(r.CalType) + `::caltype
+SELECT o.id, m.id, m.ord - 1, ` + rs.lit(r.CalType) + `::caltype
 FROM ` + from + `
 CROSS JOIN LATERAL unnest(ARRAY(
 	SELECT n.id FROM (` + side("<=", "DESC") + `
@@ -64,18 +68,23 @@ WHERE ` + strings.Join(where, "\n  AND ")
 
 // applies is the SQL test of whether rule r of set s applies to the observation o (its
 // instrument row oi).
-func applies(s Set, r Rule) []string {
+func (rs *Rules) applies(s Set, r Rule) []string {
 	where := []string{"o.instrument IS NOT NULL", "o.ut_datetime IS NOT NULL", "o.qa_state IS DISTINCT FROM 'Fail'"}
 	if len(s.Instruments) > 0 {
-		where = append(where, "o.instrument IN ("+literals(s.Instruments)+")")
-	} else {
-		var others []string
-		for _, set := range Sets {
-			others = append(others, set.Instruments...)
-		}
-		where = append(where, "o.instrument NOT IN ("+literals(others)+")")
+		where = append(where, "o.instrument IN ("+rs.lits(s.Instruments)+")")
+	} else if others := rs.othersThanDefault(); len(others) > 0 {
+		where = append(where, "o.instrument NOT IN ("+rs.lits(others)+")")
 	}
-	return append(where, r.When.conditions()...)
+	return append(where, rs.whenConditions(r.When)...)
+}
+
+// othersThanDefault are the instruments the sets other than the default serve.
+func (rs *Rules) othersThanDefault() []string {
+	var others []string
+	for _, set := range rs.sets {
+		others = append(others, set.Instruments...)
+	}
+	return others
 }
 
 // observation is the FROM clause of the observation o and its instrument row oi.
@@ -83,53 +92,56 @@ func observation(s Set) string {
 	if s.Table == "" {
 		return "header o"
 	}
-	return "header o LEFT JOIN " + s.Table + " oi ON oi.header_id = o.id"
+	return "header o LEFT JOIN " + s.table() + " oi ON oi.header_id = o.id"
 }
+
+// table is the set's instrument table in SQL.
+func (s Set) table() string { return pgx.Identifier{s.Table}.Sanitize() }
 
 // conditions are the tests of a candidate c (its diskfile d) that do not depend on the
 // observation: canonical, not QA Fail, of the reduction state, type, class and object asked.
-func (cand Candidates) conditions() []string {
-	return append([]string{"d.canonical"}, cand.headerConditions()...)
+func (rs *Rules) candConditions(cand Candidates) []string {
+	return append([]string{"d.canonical"}, rs.candHeaderConditions(cand)...)
 }
 
 // headerConditions are conditions without the diskfile's: those on the header c alone.
-func (cand Candidates) headerConditions() []string {
-	out := []string{"c.qa_state <> 'Fail'", "c.reduction = " + literal(cand.Reduction)}
+func (rs *Rules) candHeaderConditions(cand Candidates) []string {
+	out := []string{"c.qa_state <> 'Fail'", "c.reduction = " + rs.lit(cand.Reduction)}
 	if cand.ObsType != "" {
-		out = append(out, "c.observation_type = "+literal(cand.ObsType))
+		out = append(out, "c.observation_type = "+rs.lit(cand.ObsType))
 	}
 	if cand.ObsClass != "" {
-		out = append(out, "c.observation_class = "+literal(cand.ObsClass))
+		out = append(out, "c.observation_class = "+rs.lit(cand.ObsClass))
 	}
 	if cand.Object != "" {
-		out = append(out, "c.object = "+literal(cand.Object))
+		out = append(out, "c.object = "+rs.lit(cand.Object))
 	}
 	return out
 }
 
 // conditions are When's tests of the observation o, as SQL.
-func (w When) conditions() []string {
+func (rs *Rules) whenConditions(w When) []string {
 	var out []string
 	if len(w.ObsTypes) > 0 {
-		out = append(out, "o.observation_type::text IN ("+literals(w.ObsTypes)+")")
+		out = append(out, "o.observation_type::text IN ("+rs.lits(w.ObsTypes)+")")
 	}
 	if len(w.ObsClasses) > 0 {
-		out = append(out, "o.observation_class::text IN ("+literals(w.ObsClasses)+")")
+		out = append(out, "o.observation_class::text IN ("+rs.lits(w.ObsClasses)+")")
 	}
 	if len(w.NotObsTypes) > 0 {
-		out = append(out, "(o.observation_type IS NULL OR o.observation_type::text NOT IN ("+literals(w.NotObsTypes)+"))")
+		out = append(out, "(o.observation_type IS NULL OR o.observation_type::text NOT IN ("+rs.lits(w.NotObsTypes)+"))")
 	}
 	if len(w.NotObsClasses) > 0 {
-		out = append(out, "(o.observation_class IS NULL OR o.observation_class::text NOT IN ("+literals(w.NotObsClasses)+"))")
+		out = append(out, "(o.observation_class IS NULL OR o.observation_class::text NOT IN ("+rs.lits(w.NotObsClasses)+"))")
 	}
 	if w.Spectroscopy != nil {
 		out = append(out, fmt.Sprintf("o.spectroscopy = %t", *w.Spectroscopy))
 	}
 	for _, v := range w.Equal {
-		out = append(out, v.Column.of("o")+"::text = "+literal(v.Value))
+		out = append(out, v.Column.of("o")+"::text = "+rs.lit(v.Value))
 	}
 	for _, v := range w.NotEqual {
-		out = append(out, v.Column.of("o")+"::text IS DISTINCT FROM "+literal(v.Value))
+		out = append(out, v.Column.of("o")+"::text IS DISTINCT FROM "+rs.lit(v.Value))
 	}
 	if len(w.NotIn) > 0 {
 		byCol := map[Column][]string{}
@@ -141,14 +153,14 @@ func (w When) conditions() []string {
 			byCol[v.Column] = append(byCol[v.Column], v.Value)
 		}
 		for _, c := range order {
-			out = append(out, "("+c.of("o")+" IS NULL OR "+c.of("o")+"::text NOT IN ("+literals(byCol[c])+"))")
+			out = append(out, "("+c.of("o")+" IS NULL OR "+c.of("o")+"::text NOT IN ("+rs.lits(byCol[c])+"))")
 		}
 	}
 	for _, c := range w.NotNull {
 		out = append(out, c.of("o")+" IS NOT NULL")
 	}
 	if w.Before != "" {
-		out = append(out, "o.ut_datetime < "+literal(w.Before)+"::timestamp")
+		out = append(out, "o.ut_datetime < "+rs.lit(w.Before)+"::timestamp")
 	}
 	return out
 }
@@ -156,20 +168,9 @@ func (w When) conditions() []string {
 // of names the column for the observation ("o") or the candidate ("c").
 func (c Column) of(who string) string {
 	if c.Instrument {
-		return who + "i." + c.Name
+		who += "i"
 	}
-	return who + "." + c.Name
-}
-
-// literal quotes a constant of the rules as an SQL string.
-func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
-func literals(ss []string) string {
-	q := make([]string, len(ss))
-	for i, s := range ss {
-		q[i] = literal(s)
-	}
-	return strings.Join(q, ", ")
+	return who + "." + pgx.Identifier{c.Name}.Sanitize()
 }
 
 // Why says in words what a rule asks of a calibration.
@@ -197,7 +198,7 @@ func (r Rule) Why() string {
 		}
 	}
 	if len(r.Match) > 0 {
-		parts = append(parts, fmt.Sprintf("%d conditional matches", len(r.Match)))
+		parts = append(parts, "conditional "+strings.Join(r.Match, ", "))
 	}
 	if r.Days > 0 {
 		parts = append(parts, fmt.Sprintf("within %d days", r.Days))
@@ -207,15 +208,14 @@ func (r Rule) Why() string {
 }
 
 // applicableSQL is one query that says, for the observations $1 (header ids), which rules
-// apply to at least one of them: one boolean array per set of allSets (in order), a rule's
+// apply to at least one of them: one boolean array per set of rs (in order), a rule's
 // entry true when it does.
-func applicableSQL() string {
-	sets := allSets()
-	cols := make([]string, len(sets))
-	for i, s := range sets {
+func (rs *Rules) applicableSQL() string {
+	cols := make([]string, len(rs.sets))
+	for i, s := range rs.sets {
 		tests := make([]string, len(s.Rules))
 		for j, r := range s.Rules {
-			tests[j] = "coalesce(bool_or(" + and(applies(s, r)) + "), false)"
+			tests[j] = "coalesce(bool_or(" + and(rs.applies(s, r)) + "), false)"
 		}
 		cols[i] = "(SELECT ARRAY[" + strings.Join(tests, ", ") + "]::bool[] FROM " + observation(s) + " WHERE o.id = ANY($1))"
 	}

@@ -40,10 +40,13 @@ type Config struct {
 	StorageRoot string `toml:"storage_root"`
 	// PreviewsDir is where previews are written (default <storage_root>/previews): on the
 	// shared storage every host reads, never a spot host's own disk.
-	PreviewsDir string   `toml:"previews_dir"`
-	Agentd      Agentd   `toml:"agentd"`
-	Rollcall    Rollcall `toml:"rollcall"`
-	Storage     Storage  `toml:"storage"`
+	PreviewsDir string `toml:"previews_dir"`
+	// CalcacheRules is a directory of calibration rules files (*.yml) that replaces the
+	// built-in rules ("" = the built-in ones; agentctl calcache rules --export writes them).
+	CalcacheRules string   `toml:"calcache_rules"`
+	Agentd        Agentd   `toml:"agentd"`
+	Rollcall      Rollcall `toml:"rollcall"`
+	Storage       Storage  `toml:"storage"`
 }
 
 // Storage modes.
@@ -211,6 +214,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	set(&c.Role, "AGENTD_ROLE")
 	set(&c.StorageRoot, "AGENTD_STORAGE_ROOT")
 	set(&c.PreviewsDir, "AGENTD_PREVIEWS_DIR")
+	set(&c.CalcacheRules, "AGENTD_CALCACHE_RULES")
 	set(&c.Agentd.Name, "AGENTD_NAME")
 	set(&c.Agentd.LockDir, "AGENTD_LOCK_DIR")
 	set(&c.Agentd.State, "AGENTD_STATE")

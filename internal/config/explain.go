@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -31,6 +32,7 @@ var settingDefs = []settingDef{
 	{"database_url", "DATABASE_URL", func(c Config) string { return describeURL(c.DatabaseURL) }},
 	{"storage_root", "AGENTD_STORAGE_ROOT", func(c Config) string { return c.StorageRoot }},
 	{"previews_dir", "AGENTD_PREVIEWS_DIR", func(c Config) string { return c.PreviewsPath() }},
+	{"calcache_rules", "AGENTD_CALCACHE_RULES", func(c Config) string { return cmp.Or(c.CalcacheRules, "built-in") }},
 	{"agentd.name", "AGENTD_NAME", func(c Config) string { return c.Agentd.Name }},
 	{"agentd.lock_dir", "AGENTD_LOCK_DIR", func(c Config) string { return c.Agentd.LockDir }},
 	{"agentd.state", "AGENTD_STATE", func(c Config) string { return c.Agentd.StatePath() }},

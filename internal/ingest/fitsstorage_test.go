@@ -97,7 +97,7 @@ func TestIngestIntoAnAdoptedFitsStorageDatabase(t *testing.T) {
 	db := pgtest.Pool(t, url)
 	root := t.TempDir()
 	q := queue.New(db, queue.Ingest(), queue.Options{Owner: owner, Lease: time.Minute})
-	ing, err := New(Config{DB: db, Root: root, Archive: true})
+	ing, err := New(Config{DB: db, Root: root, Archive: true, CalcacheRules: loadRules(t, db)})
 	if err != nil {
 		t.Fatal(err)
 	}

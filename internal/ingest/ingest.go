@@ -84,6 +84,9 @@ type Config struct {
 	DB      *pgxpool.Pool
 	Root    string // storage root
 	Archive bool   // archive role: queue calcache work for new headers
+	// CalcacheRules say which observations a new calibration could serve, to queue them
+	// again (archive role, unless FastRebuild); nil there is an error.
+	CalcacheRules *calcache.Rules
 	// Previews: PreviewsNone, PreviewsQueued (a preview queue item per FITS file) or
 	// PreviewsInline (made while the file is read, written to PreviewStore).
 	Previews     PreviewMode
@@ -120,6 +123,10 @@ func New(cfg Config) (*Ingester, error) {
 	if cfg.Previews == PreviewsInline && cfg.PreviewStore == nil {
 		root.Close()
 		return nil, errors.New("inline previews need a preview store")
+	}
+	if cfg.Archive && !cfg.FastRebuild && cfg.CalcacheRules == nil {
+		root.Close()
+		return nil, errors.New("an archive's ingest needs the calibration rules, to queue what a new calibration serves")
 	}
 	return &Ingester{cfg: cfg, root: root, calcache: &queue.Inserter[queue.CalcacheItem]{Quiet: true},
 		previews: &queue.Inserter[queue.PreviewItem]{Quiet: true}}, nil
@@ -330,7 +337,7 @@ func (g *Ingester) record(ctx context.Context, it queue.Item, fileName, name, di
 			if !g.cfg.FastRebuild {
 				f := calcache.Frame{Instrument: deref(row.Instrument), Reduction: row.Reduction, ObsType: deref(row.ObservationType),
 					ObsClass: deref(row.ObservationClass), Object: deref(row.Object)}
-				if _, err := calcache.RequeueServedTx(ctx, tx, g.calcache, headerID, f); err != nil {
+				if _, err := g.cfg.CalcacheRules.RequeueServedTx(ctx, tx, g.calcache, headerID, f); err != nil {
 					return fmt.Errorf("queue the observations %s calibrates: %w", name, err)
 				}
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/fitsarchive/agentd/internal/calcache"
 	"github.com/fitsarchive/agentd/internal/enqueue"
 	"github.com/fitsarchive/agentd/internal/pgtest"
 	"github.com/fitsarchive/agentd/internal/sample"
@@ -37,7 +38,7 @@ func setup(t *testing.T, lease time.Duration) testBundle {
 	db := pgtest.Pool(t, pgtest.NewDB(t))
 	root := t.TempDir()
 	q := queue.New(db, queue.Ingest(), queue.Options{Owner: owner, Lease: lease})
-	ing, err := New(Config{DB: db, Root: root, Archive: true})
+	ing, err := New(Config{DB: db, Root: root, Archive: true, CalcacheRules: loadRules(t, db)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,4 +353,14 @@ func TestWritesRunUnderTheWorkersApplicationName(t *testing.T) {
 	if len(names) != 2 || names[0] != "test/0" || names[1] != "test/0" {
 		t.Fatalf("diskfile inserts ran under application_name %q, want the worker's holder test/0 twice", names)
 	}
+}
+
+// loadRules loads the built-in calibration rules for db.
+func loadRules(t *testing.T, db *pgxpool.Pool) *calcache.Rules {
+	t.Helper()
+	rs, err := calcache.Load(context.Background(), db, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
 }
