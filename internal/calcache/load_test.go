@@ -143,7 +143,9 @@ func TestOwnRulesDirectoryIsUsed(t *testing.T) {
 	ctx := context.Background()
 	db := pgtest.Pool(t, pgtest.NewDB(t))
 	bias := func(name string, at time.Duration) frame {
-		return spectrum(name).with(func(f *frame) { f.obstype, f.class, f.object, f.spect, f.cw, f.at = "BIAS", "dayCal", "Bias", false, 0, at })
+		return spectrum(name).with(func(f *frame) {
+			f.obstype, f.class, f.object, f.spect, f.cw, f.at = "BIAS", "dayCal", "Bias", false, 0, at
+		})
 	}
 	hostile := `x'); DROP TABLE calcache; --`
 	ids := insert(t, db, spectrum("S"), spectrum("H").with(func(f *frame) { f.object = hostile }),
