@@ -27,15 +27,21 @@ func rulesFlag(fs *flag.FlagSet, dir *string) {
 // rules loads the calibration rules (--rules, else the config's) and fits them to the
 // database: a rules file that cannot be read or parsed is exit 2, rules that do not fit
 // the database exit 4.
-func (a *app) rules(ctx context.Context, pool *pgxpool.Pool, dir string) (*calcache.Rules, error) {
-	rs, err := calcache.Load(ctx, pool, cmp.Or(dir, a.cfg.CalcacheRules))
-	switch {
-	case errors.Is(err, calcache.ErrRulesFile):
-		return nil, cli.WithCode(cli.ExitUsage, err)
-	case err != nil:
-		return nil, cli.WithCode(cli.ExitWrong, err)
+// The pool is the caller's to close.
+func (a *app) rules(ctx context.Context, name, dir string) (*pgxpool.Pool, *calcache.Rules, error) {
+	pool, err := a.pool(ctx, name)
+	if err != nil {
+		return nil, nil, err
 	}
-	return rs, nil
+	rs, err := calcache.Load(ctx, pool, cmp.Or(dir, a.cfg.CalcacheRules))
+	if err != nil {
+		pool.Close()
+		if errors.Is(err, calcache.ErrRulesFile) {
+			return nil, nil, cli.WithCode(cli.ExitUsage, err)
+		}
+		return nil, nil, cli.WithCode(cli.ExitWrong, err)
+	}
+	return pool, rs, nil
 }
 
 func calcacheCommands() []*command {
@@ -72,15 +78,11 @@ examples:
 				if batch < 1 {
 					return cli.Usagef("--batch must be at least 1")
 				}
-				pool, err := a.pool(ctx, "calcache-rebuild")
+				pool, rs, err := a.rules(ctx, "calcache-rebuild", rulesDir)
 				if err != nil {
 					return err
 				}
 				defer pool.Close()
-				rs, err := a.rules(ctx, pool, rulesDir)
-				if err != nil {
-					return err
-				}
 				meter := a.meter("rebuild the calibration cache", "observations")
 				opt.Progress = func(r calcache.Rebuilt) {
 					meter.Total(r.Total, false)
@@ -116,15 +118,11 @@ examples:
 				if len(args) != 1 {
 					return cli.Usagef("give a file name or a data label")
 				}
-				pool, err := a.pool(ctx, "calcache-show")
+				pool, rs, err := a.rules(ctx, "calcache-show", rulesDir)
 				if err != nil {
 					return err
 				}
 				defer pool.Close()
-				rs, err := a.rules(ctx, pool, rulesDir)
-				if err != nil {
-					return err
-				}
 				s, err := rs.Show(ctx, pool, args[0])
 				if errors.Is(err, calcache.ErrNoObservation) {
 					return cli.WithCode(cli.ExitFailed, err)
@@ -167,15 +165,11 @@ The calcache queue's own state is in agentctl queue status.
 example:
   agentctl calcache status --json`,
 			run: func(ctx context.Context, a *app, _ []string) error {
-				pool, err := a.pool(ctx, "calcache-status")
+				pool, rs, err := a.rules(ctx, "calcache-status", rulesDir)
 				if err != nil {
 					return err
 				}
 				defer pool.Close()
-				rs, err := a.rules(ctx, pool, rulesDir)
-				if err != nil {
-					return err
-				}
 				st, err := rs.StatusOf(ctx, pool)
 				if err != nil {
 					return err
@@ -230,15 +224,11 @@ examples:
 					})
 					return nil
 				}
-				pool, err := a.pool(ctx, "calcache-rules")
+				pool, rs, err := a.rules(ctx, "calcache-rules", rulesDir)
 				if err != nil {
 					return err
 				}
 				defer pool.Close()
-				rs, err := a.rules(ctx, pool, rulesDir)
-				if err != nil {
-					return err
-				}
 				type ruleJSON struct {
 					CalType string `json:"caltype"`
 					Origin  string `json:"origin"`

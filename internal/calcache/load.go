@@ -43,8 +43,8 @@ var ErrRulesFile = errors.New("cannot read the calibration rules")
 // enum value or a table it lacks, a rule it cannot plan.
 var ErrRules = errors.New("the calibration rules do not fit this database")
 
-// DB is what Load needs of a connection: a pool or a transaction.
-type DB interface {
+// Querier is what Load needs of a connection: a pool or a transaction.
+type Querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
@@ -66,7 +66,7 @@ func (rs *Rules) Sets() []Set { return rs.sets }
 // database. Every problem is reported at once, each with its file and rule, wrapped in
 // ErrRulesFile (unreadable) or ErrRules (does not fit): a rules file is checked whole
 // before any observation is computed with it.
-func Load(ctx context.Context, db DB, dir string) (*Rules, error) {
+func Load(ctx context.Context, db Querier, dir string) (*Rules, error) {
 	fsys, source := BuiltinRules(), "built-in"
 	if dir != "" {
 		fsys, source = os.DirFS(dir), dir
@@ -283,7 +283,7 @@ const (
 )
 
 // readCatalog reads the columns of header and of the files' tables, and the enums' labels.
-func readCatalog(ctx context.Context, db DB, files []ruleFile) (catalog, error) {
+func readCatalog(ctx context.Context, db Querier, files []ruleFile) (catalog, error) {
 	cat := catalog{columns: map[string]map[string]bool{}, enums: map[string]map[string]bool{}}
 	tables := []string{"header"}
 	for _, f := range files {
@@ -291,46 +291,38 @@ func readCatalog(ctx context.Context, db DB, files []ruleFile) (catalog, error) 
 			tables = append(tables, f.Table)
 		}
 	}
-	rows, err := db.Query(ctx, `SELECT table_name::text, column_name::text FROM information_schema.columns
-		WHERE table_schema = current_schema() AND table_name = ANY($1)`, tables)
-	if err != nil {
+	if err := readPairs(ctx, db, cat.columns, `SELECT table_name::text, column_name::text FROM information_schema.columns
+		WHERE table_schema = current_schema() AND table_name = ANY($1)`, tables); err != nil {
 		return cat, fmt.Errorf("read the columns the calibration rules name: %w", err)
 	}
-	for rows.Next() {
-		var t, c string
-		if err := rows.Scan(&t, &c); err != nil {
-			return cat, fmt.Errorf("read the columns the calibration rules name: %w", err)
-		}
-		if cat.columns[t] == nil {
-			cat.columns[t] = map[string]bool{}
-		}
-		cat.columns[t][c] = true
-	}
-	if err := rows.Err(); err != nil {
-		return cat, fmt.Errorf("read the columns the calibration rules name: %w", err)
-	}
-	rows, err = db.Query(ctx, `SELECT t.typname::text, e.enumlabel::text FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid
-		WHERE t.typname = ANY($1) AND pg_type_is_visible(t.oid)`, []string{enumCalType, enumObsType, enumObsClass, enumReduction})
-	if err != nil {
-		return cat, fmt.Errorf("read the enums the calibration rules name: %w", err)
-	}
-	for rows.Next() {
-		var t, l string
-		if err := rows.Scan(&t, &l); err != nil {
-			return cat, fmt.Errorf("read the enums the calibration rules name: %w", err)
-		}
-		if cat.enums[t] == nil {
-			cat.enums[t] = map[string]bool{}
-		}
-		cat.enums[t][l] = true
-	}
-	if err := rows.Err(); err != nil {
+	if err := readPairs(ctx, db, cat.enums, `SELECT t.typname::text, e.enumlabel::text FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid
+		WHERE t.typname = ANY($1) AND pg_type_is_visible(t.oid)`, []string{enumCalType, enumObsType, enumObsClass, enumReduction}); err != nil {
 		return cat, fmt.Errorf("read the enums the calibration rules name: %w", err)
 	}
 	if cat.columns["header"] == nil {
 		return cat, fmt.Errorf("%w: the database has no header table; is it an archive database (agentctl db init)?", ErrRules)
 	}
 	return cat, nil
+}
+
+// readPairs reads the (group, name) rows of sql into sets of names by group.
+func readPairs(ctx context.Context, db Querier, into map[string]map[string]bool, sql string, args ...any) error {
+	rows, err := db.Query(ctx, sql, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var group, name string
+		if err := rows.Scan(&group, &name); err != nil {
+			return err
+		}
+		if into[group] == nil {
+			into[group] = map[string]bool{}
+		}
+		into[group][name] = true
+	}
+	return rows.Err()
 }
 
 // resolve turns a rules file into a Set: each descriptor a column of the set's table (the
@@ -579,7 +571,7 @@ func checkSets(sets []Set) []string {
 
 // quote has the server quote every constant of the rules (quote_literal), the only way
 // text read from a rules file reaches SQL.
-func (rs *Rules) quote(ctx context.Context, db DB) error {
+func (rs *Rules) quote(ctx context.Context, db Querier) error {
 	seen := map[string]bool{}
 	var texts []string
 	add := func(ss ...string) {
@@ -642,7 +634,7 @@ func (rs *Rules) lits(ss []string) string {
 // run (a conditional match naming a column its set's table lacks, an archive whose schema
 // is older than the rules) is found before any item is taken, with the rule and the
 // server's reason named.
-func (rs *Rules) plan(ctx context.Context, db DB) error {
+func (rs *Rules) plan(ctx context.Context, db Querier) error {
 	var problems []string
 	for _, set := range rs.sets {
 		for _, r := range set.Rules {
