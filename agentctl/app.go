@@ -52,6 +52,7 @@ func commands() []*command {
 	cmds = append(cmds, calcacheCommands()...)
 	cmds = append(cmds, storageCommands()...)
 	cmds = append(cmds, configCommands()...)
+	cmds = append(cmds, unitsCommands()...)
 	sort.SliceStable(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds
 }

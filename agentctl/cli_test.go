@@ -94,7 +94,7 @@ func TestConfigShowsSources(t *testing.T) {
 		"role":            {"summit", "file " + path},
 		"agentd.name":     {"rebuild", "environment $AGENTD_NAME"},
 		"agentd.queues":   {"ingest:3", "file " + path},
-		"agentd.lock_dir": {"/run/agentd/locks", "default"},
+		"agentd.lock_dir": {"/run/agentd/rebuild/locks", "default"},
 		"database":        {"agentd@db.example:5432/fitsdata", "database_url"},
 	}
 	for k, w := range want {

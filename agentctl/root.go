@@ -24,6 +24,7 @@ import (
 
 // groups are the summaries of command groups (the first word of several commands).
 var groups = map[string]string{
+	"calcache": "the calibration cache: rebuild it, show an observation's, check the rules",
 	"db":       "create, migrate and inspect the archive database",
 	"enqueue":  "fill a work queue",
 	"previews": "make the FITS files' preview images again",

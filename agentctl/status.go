@@ -27,7 +27,7 @@ example:
   agentctl status --name rebuild`,
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&name, "name", "", "the agentd's --name (default: config, then agentd)")
-			fs.StringVar(&socket, "socket", "", "the status socket (default /run/agentd/<name>.sock)")
+			fs.StringVar(&socket, "socket", "", "the agent's control socket (default /run/agentd/<name>/agentd.sock)")
 		},
 		run: func(ctx context.Context, a *app, _ []string) error {
 			ag := a.cfg.Agentd

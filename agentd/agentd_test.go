@@ -502,29 +502,6 @@ func TestSIGTERMReleasesUnfinishedItems(t *testing.T) {
 	}
 }
 
-// The storage agent's unit: systemd accepts it (with our binary), and it orders itself
-// before PostgreSQL, whose data lives on the mirrors it repairs.
-func TestStorageUnitFile(t *testing.T) {
-	unit, err := os.ReadFile("../packaging/systemd/agentd-storage.service")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(unit), "\nBefore=postgresql.service\n") || !strings.Contains(string(unit), "--storage enabled") {
-		t.Fatalf("unit lacks the ordering before postgresql.service or the storage mode:\n%s", unit)
-	}
-	analyze, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		t.Skip("systemd-analyze not installed; the unit's syntax is not checked")
-	}
-	dir := t.TempDir()
-	local := strings.ReplaceAll(string(unit), "/usr/local/bin/agentd", agentdBin)
-	path := filepath.Join(dir, "agentd-storage.service")
-	os.WriteFile(path, []byte(local), 0o644)
-	if out, err := exec.Command(analyze, "verify", path).CombinedOutput(); err != nil {
-		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
-	}
-}
-
 // agentd's command line: help on stdout, --version, an argument or unknown flag a usage
 // error (2) naming agentd, and the old single-dash long flags accepted with a warning.
 func TestAgentdCommandLine(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -31,6 +32,7 @@ import (
 	"github.com/fitsarchive/agentd/internal/state"
 	"github.com/fitsarchive/agentd/internal/storagewatch"
 	"github.com/fitsarchive/agentd/queue"
+	"github.com/fitsarchive/agentd/systemd"
 )
 
 const usageText = `Services the archive's work queues until stopped (SIGTERM/SIGINT: stop claiming, let
@@ -66,7 +68,7 @@ type options struct {
 	storageMode, calcacheRules                                                       string
 	queues                                                                           queueFlag
 	workers                                                                          int
-	empty, fastRebuild, makePreviews                                                 bool
+	empty, fastRebuild, makePreviews, noQueues                                       bool
 	grace, lease, foreignLease, progressEvery                                        time.Duration
 }
 
@@ -81,13 +83,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.StringVar(&o.role, "role", "", "archive or summit (archive also queues calcache work)")
 	fs.StringVar(&o.name, "name", "", "names the locks, the state file, the socket and the logs (default agentd)")
 	fs.Var(&o.queues, "queue", "serve this queue: NAME or NAME:WORKERS (repeatable; ingest, preview, calcache)")
+	fs.BoolVar(&o.noQueues, "no-queues", false, "serve no queue, whatever the config and environment say (the storage agent's unit)")
 	fs.IntVar(&o.workers, "workers", 0, "workers for each --queue given without a count (default 1)")
 	fs.BoolVar(&o.empty, "empty", false, "exit 0 once nothing is pending and no live lease remains")
 	fs.BoolVar(&o.fastRebuild, "fast-rebuild", false, "skip work that only matters in normal operation (rebuilds)")
 	fs.BoolVar(&o.makePreviews, "make-previews", false, "make each FITS file's preview while ingesting it, instead of queueing it (archive) or not making it (summit)")
-	fs.StringVar(&o.lockDir, "lock-dir", "", "directory of the worker lock files: private to the agent's user (default /run/agentd/locks)")
+	fs.StringVar(&o.lockDir, "lock-dir", "", "directory of the worker lock files: private to the agent's user (default /run/agentd/<name>/locks)")
 	fs.StringVar(&o.statePath, "state", "", "bbolt state file (default /var/lib/agentd/<name>.db)")
-	fs.StringVar(&o.socket, "socket", "", "status socket (default /run/agentd/<name>.sock)")
+	fs.StringVar(&o.socket, "socket", "", "control socket (default /run/agentd/<name>/agentd.sock)")
 	fs.DurationVar(&o.grace, "grace", 0, "at shutdown, how long running items may take to finish (default 30s)")
 	fs.DurationVar(&o.lease, "lease", 0, "how long a claim lives without a heartbeat (default 60s)")
 	fs.DurationVar(&o.foreignLease, "foreign-lease", 0, "how long a row FitsStorage's own worker set in progress stays its own before it is rescued (default 1h)")
@@ -116,7 +119,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 				return cli.Usagef("--log-level: %v", err)
 			}
-			logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("agent", cfg.Agentd.Name)
+			// Under journald: the level as the entry's priority, no timestamps (journald has them).
+			toJournal := stderr == io.Writer(os.Stderr) && systemd.StderrIsJournal()
+			logger := slog.New(systemd.NewLogHandler(stderr, toJournal, &slog.HandlerOptions{Level: level})).With("agent", cfg.Agentd.Name)
 			return serve(ctx, cfg, getenv, logger, o.progressEvery)
 		},
 	}
@@ -179,6 +184,9 @@ func resolve(o options, set map[string]bool, getenv func(string) string) (config
 	if set["foreign-lease"] {
 		cfg.Agentd.ForeignLease.Duration = o.foreignLease
 	}
+	if o.noQueues && len(o.queues) > 0 {
+		return cfg, errors.New("--no-queues and --queue contradict each other")
+	}
 	if len(o.queues) > 0 {
 		cfg.Agentd.Queues = map[string]config.QueueConfig{}
 		for _, q := range o.queues {
@@ -201,6 +209,9 @@ func resolve(o options, set map[string]bool, getenv func(string) string) (config
 		for name := range cfg.Agentd.Queues {
 			cfg.Agentd.Queues[name] = config.QueueConfig{Workers: o.workers}
 		}
+	}
+	if o.noQueues {
+		cfg.Agentd.Queues = nil // the storage agent's unit: whatever the shared config names
 	}
 	if strings.ContainsAny(cfg.Agentd.Name, "/ ") || cfg.Agentd.Name == "" {
 		return cfg, fmt.Errorf("--name %q: use letters, digits, - and _", cfg.Agentd.Name)
@@ -269,7 +280,7 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 	}()
 	for _, name := range names {
 		for i := 0; i < a.Queues[name].Workers; i++ {
-			l, err := lockfile.Acquire(filepath.Join(a.LockDir, fmt.Sprintf("%s-%s-%d.lock", name, a.Name, i)))
+			l, err := lockfile.Acquire(filepath.Join(a.LockPath(), fmt.Sprintf("%s-%s-%d.lock", name, a.Name, i)))
 			if err != nil {
 				return cli.WithCode(cli.ExitRefused, err)
 			}
@@ -291,8 +302,23 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 	}
 	defer status.close()
 
+	// systemd: the watchdog's supervisor (when WatchdogSec= asks for one), fed by every
+	// long-running loop; READY=1 once the state is open and the socket bound, before the
+	// database, whose state goes in STATUS=.
+	notifier := systemd.NewNotifier()
+	var sup *systemd.Supervisor
+	if notifier.Watchdog() > 0 {
+		sup = systemd.NewSupervisor(logger)
+	}
+
 	if cfg.Storage.Mode != config.StorageOff {
-		watcher := storagewatch.New(cfg.Storage, storagewatch.Options{DevRoot: "/"}, st, hostexec.Exec{Logger: logger}, logger)
+		rescan := cfg.Storage.Rescan.Duration
+		if rescan <= 0 {
+			rescan = 30 * time.Second
+		}
+		beat, unregister := sup.Register("storage watcher", 2*rescan+2*time.Minute)
+		defer unregister()
+		watcher := storagewatch.New(cfg.Storage, storagewatch.Options{DevRoot: "/", Beat: beat}, st, hostexec.Exec{Logger: logger}, logger)
 		status.setStorage(watcher)
 		watchCtx, stopWatch := context.WithCancel(ctx)
 		watchDone := make(chan struct{})
@@ -304,6 +330,25 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 		logger.Info("watching md mirrors", "mode", cfg.Storage.Mode, "arrays", cfg.Storage.Arrays, "candidates", cfg.Storage.Candidates)
 	}
 
+	dbs := &dbState{}
+	if len(names) > 0 {
+		status.setDB(dbs)
+	}
+	if err := notifier.Ready(status.statusLine()); err != nil {
+		logger.Warn("systemd: could not say READY", "err", err)
+	}
+	hostCtx, stopHost := context.WithCancel(context.Background())
+	var host sync.WaitGroup
+	defer func() { stopHost(); host.Wait() }()
+	if sup != nil {
+		every := notifier.Watchdog() / 3
+		logger.Info("systemd watchdog: pinging while every loop turns", "watchdog", notifier.Watchdog(), "every", every)
+		host.Add(1)
+		go func() { defer host.Done(); sup.Run(hostCtx, every, notifier.Ping) }() // owner: serve; ends with hostCtx
+	}
+	host.Add(1)
+	go func() { defer host.Done(); status.notifyLoop(hostCtx, ctx, notifier, sup, a.Grace.Duration) }() // owner: serve; ends with hostCtx
+
 	if len(names) == 0 {
 		// Nothing to serve: no database connection at all (the storage agent will run here
 		// while the database is down).
@@ -314,8 +359,8 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 		<-ctx.Done()
 		return nil
 	}
-	host, _ := os.Hostname()
-	holder := fmt.Sprintf("%s/%d/%s", host, os.Getpid(), a.Name)
+	hostname, _ := os.Hostname()
+	holder := fmt.Sprintf("%s/%d/%s", hostname, os.Getpid(), a.Name)
 	pc, err := cfg.PoolConfig(holder, getenv)
 	if err != nil {
 		return cli.WithCode(cli.ExitUsage, err)
@@ -325,14 +370,13 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 		total += a.Queues[n].Workers
 	}
 	pc.MaxConns = int32(total + 4)
-	db, err := pgxpool.NewWithConfig(ctx, pc)
-	if err != nil {
-		return cli.WithCode(cli.ExitConnect, fmt.Errorf("database: %w", err))
+	// The database: waited for with backoff while it is down (the storage watcher and the
+	// socket run meanwhile); only what a retry cannot fix ends the agent.
+	db, err := connect(ctx, pc, dbs, notifier, status.statusLine, logger)
+	if err != nil || db == nil {
+		return err // nil: stopped while waiting
 	}
 	defer db.Close()
-	if err := db.Ping(ctx); err != nil {
-		return cli.WithCode(cli.ExitConnect, fmt.Errorf("connect to database %q: %w; check --database-url, $DATABASE_URL or the PG* variables", pc.ConnConfig.Database, err))
-	}
 	if err := schema.Check(ctx, db); err != nil {
 		return fmt.Errorf("database %q: %w", pc.ConnConfig.Database, err)
 	}
@@ -400,8 +444,13 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 	pool := queue.NewPool(queue.PoolConfig{
 		DB: db, Owner: owner, Holder: holder, Lease: a.Lease.Duration, ForeignLease: a.ForeignLease.Duration, Grace: a.Grace.Duration,
 		Empty: a.Empty, Queues: workers, Journal: st, Logger: logger,
-		OnEvent: status.event,
+		OnEvent: status.event, Liveness: sup,
 	})
+	specs := make([]queue.Spec, len(workers))
+	for i, w := range workers {
+		specs[i] = w.Spec
+	}
+	dbs.use(db, specs)
 	status.setPool(pool)
 	logger.Info("serving", "queues", names, "holder", holder, "empty", a.Empty)
 	if a.Empty && progressEvery > 0 {
@@ -414,6 +463,9 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 		defer func() { stopProgress(); <-progressDone }()
 	}
 	runErr := pool.Run(ctx)
+	if ctx.Err() == nil {
+		_ = notifier.Stopping("done: every queue is empty")
+	}
 	for _, q := range pool.State() {
 		c := q.Counts
 		logger.Info("stopped", "queue", q.Queue, "completed", c[queue.OutcomeCompleted], "failed", c[queue.OutcomeFailed],

@@ -34,6 +34,7 @@ type statusServer struct {
 	mu      sync.Mutex
 	pool    *queue.Pool
 	storage *storagewatch.Watcher
+	db      *dbState // nil when no queue is served
 }
 
 func newStatus(cfg config.Config, st *state.Store, logger *slog.Logger) *statusServer {
@@ -43,6 +44,12 @@ func newStatus(cfg config.Config, st *state.Store, logger *slog.Logger) *statusS
 func (s *statusServer) setPool(p *queue.Pool) {
 	s.mu.Lock()
 	s.pool = p
+	s.mu.Unlock()
+}
+
+func (s *statusServer) setDB(d *dbState) {
+	s.mu.Lock()
+	s.db = d
 	s.mu.Unlock()
 }
 

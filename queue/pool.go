@@ -105,6 +105,29 @@ type PoolConfig struct {
 	OnEvent  func(Event)
 	// NoListen disables the LISTEN connection (polling only).
 	NoListen bool
+	// Liveness, when set, is told by each of the pool's loops (fetcher and settler of each
+	// queue, heartbeat, rescue) at every turn and while it waits that it still turns: a
+	// watchdog's supervisor (package systemd) stops its pings when one does not.
+	Liveness Liveness
+}
+
+// Liveness registers a loop that must beat at least every within; done removes it when the
+// loop ends.
+type Liveness interface {
+	Register(name string, within time.Duration) (beat, done func())
+}
+
+// beatEvery is how often a pool loop that waits beats while it waits.
+const beatEvery = 5 * time.Second
+
+// loop registers one of the pool's loops with the Liveness: it must beat within a lease
+// (the longest period of a loop), four database operations (each bounded by opContext) and
+// one wait between beats.
+func (p *Pool) loop(name string) (beat, done func()) {
+	if p.cfg.Liveness == nil {
+		return func() {}, func() {}
+	}
+	return p.cfg.Liveness.Register(name, p.cfg.Lease+4*(p.cfg.LockWait+10*time.Second)+beatEvery)
 }
 
 // DefaultCleanup is how long a stop may take after the grace period.
@@ -506,13 +529,24 @@ func (p *Pool) fetch(ctx context.Context, s *served, idle chan int, inputs []cha
 	reportedIdle := false
 	name := s.w.Spec.Name
 	backoff := p.cfg.Poll
+	beat, done := p.loop(name + " fetcher")
+	defer done()
+	tick := time.NewTicker(beatEvery)
+	defer tick.Stop()
 	for {
+		beat()
 		var slots []int
-		select {
-		case i := <-idle:
-			slots = append(slots, i)
-		case <-ctx.Done():
-			return
+	waitSlot:
+		for {
+			select {
+			case i := <-idle:
+				slots = append(slots, i)
+				break waitSlot
+			case <-tick.C: // every worker busy: a wait, not a wedge
+				beat()
+			case <-ctx.Done():
+				return
+			}
 		}
 	more:
 		for {
@@ -561,13 +595,15 @@ func (p *Pool) fetch(ctx context.Context, s *served, idle chan int, inputs []cha
 			wait, backoff = backoff, min(2*backoff, max(p.cfg.Lease/3, p.cfg.Poll))
 		}
 		if p.cfg.Empty && err == nil && len(idle) == cap(idle) && !reportedIdle {
-			if _, err := s.q.Rescue(ctx); err == nil {
-				if ok, err := s.q.Idle(ctx); err == nil && ok {
+			opCtx, cancel := p.opContext(ctx)
+			if _, err := s.q.Rescue(opCtx); err == nil {
+				if ok, err := s.q.Idle(opCtx); err == nil && ok {
 					reportedIdle = true
 					idleWG.Done()
 					p.event(name, "empty", "", "nothing pending and no live lease")
 				}
 			}
+			cancel()
 		}
 		select {
 		case <-ctx.Done():
@@ -640,6 +676,10 @@ func (p *Pool) work(ctx context.Context, s *served, i int, it Item) verdict {
 // retries go on until ctx ends (the stop's deadline); what is left then stays in held for
 // the final release.
 func (p *Pool) settler(ctx context.Context, s *served, in <-chan verdict) {
+	beat, done := p.loop(s.w.Spec.Name + " settler")
+	defer done()
+	tick := time.NewTicker(beatEvery)
+	defer tick.Stop()
 	var retry []verdict
 	const firstBackoff = 100 * time.Millisecond
 	backoff := firstBackoff
@@ -647,6 +687,7 @@ func (p *Pool) settler(ctx context.Context, s *served, in <-chan verdict) {
 	open := true
 	var closedBy <-chan time.Time // once in is closed, retries get half the cleanup at most
 	for open || len(retry) > 0 {
+		beat()
 		if !open && closedBy == nil {
 			closedBy = time.After(p.cfg.Cleanup / 2)
 		}
@@ -685,6 +726,8 @@ func (p *Pool) settler(ctx context.Context, s *served, in <-chan verdict) {
 				}
 			}
 		case <-timer:
+		case <-tick.C: // nothing to settle: a wait, not a wedge
+			continue
 		case <-deadline:
 			p.giveUp(s, retry)
 			return
@@ -909,7 +952,10 @@ func (p *Pool) heartbeat(ctx context.Context) {
 	}
 	t := time.NewTicker(p.cfg.Lease / 3)
 	defer t.Stop()
+	beat, done := p.loop("heartbeat")
+	defer done()
 	for {
+		beat()
 		select {
 		case <-ctx.Done():
 			return
@@ -944,9 +990,14 @@ func (p *Pool) heartbeat(ctx context.Context) {
 func (p *Pool) rescueLoop(ctx context.Context) {
 	t := time.NewTicker(p.cfg.Lease / 2)
 	defer t.Stop()
+	beat, done := p.loop("rescue")
+	defer done()
 	for {
+		beat()
 		for _, s := range p.queues {
-			n, err := s.q.Rescue(ctx)
+			opCtx, cancel := p.opContext(ctx)
+			n, err := s.q.Rescue(opCtx)
+			cancel()
 			if err != nil && ctx.Err() == nil {
 				p.cfg.Logger.Error("rescue failed", "queue", s.w.Spec.Name, "err", err)
 			}

@@ -117,6 +117,18 @@ func Pending(ctx context.Context, db *pgxpool.Pool, spec Spec) (int64, error) {
 	return n, nil
 }
 
+// PendingUpTo counts the items waiting to be claimed, reading at most limit of them: a
+// count whose cost does not grow with the queue, for status lines many hosts refresh.
+func PendingUpTo(ctx context.Context, db *pgxpool.Pool, spec Spec, limit int64) (int64, error) {
+	var n int64
+	err := db.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM `+spec.table()+` WHERE NOT inprogress AND fail_dt = `+notFailed+` LIMIT $1) p`,
+		limit).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count pending %s items: %w", spec.Table, err)
+	}
+	return n, nil
+}
+
 // Idle reports whether nothing is left to do: no pending item (whatever its after time) and
 // no live lease. Expired leases count as work: rescue them first.
 func (q *Queue) Idle(ctx context.Context) (bool, error) {

@@ -11,6 +11,13 @@ cd "$(dirname "$0")/.."
 . scripts/goenv.sh
 
 pg_use
+# systemd-analyze checks the shipped units (systemd/units_test.go); a fresh machine may lack it.
+if ! command -v systemd-analyze >/dev/null; then
+	sudo=""
+	[ "$(id -u)" = 0 ] || sudo=sudo
+	$sudo apt-get update -q >&2
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends systemd >&2
+fi
 # Debian's Python with FitsStorage's dependencies, for internal/fscheck (installed here, before
 # the parallel suite, so that no two tests run apt-get at once).
 bash scripts/fitsstorage-python.sh >/dev/null

@@ -133,7 +133,6 @@ func Defaults() Config {
 		Role: RoleArchive,
 		Agentd: Agentd{
 			Name:         "agentd",
-			LockDir:      "/run/agentd/locks",
 			Grace:        Duration{30 * time.Second},
 			Lease:        Duration{60 * time.Second},
 			ForeignLease: Duration{time.Hour},
@@ -298,12 +297,26 @@ func (a Agentd) StatePath() string {
 	return "/var/lib/agentd/" + a.Name + ".db"
 }
 
-// SocketPath is the status socket: configured, else /run/agentd/<name>.sock.
+// RuntimeDir is the agent's own runtime directory, /run/agentd/<name> (its unit's
+// RuntimeDirectory=agentd/<name>): one per name, so that a unit that stops removes its own
+// socket and locks, never another's.
+func (a Agentd) RuntimeDir() string { return "/run/agentd/" + a.Name }
+
+// SocketPath is the control socket: configured, else /run/agentd/<name>/agentd.sock.
 func (a Agentd) SocketPath() string {
 	if a.Socket != "" {
 		return a.Socket
 	}
-	return "/run/agentd/" + a.Name + ".sock"
+	return a.RuntimeDir() + "/agentd.sock"
+}
+
+// LockPath is the directory of the worker lock files: configured, else
+// /run/agentd/<name>/locks.
+func (a Agentd) LockPath() string {
+	if a.LockDir != "" {
+		return a.LockDir
+	}
+	return a.RuntimeDir() + "/locks"
 }
 
 // PoolConfig parses the database URL (empty: libpq's PG* variables, then the default database)

@@ -34,7 +34,7 @@ var settingDefs = []settingDef{
 	{"previews_dir", "AGENTD_PREVIEWS_DIR", func(c Config) string { return c.PreviewsPath() }},
 	{"calcache_rules", "AGENTD_CALCACHE_RULES", func(c Config) string { return cmp.Or(c.CalcacheRules, "built-in") }},
 	{"agentd.name", "AGENTD_NAME", func(c Config) string { return c.Agentd.Name }},
-	{"agentd.lock_dir", "AGENTD_LOCK_DIR", func(c Config) string { return c.Agentd.LockDir }},
+	{"agentd.lock_dir", "AGENTD_LOCK_DIR", func(c Config) string { return c.Agentd.LockPath() }},
 	{"agentd.state", "AGENTD_STATE", func(c Config) string { return c.Agentd.StatePath() }},
 	{"agentd.socket", "AGENTD_SOCKET", func(c Config) string { return c.Agentd.SocketPath() }},
 	{"agentd.grace", "AGENTD_GRACE", func(c Config) string { return c.Agentd.Grace.String() }},

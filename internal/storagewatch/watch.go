@@ -36,6 +36,9 @@ type Options struct {
 	// the watcher reports it (it never adds a second device to the mirror by itself).
 	AddTimeout time.Duration
 	Now        func() time.Time
+	// Beat, when set, is called at every turn of Run's loop (a watchdog's supervisor):
+	// at least every rescan, and after each look.
+	Beat func()
 }
 
 // Watcher is the storage agent.
@@ -412,6 +415,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 		stopW.Close()
 	}()
 	for {
+		if w.opt.Beat != nil {
+			w.opt.Beat()
+		}
 		if err := w.Step(ctx); err != nil && ctx.Err() == nil {
 			w.log.Warn("storage look failed", "err", err)
 		}
