@@ -32,7 +32,7 @@ func (f *storageFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.sysRoot, "sys-root", "", "where /sys is (default: config [storage] sys_root, /sys)")
 	fs.Var(&f.lvmReports, "lvm-report", "read this LVM JSON report instead of running lvm fullreport; may repeat")
 	fs.BoolVar(&f.noLVM, "no-lvm", false, "leave LVM out")
-	fs.StringVar(&f.socket, "socket", "", "agentd's status socket, for the storage agent's events (default: from the config's agent name)")
+	fs.StringVar(&f.socket, "socket", "", "the storage agent's control socket, for its events (default /run/agentd/storage/agentd.sock)")
 }
 
 // storageView is what storage status shows.
@@ -158,9 +158,15 @@ example:
 func (a *app) storageEvents(ctx context.Context, f storageFlags, v *storageView) {
 	path := f.socket
 	if path == "" {
-		path = a.cfg.Agentd.SocketPath()
+		ag := a.cfg.Agentd
+		ag.Name, ag.Socket = "storage", "" // the storage agent's unit runs agentd --name storage
+		path = ag.SocketPath()
 	}
 	st, err := agentstatus.Fetch(ctx, path)
+	if errors.Is(err, agentstatus.ErrPermission) {
+		v.Agent = err.Error()
+		return
+	}
 	if err != nil {
 		v.Agent = "agentd not running here (" + path + "): no events"
 		return

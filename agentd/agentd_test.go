@@ -25,8 +25,8 @@ import (
 )
 
 // agentdBin is the real binary, built once: these tests cross processes (locks, signals,
-// kill -9, two agents racing).
-var agentdBin string
+// kill -9, two agents racing); agentctlBin is the operator's, for the control socket.
+var agentdBin, agentctlBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "agentd-test")
@@ -36,6 +36,11 @@ func TestMain(m *testing.M) {
 	os.Chmod(dir, 0o755) // one test runs the binary as another user
 	agentdBin = filepath.Join(dir, "agentd")
 	if out, err := exec.Command("go", "build", "-o", agentdBin, ".").CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	agentctlBin = filepath.Join(dir, "agentctl")
+	if out, err := exec.Command("go", "build", "-o", agentctlBin, "../agentctl").CombinedOutput(); err != nil {
 		os.Stderr.Write(out)
 		panic(err)
 	}

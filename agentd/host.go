@@ -117,7 +117,10 @@ func (s *statusServer) statusLine() string {
 		parts = append(parts, "storage: "+storageLine(storage.Snapshot().Arrays))
 	}
 	if len(parts) == 0 {
-		return "idle: no queue, no storage watch"
+		parts = append(parts, "idle: no queue, no storage watch")
+	}
+	if d, err := s.st.Drained(); err == nil && d != nil {
+		parts = append([]string{"DRAINED (agentctl resume)"}, parts...)
 	}
 	return strings.Join(parts, "; ")
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -142,7 +143,30 @@ type Pool struct {
 	queues  []*served
 	started time.Time // set by Run
 	mu      sync.Mutex
+	drained atomic.Bool // no new claims (an operator's drain); running items go on
 }
+
+// Drain stops new claims (true): the items claimed already are worked and settled, and
+// with Empty the pool does not end while drained. Drain(false) resumes claiming at once.
+func (p *Pool) Drain(on bool) {
+	if p.drained.Swap(on) == on {
+		return
+	}
+	if on {
+		p.event("", "drained", "", "no new claims until resumed")
+		return
+	}
+	p.event("", "resumed", "", "claiming again")
+	for _, s := range p.queues {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Drained reports whether new claims are stopped.
+func (p *Pool) Drained() bool { return p.drained.Load() }
 
 // served is the runtime of one queue in the pool.
 type served struct {
@@ -559,6 +583,19 @@ func (p *Pool) fetch(ctx context.Context, s *served, idle chan int, inputs []cha
 		}
 		if ctx.Err() != nil {
 			return // stopping: select may have picked a free slot over ctx.Done
+		}
+		if p.drained.Load() {
+			// Drained: the slots go back unused, and the fetcher waits to be resumed.
+			for _, i := range slots {
+				idle <- i
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.wake:
+			case <-tick.C:
+			}
+			continue
 		}
 		holders := make([]string, len(slots))
 		for k, i := range slots {

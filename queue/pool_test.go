@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -169,5 +170,68 @@ func TestPoolReleasesOnShutdownAfterGrace(t *testing.T) {
 		if it.Attempts != 0 {
 			t.Fatalf("a clean shutdown counted an attempt: %+v", it)
 		}
+	}
+}
+
+// A drained pool claims nothing and, with Empty, does not end while items are pending; the
+// item it was working when drained finishes; resumed, it claims the rest and ends.
+func TestPoolDrainStopsClaimsUntilResumed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, queue.Options{})
+	if _, err := b.db.Exec(ctx, `INSERT INTO ingestqueue (filename, path, sortkey)
+		SELECT 'f' || i || '.fits', '', 'aaaa' || i FROM generate_series(1, 50) i`); err != nil {
+		t.Fatal(err)
+	}
+	var worked atomic.Int64
+	release := make(chan struct{})
+	first := make(chan struct{}, 1)
+	handler := func(ctx context.Context, it queue.Item) (queue.Result, error) {
+		if worked.Add(1) == 1 {
+			first <- struct{}{}
+			<-release // the first item runs across the drain
+		}
+		return queue.Complete, nil
+	}
+	pool := queue.NewPool(queue.PoolConfig{
+		DB: b.db, Owner: owner, Holder: "test", Lease: time.Minute, Poll: 20 * time.Millisecond, Empty: true,
+		Queues: []queue.Workers{{Spec: queue.Ingest(), Count: 1, Handler: handler}},
+	})
+	runCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	r := runBackground(runCtx, pool)
+	select {
+	case <-first:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no item started")
+	}
+	pool.Drain(true)
+	if !pool.Drained() {
+		t.Fatal("not drained")
+	}
+	close(release)
+	// The running item and the one prefetched with it end; nothing more is claimed.
+	time.Sleep(500 * time.Millisecond)
+	settled := worked.Load()
+	time.Sleep(500 * time.Millisecond)
+	if n := worked.Load(); n != settled || n > 2 {
+		t.Fatalf("%d items worked while drained (%d before the pause)", n, settled)
+	}
+	select {
+	case err := <-r.done:
+		t.Fatalf("the pool ended while drained with items pending: %v", err)
+	default:
+	}
+	pool.Drain(false)
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the pool did not end once resumed")
+	}
+	if n := worked.Load(); n != 50 {
+		t.Fatalf("%d items worked, want 50", n)
 	}
 }

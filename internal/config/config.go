@@ -94,10 +94,13 @@ type Rollcall struct {
 
 // Agentd holds the daemon's settings.
 type Agentd struct {
-	Name         string   `toml:"name"`
-	LockDir      string   `toml:"lock_dir"`
-	State        string   `toml:"state"`
-	Socket       string   `toml:"socket"`
+	Name    string `toml:"name"`
+	LockDir string `toml:"lock_dir"`
+	State   string `toml:"state"`
+	Socket  string `toml:"socket"`
+	// SocketGroup may use the control socket besides root and the agent's user (mode 0660);
+	// when the group does not exist the socket is the user's alone (0600).
+	SocketGroup  string   `toml:"socket_group"`
 	Empty        bool     `toml:"empty"`
 	FastRebuild  bool     `toml:"fast_rebuild"`
 	MakePreviews bool     `toml:"make_previews"` // make previews while ingesting (else queued on the archive)
@@ -134,6 +137,7 @@ func Defaults() Config {
 		Agentd: Agentd{
 			Name:         "agentd",
 			Grace:        Duration{30 * time.Second},
+			SocketGroup:  "agentd",
 			Lease:        Duration{60 * time.Second},
 			ForeignLease: Duration{time.Hour},
 		},
@@ -218,6 +222,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	set(&c.Agentd.LockDir, "AGENTD_LOCK_DIR")
 	set(&c.Agentd.State, "AGENTD_STATE")
 	set(&c.Agentd.Socket, "AGENTD_SOCKET")
+	set(&c.Agentd.SocketGroup, "AGENTD_SOCKET_GROUP")
 	if v := getenv("AGENTD_GRACE"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {

@@ -277,3 +277,48 @@ func (s *Store) StorageActions() (map[string]StorageAction, error) {
 	})
 	return out, err
 }
+
+var bucketAgent = []byte("agent")
+
+// Drain is an operator's drain of the agent: no new claims until resumed, kept across
+// restarts.
+type Drain struct {
+	Since time.Time `json:"since"`
+	By    string    `json:"by,omitempty"` // who asked (uid and user, as the socket saw them)
+}
+
+// SetDrain records a drain (nil: resumed).
+func (s *Store) SetDrain(d *Drain) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketAgent)
+		if err != nil {
+			return err
+		}
+		if d == nil {
+			return b.Delete([]byte("drain"))
+		}
+		v, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("drain"), v)
+	})
+}
+
+// Drained returns the recorded drain, nil when the agent is not drained.
+func (s *Store) Drained() (*Drain, error) {
+	var d *Drain
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketAgent)
+		if b == nil {
+			return nil
+		}
+		v := b.Get([]byte("drain"))
+		if v == nil {
+			return nil
+		}
+		d = &Drain{}
+		return json.Unmarshal(v, d)
+	})
+	return d, err
+}

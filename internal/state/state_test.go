@@ -82,3 +82,35 @@ func TestEventsAreTrimmed(t *testing.T) {
 		t.Fatalf("events run %s..%s, want 20..%d", evs[0].Kind, evs[len(evs)-1].Kind, MaxEvents+19)
 	}
 }
+
+// A drain is kept across a reopen until it is cleared.
+func TestDrainSurvivesReopen(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "s.db")
+	s, err := Open(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := s.Drained(); err != nil || d != nil {
+		t.Fatalf("a fresh store is drained: %v, %v", d, err)
+	}
+	since := time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC)
+	if err := s.SetDrain(&Drain{Since: since, By: "uid 0 (root)"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = Open(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if d, err := s.Drained(); err != nil || d == nil || !d.Since.Equal(since) || d.By != "uid 0 (root)" {
+		t.Fatalf("after reopen: %+v, %v", d, err)
+	}
+	if err := s.SetDrain(nil); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := s.Drained(); d != nil {
+		t.Fatalf("resumed, still drained: %+v", d)
+	}
+}
