@@ -22,9 +22,10 @@ import (
 // dbState is what the agent knows of its database, for STATUS= and the status socket.
 type dbState struct {
 	mu      sync.Mutex
-	state   string // "connecting", "ok", "unreachable: …"
-	pending map[string]string
-	pool    *pgxpool.Pool // set once connected
+	state   string            // "connecting", "ok", "unreachable: …"
+	pending map[string]string // for the status line
+	counts  map[string]int64  // the same, as numbers (metrics)
+	pool    *pgxpool.Pool     // set once connected
 	specs   []queue.Spec
 }
 
@@ -56,29 +57,42 @@ func (d *dbState) get() (string, map[string]string) {
 const pendingCap = 100000
 
 // countPending refreshes the pending counts of the queues (capped at pendingCap), once
-// connected.
-func (d *dbState) countPending(ctx context.Context) {
+// connected; it reports whether it could.
+func (d *dbState) countPending(ctx context.Context) bool {
 	d.mu.Lock()
 	db, specs := d.pool, d.specs
 	d.mu.Unlock()
 	if db == nil {
-		return
+		return false
 	}
-	counts := map[string]string{}
+	texts, counts := map[string]string{}, map[string]int64{}
 	for _, spec := range specs {
 		n, err := queue.PendingUpTo(ctx, db, spec, pendingCap)
 		switch {
 		case err != nil:
 			continue
 		case n >= pendingCap:
-			counts[spec.Name] = fmt.Sprintf("over %s pending", thousands(pendingCap))
+			texts[spec.Name] = fmt.Sprintf("over %s pending", thousands(pendingCap))
 		default:
-			counts[spec.Name] = thousands(n) + " pending"
+			texts[spec.Name] = thousands(n) + " pending"
 		}
+		counts[spec.Name] = n
 	}
 	d.mu.Lock()
-	d.pending = counts
+	d.pending, d.counts = texts, counts
 	d.mu.Unlock()
+	return true
+}
+
+// sampled is the last pending counts, by queue.
+func (d *dbState) sampled() map[string]int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[string]int64, len(d.counts))
+	for k, v := range d.counts {
+		out[k] = v
+	}
+	return out
 }
 
 // statusLine is the STATUS= line: "ingest: 3 workers (2 busy), 41,203 pending, 212/s; db ok;
@@ -219,14 +233,17 @@ func (s *statusServer) notifyLoop(ctx, stop context.Context, notifier *systemd.N
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	stopping := stop.Done()
-	for n := 0; ; n++ {
+	var counted time.Time
+	for {
 		beat()
 		s.mu.Lock()
 		db := s.db
 		s.mu.Unlock()
-		if db != nil && n%6 == 0 {
+		if db != nil && time.Since(counted) >= 30*time.Second {
 			countCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			db.countPending(countCtx)
+			if db.countPending(countCtx) {
+				counted = time.Now()
+			}
 			cancel()
 		}
 		if err := notifier.Status(s.statusLine()); err != nil {

@@ -65,7 +65,7 @@ func (q *queueFlag) Set(v string) error { *q = append(*q, v); return nil }
 
 type options struct {
 	configPath, dbURL, storageRoot, role, name, lockDir, statePath, socket, logLevel string
-	storageMode, calcacheRules                                                       string
+	storageMode, calcacheRules, metricsAddr                                          string
 	queues                                                                           queueFlag
 	workers                                                                          int
 	empty, fastRebuild, makePreviews, noQueues                                       bool
@@ -95,6 +95,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.DurationVar(&o.lease, "lease", 0, "how long a claim lives without a heartbeat (default 60s)")
 	fs.DurationVar(&o.foreignLease, "foreign-lease", 0, "how long a row FitsStorage's own worker set in progress stays its own before it is rescued (default 1h)")
 	fs.StringVar(&o.calcacheRules, "calcache-rules", "", "directory of calibration rules files (*.yml) replacing the built-in ones (default: config calcache_rules)")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this host:port (default: config metrics_addr, off)")
 	fs.StringVar(&o.storageMode, "storage", "", "the md mirror watcher: off, observe-only or enabled (default: config [storage] mode, off)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&o.progressEvery, "progress-every", 30*time.Second, "with --empty, log each queue's progress (done, rate, pending, time left) this often")
@@ -166,6 +167,7 @@ func resolve(o options, set map[string]bool, getenv func(string) string) (config
 	str("socket", &cfg.Agentd.Socket, o.socket)
 	str("storage", &cfg.Storage.Mode, o.storageMode)
 	str("calcache-rules", &cfg.CalcacheRules, o.calcacheRules)
+	str("metrics-addr", &cfg.Agentd.MetricsAddr, o.metricsAddr)
 	if set["empty"] {
 		cfg.Agentd.Empty = o.empty
 	}
@@ -334,6 +336,15 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 	if len(names) > 0 {
 		status.setDB(dbs)
 	}
+	var met *metrics
+	if a.MetricsAddr != "" {
+		met = newMetrics(status)
+		stopMetrics, err := serveMetrics(ctx, a.MetricsAddr, met, logger)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
 	if err := notifier.Ready(status.statusLine()); err != nil {
 		logger.Warn("systemd: could not say READY", "err", err)
 	}
@@ -441,11 +452,15 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 		}
 		workers = append(workers, w)
 	}
-	pool := queue.NewPool(queue.PoolConfig{
+	poolCfg := queue.PoolConfig{
 		DB: db, Owner: owner, Holder: holder, Lease: a.Lease.Duration, ForeignLease: a.ForeignLease.Duration, Grace: a.Grace.Duration,
 		Empty: a.Empty, Queues: workers, Journal: st, Logger: logger,
 		OnEvent: status.event, Liveness: sup,
-	})
+	}
+	if met != nil {
+		poolCfg.Observer = met
+	}
+	pool := queue.NewPool(poolCfg)
 	specs := make([]queue.Spec, len(workers))
 	for i, w := range workers {
 		specs[i] = w.Spec

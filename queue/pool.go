@@ -110,6 +110,15 @@ type PoolConfig struct {
 	// queue, heartbeat, rescue) at every turn and while it waits that it still turns: a
 	// watchdog's supervisor (package systemd) stops its pings when one does not.
 	Liveness Liveness
+	// Observer, when set, is told how long each handler and each claim took (metrics).
+	Observer Observer
+}
+
+// Observer is told what the pool's work takes. Its methods are called from the pool's
+// goroutines and must be quick and safe for concurrent use.
+type Observer interface {
+	Worked(queue string, took time.Duration)             // a handler returned
+	Claimed(queue string, items int, took time.Duration) // a claim statement ended (items 0 on error)
 }
 
 // Liveness registers a loop that must beat at least every within; done removes it when the
@@ -661,7 +670,11 @@ func (p *Pool) claim(ctx context.Context, s *served, holders []string) ([]Item, 
 	defer cancel()
 	s.claimMu.Lock()
 	defer s.claimMu.Unlock()
+	start := time.Now()
 	items, err := s.q.Claim(claimCtx, holders)
+	if p.cfg.Observer != nil {
+		p.cfg.Observer.Claimed(name, len(items), time.Since(start))
+	}
 	if err == nil {
 		s.mu.Lock()
 		for _, it := range items {
@@ -700,7 +713,11 @@ func (p *Pool) work(ctx context.Context, s *served, i int, it Item) verdict {
 	s.mu.Lock()
 	s.current[i], s.since[i] = &it, time.Now()
 	s.mu.Unlock()
+	start := time.Now()
 	res, err := s.w.Handler(ctx, it)
+	if p.cfg.Observer != nil {
+		p.cfg.Observer.Worked(s.w.Spec.Name, time.Since(start))
+	}
 	s.mu.Lock()
 	s.current[i] = nil
 	s.mu.Unlock()

@@ -100,7 +100,9 @@ type Agentd struct {
 	Socket  string `toml:"socket"`
 	// SocketGroup may use the control socket besides root and the agent's user (mode 0660);
 	// when the group does not exist the socket is the user's alone (0600).
-	SocketGroup  string   `toml:"socket_group"`
+	SocketGroup string `toml:"socket_group"`
+	// MetricsAddr is where Prometheus metrics are served (host:port; "" = off).
+	MetricsAddr  string   `toml:"metrics_addr"`
 	Empty        bool     `toml:"empty"`
 	FastRebuild  bool     `toml:"fast_rebuild"`
 	MakePreviews bool     `toml:"make_previews"` // make previews while ingesting (else queued on the archive)
@@ -223,6 +225,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	set(&c.Agentd.State, "AGENTD_STATE")
 	set(&c.Agentd.Socket, "AGENTD_SOCKET")
 	set(&c.Agentd.SocketGroup, "AGENTD_SOCKET_GROUP")
+	set(&c.Agentd.MetricsAddr, "AGENTD_METRICS_ADDR")
 	if v := getenv("AGENTD_GRACE"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {

@@ -38,6 +38,7 @@ var settingDefs = []settingDef{
 	{"agentd.state", "AGENTD_STATE", func(c Config) string { return c.Agentd.StatePath() }},
 	{"agentd.socket", "AGENTD_SOCKET", func(c Config) string { return c.Agentd.SocketPath() }},
 	{"agentd.socket_group", "AGENTD_SOCKET_GROUP", func(c Config) string { return c.Agentd.SocketGroup }},
+	{"agentd.metrics_addr", "AGENTD_METRICS_ADDR", func(c Config) string { return c.Agentd.MetricsAddr }},
 	{"agentd.grace", "AGENTD_GRACE", func(c Config) string { return c.Agentd.Grace.String() }},
 	{"agentd.lease", "", func(c Config) string { return c.Agentd.Lease.String() }},
 	{"agentd.foreign_lease", "", func(c Config) string { return c.Agentd.ForeignLease.String() }},
