@@ -149,6 +149,19 @@ func printStatus(w io.Writer, st agentstatus.Status) {
 	if st.Database != "" {
 		fmt.Fprintf(w, "database %s\n", st.Database)
 	}
+	if sp := st.Spot; sp != nil {
+		line := "spot instance " + sp.InstanceID
+		if sp.Rebalance != nil {
+			line += ", rebalance recommended at " + sp.Rebalance.Time.Format(time.RFC3339)
+		}
+		if sp.Interruption != nil {
+			line += fmt.Sprintf(", INTERRUPTION: %s at %s", sp.Interruption.Action, sp.Interruption.Time.Format(time.RFC3339))
+		}
+		if sp.LastError != "" {
+			line += "; metadata: " + cli.Printable(sp.LastError)
+		}
+		fmt.Fprintln(w, line)
+	}
 	for _, q := range st.Queues {
 		fmt.Fprintf(w, "queue %s: %s\n", q.Queue, counts(q.Counts))
 		for _, wk := range q.Workers {

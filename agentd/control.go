@@ -180,10 +180,14 @@ func (s *statusServer) handle(w http.ResponseWriter, _ *http.Request) {
 	doc := agentstatus.Status{Name: s.cfg.Agentd.Name, Version: cli.Version(), PID: os.Getpid(), Role: s.cfg.Role, Started: s.started,
 		Queues: []queue.QueueState{}, Lifetime: map[string]map[string]uint64{}}
 	s.mu.Lock()
-	pool, storage, db := s.pool, s.storage, s.db
+	pool, storage, db, sp := s.pool, s.storage, s.db, s.spot
 	s.mu.Unlock()
 	if pool != nil {
 		doc.Queues = pool.State()
+	}
+	if sp != nil {
+		snap := sp.snapshot()
+		doc.Spot = &snap
 	}
 	if storage != nil {
 		snap := storage.Snapshot()

@@ -57,6 +57,8 @@ func newMetrics(status *statusServer) *metrics {
 			"sync": prometheus.NewDesc("agentd_md_array_sync_ratio",
 				"Progress of the md array's recovery, resync or check (0 to 1); absent when none runs.", []string{"array", "kind"}, nil),
 			"build": prometheus.NewDesc("agentd_build_info", "agentd's version, as a label.", []string{"version"}, nil),
+			"spot": prometheus.NewDesc("agentd_spot_notice",
+				"1 once the instance metadata gave a notice of the kind (rebalance, interruption); absent off EC2.", []string{"kind"}, nil),
 		},
 	}
 	m.reg.MustRegister(m, m.worked, m.claimed,
@@ -86,8 +88,18 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	s := m.status
 	ch <- prometheus.MustNewConstMetric(m.descs["build"], prometheus.GaugeValue, 1, cli.Version())
 	s.mu.Lock()
-	pool, storage, db := s.pool, s.storage, s.db
+	pool, storage, db, sp := s.pool, s.storage, s.db, s.spot
 	s.mu.Unlock()
+	if sp != nil {
+		st := sp.snapshot()
+		for kind, n := range map[string]bool{"rebalance": st.Rebalance != nil, "interruption": st.Interruption != nil} {
+			v := 0.0
+			if n {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(m.descs["spot"], prometheus.GaugeValue, v, kind)
+		}
+	}
 	if pool != nil {
 		for _, q := range pool.State() {
 			for outcome, n := range q.Counts {

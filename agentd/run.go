@@ -467,6 +467,11 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 	}
 	dbs.use(db, specs)
 	status.setPool(pool)
+	// A spot host: its notices stop claims (rebalance) or the agent (interruption).
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	spotState := startSpot(hostCtx, cfg.Spot, pool, notifier, stopRun, logger, &host)
+	status.setSpot(spotState)
 	logger.Info("serving", "queues", names, "holder", holder, "empty", a.Empty)
 	if a.Empty && progressEvery > 0 {
 		progressCtx, stopProgress := context.WithCancel(ctx)
@@ -477,9 +482,12 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 		}()
 		defer func() { stopProgress(); <-progressDone }()
 	}
-	runErr := pool.Run(ctx)
-	if ctx.Err() == nil {
+	runErr := pool.Run(runCtx)
+	if runCtx.Err() == nil {
 		_ = notifier.Stopping("done: every queue is empty")
+		if runErr == nil && cfg.Spot.PoweroffWhenEmpty && spotState != nil {
+			runErr = powerOff(context.WithoutCancel(ctx), hostexec.Exec{Logger: logger}, logger)
+		}
 	}
 	for _, q := range pool.State() {
 		c := q.Counts

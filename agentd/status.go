@@ -26,8 +26,15 @@ type statusServer struct {
 	mu      sync.Mutex
 	pool    *queue.Pool
 	storage *storagewatch.Watcher
-	db      *dbState // nil when no queue is served
-	gid     int      // the socket group's id, -1 when none
+	db      *dbState   // nil when no queue is served
+	spot    *spotState // nil off EC2
+	gid     int        // the socket group's id, -1 when none
+}
+
+func (s *statusServer) setSpot(sp *spotState) {
+	s.mu.Lock()
+	s.spot = sp
+	s.mu.Unlock()
 }
 
 func newStatus(cfg config.Config, st *state.Store, logger *slog.Logger) *statusServer {

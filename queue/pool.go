@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -152,20 +153,42 @@ type Pool struct {
 	queues  []*served
 	started time.Time // set by Run
 	mu      sync.Mutex
-	drained atomic.Bool // no new claims (an operator's drain); running items go on
+	holds   map[string]bool // why new claims are stopped (an operator's drain, a spot notice); under mu
+	drained atomic.Bool     // len(holds) > 0, read by the fetchers without the lock
+	grace   atomic.Int64    // the stop's grace period, when shortened (SetGrace); 0: cfg.Grace
 }
 
-// Drain stops new claims (true): the items claimed already are worked and settled, and
-// with Empty the pool does not end while drained. Drain(false) resumes claiming at once.
-func (p *Pool) Drain(on bool) {
-	if p.drained.Swap(on) == on {
+// Drain stops new claims (true) for an operator: the items claimed already are worked and
+// settled, and with Empty the pool does not end while drained. Drain(false) resumes.
+func (p *Pool) Drain(on bool) { p.Hold("drain", on) }
+
+// Hold stops new claims for a reason (true) or lifts that reason (false); claiming resumes
+// when no reason is left. Running items go on either way.
+func (p *Pool) Hold(reason string, on bool) {
+	p.mu.Lock()
+	if p.holds == nil {
+		p.holds = map[string]bool{}
+	}
+	if p.holds[reason] == on {
+		p.mu.Unlock()
 		return
 	}
 	if on {
-		p.event("", "drained", "", "no new claims until resumed")
+		p.holds[reason] = true
+	} else {
+		delete(p.holds, reason)
+	}
+	held := len(p.holds) > 0
+	p.drained.Store(held)
+	p.mu.Unlock()
+	if on {
+		p.event("", "drained", "", reason+": no new claims until lifted")
 		return
 	}
-	p.event("", "resumed", "", "claiming again")
+	p.event("", "resumed", "", reason+" lifted")
+	if held {
+		return
+	}
 	for _, s := range p.queues {
 		select {
 		case s.wake <- struct{}{}:
@@ -174,8 +197,32 @@ func (p *Pool) Drain(on bool) {
 	}
 }
 
-// Drained reports whether new claims are stopped.
+// Drained reports whether new claims are stopped, for any reason.
 func (p *Pool) Drained() bool { return p.drained.Load() }
+
+// Holds lists why new claims are stopped.
+func (p *Pool) Holds() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]string, 0, len(p.holds))
+	for r := range p.holds {
+		out = append(out, r)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// SetGrace shortens (or lengthens) the grace period of the stop to come: a spot
+// interruption leaves less time than the configured grace.
+func (p *Pool) SetGrace(d time.Duration) { p.grace.Store(int64(max(d, 0)) + 1) }
+
+// graceNow is the grace period of a stop now.
+func (p *Pool) graceNow() time.Duration {
+	if g := p.grace.Load(); g > 0 {
+		return time.Duration(g - 1)
+	}
+	return p.cfg.Grace
+}
 
 // served is the runtime of one queue in the pool.
 type served struct {
@@ -408,7 +455,7 @@ func (p *Pool) Run(ctx context.Context) error {
 	stopping := time.Now()
 	grace := time.Duration(0)
 	if ctx.Err() != nil {
-		grace = p.cfg.Grace
+		grace = p.graceNow()
 	}
 	workBy := stopping.Add(grace)
 	finalBy := workBy.Add(p.cfg.Cleanup)

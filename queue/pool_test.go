@@ -210,12 +210,19 @@ func TestPoolDrainStopsClaimsUntilResumed(t *testing.T) {
 		t.Fatal("not drained")
 	}
 	close(release)
-	// The running item and the one prefetched with it end; nothing more is claimed.
-	time.Sleep(500 * time.Millisecond)
+	// The running item and the one prefetched with it end and are settled (the pool holds
+	// no claim); then nothing more is claimed.
+	deadline := time.Now().Add(20 * time.Second)
+	for pool.State()[0].Held > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("claims still held while drained: %+v", pool.State()[0])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	settled := worked.Load()
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(time.Second)
 	if n := worked.Load(); n != settled || n > 2 {
-		t.Fatalf("%d items worked while drained (%d before the pause)", n, settled)
+		t.Fatalf("%d items worked while drained (%d once the claims held were settled)", n, settled)
 	}
 	select {
 	case err := <-r.done:

@@ -19,6 +19,14 @@ import (
 // config is an AEMM config file's JSON ("" = its defaults); the endpoint URL is returned.
 func Start(t testing.TB, config string) string {
 	t.Helper()
+	return StartWith(t, config)
+}
+
+// StartWith is Start with AEMM's own arguments after the address and config: e.g. "spot",
+// "--mock-delay-sec", "3" for an interruption notice three seconds after the start, or
+// "--imdsv2" for token-only mode. Each call is a fresh AEMM (a notice never goes away).
+func StartWith(t testing.TB, config string, extra ...string) string {
+	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "aemm")
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/aws/amazon-ec2-metadata-mock/cmd/ec2-metadata-mock").CombinedOutput(); err != nil {
@@ -36,6 +44,7 @@ func Start(t testing.TB, config string) string {
 		os.WriteFile(cfg, []byte(config), 0o644)
 		args = append(args, "--config-file", cfg)
 	}
+	args = append(args, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH")}
 	if err := cmd.Start(); err != nil {

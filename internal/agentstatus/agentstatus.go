@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fitsarchive/agentd/internal/spot"
 	"github.com/fitsarchive/agentd/internal/storagewatch"
 	"github.com/fitsarchive/agentd/queue"
 )
@@ -38,6 +39,7 @@ type Status struct {
 	Lifetime map[string]map[string]uint64 `json:"lifetime_counts"`
 	Events   []queue.Event                `json:"events"`
 	Storage  *storagewatch.Snapshot       `json:"storage,omitempty"` // when the storage agent runs
+	Spot     *spot.Status                 `json:"spot,omitempty"`    // on a spot (EC2) host
 }
 
 // Drain says since when, and at whose request, the agent claims nothing new.

@@ -47,6 +47,29 @@ type Config struct {
 	Agentd        Agentd   `toml:"agentd"`
 	Rollcall      Rollcall `toml:"rollcall"`
 	Storage       Storage  `toml:"storage"`
+	Spot          Spot     `toml:"spot"`
+}
+
+// Spot modes.
+const (
+	SpotAuto = "auto" // watch for notices when an instance metadata service answers
+	SpotOff  = "off"
+)
+
+// Spot is what agentd does on a spot host ([spot]).
+type Spot struct {
+	Mode             string `toml:"mode"`              // auto (default) or off
+	MetadataEndpoint string `toml:"metadata_endpoint"` // "" = the real service
+	// RebalanceResume: after a rebalance recommendation (claims stopped), claiming resumes
+	// if no interruption notice came within this long.
+	RebalanceResume Duration `toml:"rebalance_resume"`
+	// InterruptionMargin: after an interruption notice, the agent has stopped (items
+	// finished or released) this long before the notice's time.
+	InterruptionMargin Duration `toml:"interruption_margin"`
+	// PoweroffWhenEmpty: an --empty run that ends with every queue empty powers the
+	// instance off (systemctl poweroff); with the fleet's InstanceInitiatedShutdownBehavior
+	// terminate, the instance ends itself.
+	PoweroffWhenEmpty bool `toml:"poweroff_when_empty"`
 }
 
 // Storage modes.
@@ -143,6 +166,7 @@ func Defaults() Config {
 			Lease:        Duration{60 * time.Second},
 			ForeignLease: Duration{time.Hour},
 		},
+		Spot: Spot{Mode: SpotAuto, RebalanceResume: Duration{10 * time.Minute}, InterruptionMargin: Duration{15 * time.Second}},
 		Storage: Storage{
 			Mode:        StorageOff,
 			Candidates:  []string{"/dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_*"},
@@ -285,6 +309,13 @@ func (c Config) Validate() error {
 	}
 	if c.Storage.MaxParallel < 1 {
 		return fmt.Errorf("[storage] max_parallel must be at least 1")
+	}
+	if c.Spot.Mode != SpotAuto && c.Spot.Mode != SpotOff {
+		return fmt.Errorf("[spot] mode %q: must be %q or %q", c.Spot.Mode, SpotAuto, SpotOff)
+	}
+	if c.Spot.RebalanceResume.Duration <= 0 || c.Spot.InterruptionMargin.Duration < 0 {
+		return fmt.Errorf("[spot] rebalance_resume %s must be positive and interruption_margin %s not negative",
+			c.Spot.RebalanceResume, c.Spot.InterruptionMargin)
 	}
 	return nil
 }

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fitsarchive/agentd/internal/aemmtest"
+	"github.com/fitsarchive/agentd/internal/agentstatus"
+	"github.com/fitsarchive/agentd/internal/sample"
+)
+
+// spotConfig writes a config whose [spot] section reads the instance metadata at endpoint.
+func spotConfig(t *testing.T, b testBundle, endpoint string, extra string) string {
+	t.Helper()
+	cfg := filepath.Join(b.dir, "spot.toml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("[spot]\nmetadata_endpoint = %q\n%s", endpoint, extra)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// An interruption notice (AEMM, the real metadata mock in its own process: a rebalance
+// recommendation after 1 s, a terminate notice after 3 s, two minutes ahead) stops new
+// claims and stops the agent so that it is done interruption_margin before the notice's
+// time: here 115 s of the 120, so running items get about 5 s. The agent exits 0 well before
+// the deadline; the item it could not finish is released (pending, no attempt charged),
+// nothing lost; status showed both notices.
+func TestSpotInterruptionStopsBeforeTheDeadline(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.bigFiles(t, 4, 1<<30) // slow items: still running when the notice comes
+	b.enqueue(t)
+	url := aemmtest.StartWith(t, "", "spot", "--mock-delay-sec", "3", "--rebalance-delay-sec", "1", "--action", "terminate")
+	cfg := spotConfig(t, b, url, "interruption_margin = \"115s\"\n")
+	a := b.start(t, "spot", "--config", cfg, "--queue", "ingest:2")
+	st := a.waitStatus(t, 30*time.Second, func(st agentstatus.Status) bool {
+		return st.Spot != nil && st.Spot.Interruption != nil && st.Spot.Rebalance != nil
+	})
+	if !strings.HasPrefix(st.Spot.InstanceID, "i-") || st.Spot.Interruption.Action != "terminate" {
+		t.Fatalf("spot status %+v", st.Spot)
+	}
+	noticed := time.Now()
+	if code := a.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("exit %d after the interruption notice, want 0:\n%s", code, a.stderr)
+	}
+	if took := time.Since(noticed); took > 30*time.Second {
+		t.Fatalf("stopped %v after the notice; the margin left about 5 s", took)
+	}
+	for _, want := range []string{"spot rebalance recommendation", "spot interruption notice: stopping"} {
+		if !strings.Contains(a.stderr.String(), want) {
+			t.Errorf("stderr says nothing of %q:\n%s", want, a.stderr)
+		}
+	}
+	if n := b.count(t, `SELECT count(*) FROM ingestqueue WHERE inprogress OR fail_dt < '9999-12-31' OR attempts > 0`); n != 0 {
+		t.Fatalf("%d items in progress, failed or charged an attempt after the spot stop", n)
+	}
+	if n := b.count(t, `SELECT count(*) FROM ingestqueue`) + b.count(t, `SELECT count(*) FROM diskfile`); n != 4 {
+		t.Fatalf("pending + ingested = %d, want 4 (nothing lost)", n)
+	}
+}
+
+// A rebalance recommendation alone stops claims for rebalance_resume, then the agent claims
+// again and finishes (--empty); off EC2 (no metadata answers) spot handling is off.
+func TestSpotRebalanceThenResume(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	m, err := sample.Tree(b.root, sample.Options{Nights: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.enqueue(t)
+	url := aemmtest.StartWith(t, "", "spot", "--mock-delay-sec", "3600", "--rebalance-delay-sec", "0")
+	cfg := spotConfig(t, b, url, "rebalance_resume = \"3s\"\n")
+	start := time.Now()
+	a := b.start(t, "reb", "--config", cfg, "--queue", "ingest:2", "--empty")
+	if code := a.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, a.stderr)
+	}
+	if took := time.Since(start); took < 3*time.Second {
+		t.Errorf("done in %v: the rebalance recommendation held nothing back", took)
+	}
+	for _, want := range []string{"spot rebalance recommendation", "no interruption notice followed the rebalance recommendation: claiming again"} {
+		if !strings.Contains(a.stderr.String(), want) {
+			t.Errorf("stderr says nothing of %q:\n%s", want, a.stderr)
+		}
+	}
+	b.assertExactlyOnce(t, len(m.Ingestable))
+
+	off := b.start(t, "off", "--config", spotConfig(t, b, "http://127.0.0.1:1", ""), "--queue", "ingest", "--empty")
+	if code := off.wait(t, 30*time.Second); code != 0 || !strings.Contains(off.stderr.String(), "not on EC2") {
+		t.Fatalf("off EC2: exit %d\n%s", code, off.stderr)
+	}
+}
+
+// recordingRunner stands for the host's systemctl in the one test that asks for a power-off:
+// powering off the test machine is the one effect we cannot let happen here (the qemu guest
+// shows the real one). It fails on any other command.
+type recordingRunner struct {
+	t    *testing.T
+	seen []string
+}
+
+func (r *recordingRunner) Run(_ context.Context, name string, args ...string) ([]byte, []byte, error) {
+	cmd := strings.Join(append([]string{name}, args...), " ")
+	r.seen = append(r.seen, cmd)
+	if cmd != "systemctl poweroff" {
+		r.t.Errorf("unexpected command %q", cmd)
+	}
+	return nil, nil, nil
+}
+
+func TestPowerOffAsksSystemd(t *testing.T) {
+	t.Parallel()
+	r := &recordingRunner{t: t}
+	if err := powerOff(context.Background(), r, discardLogger()); err != nil || len(r.seen) != 1 {
+		t.Fatalf("power off: %v, commands %v", err, r.seen)
+	}
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
