@@ -53,6 +53,7 @@ func commands() []*command {
 	cmds = append(cmds, storageCommands()...)
 	cmds = append(cmds, configCommands()...)
 	cmds = append(cmds, unitsCommands()...)
+	cmds = append(cmds, fleetCommands()...)
 	sort.SliceStable(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds
 }

@@ -27,6 +27,7 @@ var groups = map[string]string{
 	"calcache": "the calibration cache: rebuild it, show an observation's, check the rules",
 	"db":       "create, migrate and inspect the archive database",
 	"enqueue":  "fill a work queue",
+	"fleet":    "spot instances on EC2 for a big rebuild: launch, watch, terminate",
 	"previews": "make the FITS files' preview images again",
 	"queue":    "inspect and repair the work queues",
 	"storage":  "the md mirrors and LVM under the database",
