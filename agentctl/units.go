@@ -12,13 +12,55 @@ import (
 
 	"github.com/fitsarchive/agentd/internal/cli"
 	"github.com/fitsarchive/agentd/internal/config"
+	"github.com/fitsarchive/agentd/internal/hostexec"
+	"github.com/fitsarchive/agentd/internal/swap"
 	"github.com/fitsarchive/agentd/systemd"
 )
 
 func unitsCommands() []*command {
-	var root, binary string
+	var root, binary, device string
 	var dryRun bool
 	return []*command{{
+		name:    "swap-on",
+		noDB:    true,
+		summary: "make the blank instance-store SSD this spot host's swap (the agentd-swap unit runs it at boot)",
+		help: `Makes --device (default: the config's [spot] swap_device) swap: mkswap, then swapon. The
+device must be a block device and blank: any signature wipefs finds (a file system, a RAID
+member, a partition table, a swap signature from an earlier boot) refuses it (exit 5), the
+same proof as the storage agent's, so a wrong name never destroys data. A device already in
+use as swap is left alone; with no device configured there is nothing to do. Needs root.
+
+examples:
+  agentctl swap-on --device /dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_AWS1234
+  agentctl swap-on            # [spot] swap_device from the config`,
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&device, "device", "", "the block device (default: config [spot] swap_device)")
+		},
+		run: func(ctx context.Context, a *app, _ []string) error {
+			dev := cmp.Or(device, a.cfg.Spot.SwapDevice)
+			if dev == "" {
+				a.out.Result(map[string]any{"device": "", "done": false}, func(w io.Writer) {
+					fmt.Fprintln(w, "no swap device configured ([spot] swap_device): nothing to do")
+				})
+				return nil
+			}
+			res, err := swap.On(ctx, hostexec.Exec{}, "/proc", dev)
+			if errors.Is(err, swap.ErrNotBlank) {
+				return cli.WithCode(cli.ExitRefused, err)
+			}
+			if err != nil {
+				return err
+			}
+			a.out.Result(res, func(w io.Writer) {
+				if res.Already {
+					fmt.Fprintf(w, "%s is swap already\n", res.Device)
+				} else {
+					fmt.Fprintf(w, "%s is swap now\n", res.Device)
+				}
+			})
+			return nil
+		},
+	}, {
 		name:    "install-units",
 		summary: "install agentd's systemd units, PostgreSQL's ordering drop-in and the sysusers.d entry",
 		help: `Renders and writes the files agentd ships for systemd, under --root (default /):
@@ -30,6 +72,8 @@ func unitsCommands() []*command {
                                                queues in /etc/agentd/NAME.env, e.g.
                                                AGENTD_QUEUES=ingest:3)
   etc/systemd/system/agentd-spot.service       a spot host's rebuild: powers off when done
+  etc/systemd/system/agentd-swap.service       a spot host's swap on its blank SSD, at boot
+                                               (agentctl swap-on, next to agentd)
   usr/lib/sysusers.d/agentd.conf               user and group agentd
 
 The units run --binary (default /usr/local/bin/agentd, which must exist) with the config
@@ -64,7 +108,7 @@ examples:
 			if abs, err := filepath.Abs(cfgPath); err == nil {
 				cfgPath = abs
 			}
-			opt := systemd.UnitOptions{Binary: binary, Config: cfgPath}
+			opt := systemd.UnitOptions{Binary: binary, Agentctl: filepath.Join(filepath.Dir(binary), "agentctl"), Config: cfgPath}
 			if a.cfg.StorageRoot != "" || a.cfg.PreviewsDir != "" {
 				opt.Writable = []string{a.cfg.PreviewsPath()}
 			}

@@ -40,7 +40,7 @@ func TestInstallUnits(t *testing.T) {
 
 	r = agentctl(t, env, "install-units", "--root", root, "--binary", "/opt/agentd/agentd", "--json")
 	files, _ := jsonOf(t, r)["files"].([]any)
-	want, err := systemd.Units(systemd.UnitOptions{Binary: "/opt/agentd/agentd", Config: cfg, Writable: []string{"/data/fits/previews"}})
+	want, err := systemd.Units(systemd.UnitOptions{Binary: "/opt/agentd/agentd", Agentctl: "/opt/agentd/agentctl", Config: cfg, Writable: []string{"/data/fits/previews"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,5 +64,18 @@ func TestInstallUnits(t *testing.T) {
 	leftovers, _ := filepath.Glob(filepath.Join(root, "etc/systemd/system/.*"))
 	if len(leftovers) != 0 {
 		t.Errorf("temporary files left: %v", leftovers)
+	}
+}
+
+// swap-on with nothing configured has nothing to do; a plain file is no swap device.
+func TestSwapOnRefusals(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "plain")
+	os.WriteFile(file, nil, 0o644)
+	if r := agentctl(t, nil, "swap-on", "--device", file); r.code != 1 || !strings.Contains(r.stderr, "not a block device") {
+		t.Fatalf("a plain file: exit %d, %s", r.code, r.stderr)
+	}
+	if r := agentctl(t, nil, "swap-on"); r.code != 0 || !strings.Contains(r.stdout, "nothing to do") {
+		t.Fatalf("no device: exit %d, %s%s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -151,6 +151,14 @@ type wipefsReport struct {
 	} `json:"signatures"`
 }
 
+// Signatures asks wipefs (which writes nothing with --no-act) what the device at path
+// holds: none for a blank device. When it cannot tell, the answer says "unknown (…)", which
+// is not blank either: the storage agent's, and the swap's, proof of a blank device.
+func (d Discovery) Signatures(ctx context.Context, path string) []string {
+	types, _ := d.signatures(ctx, path)
+	return types
+}
+
 // signatures asks wipefs, which writes nothing with --no-act, what the device holds. When
 // it cannot tell, the device is not blank as far as the agent is concerned.
 func (d Discovery) signatures(ctx context.Context, path string) ([]string, string) {

@@ -14,10 +14,11 @@ import (
 
 // UnitOptions are what the units are rendered from.
 type UnitOptions struct {
-	Binary string // agentd's absolute path
-	Config string // the config file every unit reads ("" = agentd's default)
-	Group  string // the group that may use the control sockets and that the queue services run as (default agentd)
-	User   string // the user the queue services run as (default agentd)
+	Binary   string // agentd's absolute path
+	Agentctl string // agentctl's absolute path (default: next to agentd)
+	Config   string // the config file every unit reads ("" = agentd's default)
+	Group    string // the group that may use the control sockets and that the queue services run as (default agentd)
+	User     string // the user the queue services run as (default agentd)
 	// Writable are the directories a queue service writes besides its state and runtime
 	// directories: the previews directory. The storage tree itself is read only.
 	Writable []string
@@ -41,6 +42,9 @@ func Units(o UnitOptions) ([]File, error) {
 	if !filepath.IsAbs(o.Binary) {
 		return nil, fmt.Errorf("the agentd binary %q is not an absolute path", o.Binary)
 	}
+	if o.Agentctl == "" {
+		o.Agentctl = filepath.Join(filepath.Dir(o.Binary), "agentctl")
+	}
 	if o.Group == "" {
 		o.Group = "agentd"
 	}
@@ -55,7 +59,7 @@ func Units(o UnitOptions) ([]File, error) {
 			return nil, fmt.Errorf("writable directory %q is not an absolute path", w)
 		}
 	}
-	for _, s := range append([]string{o.Binary, o.Config, o.Group, o.User}, o.Writable...) {
+	for _, s := range append([]string{o.Binary, o.Agentctl, o.Config, o.Group, o.User}, o.Writable...) {
 		if strings.ContainsAny(s, " \t\n\"'\\%$;") {
 			return nil, fmt.Errorf("%q: a unit setting may not hold spaces, quotes, %%, $ or ;", s)
 		}
@@ -79,6 +83,8 @@ func Units(o UnitOptions) ([]File, error) {
 			Content: render(queueHeader, queueUnit(o, exec("--name", "%i"), "%i", false))},
 		{Path: "etc/systemd/system/agentd-spot.service", What: "a spot host's rebuild: starts at boot, powers the instance off when the queue is empty",
 			Content: render(spotHeader, queueUnit(o, exec("--name", "spot", "--empty"), "spot", true))},
+		{Path: "etc/systemd/system/agentd-swap.service", What: "a spot host's swap on its blank instance-store SSD, at boot",
+			Content: render(swapHeader, swapUnit(o))},
 		{Path: "usr/lib/sysusers.d/agentd.conf", What: "the user and group of the queue services and control sockets",
 			Content: fmt.Sprintf("# agentd: the queue services' user, and the group that may use the agents' control sockets.\ng %s -\nu %s -:%s \"agentd queue services\" /var/lib/agentd\n",
 				o.Group, o.User, o.Group)},
@@ -99,6 +105,10 @@ const (
 	queueHeader = `# A named agentd queue service: systemctl enable --now agentd@ingest. Its queues, workers
 # and other settings come from the config file and from /etc/agentd/NAME.env
 # (AGENTD_QUEUES=ingest:3, ...). Rendered by agentctl install-units.
+`
+	swapHeader = `# A spot host's swap: the instance-store SSD named by [spot] swap_device, made swap at boot
+# by agentctl swap-on, which refuses a device that is not blank. Before the spot rebuild.
+# Rendered by agentctl install-units.
 `
 	spotHeader = `# A spot host's rebuild: starts at boot, serves the queues of the config until nothing is
 # pending (--empty), then powers the instance off (SuccessAction=poweroff: with the fleet's
@@ -223,6 +233,36 @@ func queueUnit(o UnitOptions, execStart, runtime string, spot bool) []*unit.Unit
 		svc = append(svc, "ReadWritePaths", strings.Join(w, " "))
 	}
 	opts = append(opts, options("Service", svc...)...)
+	opts = append(opts, hardening()...)
+	return append(opts, options("Install", "WantedBy", "multi-user.target")...)
+}
+
+// swapUnit is the oneshot that makes the SSD swap: root (mkswap, swapon), the devices, no
+// network.
+func swapUnit(o UnitOptions) []*unit.UnitOption {
+	cmd := o.Agentctl + " swap-on"
+	if o.Config != "" {
+		cmd += " --config " + o.Config
+	}
+	opts := options("Unit",
+		"Description", "swap on the spot host's instance-store SSD (agentctl swap-on)",
+		"DefaultDependencies", "no",
+		"After", "local-fs.target systemd-udev-settle.service",
+		"Before", "agentd-spot.service swap.target shutdown.target",
+		"Conflicts", "shutdown.target",
+	)
+	opts = append(opts, options("Service",
+		"Type", "oneshot",
+		"RemainAfterExit", "yes",
+		"ExecStart", cmd,
+		"CapabilityBoundingSet", "CAP_SYS_ADMIN CAP_DAC_OVERRIDE",
+		"PrivateNetwork", "yes",
+		"RestrictAddressFamilies", "AF_UNIX",
+		"SystemCallFilter", "@system-service @swap",
+		"SystemCallErrorNumber", "EPERM",
+		"ProtectKernelTunables", "yes",
+		"ProtectProc", "invisible",
+	)...)
 	opts = append(opts, hardening()...)
 	return append(opts, options("Install", "WantedBy", "multi-user.target")...)
 }

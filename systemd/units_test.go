@@ -68,7 +68,7 @@ func renderInto(t *testing.T, dir string) []string {
 		t.Fatal(err)
 	}
 	o := goldenOptions
-	o.Binary = bin
+	o.Binary, o.Agentctl = bin, bin
 	files, err := Units(o)
 	if err != nil {
 		t.Fatal(err)
@@ -89,8 +89,8 @@ func renderInto(t *testing.T, dir string) []string {
 			services = append(services, path)
 		}
 	}
-	if len(services) != 3 {
-		t.Fatalf("%d services rendered, want the storage agent, a queue instance and the spot unit", len(services))
+	if len(services) != 4 {
+		t.Fatalf("%d services rendered, want the storage agent, a queue instance, the spot unit and the swap", len(services))
 	}
 	return services
 }
@@ -110,7 +110,8 @@ func TestUnitsVerify(t *testing.T) {
 
 // exposureTargets are the ceilings: the storage agent (root, devices, /sys) and a
 // queue-only unit.
-var exposureTargets = map[string]float64{"agentd-storage.service": 4.0, "agentd@ingest.service": 2.5, "agentd-spot.service": 2.5}
+var exposureTargets = map[string]float64{"agentd-storage.service": 4.0, "agentd@ingest.service": 2.5, "agentd-spot.service": 2.5,
+	"agentd-swap.service": 4.0} // the swap oneshot: root with devices, like the storage agent
 
 // Each unit's exposure (systemd-analyze security --offline=true) stays within its target
 // and never creeps above the figure recorded in testdata/units/exposure.txt (-update

@@ -70,6 +70,9 @@ type Spot struct {
 	// instance off (systemctl poweroff); with the fleet's InstanceInitiatedShutdownBehavior
 	// terminate, the instance ends itself.
 	PoweroffWhenEmpty bool `toml:"poweroff_when_empty"`
+	// SwapDevice is the instance-store SSD made swap at boot (agentctl swap-on, the
+	// agentd-swap unit); refused unless blank. "" = none.
+	SwapDevice string `toml:"swap_device"`
 }
 
 // Storage modes.

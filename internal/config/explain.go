@@ -50,6 +50,7 @@ var settingDefs = []settingDef{
 	{"spot.rebalance_resume", "", func(c Config) string { return c.Spot.RebalanceResume.String() }},
 	{"spot.interruption_margin", "", func(c Config) string { return c.Spot.InterruptionMargin.String() }},
 	{"spot.poweroff_when_empty", "", func(c Config) string { return fmt.Sprint(c.Spot.PoweroffWhenEmpty) }},
+	{"spot.swap_device", "", func(c Config) string { return c.Spot.SwapDevice }},
 	{"storage.mode", "", func(c Config) string { return c.Storage.Mode }},
 	{"storage.arrays", "", func(c Config) string { return strings.Join(c.Storage.Arrays, ",") }},
 	{"storage.candidates", "", func(c Config) string { return strings.Join(c.Storage.Candidates, ",") }},
