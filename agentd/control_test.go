@@ -306,3 +306,25 @@ func TestMetricsScrape(t *testing.T) {
 		t.Fatalf("a busy metrics address: exit %d\n%s", code, r.stderr)
 	}
 }
+
+// A socket file left by an agentd that died (nobody answers on it) is replaced.
+func TestStaleSocketIsReplaced(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	sock := filepath.Join(b.dir, "stale.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close() // the file stays, with nobody behind it
+	if _, err := os.Stat(sock); err != nil {
+		t.Fatalf("no stale socket file: %v", err)
+	}
+	a := b.startWith(t, nil, "stale", "--socket", sock)
+	waitSocket(t, sock)
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	if code := a.wait(t, 20*time.Second); code != 0 {
+		t.Fatalf("exit %d\n%s", code, a.stderr)
+	}
+}
