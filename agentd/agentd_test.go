@@ -99,6 +99,29 @@ func (b testBundle) startWith(t *testing.T, prepare func(*exec.Cmd), name string
 	return a
 }
 
+// sampleQueued writes a night of sample data under the storage root and queues it.
+func (b testBundle) sampleQueued(t *testing.T) sample.Manifest {
+	t.Helper()
+	m, err := sample.Tree(b.root, sample.Options{Nights: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.enqueue(t)
+	return m
+}
+
+// waitQueueEmpty waits until the ingest queue has no row left, failing after timeout.
+func (b testBundle) waitQueueEmpty(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for b.count(t, `SELECT count(*) FROM ingestqueue`) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the ingest queue was not emptied within %s", timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // wait returns the exit code, failing the test after timeout.
 func (a *agent) wait(t *testing.T, timeout time.Duration) int {
 	t.Helper()

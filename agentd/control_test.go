@@ -22,7 +22,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
 	"github.com/fitsarchive/agentd/internal/agentstatus"
-	"github.com/fitsarchive/agentd/internal/sample"
 )
 
 // ctl runs agentctl against the agent's socket, as the credential given (nil: this user).
@@ -60,11 +59,7 @@ func TestDrainSurvivesRestartUntilResume(t *testing.T) {
 		t.Fatalf("drain: exit %d, %s%s", code, out, errOut)
 	}
 	// Work arriving while drained stays pending.
-	m, err := sample.Tree(b.root, sample.Options{Nights: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.enqueue(t)
+	m := b.sampleQueued(t)
 	time.Sleep(3 * time.Second)
 	if n := b.count(t, `SELECT count(*) FROM diskfile`); n != 0 {
 		t.Fatalf("%d files ingested while drained", n)
@@ -93,13 +88,7 @@ func TestDrainSurvivesRestartUntilResume(t *testing.T) {
 	if code, out, errOut := ctl(t, nil, "resume", "--socket", sock); code != 0 || !strings.Contains(out, "resumed") {
 		t.Fatalf("resume: exit %d, %s%s", code, out, errOut)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for b.count(t, `SELECT count(*) FROM ingestqueue`) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the queue was not emptied after resume")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	b.waitQueueEmpty(t, 60*time.Second)
 	b.assertExactlyOnce(t, len(m.Ingestable))
 	code, out, _ = ctl(t, nil, "events", "--socket", sock, "--json")
 	var evs struct {
@@ -233,26 +222,16 @@ func scrape(t *testing.T, addr string) string {
 func TestMetricsScrape(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	m, err := sample.Tree(b.root, sample.Options{Nights: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.enqueue(t)
+	m := b.sampleQueued(t)
 	tree, _ := filepath.Abs(filepath.Join("..", "mdraid", "testdata", "trees", "recovery"))
 	cfg := filepath.Join(b.dir, "agentd.toml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("[storage]\nmode = \"observe-only\"\nproc_root = %q\nsys_root = %q\nrescan = \"100ms\"\ncandidates = [%q]\n",
 		filepath.Join(tree, "proc"), filepath.Join(tree, "sys"), filepath.Join(b.dir, "no-such-device-*"))), 0o644)
 	addr := freePort(t)
 	a := b.start(t, "met", "--config", cfg, "--queue", "ingest:2", "--metrics-addr", addr)
-	deadline := time.Now().Add(60 * time.Second)
-	for b.count(t, `SELECT count(*) FROM ingestqueue`) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the queue was not emptied")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	b.waitQueueEmpty(t, 60*time.Second)
 	var text string
-	deadline = time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	want := []string{
 		fmt.Sprintf(`agentd_items_total{outcome="completed",queue="ingest"} %d`, len(m.Ingestable)),
 		`agentd_workers{queue="ingest"} 2`,

@@ -12,7 +12,6 @@ import (
 
 	"github.com/fitsarchive/agentd/internal/aemmtest"
 	"github.com/fitsarchive/agentd/internal/agentstatus"
-	"github.com/fitsarchive/agentd/internal/sample"
 )
 
 // spotConfig writes a config whose [spot] section reads the instance metadata at endpoint.
@@ -70,11 +69,7 @@ func TestSpotInterruptionStopsBeforeTheDeadline(t *testing.T) {
 func TestSpotRebalanceThenResume(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	m, err := sample.Tree(b.root, sample.Options{Nights: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.enqueue(t)
+	m := b.sampleQueued(t)
 	url := aemmtest.StartWith(t, "", "spot", "--mock-delay-sec", "3600", "--rebalance-delay-sec", "0")
 	cfg := spotConfig(t, b, url, "rebalance_resume = \"3s\"\n")
 	start := time.Now()

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/fitsarchive/agentd/internal/pgtest"
-	"github.com/fitsarchive/agentd/internal/sample"
 )
 
 // notifyListener is a real sd_notify socket (unix datagrams, as systemd's) for one agentd;
@@ -72,10 +71,7 @@ func awaitMessage(t *testing.T, msgs <-chan string, timeout time.Duration, what 
 func TestNotifyReadyStatusWatchdogStopping(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	if _, err := sample.Tree(b.root, sample.Options{Nights: 1}); err != nil {
-		t.Fatal(err)
-	}
-	b.enqueue(t)
+	b.sampleQueued(t)
 	sock, msgs := notifyListener(t)
 	a := b.startWith(t, func(cmd *exec.Cmd) {
 		cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=3000000")
@@ -114,11 +110,7 @@ func TestNotifyReadyStatusWatchdogStopping(t *testing.T) {
 func TestDatabaseDownAtStartIsWaitedFor(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	m, err := sample.Tree(b.root, sample.Options{Nights: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.enqueue(t)
+	m := b.sampleQueued(t)
 	proxy, proxied := pgtest.NewProxy(t, b.url)
 	proxy.Down(true)
 	sock, msgs := notifyListener(t)
