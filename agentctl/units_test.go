@@ -31,7 +31,7 @@ func TestInstallUnits(t *testing.T) {
 	os.MkdirAll(filepath.Dir(bin), 0o755)
 	os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755)
 	r = agentctl(t, env, "install-units", "--root", root, "--binary", "/opt/agentd/agentd", "--dry-run")
-	if r.code != 0 || !strings.Contains(r.stdout, "ExecStart=/opt/agentd/agentd --name storage --storage enabled --no-queues --config "+cfg) {
+	if r.code != 0 || !strings.Contains(r.stdout, "ExecStart=/opt/agentd/agentd --name storage --storage enabled --no-queues --state /var/lib/agentd-storage/storage.db --config "+cfg) {
 		t.Fatalf("--dry-run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if _, err := os.Stat(filepath.Join(root, "etc")); !os.IsNotExist(err) {

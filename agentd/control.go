@@ -12,8 +12,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -92,11 +92,13 @@ func (s *statusServer) listen(path string) error {
 
 type peerKey struct{}
 
-// peer is who is on the other end of a connection (SO_PEERCRED).
+// peer is who is on the other end of a connection (SO_PEERCRED, SO_PEERGROUPS), as the
+// kernel saw it at connect.
 type peer struct {
 	ok       bool
 	pid      int32
 	uid, gid uint32
+	groups   []uint32 // supplementary
 }
 
 func peerOf(c net.Conn) peer {
@@ -112,10 +114,29 @@ func peerOf(c net.Conn) peer {
 	_ = raw.Control(func(fd uintptr) {
 		cred, err := unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
 		if err == nil {
-			p = peer{ok: true, pid: cred.Pid, uid: cred.Uid, gid: cred.Gid}
+			p = peer{ok: true, pid: cred.Pid, uid: cred.Uid, gid: cred.Gid, groups: peerGroups(int(fd))}
 		}
 	})
 	return p
+}
+
+// peerGroups reads the peer's supplementary groups (SO_PEERGROUPS, Linux 4.13): taken at
+// connect, so neither /proc (hidden by ProtectProc=) nor a reused pid is involved.
+func peerGroups(fd int) []uint32 {
+	buf := make([]uint32, 64)
+	for {
+		size := uint32(len(buf) * 4)
+		_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_PEERGROUPS,
+			uintptr(unsafe.Pointer(&buf[0])), uintptr(unsafe.Pointer(&size)), 0)
+		switch {
+		case errno == unix.ERANGE && int(size/4) > len(buf):
+			buf = make([]uint32, size/4)
+			continue
+		case errno != 0:
+			return nil
+		}
+		return buf[:size/4]
+	}
 }
 
 // String names the peer for logs and the drain record.
@@ -139,26 +160,9 @@ func (s *statusServer) allowed(p peer) bool {
 	if s.gid < 0 {
 		return false
 	}
-	if int(p.gid) == s.gid {
-		return true
-	}
 	// The peer's supplementary groups, as the kernel holds them (what it checked the
 	// socket's mode against), not as /etc/group lists them.
-	return slices.Contains(procGroups(p.pid), strconv.Itoa(s.gid))
-}
-
-// procGroups reads the supplementary group ids of process pid from /proc/PID/status.
-func procGroups(pid int32) []string {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return nil
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "Groups:"); ok {
-			return strings.Fields(rest)
-		}
-	}
-	return nil
+	return int(p.gid) == s.gid || slices.Contains(p.groups, uint32(s.gid))
 }
 
 // peerChecked answers 403 to a peer that may not use the socket.
@@ -233,6 +237,8 @@ func (s *statusServer) handleEvents(w http.ResponseWriter, r *http.Request) {
 // records it in the state file so that a restart keeps it.
 func (s *statusServer) handleDrain(w http.ResponseWriter, r *http.Request, on bool) {
 	p, _ := r.Context().Value(peerKey{}).(peer)
+	s.drainMu.Lock()
+	defer s.drainMu.Unlock()
 	var rec *state.Drain
 	if on {
 		if d, err := s.st.Drained(); err == nil && d != nil {

@@ -318,7 +318,9 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 		if rescan <= 0 {
 			rescan = 30 * time.Second
 		}
-		beat, unregister := sup.Register("storage watcher", 2*rescan+2*time.Minute)
+		// A look runs several commands (mdadm, wipefs), each bounded by the exec runner's
+		// timeout: ten minutes covers a slow one without a restart mid-command.
+		beat, unregister := sup.Register("storage watcher", 2*rescan+10*time.Minute)
 		defer unregister()
 		watcher := storagewatch.New(cfg.Storage, storagewatch.Options{DevRoot: "/", Beat: beat}, st, hostexec.Exec{Logger: logger}, logger)
 		status.setStorage(watcher)
@@ -486,7 +488,7 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 	if runCtx.Err() == nil {
 		_ = notifier.Stopping("done: every queue is empty")
 		if runErr == nil && cfg.Spot.PoweroffWhenEmpty && spotState != nil {
-			runErr = powerOff(context.WithoutCancel(ctx), hostexec.Exec{Logger: logger}, logger)
+			powerOff(context.WithoutCancel(ctx), hostexec.Exec{Logger: logger}, logger)
 		}
 	}
 	for _, q := range pool.State() {

@@ -27,17 +27,19 @@ func spotConfig(t *testing.T, b testBundle, endpoint string, extra string) strin
 // An interruption notice (AEMM, the real metadata mock in its own process: a rebalance
 // recommendation after 1 s, a terminate notice after 3 s, two minutes ahead) stops new
 // claims and stops the agent so that it is done interruption_margin before the notice's
-// time: here 115 s of the 120, so running items get about 5 s. The agent exits 0 well before
-// the deadline; the item it could not finish is released (pending, no attempt charged),
-// nothing lost; status showed both notices.
+// time: here 105 s of the 120, less the pool's 10 s cleanup, so running items get about
+// 5 s although --grace is 10 minutes. Each item (16 GiB to read) needs far longer: the
+// running ones are cut and released (pending, no attempt charged), the agent exits 0 well
+// before the deadline, nothing lost; status showed both notices.
 func TestSpotInterruptionStopsBeforeTheDeadline(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.bigFiles(t, 4, 1<<30) // slow items: still running when the notice comes
+	b.bigFiles(t, 4, 16<<30) // sparse, but each takes tens of seconds to read: running when the notice comes
 	b.enqueue(t)
 	url := aemmtest.StartWith(t, "", "spot", "--mock-delay-sec", "3", "--rebalance-delay-sec", "1", "--action", "terminate")
-	cfg := spotConfig(t, b, url, "interruption_margin = \"115s\"\n")
-	a := b.start(t, "spot", "--config", cfg, "--queue", "ingest:2")
+	cfg := spotConfig(t, b, url, "interruption_margin = \"105s\"\n")
+	// A grace of ten minutes: only the notice's deadline can make the stop this quick.
+	a := b.start(t, "spot", "--config", cfg, "--queue", "ingest:2", "--grace", "10m")
 	st := a.waitStatus(t, 30*time.Second, func(st agentstatus.Status) bool {
 		return st.Spot != nil && st.Spot.Interruption != nil && st.Spot.Rebalance != nil
 	})
@@ -48,8 +50,11 @@ func TestSpotInterruptionStopsBeforeTheDeadline(t *testing.T) {
 	if code := a.wait(t, 60*time.Second); code != 0 {
 		t.Fatalf("exit %d after the interruption notice, want 0:\n%s", code, a.stderr)
 	}
-	if took := time.Since(noticed); took > 30*time.Second {
-		t.Fatalf("stopped %v after the notice; the margin left about 5 s", took)
+	if took := time.Since(noticed); took > 20*time.Second {
+		t.Fatalf("stopped %v after the notice; the margin left about 5 s and 10 s of cleanup", took)
+	}
+	if n := b.count(t, `SELECT count(*) FROM diskfile`); n != 0 {
+		t.Fatalf("%d items finished: the stop did not cut the running ones", n)
 	}
 	for _, want := range []string{"spot rebalance recommendation", "spot interruption notice: stopping"} {
 		if !strings.Contains(a.stderr.String(), want) {
@@ -113,8 +118,9 @@ func (r *recordingRunner) Run(_ context.Context, name string, args ...string) ([
 func TestPowerOffAsksSystemd(t *testing.T) {
 	t.Parallel()
 	r := &recordingRunner{t: t}
-	if err := powerOff(context.Background(), r, discardLogger()); err != nil || len(r.seen) != 1 {
-		t.Fatalf("power off: %v, commands %v", err, r.seen)
+	powerOff(context.Background(), r, discardLogger())
+	if len(r.seen) != 1 {
+		t.Fatalf("power off: commands %v", r.seen)
 	}
 }
 

@@ -29,6 +29,10 @@ type statusServer struct {
 	db      *dbState   // nil when no queue is served
 	spot    *spotState // nil off EC2
 	gid     int        // the socket group's id, -1 when none
+
+	// drainMu orders the drain's record in the state file and the pool's: a drain or
+	// resume and the pool's arrival never interleave.
+	drainMu sync.Mutex
 }
 
 func (s *statusServer) setSpot(sp *spotState) {
@@ -43,6 +47,8 @@ func newStatus(cfg config.Config, st *state.Store, logger *slog.Logger) *statusS
 
 // setPool gives the socket the pool, drained already when the state says so.
 func (s *statusServer) setPool(p *queue.Pool) {
+	s.drainMu.Lock()
+	defer s.drainMu.Unlock()
 	if d, err := s.st.Drained(); err == nil && d != nil {
 		p.Drain(true)
 		s.logger.Warn("drained since an operator asked: no new claims until agentctl resume", "since", d.Since, "by", d.By)

@@ -212,9 +212,9 @@ func (p *Pool) Holds() []string {
 	return out
 }
 
-// SetGrace shortens (or lengthens) the grace period of the stop to come: a spot
-// interruption leaves less time than the configured grace.
-func (p *Pool) SetGrace(d time.Duration) { p.grace.Store(int64(max(d, 0)) + 1) }
+// SetGrace shortens the grace period of the stop to come (never beyond the configured
+// one): a spot interruption leaves less time.
+func (p *Pool) SetGrace(d time.Duration) { p.grace.Store(int64(min(max(d, 0), p.cfg.Grace)) + 1) }
 
 // graceNow is the grace period of a stop now.
 func (p *Pool) graceNow() time.Duration {

@@ -242,3 +242,20 @@ func TestPoolDrainStopsClaimsUntilResumed(t *testing.T) {
 		t.Fatalf("%d items worked, want 50", n)
 	}
 }
+
+// Claims are held while any reason holds them: lifting one of two leaves the pool drained,
+// lifting both resumes it.
+func TestPoolHoldReasons(t *testing.T) {
+	t.Parallel()
+	pool := queue.NewPool(queue.PoolConfig{Queues: []queue.Workers{{Spec: queue.Ingest(), Count: 1}}})
+	pool.Hold("spot rebalance recommendation", true)
+	pool.Drain(true)
+	pool.Hold("spot rebalance recommendation", false)
+	if !pool.Drained() || strings.Join(pool.Holds(), ",") != "drain" {
+		t.Fatalf("after lifting one of two: drained %v, holds %v", pool.Drained(), pool.Holds())
+	}
+	pool.Drain(false)
+	if pool.Drained() || len(pool.Holds()) != 0 {
+		t.Fatalf("after lifting both: drained %v, holds %v", pool.Drained(), pool.Holds())
+	}
+}

@@ -73,7 +73,8 @@ func Units(o UnitOptions) ([]File, error) {
 	}
 	files := []File{
 		{Path: "etc/systemd/system/agentd-storage.service", What: "the storage agent (md mirrors of the database volume)",
-			Content: render(storageHeader, storageUnit(o, exec("--name", "storage", "--storage", "enabled", "--no-queues")))},
+			Content: render(storageHeader, storageUnit(o, exec("--name", "storage", "--storage", "enabled", "--no-queues",
+				"--state", "/var/lib/agentd-storage/storage.db")))},
 		{Path: "etc/systemd/system/postgresql@.service.d/agentd-storage.conf", What: "PostgreSQL's clusters start after the storage agent",
 			Content: render(dropInHeader, []*unit.UnitOption{
 				unit.NewUnitOption("Unit", "Wants", "agentd-storage.service"),
@@ -113,7 +114,9 @@ const (
 	spotHeader = `# A spot host's rebuild: starts at boot, serves the queues of the config until nothing is
 # pending (--empty), then powers the instance off (SuccessAction=poweroff: with the fleet's
 # InstanceInitiatedShutdownBehavior=terminate the instance ends itself). A failure does not
-# power off: the instance stays up for a look. Rendered by agentctl install-units.
+# power off: the instance stays up for a look. A clean stop by hand (systemctl stop) is a
+# success too and powers off: to look around, agentctl drain --name spot instead. Rendered
+# by agentctl install-units.
 `
 )
 
@@ -159,13 +162,15 @@ func storageUnit(o UnitOptions, execStart string) []*unit.UnitOption {
 		"RestartSec", "5s",
 		"RestartPreventExitStatus", noRestartCodes,
 		"WatchdogSec", seconds(o.Watchdog),
-		"StateDirectory", "agentd",
+		// Its own state directory: the queue services' (StateDirectory=agentd) is chowned to
+		// their user at each start, and the storage agent's action journal is root's.
+		"StateDirectory", "agentd-storage",
 		"StateDirectoryMode", "0750",
 		"RuntimeDirectory", "agentd/storage",
 		"RuntimeDirectoryMode", "0750",
 		"Group", o.Group,
 		"CapabilityBoundingSet", "CAP_SYS_ADMIN CAP_SYS_RAWIO CAP_MKNOD CAP_DAC_OVERRIDE CAP_CHOWN CAP_FOWNER",
-		"ReadWritePaths", "-/run/mdadm -/run/lvm -/etc/lvm -/etc/mdadm -/run/udev",
+		"ReadWritePaths", "-/run/mdadm -/run/lvm -/run/lock/lvm -/etc/lvm -/etc/mdadm -/run/udev",
 		"RestrictAddressFamilies", "AF_UNIX AF_NETLINK AF_INET AF_INET6",
 		"SystemCallFilter", "@system-service @raw-io",
 		"SystemCallFilter", "~@clock @cpu-emulation @debug @module @obsolete @reboot @swap",
