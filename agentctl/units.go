@@ -27,8 +27,10 @@ func unitsCommands() []*command {
 		help: `Makes --device (default: the config's [spot] swap_device) swap: mkswap, then swapon. The
 device must be a block device and blank: any signature wipefs finds (a file system, a RAID
 member, a partition table, a swap signature from an earlier boot) refuses it (exit 5), the
-same proof as the storage agent's, so a wrong name never destroys data. A device already in
-use as swap is left alone; with no device configured there is nothing to do. Needs root.
+same proof as the storage agent's, so a wrong name never destroys data. Where the storage
+agent runs ([storage] mode not off), a device its candidates match is refused too: an SSD
+is a mirror's or swap, never both. A device already in use as swap is left alone; with no
+device configured there is nothing to do. Needs root.
 
 examples:
   agentctl swap-on --device /dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_AWS1234
@@ -44,8 +46,12 @@ examples:
 				})
 				return nil
 			}
-			res, err := swap.On(ctx, hostexec.Exec{}, "/proc", dev)
-			if errors.Is(err, swap.ErrNotBlank) {
+			var reserved []string
+			if a.cfg.Storage.Mode != config.StorageOff {
+				reserved = a.cfg.Storage.Candidates
+			}
+			res, err := swap.On(ctx, hostexec.Exec{}, "/proc", dev, reserved)
+			if errors.Is(err, swap.ErrNotBlank) || errors.Is(err, swap.ErrReserved) {
 				return cli.WithCode(cli.ExitRefused, err)
 			}
 			if err != nil {

@@ -32,9 +32,14 @@ type Result struct {
 	Already bool   `json:"already"` // it was swap already: nothing done
 }
 
-// On makes device swap: it must be a block device, not in use, and blank (wipefs finds no
-// signature); then mkswap and swapon, through the one exec runner. procRoot is /proc.
-func On(ctx context.Context, run hostexec.Runner, procRoot, device string) (Result, error) {
+// ErrReserved is returned for a device the storage agent may add to a mirror.
+var ErrReserved = errors.New("the device is the storage agent's")
+
+// On makes device swap: it must be a block device, not in use, none of reserved (glob
+// patterns of the storage agent's candidates, when it runs here: the SSD is either a
+// mirror's or swap, never both), and blank (wipefs finds no signature); then mkswap and
+// swapon, through the one exec runner. procRoot is /proc.
+func On(ctx context.Context, run hostexec.Runner, procRoot, device string, reserved []string) (Result, error) {
 	path, err := filepath.EvalSymlinks(device)
 	if err != nil {
 		return Result{}, fmt.Errorf("swap device %s: %w", device, err)
@@ -46,6 +51,15 @@ func On(ctx context.Context, run hostexec.Runner, procRoot, device string) (Resu
 	}
 	if fi.Mode()&os.ModeDevice == 0 || fi.Mode()&os.ModeCharDevice != 0 {
 		return res, fmt.Errorf("swap device %s (%s) is not a block device", device, path)
+	}
+	for _, pattern := range reserved {
+		matches, _ := filepath.Glob(pattern)
+		for _, m := range matches {
+			if real, err := filepath.EvalSymlinks(m); err == nil && real == path {
+				return res, fmt.Errorf("%w: %s (%s) matches the storage agent's candidates (%s); a mirror's SSD is never swap",
+					ErrReserved, device, path, pattern)
+			}
+		}
 	}
 	active, err := activeSwaps(procRoot)
 	if err != nil {

@@ -59,7 +59,7 @@ func TestBlankDeviceBecomesSwap(t *testing.T) {
 	link := filepath.Join(filepath.Dir(dev), "by-id-nvme-Amazon_EC2_NVMe_Instance_Storage_AWS1")
 	os.Symlink(dev, link)
 	s := &script{t: t, allow: map[string]bool{"mkswap": true, "swapon": true}}
-	res, err := On(context.Background(), s, proc, link)
+	res, err := On(context.Background(), s, proc, link, nil)
 	if err != nil || res.Device != dev || res.Already {
 		t.Fatalf("%+v, %v", res, err)
 	}
@@ -74,7 +74,7 @@ func TestDeviceWithASignatureIsRefused(t *testing.T) {
 	t.Parallel()
 	dev, proc := blockDevice(t, "")
 	s := &script{t: t, wipefs: `{"signatures": [{"device": "nvme1n1", "offset": "0x438", "type": "ext4", "uuid": "x", "label": ""}]}`}
-	_, err := On(context.Background(), s, proc, dev)
+	_, err := On(context.Background(), s, proc, dev, nil)
 	if !errors.Is(err, ErrNotBlank) || !strings.Contains(err.Error(), "holds ext4") {
 		t.Fatalf("%v; want a refusal naming ext4", err)
 	}
@@ -90,12 +90,27 @@ func TestActiveSwapAndNotADevice(t *testing.T) {
 	dev, proc := blockDevice(t, "")
 	os.WriteFile(filepath.Join(proc, "swaps"), []byte("Filename\tType\tSize\tUsed\tPriority\n"+dev+"\tpartition\t1024\t0\t-2\n"), 0o644)
 	s := &script{t: t}
-	if res, err := On(context.Background(), s, proc, dev); err != nil || !res.Already || len(s.seen) != 0 {
+	if res, err := On(context.Background(), s, proc, dev, nil); err != nil || !res.Already || len(s.seen) != 0 {
 		t.Fatalf("active swap: %+v, %v, commands %v", res, err, s.seen)
 	}
 	file := filepath.Join(t.TempDir(), "plain")
 	os.WriteFile(file, nil, 0o644)
-	if _, err := On(context.Background(), s, proc, file); err == nil || !strings.Contains(err.Error(), "not a block device") || len(s.seen) != 0 {
+	if _, err := On(context.Background(), s, proc, file, nil); err == nil || !strings.Contains(err.Error(), "not a block device") || len(s.seen) != 0 {
 		t.Fatalf("a plain file: %v, commands %v", err, s.seen)
+	}
+}
+
+// A device the storage agent may add to a mirror (its candidates' globs match it, through
+// their symlinks) is never made swap.
+func TestStorageCandidateIsRefused(t *testing.T) {
+	t.Parallel()
+	dev, proc := blockDevice(t, "")
+	byID := filepath.Join(filepath.Dir(dev), "by-id")
+	os.MkdirAll(byID, 0o755)
+	os.Symlink(dev, filepath.Join(byID, "nvme-Amazon_EC2_NVMe_Instance_Storage_AWS1"))
+	s := &script{t: t}
+	_, err := On(context.Background(), s, proc, dev, []string{filepath.Join(byID, "nvme-Amazon_EC2_NVMe_Instance_Storage_*")})
+	if !errors.Is(err, ErrReserved) || len(s.seen) != 0 {
+		t.Fatalf("%v, commands %v; want a refusal before any command", err, s.seen)
 	}
 }
