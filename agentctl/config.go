@@ -34,12 +34,16 @@ example:
 				return err
 			}
 			a.out.Result(map[string]any{"settings": settings}, func(w io.Writer) {
+				width := 0
+				for _, s := range settings {
+					width = max(width, len(s.Key))
+				}
 				for _, s := range settings {
 					v := s.Value
 					if v == "" {
 						v = `""`
 					}
-					fmt.Fprintf(w, "%-22s %-50s %s\n", s.Key, v, s.Source)
+					fmt.Fprintf(w, "%-*s %-50s %s\n", width, s.Key, v, s.Source)
 				}
 			})
 			return nil
