@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/fitsarchive/agentd/internal/cli"
 	"github.com/fitsarchive/agentd/internal/config"
@@ -22,7 +23,6 @@ func unitsCommands() []*command {
 	var dryRun bool
 	return []*command{{
 		name:    "swap-on",
-		noDB:    true,
 		summary: "make the blank instance-store SSD this spot host's swap (the agentd-swap unit runs it at boot)",
 		help: `Makes --device (default: the config's [spot] swap_device) swap: mkswap, then swapon. The
 device must be a block device and blank: any signature wipefs finds (a file system, a RAID
@@ -49,6 +49,13 @@ examples:
 			var reserved []string
 			if a.cfg.Storage.Mode != config.StorageOff {
 				reserved = a.cfg.Storage.Candidates
+			}
+			// At boot the device's by-id name may not be there yet (udev is still naming
+			// disks): wait for it a while.
+			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+				if _, err := os.Stat(dev); err == nil {
+					break
+				}
 			}
 			res, err := swap.On(ctx, hostexec.Exec{}, "/proc", dev, reserved)
 			if errors.Is(err, swap.ErrNotBlank) || errors.Is(err, swap.ErrReserved) {

@@ -162,6 +162,10 @@ func storageUnit(o UnitOptions, execStart string) []*unit.UnitOption {
 		"RestartSec", "5s",
 		"RestartPreventExitStatus", noRestartCodes,
 		"WatchdogSec", seconds(o.Watchdog),
+		// SIGKILL, not systemd's SIGABRT: Go exits 2 on SIGABRT, which RestartPreventExitStatus
+		// takes for a usage error, and the agent would stay down (seen under systemd in qemu).
+		// The supervisor has logged which loop wedged before the pings stopped.
+		"WatchdogSignal", "SIGKILL",
 		// Its own state directory: the queue services' (StateDirectory=agentd) is chowned to
 		// their user at each start, and the storage agent's action journal is root's.
 		"StateDirectory", "agentd-storage",
@@ -209,6 +213,10 @@ func queueUnit(o UnitOptions, execStart, runtime string, spot bool) []*unit.Unit
 		"RestartSec", "10s",
 		"RestartPreventExitStatus", noRestartCodes,
 		"WatchdogSec", seconds(o.Watchdog),
+		// SIGKILL, not systemd's SIGABRT: Go exits 2 on SIGABRT, which RestartPreventExitStatus
+		// takes for a usage error, and the agent would stay down (seen under systemd in qemu).
+		// The supervisor has logged which loop wedged before the pings stopped.
+		"WatchdogSignal", "SIGKILL",
 		"StateDirectory", "agentd",
 		"StateDirectoryMode", "0750",
 		"RuntimeDirectory", "agentd/" + runtime,
