@@ -33,6 +33,14 @@ func fleetCommands() []*command {
 		}
 		return awsfleet.Fleet{EC2: client, Name: name}, nil
 	}
+	list := func(ctx context.Context) (awsfleet.Fleet, []awsfleet.Instance, error) {
+		f, err := connect(ctx)
+		if err != nil {
+			return f, nil, err
+		}
+		l, err := f.List(ctx)
+		return f, l, err
+	}
 	return []*command{
 		{
 			name:    "fleet up",
@@ -103,11 +111,7 @@ example:
   agentctl fleet status --name rebuild-2026 --json`,
 			flags: common,
 			run: func(ctx context.Context, a *app, _ []string) error {
-				f, err := connect(ctx)
-				if err != nil {
-					return err
-				}
-				list, err := f.List(ctx)
+				_, instances, err := list(ctx)
 				if err != nil {
 					return err
 				}
@@ -125,8 +129,8 @@ example:
 						}
 					}
 				}
-				byState := awsfleet.Count(list)
-				a.out.Result(map[string]any{"fleet": name, "by_state": byState, "instances": list, "pending": pending, "note": dbNote},
+				byState := awsfleet.Count(instances)
+				a.out.Result(map[string]any{"fleet": name, "by_state": byState, "instances": instances, "pending": pending, "note": dbNote},
 					func(w io.Writer) {
 						states := make([]string, 0, len(byState))
 						for s := range byState {
@@ -137,7 +141,7 @@ example:
 						for i, s := range states {
 							parts[i] = fmt.Sprintf("%d %s", byState[s], s)
 						}
-						fmt.Fprintf(w, "fleet %s: %d instances (%s)\n", name, len(list), strings.Join(parts, ", "))
+						fmt.Fprintf(w, "fleet %s: %d instances (%s)\n", name, len(instances), strings.Join(parts, ", "))
 						for q, n := range pending {
 							fmt.Fprintf(w, "  queue %s: %d pending\n", q, n)
 						}
@@ -163,17 +167,13 @@ example:
 				fs.BoolVar(&yes, "yes", false, "terminate without asking")
 			},
 			run: func(ctx context.Context, a *app, _ []string) error {
-				f, err := connect(ctx)
-				if err != nil {
-					return err
-				}
-				list, err := f.List(ctx)
+				f, instances, err := list(ctx)
 				if err != nil {
 					return err
 				}
 				live := 0
-				for _, i := range list {
-					if i.State != "terminated" && i.State != "shutting-down" {
+				for _, i := range instances {
+					if i.Live() {
 						live++
 					}
 				}

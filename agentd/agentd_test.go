@@ -522,11 +522,18 @@ func TestSIGTERMReleasesUnfinishedItems(t *testing.T) {
 	if code := a.wait(t, 30*time.Second); code != 0 {
 		t.Fatalf("SIGTERM: exit %d, want 0:\n%s", code, a.stderr)
 	}
+	b.assertReleasedClean(t, 4)
+}
+
+// assertReleasedClean checks a clean stop's queue: no item in progress, failed or charged an
+// attempt, and the files items pending or ingested, nothing lost.
+func (b testBundle) assertReleasedClean(t *testing.T, files int) {
+	t.Helper()
 	if n := b.count(t, `SELECT count(*) FROM ingestqueue WHERE inprogress OR fail_dt < '9999-12-31' OR attempts > 0`); n != 0 {
 		t.Fatalf("%d items in progress, failed or charged an attempt after a clean stop", n)
 	}
-	if n := b.count(t, `SELECT count(*) FROM ingestqueue`) + b.count(t, `SELECT count(*) FROM diskfile`); n != 4 {
-		t.Fatalf("pending + ingested = %d, want 4 (nothing lost)", n)
+	if n := b.count(t, `SELECT count(*) FROM ingestqueue`) + b.count(t, `SELECT count(*) FROM diskfile`); n != files {
+		t.Fatalf("pending + ingested = %d, want %d (nothing lost)", n, files)
 	}
 }
 

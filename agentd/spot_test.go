@@ -61,12 +61,7 @@ func TestSpotInterruptionStopsBeforeTheDeadline(t *testing.T) {
 			t.Errorf("stderr says nothing of %q:\n%s", want, a.stderr)
 		}
 	}
-	if n := b.count(t, `SELECT count(*) FROM ingestqueue WHERE inprogress OR fail_dt < '9999-12-31' OR attempts > 0`); n != 0 {
-		t.Fatalf("%d items in progress, failed or charged an attempt after the spot stop", n)
-	}
-	if n := b.count(t, `SELECT count(*) FROM ingestqueue`) + b.count(t, `SELECT count(*) FROM diskfile`); n != 4 {
-		t.Fatalf("pending + ingested = %d, want 4 (nothing lost)", n)
-	}
+	b.assertReleasedClean(t, 4)
 }
 
 // A rebalance recommendation alone stops claims for rebalance_resume, then the agent claims

@@ -74,6 +74,11 @@ type Instance struct {
 	Launched  time.Time `json:"launched"`
 }
 
+// Live reports whether the instance is not ending already (terminated or shutting down).
+func (i Instance) Live() bool {
+	return i.State != string(types.InstanceStateNameTerminated) && i.State != string(types.InstanceStateNameShuttingDown)
+}
+
 // UpOptions describe the instances to launch.
 type UpOptions struct {
 	Count          int32
@@ -174,7 +179,7 @@ func (f Fleet) Down(ctx context.Context) ([]Instance, error) {
 	}
 	var ids []string
 	for _, i := range list {
-		if i.State != string(types.InstanceStateNameTerminated) && i.State != string(types.InstanceStateNameShuttingDown) {
+		if i.Live() {
 			ids = append(ids, i.ID)
 		}
 	}
