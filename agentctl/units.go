@@ -20,7 +20,7 @@ import (
 
 func unitsCommands() []*command {
 	var root, binary, device string
-	var dryRun bool
+	var dryRun, prepare, activate bool
 	return []*command{{
 		name:    "swap-on",
 		summary: "make the blank instance-store SSD this spot host's swap (the agentd-swap unit runs it at boot)",
@@ -29,14 +29,21 @@ device must be a block device and blank: any signature wipefs finds (a file syst
 member, a partition table, a swap signature from an earlier boot) refuses it (exit 5), the
 same proof as the storage agent's, so a wrong name never destroys data. Where the storage
 agent runs ([storage] mode not off), a device its candidates match is refused too: an SSD
-is a mirror's or swap, never both. A device already in use as swap is left alone; with no
-device configured there is nothing to do. Needs root.
+is a mirror's or swap, never both. The swap area is labelled agentd-swap: one of ours from
+an earlier boot is used again, one in use is left alone; with no device configured there
+is nothing to do. Needs root.
+
+The agentd-swap unit runs it in two steps: --prepare (the checks and mkswap) in its
+sandbox, then --activate (swapon of a swap area labelled agentd-swap, nothing else)
+outside it, so that the swap is listed under its real path and systemd can turn it off.
 
 examples:
   agentctl swap-on --device /dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_AWS1234
   agentctl swap-on            # [spot] swap_device from the config`,
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&device, "device", "", "the block device (default: config [spot] swap_device)")
+			fs.BoolVar(&prepare, "prepare", false, "only check the device and write the swap area (mkswap); no swapon")
+			fs.BoolVar(&activate, "activate", false, "only turn on the swap area --prepare wrote (swapon)")
 		},
 		run: func(ctx context.Context, a *app, _ []string) error {
 			dev := cmp.Or(device, a.cfg.Spot.SwapDevice)
@@ -57,8 +64,17 @@ examples:
 					break
 				}
 			}
-			res, err := swap.On(ctx, hostexec.Exec{}, "/proc", dev, reserved)
-			if errors.Is(err, swap.ErrNotBlank) || errors.Is(err, swap.ErrReserved) {
+			step, done := swap.On, "swap now"
+			switch {
+			case prepare && activate:
+				return cli.Usagef("--prepare and --activate are the two halves of swap-on: give one, or neither for both")
+			case prepare:
+				step, done = swap.Prepare, "ready to be swap (agentctl swap-on --activate turns it on)"
+			case activate:
+				step = swap.Activate
+			}
+			res, err := step(ctx, hostexec.Exec{}, "/proc", dev, reserved)
+			if errors.Is(err, swap.ErrNotBlank) || errors.Is(err, swap.ErrReserved) || errors.Is(err, swap.ErrNotPrepared) {
 				return cli.WithCode(cli.ExitRefused, err)
 			}
 			if err != nil {
@@ -68,7 +84,7 @@ examples:
 				if res.Already {
 					fmt.Fprintf(w, "%s is swap already\n", res.Device)
 				} else {
-					fmt.Fprintf(w, "%s is swap now\n", res.Device)
+					fmt.Fprintf(w, "%s is %s\n", res.Device, done)
 				}
 			})
 			return nil

@@ -67,7 +67,8 @@ func TestInstallUnits(t *testing.T) {
 	}
 }
 
-// swap-on with nothing configured has nothing to do; a plain file is no swap device.
+// swap-on with nothing configured has nothing to do; a plain file is no swap device; its two
+// halves (--prepare, --activate) are one or the other.
 func TestSwapOnRefusals(t *testing.T) {
 	t.Parallel()
 	file := filepath.Join(t.TempDir(), "plain")
@@ -77,5 +78,8 @@ func TestSwapOnRefusals(t *testing.T) {
 	}
 	if r := agentctl(t, nil, "swap-on"); r.code != 0 || !strings.Contains(r.stdout, "nothing to do") {
 		t.Fatalf("no device: exit %d, %s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := agentctl(t, nil, "swap-on", "--device", file, "--prepare", "--activate"); r.code != 2 || !strings.Contains(r.stderr, "give one, or neither") {
+		t.Fatalf("both halves: exit %d, %s; want a usage error", r.code, r.stderr)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -59,7 +60,9 @@ func (s *statusServer) listen(path string) error {
 			s.logger.Info("control socket: no group "+name+"; only this agent's user and root may use it", "socket", path)
 		default:
 			gid, _ := strconv.Atoi(g.Gid)
-			if err := os.Lchown(path, -1, gid); err != nil {
+			// Under a unit with Group= the socket is born in the group: no chown needed
+			// (the units' system call filter refuses chown).
+			if err := giveToGroup(path, gid); err != nil {
 				s.logger.Warn("control socket: cannot give it to group "+name+"; only this agent's user and root may use it", "err", err)
 			} else {
 				s.gid, mode = gid, 0o660
@@ -270,4 +273,14 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// giveToGroup makes the socket at path belong to group gid, unless it already does.
+func giveToGroup(path string, gid int) error {
+	if fi, err := os.Lstat(path); err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Gid) == gid {
+			return nil
+		}
+	}
+	return os.Lchown(path, -1, gid)
 }

@@ -141,13 +141,18 @@ func mountedDevices(mountinfo string) map[string]string {
 	return out
 }
 
+// Signature is one signature wipefs finds on a device.
+type Signature struct {
+	Type  string `json:"type"` // e.g. ext4, linux_raid_member, swap; "unknown (…)" when it cannot tell
+	UUID  string `json:"uuid,omitempty"`
+	Label string `json:"label,omitempty"`
+}
+
 type wipefsReport struct {
 	Signatures []struct {
 		Device string `json:"device"`
 		Offset string `json:"offset"`
-		Type   string `json:"type"`
-		UUID   string `json:"uuid"`
-		Label  string `json:"label"`
+		Signature
 	} `json:"signatures"`
 }
 
@@ -159,26 +164,35 @@ func (d Discovery) Signatures(ctx context.Context, path string) []string {
 	return types
 }
 
-// signatures asks wipefs, which writes nothing with --no-act, what the device holds. When
-// it cannot tell, the device is not blank as far as the agent is concerned.
-func (d Discovery) signatures(ctx context.Context, path string) ([]string, string) {
+// Probe is Signatures with each signature's UUID and label.
+func (d Discovery) Probe(ctx context.Context, path string) []Signature {
 	if d.Run == nil {
-		return []string{"unknown (no wipefs runner)"}, ""
+		return []Signature{{Type: "unknown (no wipefs runner)"}}
 	}
 	out, _, err := d.Run.Run(ctx, "wipefs", "--no-act", "--json", path)
 	if err != nil {
-		return []string{"unknown (" + err.Error() + ")"}, ""
+		return []Signature{{Type: "unknown (" + err.Error() + ")"}}
 	}
 	if len(strings.TrimSpace(string(out))) == 0 {
-		return nil, "" // wipefs prints nothing for a blank device
+		return nil // wipefs prints nothing for a blank device
 	}
 	var r wipefsReport
 	if err := json.Unmarshal(out, &r); err != nil {
-		return []string{"unknown (wipefs output: " + err.Error() + ")"}, ""
+		return []Signature{{Type: "unknown (wipefs output: " + err.Error() + ")"}}
 	}
+	sigs := make([]Signature, len(r.Signatures))
+	for i, s := range r.Signatures {
+		sigs[i] = s.Signature
+	}
+	return sigs
+}
+
+// signatures asks wipefs what the device holds, and the md UUID of a RAID member. When it
+// cannot tell, the device is not blank as far as the agent is concerned.
+func (d Discovery) signatures(ctx context.Context, path string) ([]string, string) {
 	var types []string
 	uuid := ""
-	for _, s := range r.Signatures {
+	for _, s := range d.Probe(ctx, path) {
 		types = append(types, s.Type)
 		if s.Type == "linux_raid_member" {
 			uuid = s.UUID

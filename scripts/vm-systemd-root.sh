@@ -8,7 +8,8 @@
 set -euo pipefail
 
 cache=${AGENTD_VM_CACHE:-${TMPDIR:-/tmp}/agentd-vm-cache}
-tar=$cache/systemd-root.tar
+# The name changes with the package list, so an older cache is never used.
+tar=$cache/systemd-root-2.tar
 log() { printf 'vm-systemd-root.sh: %s\n' "$*" >&2; }
 
 if [ -f "$tar" ]; then
@@ -22,7 +23,7 @@ if ! command -v mmdebstrap >/dev/null; then
 fi
 mkdir -p "$cache"
 log "building the root (about 20 s)"
-mmdebstrap --format=tar --variant=minbase --include=systemd,systemd-sysv,udev,util-linux,kmod,mount \
+mmdebstrap --format=tar --variant=minbase --include=systemd,systemd-sysv,udev,util-linux,kmod,mount,mdadm,lvm2 \
 	bookworm "$tar.part" http://deb.debian.org/debian >&2
 mv "$tar.part" "$tar"
 printf '%s\n' "$tar"

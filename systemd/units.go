@@ -108,7 +108,9 @@ const (
 # (AGENTD_QUEUES=ingest:3, ...). Rendered by agentctl install-units.
 `
 	swapHeader = `# A spot host's swap: the instance-store SSD named by [spot] swap_device, made swap at boot
-# by agentctl swap-on, which refuses a device that is not blank. Before the spot rebuild.
+# by agentctl swap-on, which refuses a device that is not blank: the checks and mkswap in
+# the sandbox, then swapon (of that swap area only) outside it, where systemd can see the
+# swap to turn it off at shutdown. Before the spot rebuild.
 # Rendered by agentctl install-units.
 `
 	spotHeader = `# A spot host's rebuild: starts at boot, serves the queues of the config until nothing is
@@ -250,8 +252,12 @@ func queueUnit(o UnitOptions, execStart, runtime string, spot bool) []*unit.Unit
 	return append(opts, options("Install", "WantedBy", "multi-user.target")...)
 }
 
-// swapUnit is the oneshot that makes the SSD swap: root (mkswap, swapon), the devices, no
-// network.
+// swapUnit is the oneshot that makes the SSD swap in two steps: agentctl swap-on --prepare
+// in the sandbox (the checks, and mkswap: the only write to the device), then swap-on
+// --activate with full privileges ("+") in the system's own mount namespace (nsenter:
+// systemd runs even a "+" command in the unit's namespace): a swap turned on in a private
+// namespace is listed under a path (/vdb) that systemd cannot turn off at shutdown. The
+// second step only turns on a swap area the first labelled agentd-swap.
 func swapUnit(o UnitOptions) []*unit.UnitOption {
 	cmd := o.Agentctl + " swap-on"
 	if o.Config != "" {
@@ -267,11 +273,12 @@ func swapUnit(o UnitOptions) []*unit.UnitOption {
 	opts = append(opts, options("Service",
 		"Type", "oneshot",
 		"RemainAfterExit", "yes",
-		"ExecStart", cmd,
-		"CapabilityBoundingSet", "CAP_SYS_ADMIN CAP_DAC_OVERRIDE",
+		"ExecStart", cmd+" --prepare",
+		"ExecStart", "+/usr/bin/nsenter --mount=/proc/1/ns/mnt -- "+cmd+" --activate",
+		"CapabilityBoundingSet", "CAP_DAC_OVERRIDE",
 		"PrivateNetwork", "yes",
 		"RestrictAddressFamilies", "AF_UNIX",
-		"SystemCallFilter", "@system-service @swap",
+		"SystemCallFilter", "@system-service",
 		"SystemCallErrorNumber", "EPERM",
 		"ProtectKernelTunables", "yes",
 		"ProtectProc", "invisible",

@@ -5,9 +5,12 @@
 // # Caveats
 //
 // A device that carries any signature (a file system, a RAID member, a partition table, a
-// swap signature from an earlier boot of the same instance) is refused: the same blank
-// proof as the storage agent's, so a wrong device name can never destroy data. A device
-// already in use as swap is left as it is.
+// swap area not labelled agentd-swap) is refused: the same blank proof as the storage
+// agent's, so a wrong device name can never destroy data. A swap area of ours (from an
+// earlier boot of the same instance) is used again, and one in use is left as it is.
+//
+// Making the swap is two steps, Prepare (checks and mkswap: the agentd-swap unit runs it
+// in its sandbox) and Activate (swapon: in the system's own mount namespace, see Activate).
 package swap
 
 import (
@@ -26,20 +29,98 @@ import (
 // ErrNotBlank is returned for a device that holds something.
 var ErrNotBlank = errors.New("the device is not blank")
 
-// Result says what On did.
+// Label is the label of the swap areas this package makes: a device holding exactly one
+// swap signature with this label is ours, disposable, and may be activated again.
+const Label = "agentd-swap"
+
+// Result says what On, Prepare or Activate did.
 type Result struct {
 	Device  string `json:"device"`  // the kernel's name, symlinks resolved
-	Already bool   `json:"already"` // it was swap already: nothing done
+	Already bool   `json:"already"` // nothing to do: it was swap (prepared, or active) already
 }
 
 // ErrReserved is returned for a device the storage agent may add to a mirror.
 var ErrReserved = errors.New("the device is the storage agent's")
 
-// On makes device swap: it must be a block device, not in use, none of reserved (glob
-// patterns of the storage agent's candidates, when it runs here: the SSD is either a
-// mirror's or swap, never both), and blank (wipefs finds no signature); then mkswap and
-// swapon, through the one exec runner. procRoot is /proc.
+// ErrNotPrepared is returned by Activate for a device that holds no swap area of ours.
+var ErrNotPrepared = errors.New("the device holds no swap area of agentd's")
+
+// On makes device swap: Prepare, then Activate.
 func On(ctx context.Context, run hostexec.Runner, procRoot, device string, reserved []string) (Result, error) {
+	prep, err := Prepare(ctx, run, procRoot, device, reserved)
+	if err != nil {
+		return prep, err
+	}
+	act, err := Activate(ctx, run, procRoot, device, reserved)
+	act.Already = act.Already && prep.Already
+	return act, err
+}
+
+// Prepare writes a swap area on device, labelled Label: it must be a block device, none of
+// reserved (glob patterns of the storage agent's candidates, when it runs here: the SSD is
+// either a mirror's or swap, never both), and blank (wipefs finds no signature) or holding
+// a swap area of ours already (left as it is). procRoot is /proc. It writes to the device
+// but needs no more than that, so the agentd-swap unit runs it in its sandbox.
+func Prepare(ctx context.Context, run hostexec.Runner, procRoot, device string, reserved []string) (Result, error) {
+	res, err := check(device, reserved)
+	if err != nil {
+		return res, err
+	}
+	active, err := activeSwaps(procRoot)
+	if err != nil {
+		return res, err
+	}
+	if active[res.Device] {
+		res.Already = true
+		return res, nil
+	}
+	sigs := (mdraid.Discovery{Run: run}).Probe(ctx, res.Device)
+	if ours(sigs) {
+		res.Already = true
+		return res, nil
+	}
+	if len(sigs) > 0 {
+		return res, fmt.Errorf("%w: %s (%s) holds %s; refusing to make it swap (wipefs it first if it really is the instance-store SSD)",
+			ErrNotBlank, device, res.Device, describe(sigs))
+	}
+	if _, _, err := run.Run(ctx, "mkswap", "--label", Label, res.Device); err != nil {
+		return res, fmt.Errorf("mkswap %s: %w", res.Device, err)
+	}
+	return res, nil
+}
+
+// Activate turns on the swap area Prepare made on device (swapon), unless it is on already.
+// It runs in the system's own mount namespace (the unit's unsandboxed step): a swap turned
+// on inside a private mount namespace is listed under a path nobody else can resolve (the
+// kernel says /vdb, not /dev/vdb), so systemd cannot turn it off at shutdown.
+func Activate(ctx context.Context, run hostexec.Runner, procRoot, device string, reserved []string) (Result, error) {
+	res, err := check(device, reserved)
+	if err != nil {
+		return res, err
+	}
+	active, err := activeSwaps(procRoot)
+	if err != nil {
+		return res, err
+	}
+	if active[res.Device] {
+		res.Already = true
+		return res, nil
+	}
+	if sigs := (mdraid.Discovery{Run: run}).Probe(ctx, res.Device); !ours(sigs) {
+		what := "nothing"
+		if len(sigs) > 0 {
+			what = describe(sigs)
+		}
+		return res, fmt.Errorf("%w: %s (%s) holds %s; run agentctl swap-on --prepare first", ErrNotPrepared, device, res.Device, what)
+	}
+	if _, _, err := run.Run(ctx, "swapon", res.Device); err != nil {
+		return res, fmt.Errorf("swapon %s: %w", res.Device, err)
+	}
+	return res, nil
+}
+
+// check resolves device and refuses what is not a block device or is the storage agent's.
+func check(device string, reserved []string) (Result, error) {
 	path, err := filepath.EvalSymlinks(device)
 	if err != nil {
 		return Result{}, fmt.Errorf("swap device %s: %w", device, err)
@@ -61,25 +142,24 @@ func On(ctx context.Context, run hostexec.Runner, procRoot, device string, reser
 			}
 		}
 	}
-	active, err := activeSwaps(procRoot)
-	if err != nil {
-		return res, err
-	}
-	if active[path] {
-		res.Already = true
-		return res, nil
-	}
-	if sigs := (mdraid.Discovery{Run: run}).Signatures(ctx, path); len(sigs) > 0 {
-		return res, fmt.Errorf("%w: %s (%s) holds %s; refusing to make it swap (wipefs it first if it really is the instance-store SSD)",
-			ErrNotBlank, device, path, strings.Join(sigs, ", "))
-	}
-	if _, _, err := run.Run(ctx, "mkswap", "--label", "agentd-swap", path); err != nil {
-		return res, fmt.Errorf("mkswap %s: %w", path, err)
-	}
-	if _, _, err := run.Run(ctx, "swapon", path); err != nil {
-		return res, fmt.Errorf("swapon %s: %w", path, err)
-	}
 	return res, nil
+}
+
+// ours says whether the signatures are exactly one swap area labelled Label.
+func ours(sigs []mdraid.Signature) bool {
+	return len(sigs) == 1 && sigs[0].Type == "swap" && sigs[0].Label == Label
+}
+
+func describe(sigs []mdraid.Signature) string {
+	var parts []string
+	for _, s := range sigs {
+		if s.Label != "" {
+			parts = append(parts, s.Type+" (label "+s.Label+")")
+		} else {
+			parts = append(parts, s.Type)
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // activeSwaps reads the devices in use as swap (/proc/swaps).

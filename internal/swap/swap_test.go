@@ -12,7 +12,8 @@ import (
 )
 
 // script stands for wipefs, mkswap and swapon: swap on this machine's kernel is not ours to
-// change (the qemu guest runs the real ones). It answers wipefs with out and fails on any
+// change (the qemu guest runs the real ones, internal/storagevm). It answers wipefs with
+// its wipefs text (a swap area labelled agentd-swap once mkswap ran) and fails on any
 // command it was not told to expect.
 type script struct {
 	t      *testing.T
@@ -21,6 +22,8 @@ type script struct {
 	seen   []string
 }
 
+const oursWipefs = `{"signatures": [{"device": "nvme1n1", "offset": "0xff6", "type": "swap", "uuid": "u", "label": "agentd-swap"}]}`
+
 func (s *script) Run(_ context.Context, name string, args ...string) ([]byte, []byte, error) {
 	cmd := strings.Join(append([]string{name}, args...), " ")
 	s.seen = append(s.seen, cmd)
@@ -28,6 +31,9 @@ func (s *script) Run(_ context.Context, name string, args ...string) ([]byte, []
 	case name == "wipefs":
 		return []byte(s.wipefs), nil, nil
 	case s.allow[name]:
+		if name == "mkswap" {
+			s.wipefs = oursWipefs
+		}
 		return nil, nil, nil
 	}
 	s.t.Errorf("unexpected command %q", cmd)
@@ -63,7 +69,8 @@ func TestBlankDeviceBecomesSwap(t *testing.T) {
 	if err != nil || res.Device != dev || res.Already {
 		t.Fatalf("%+v, %v", res, err)
 	}
-	want := "wipefs --no-act --json " + dev + "|mkswap --label agentd-swap " + dev + "|swapon " + dev
+	wipefs := "wipefs --no-act --json " + dev
+	want := wipefs + "|mkswap --label agentd-swap " + dev + "|" + wipefs + "|swapon " + dev
 	if got := strings.Join(s.seen, "|"); got != want {
 		t.Fatalf("commands %q, want %q", got, want)
 	}
@@ -112,5 +119,41 @@ func TestStorageCandidateIsRefused(t *testing.T) {
 	_, err := On(context.Background(), s, proc, dev, []string{filepath.Join(byID, "nvme-Amazon_EC2_NVMe_Instance_Storage_*")})
 	if !errors.Is(err, ErrReserved) || len(s.seen) != 0 {
 		t.Fatalf("%v, commands %v; want a refusal before any command", err, s.seen)
+	}
+}
+
+// The unit's two steps: Prepare writes the swap area and turns nothing on; Activate turns
+// on only a swap area of ours. A swap area of ours from an earlier boot is used again
+// (Prepare has nothing to do); one labelled otherwise is refused like any signature, and
+// Activate refuses a device Prepare did not make swap.
+func TestPrepareThenActivate(t *testing.T) {
+	t.Parallel()
+	dev, proc := blockDevice(t, "")
+	s := &script{t: t, allow: map[string]bool{"mkswap": true}}
+	if res, err := Prepare(context.Background(), s, proc, dev, nil); err != nil || res.Already {
+		t.Fatalf("prepare: %+v, %v", res, err)
+	}
+	if got := strings.Join(s.seen, "|"); strings.Contains(got, "swapon") || !strings.Contains(got, "mkswap") {
+		t.Fatalf("prepare ran %q", got)
+	}
+	s.seen, s.allow = nil, map[string]bool{"swapon": true}
+	if res, err := Prepare(context.Background(), s, proc, dev, nil); err != nil || !res.Already || strings.Contains(strings.Join(s.seen, "|"), "mkswap") {
+		t.Fatalf("prepare again: %+v, %v, %v; want nothing to do", res, err, s.seen)
+	}
+	s.seen = nil
+	if res, err := Activate(context.Background(), s, proc, dev, nil); err != nil || res.Already || s.seen[len(s.seen)-1] != "swapon "+dev {
+		t.Fatalf("activate: %+v, %v, %v", res, err, s.seen)
+	}
+
+	blank := &script{t: t}
+	if _, err := Activate(context.Background(), blank, proc, dev, nil); !errors.Is(err, ErrNotPrepared) || !strings.Contains(err.Error(), "holds nothing") {
+		t.Fatalf("activate a blank device: %v; want ErrNotPrepared", err)
+	}
+	foreign := &script{t: t, wipefs: strings.Replace(oursWipefs, "agentd-swap", "home-swap", 1)}
+	if _, err := Prepare(context.Background(), foreign, proc, dev, nil); !errors.Is(err, ErrNotBlank) || !strings.Contains(err.Error(), "swap (label home-swap)") {
+		t.Fatalf("prepare over someone's swap: %v; want a refusal naming it", err)
+	}
+	if _, err := Activate(context.Background(), foreign, proc, dev, nil); !errors.Is(err, ErrNotPrepared) {
+		t.Fatalf("activate someone's swap: %v; want ErrNotPrepared", err)
 	}
 }
