@@ -66,6 +66,17 @@ type Snapshot struct {
 	Error     string            `json:"error,omitempty"`
 	Arrays    []mdraid.Array    `json:"arrays"`
 	Decisions []mdraid.Decision `json:"decisions"`
+	// NextLook is when a timer of this look falls due (an inactive mirror's grace period,
+	// a failed command's backoff, an add's timeout, or at once after an action): Run looks
+	// again then, or at the next change event or rescan if sooner. Zero: no timer.
+	NextLook time.Time `json:"next_look,omitempty"`
+}
+
+// due keeps the earliest of the look's timers.
+func (s *Snapshot) due(t time.Time) {
+	if s.NextLook.IsZero() || t.Before(s.NextLook) {
+		s.NextLook = t
+	}
 }
 
 // New makes a watcher; run is the runner for mdadm and wipefs.
@@ -155,6 +166,9 @@ func (w *Watcher) Step(ctx context.Context) error {
 			if _, ok := w.inactiveSince[a.Name]; !ok {
 				w.inactiveSince[a.Name] = now
 			}
+			if end := w.inactiveSince[a.Name].Add(w.cfg.Grace.Duration); end.After(now) && w.cfg.Watches(a.Name) {
+				snap.due(end) // the grace period is a timer, not the next rescan
+			}
 		} else {
 			delete(w.inactiveSince, a.Name)
 		}
@@ -201,8 +215,9 @@ func (w *Watcher) Step(ctx context.Context) error {
 			}
 		case act.Failed != "" && !recovering:
 			// mdadm failed: nothing was done. Try again after a backoff.
-			if now.Sub(act.IssuedAt) < backoff(act.Attempts) {
+			if retry := act.IssuedAt.Add(backoff(act.Attempts)); now.Before(retry) {
 				busy[name] = true
+				snap.due(retry)
 			}
 		case recovering:
 			busy[name] = true
@@ -220,6 +235,9 @@ func (w *Watcher) Step(ctx context.Context) error {
 			delete(actions, name)
 		default:
 			busy[name] = true
+			if timeout := act.IssuedAt.Add(w.opt.AddTimeout); w.said[name+"*stuck"] == "" && !now.After(timeout) {
+				snap.due(timeout.Add(time.Millisecond))
+			}
 			if now.Sub(act.IssuedAt) > w.opt.AddTimeout && w.said[name+"*stuck"] == "" {
 				w.said[name+"*stuck"] = "1"
 				what := "no recovery shows"
@@ -252,7 +270,12 @@ func (w *Watcher) Step(ctx context.Context) error {
 			}
 			if err := w.act(ctx, d, mdraid.CanonicalUUID(byName[d.Array].UUID), actions[d.Array]); err != nil {
 				w.log.Error("action failed", "array", d.Array, "err", err)
+				snap.due(now.Add(backoff(actions[d.Array].Attempts + 1))) // its retry
+				continue
 			}
+			// Look again at once: what mdadm changed may need no event to be seen (and
+			// the next mirror may be free to go).
+			snap.due(now)
 		}
 	}
 	return nil
@@ -392,7 +415,8 @@ func (w *Watcher) act(ctx context.Context, d mdraid.Decision, uuid string, prev 
 }
 
 // Run watches until ctx ends: a look at start, then one on every change event of
-// /proc/mdstat (poll(2) for POLLPRI) and every rescan interval.
+// /proc/mdstat (poll(2) for POLLPRI), when a look's timer falls due (Snapshot.NextLook),
+// and every rescan interval.
 func (w *Watcher) Run(ctx context.Context) error {
 	rescan := w.cfg.Rescan.Duration
 	if rescan <= 0 {
@@ -418,16 +442,21 @@ func (w *Watcher) Run(ctx context.Context) error {
 		if w.opt.Beat != nil {
 			w.opt.Beat()
 		}
-		if err := w.Step(ctx); err != nil && ctx.Err() == nil {
-			w.log.Warn("storage look failed", "err", err)
-		}
 		if f != nil {
-			// Reading to the end arms the next change event.
+			// Reading to the end arms the next change event. Before the look, not after
+			// it: a change during the look (the one its own mdadm caused) wakes the next.
 			if _, err := f.Seek(0, io.SeekStart); err == nil {
 				_, _ = io.Copy(io.Discard, f)
 			}
 		}
-		wait(f, stopR, rescan)
+		if err := w.Step(ctx); err != nil && ctx.Err() == nil {
+			w.log.Warn("storage look failed", "err", err)
+		}
+		d := rescan
+		if next := w.Snapshot().NextLook; !next.IsZero() {
+			d = min(d, max(next.Sub(w.opt.Now()), 0))
+		}
+		wait(f, stopR, d)
 		if ctx.Err() != nil {
 			return nil
 		}

@@ -422,3 +422,95 @@ func TestJournalFollowsTheArrayByUUID(t *testing.T) {
 		t.Fatalf("events %s, want md127:done", got)
 	}
 }
+
+// hookRunner is runner with a hook run after each mdadm command (the host's next state).
+type hookRunner struct {
+	*runner
+	after func(line string)
+}
+
+func (h hookRunner) Run(ctx context.Context, name string, args ...string) ([]byte, []byte, error) {
+	out, stderr, err := h.runner.Run(ctx, name, args...)
+	if name == "mdadm" && h.after != nil {
+		h.after(strings.Join(args, " "))
+	}
+	return out, stderr, err
+}
+
+// runFor runs the watcher's loop (real time, a rescan of an hour: only change events and
+// its own timers can wake it) until cond holds or limit passes; it returns how long it took.
+func runFor(t *testing.T, w *Watcher, limit time.Duration, cond func() bool) time.Duration {
+	t.Helper()
+	w.cfg.Rescan.Duration = time.Hour
+	w.opt.Now = time.Now
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	start := time.Now()
+	for time.Since(start) < limit {
+		if cond() {
+			return time.Since(start)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("not within %s", limit)
+	return 0
+}
+
+// An inactive mirror is run when its grace period ends: a timer, not the next rescan.
+func TestGraceIsATimer(t *testing.T) {
+	h := newHost(t)
+	os.MkdirAll(h.proc, 0o755)
+	os.MkdirAll(h.sys, 0o755)
+	os.WriteFile(filepath.Join(h.proc, "mdstat"), []byte("Personalities : [raid1] \nmd0 : inactive vdb[1](S)\n      261048 blocks super 1.2\n       \nunused devices: <none>\n"), 0o644)
+	r := &runner{}
+	store := openStore(t, filepath.Join(t.TempDir(), "a.db"))
+	defer store.Close()
+	now := time.Now()
+	w := h.watcher(store, r, config.StorageEnabled, &now)
+	w.cfg.Grace.Duration = 700 * time.Millisecond
+	w.mdadm.Run = examineWriteMostly{r}
+	took := runFor(t, w, 10*time.Second, func() bool {
+		for _, c := range r.calls() {
+			if strings.HasPrefix(c, "--run") {
+				return true
+			}
+		}
+		return false
+	})
+	if took < 600*time.Millisecond || took > 3*time.Second {
+		t.Fatalf("mdadm --run after %s; want at the end of the 700ms grace period", took)
+	}
+	t.Logf("run after %s (grace 700ms)", took)
+}
+
+// After an action the watcher looks again at once: md0's add, md0 whole (in this test at
+// once), then md1's add — without an event (the captured tree's mdstat is a plain file) and
+// without waiting for the rescan.
+func TestLooksAgainRightAfterActing(t *testing.T) {
+	h := newHost(t)
+	h.set("degraded")
+	r := &runner{}
+	store := openStore(t, filepath.Join(t.TempDir(), "a.db"))
+	defer store.Close()
+	now := time.Now()
+	w := h.watcher(store, r, config.StorageEnabled, &now)
+	w.mdadm.Run = hookRunner{r, func(line string) {
+		if strings.HasPrefix(line, "/dev/md0 --add") {
+			h.set("md0-whole")
+		}
+	}}
+	w.disc.Run = w.mdadm.Run
+	took := runFor(t, w, 10*time.Second, func() bool {
+		c := r.calls()
+		return len(c) == 2
+	})
+	c := r.calls()
+	if !strings.HasPrefix(c[0], "/dev/md0 --add") || !strings.HasPrefix(c[1], "/dev/md1 --add") {
+		t.Fatalf("calls %v; want md0's add, then md1's", c)
+	}
+	if took > 3*time.Second {
+		t.Fatalf("md1's add %s after the start; want at once", took)
+	}
+}
