@@ -71,6 +71,7 @@ func (d Discovery) Find(ctx context.Context, arrays []Array) ([]Candidate, error
 			path := "/" + strings.TrimPrefix(strings.TrimPrefix(full, root), "/")
 			c := Candidate{Path: path, Device: dev}
 			c.SizeBytes = blockSize(d.SysRoot, dev)
+			c.Slot = Slot(d.SysRoot, dev)
 			switch {
 			case d.InstanceStore != nil:
 				c.InstanceStore = d.InstanceStore(path, dev)

@@ -18,6 +18,7 @@ type Candidate struct {
 	InUse             string   `json:"in_use,omitempty"`     // why it is busy: mounted, holders, member of an array
 	Signatures        []string `json:"signatures,omitempty"` // what wipefs --no-act found: linux_raid_member, ext4, LVM2_member, gpt…
 	MDUUID            string   `json:"md_uuid,omitempty"`    // the array UUID of its md superblock, if any
+	Slot              string   `json:"slot,omitempty"`       // where it sits (see Slot)
 }
 
 // Kinds of decisions.
@@ -58,6 +59,11 @@ type Input struct {
 	Grace         time.Duration        // before an inactive mirror is run
 	Busy          map[string]bool      // arrays given a device whose recovery has not finished
 	MaxParallel   int                  // arrays recovering at once (default 1)
+	// Slots is the slot each mirror's SSD sat in while it was healthy, by array UUID
+	// (canonical form). A mirror with a record is given only the device of its slot,
+	// unless AnySlot is set.
+	Slots   map[string]string
+	AnySlot bool
 }
 
 // Plan decides, for every array, what to do now.
@@ -151,12 +157,25 @@ func decide(in Input, a Array, recovering *int, used map[string]bool) Decision {
 		return d
 	}
 	need := neededBytes(a, w)
-	var readd, add *Candidate
+	slot := ""
+	if !in.AnySlot {
+		slot = in.Slots[CanonicalUUID(a.UUID)]
+	}
+	var readd, add, inSlot *Candidate
+	slotRefusal := ""
 	cands := append([]Candidate(nil), in.Candidates...)
 	sort.Slice(cands, func(i, j int) bool { return cands[i].Path < cands[j].Path })
 	for i := range cands {
 		c := &cands[i]
-		if reason := refuse(a, c, need, used); reason != "" {
+		reason := refuse(a, c, need, used)
+		if slot != "" && c.Slot == slot && inSlot == nil {
+			inSlot, slotRefusal = c, reason
+		}
+		if reason == "" && slot != "" && c.Slot != slot && !SameUUID(c.MDUUID, a.UUID) {
+			// Its own SSD, back after a reboot, is re-added wherever it sits.
+			reason = fmt.Sprintf("in slot %s; this mirror's SSD sits in slot %s", orUnknown(c.Slot), slot)
+		}
+		if reason != "" {
 			d.Refused = append(d.Refused, Refusal{Path: c.Path, Reason: reason})
 			continue
 		}
@@ -176,7 +195,25 @@ func decide(in Input, a Array, recovering *int, used map[string]bool) Decision {
 	case add != nil:
 		d.Kind, d.Device = KindAdd, add.Path
 		d.Reason = fmt.Sprintf("degraded on its EBS member %s; %s is blank instance storage of %d bytes (≥ %d)", w.Device, add.Device, add.SizeBytes, need)
+		switch {
+		case slot != "":
+			d.Reason += ", in this mirror's slot " + slot
+		case in.AnySlot:
+			d.Reason += " (pairing any: whichever slot)"
+		default:
+			d.Reason += " (no slot recorded for this mirror: any instance-store slot)"
+		}
 		used[add.Path] = true
+	case inSlot != nil && slotRefusal != "" && !strings.HasPrefix(slotRefusal, "chosen for"):
+		// The device of its own slot is there but cannot be used: never another slot's.
+		d.Kind = KindHuman
+		d.Reason = fmt.Sprintf("degraded on its EBS member %s; its SSD's slot %s holds %s, refused: %s; a human must look (wipe it if it is the new SSD, or set [storage] pairing = \"any\")",
+			w.Device, slot, inSlot.Device, slotRefusal)
+		return d
+	case slot != "":
+		d.Kind = KindWait
+		d.Reason = fmt.Sprintf("degraded on its EBS member %s; no device in its SSD's slot %s yet", w.Device, slot)
+		return d
 	default:
 		d.Kind = KindWait
 		d.Reason = fmt.Sprintf("degraded on its EBS member %s; no usable instance-store device yet", w.Device)
@@ -184,6 +221,13 @@ func decide(in Input, a Array, recovering *int, used map[string]bool) Decision {
 	}
 	*recovering++
 	return d
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }
 
 // neededBytes is the size a replacement must have: what the remaining member gives the
@@ -211,6 +255,9 @@ func refuse(a Array, c *Candidate, need int64, used map[string]bool) string {
 		return "not positively instance storage"
 	}
 	if c.InUse != "" {
+		if strings.Contains(c.InUse, "mounted at /mnt") {
+			return "in use: " + c.InUse + " (likely cloud-init's ephemeral0, which it mounts at /mnt by default: the README says how to turn that off)"
+		}
 		return "in use: " + c.InUse
 	}
 	ownSuperblock := SameUUID(c.MDUUID, a.UUID)

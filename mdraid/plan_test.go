@@ -243,3 +243,73 @@ func TestNeededSizeIsTheComponentNotTheWholeEBS(t *testing.T) {
 		t.Fatalf("md0 %+v: 255 MiB cannot hold offset + component", ds[0])
 	}
 }
+
+// Slot affinity: a mirror with a recorded slot gets only the blank SSD of that slot; when
+// that device is there but unusable (cloud-init's ext4, say) the mirror waits for a human
+// and the other mirror still gets its own; with no device in the slot it waits; its own
+// SSD back is re-added wherever it sits; with no record, or pairing any, any slot will do,
+// and the reason says so.
+func TestPlanSlotAffinity(t *testing.T) {
+	degraded := readFile(t, "testdata/migrate/mdstat-degraded-after-migration.txt")
+	arrays := arraysOf(t, degraded, degradedSys)
+	uuid := map[string]string{}
+	for i := range arrays {
+		if arrays[i].UUID == "" { // the captured sysfs has none: give each its own
+			arrays[i].UUID = map[string]string{"md0": "a8b11440-0e63-9865-15c2-7575affc44ea", "md1": "0c7f7a57-5e37-1d2b-77a3-1f0b1bbf4f11"}[arrays[i].Name]
+		}
+		uuid[arrays[i].Name] = CanonicalUUID(arrays[i].UUID)
+	}
+	slots := map[string]string{uuid["md0"]: "pci-0000:00:1f.0-nvme-1", uuid["md1"]: "pci-0000:00:1e.0-nvme-1"}
+	inSlot := func(name, slot string) Candidate { c := blank(name, 300*mib); c.Slot = slot; return c }
+	// New hardware, new serials: the first slot's SSD sorts last by name.
+	first, second := inSlot("zz-new-serial", "pci-0000:00:1f.0-nvme-1"), inSlot("aa-new-serial", "pci-0000:00:1e.0-nvme-1")
+	ext4 := first
+	ext4.Signatures, ext4.InUse = []string{"ext4"}, "mounted at /mnt"
+	cases := []struct {
+		name    string
+		in      Input
+		want    string
+		reasons []string
+	}{
+		{"each mirror its own slot's SSD", Input{Arrays: arrays, MaxParallel: 2, Slots: slots, Candidates: []Candidate{second, first}},
+			"md0:add:nvme-Amazon_EC2_NVMe_Instance_Storage_zz-new-serial md1:add:nvme-Amazon_EC2_NVMe_Instance_Storage_aa-new-serial",
+			[]string{"in this mirror's slot pci-0000:00:1f.0-nvme-1", "in slot pci-0000:00:1e.0-nvme-1; this mirror's SSD sits in slot pci-0000:00:1f.0-nvme-1"}},
+		{"a bad first slot: md0 waits for a human, md1 gets its own", Input{Arrays: arrays, MaxParallel: 1, Slots: slots, Candidates: []Candidate{second, ext4}},
+			"md0:human md1:add:nvme-Amazon_EC2_NVMe_Instance_Storage_aa-new-serial",
+			[]string{"slot pci-0000:00:1f.0-nvme-1 holds zz-new-serial, refused: in use: mounted at /mnt (likely cloud-init's ephemeral0", "pairing = \"any\""}},
+		{"no device in its slot yet", Input{Arrays: arrays, MaxParallel: 2, Slots: slots, Candidates: []Candidate{second}},
+			"md0:wait md1:add:nvme-Amazon_EC2_NVMe_Instance_Storage_aa-new-serial", []string{"no device in its SSD's slot pci-0000:00:1f.0-nvme-1 yet"}},
+		{"its own SSD back in another slot: re-added", Input{Arrays: arrays, Slots: slots, Candidates: []Candidate{func() Candidate {
+			c := inSlot("own", "pci-0000:00:05.0")
+			c.Signatures, c.MDUUID = []string{"linux_raid_member"}, uuid["md0"]
+			return c
+		}()}}, "md0:re-add:nvme-Amazon_EC2_NVMe_Instance_Storage_own md1:wait", nil},
+		{"no record: any slot, and it says so", Input{Arrays: arrays, Candidates: []Candidate{second, first}},
+			"md0:add:nvme-Amazon_EC2_NVMe_Instance_Storage_aa-new-serial md1:wait", []string{"no slot recorded for this mirror"}},
+		{"pairing any: any slot", Input{Arrays: arrays, Slots: slots, AnySlot: true, Candidates: []Candidate{second, ext4}},
+			"md0:add:nvme-Amazon_EC2_NVMe_Instance_Storage_aa-new-serial md1:wait", []string{"pairing any"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Plan(tc.in)
+			if decisions(got) != tc.want {
+				t.Fatalf("plan = %s, want %s\n%+v", decisions(got), tc.want, got)
+			}
+			var text []string
+			for _, d := range got {
+				text = append(text, d.Reason)
+				for _, r := range d.Refused {
+					text = append(text, r.Path+": "+r.Reason)
+				}
+			}
+			all := strings.Join(text, "\n")
+			for _, want := range tc.reasons {
+				i := strings.Index(all, want)
+				if i < 0 {
+					t.Fatalf("reasons lack %q:\n%s", want, all)
+				}
+				all = all[i+len(want):]
+			}
+		})
+	}
+}

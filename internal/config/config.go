@@ -82,6 +82,12 @@ const (
 	StorageEnabled = "enabled"      // watch and repair
 )
 
+// Pairings of a mirror with a replacement SSD ([storage] pairing).
+const (
+	PairingSlot = "slot" // the SSD of the slot recorded for the mirror (any, with no record)
+	PairingAny  = "any"  // any blank instance-store SSD
+)
+
 // Storage is the md mirror watcher of agentd ([storage]).
 type Storage struct {
 	Mode        string   `toml:"mode"`         // off (default), observe-only, enabled
@@ -89,7 +95,11 @@ type Storage struct {
 	Candidates  []string `toml:"candidates"`   // glob patterns of replacement devices
 	Grace       Duration `toml:"grace"`        // before an inactive mirror is run
 	MaxParallel int      `toml:"max_parallel"` // mirrors recovering at once
-	Rescan      Duration `toml:"rescan"`       // the periodic re-read behind the change events
+	// Pairing: "slot" (default) gives a mirror only the blank SSD of the slot its SSD sat
+	// in (recorded while it was healthy; any SSD while there is no record); "any" gives it
+	// any blank instance-store SSD.
+	Pairing string   `toml:"pairing"`
+	Rescan  Duration `toml:"rescan"` // the periodic re-read behind the change events
 	// ConfirmWithMetadata: a candidate whose name does not say it is instance storage (xvd*
 	// on Xen hosts) counts as such only when the instance metadata lists it as ephemeral.
 	ConfirmWithMetadata bool   `toml:"confirm_with_metadata"`
@@ -175,6 +185,7 @@ func Defaults() Config {
 			Candidates:  []string{"/dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_*"},
 			Grace:       Duration{30 * time.Second},
 			MaxParallel: 1,
+			Pairing:     PairingSlot,
 			Rescan:      Duration{30 * time.Second},
 			ProcRoot:    "/proc",
 			SysRoot:     "/sys",
@@ -309,6 +320,11 @@ func (c Config) Validate() error {
 	case StorageOff, StorageObserve, StorageEnabled:
 	default:
 		return fmt.Errorf("[storage] mode %q: must be %q, %q or %q", c.Storage.Mode, StorageOff, StorageObserve, StorageEnabled)
+	}
+	switch c.Storage.Pairing {
+	case PairingSlot, PairingAny:
+	default:
+		return fmt.Errorf("[storage] pairing %q: must be %q or %q", c.Storage.Pairing, PairingSlot, PairingAny)
 	}
 	if c.Storage.MaxParallel < 1 {
 		return fmt.Errorf("[storage] max_parallel must be at least 1")

@@ -56,6 +56,7 @@ var settingDefs = []settingDef{
 	{"storage.candidates", "", func(c Config) string { return strings.Join(c.Storage.Candidates, ",") }},
 	{"storage.grace", "", func(c Config) string { return c.Storage.Grace.String() }},
 	{"storage.max_parallel", "", func(c Config) string { return fmt.Sprint(c.Storage.MaxParallel) }},
+	{"storage.pairing", "", func(c Config) string { return c.Storage.Pairing }},
 }
 
 // describeURL names a database URL without its password ("" stays "").

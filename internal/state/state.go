@@ -278,6 +278,58 @@ func (s *Store) StorageActions() (map[string]StorageAction, error) {
 	return out, err
 }
 
+var bucketSlots = []byte("storage/slots")
+
+// SlotRecord says which instance-store slot a mirror's SSD sat in while the mirror was
+// healthy: after a move to new hardware the blank SSD of that slot goes back to that
+// mirror. The slot is named by something that survives the move (the device's PCI path,
+// as /dev/disk/by-path names it), never by the serial or the kernel name.
+type SlotRecord struct {
+	UUID       string    `json:"uuid"`   // the array's UUID (canonical form): the key
+	Array      string    `json:"array"`  // its name when recorded
+	Slot       string    `json:"slot"`   // e.g. pci-0000:00:1f.0-nvme-1
+	Device     string    `json:"device"` // the SSD's kernel name then (for people, not matching)
+	RecordedAt time.Time `json:"recorded_at"`
+}
+
+// SetSlot records (or replaces) the slot of a mirror's SSD.
+func (s *Store) SetSlot(r SlotRecord) error {
+	if r.UUID == "" {
+		return errors.New("slot record without an array UUID")
+	}
+	v, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketSlots)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(r.UUID), v)
+	})
+}
+
+// Slots returns the recorded slots by array UUID.
+func (s *Store) Slots() (map[string]SlotRecord, error) {
+	out := map[string]SlotRecord{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSlots)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var r SlotRecord
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("slot record of %s: %w", k, err)
+			}
+			out[string(k)] = r
+			return nil
+		})
+	})
+	return out, err
+}
+
 var bucketAgent = []byte("agent")
 
 // Drain is an operator's drain of the agent: no new claims until resumed, kept across

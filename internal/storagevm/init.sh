@@ -108,8 +108,13 @@ assemble | incremental)
 		n=$((n + 1))
 	done
 	log "waited ${n}s"
-	sleep 3 # agentd looks again within its 1 s rescan: let it see the end and record it
+	sleep 3 # the end of the recovery wakes agentd: let it see it and record it
 	cat /proc/mdstat >/out/mdstat-after
+	# The kernel's log, and one moment on both clocks (wall, and the uptime its lines carry),
+	# so the test can place "recovery done" on agentd's clock.
+	dmesg >/out/dmesg
+	/stamp >/out/t-sync
+	cut -d' ' -f1 /proc/uptime >>/out/t-sync
 	for md in md0 md1; do
 		for f in /sys/block/$md/md/dev-*/state; do
 			[ -f "$f" ] && echo "$f: $(cat "$f")" >>/out/sysfs-after

@@ -132,7 +132,7 @@ func (v *vm) initramfs(t testing.TB, name string, extra map[string]string) strin
 	copyFile(t, filepath.Join(v.cache, "root", "bin", "busybox"), mk("bin/busybox"), 0o755)
 	// Only the applets the script uses: busybox's own mke2fs must not shadow the real one.
 	for _, a := range []string{"sh", "mount", "umount", "mkdir", "cat", "sed", "grep", "ln", "dd", "sha256sum", "cp",
-		"tar", "sync", "poweroff", "sleep", "kill", "echo", "insmod", "cut", "tee", "ls", "rm"} {
+		"tar", "sync", "poweroff", "sleep", "kill", "echo", "insmod", "cut", "tee", "ls", "rm", "dmesg"} {
 		os.Symlink("busybox", mk("bin/"+a))
 	}
 	bins := map[string]string{

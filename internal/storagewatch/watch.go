@@ -66,6 +66,8 @@ type Snapshot struct {
 	Error     string            `json:"error,omitempty"`
 	Arrays    []mdraid.Array    `json:"arrays"`
 	Decisions []mdraid.Decision `json:"decisions"`
+	// Slots are the recorded slots of the mirrors' SSDs, by array UUID.
+	Slots map[string]state.SlotRecord `json:"slots,omitempty"`
 	// NextLook is when a timer of this look falls due (an inactive mirror's grace period,
 	// a failed command's backoff, an add's timeout, or at once after an action): Run looks
 	// again then, or at the next change event or rescan if sooner. Zero: no timer.
@@ -258,6 +260,16 @@ func (w *Watcher) Step(ctx context.Context) error {
 		}
 	}
 
+	slots, err := w.recordSlots(arrays)
+	if err != nil {
+		return err
+	}
+	snap.Slots = slots
+	in.Slots = map[string]string{}
+	for uuid, r := range slots {
+		in.Slots[uuid] = r.Slot
+	}
+	in.AnySlot = w.cfg.Pairing == config.PairingAny
 	in.Now, in.InactiveSince, in.Busy = now, w.inactiveSince, busy
 	decisions := mdraid.Plan(in)
 	snap.Decisions = decisions
@@ -279,6 +291,51 @@ func (w *Watcher) Step(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// recordSlots records, for every healthy mirror of an SSD and a write-mostly EBS member,
+// the slot its SSD sits in (mdraid.Slot), when it is new or changed, and returns every
+// record: after a move to new hardware, the blank SSD of that slot goes back to that mirror.
+func (w *Watcher) recordSlots(arrays []mdraid.Array) (map[string]state.SlotRecord, error) {
+	records, err := w.store.Slots()
+	if err != nil {
+		return nil, fmt.Errorf("read the slot records: %w", err)
+	}
+	for _, a := range arrays {
+		if !a.Active || a.Degraded != 0 || a.UUID == "" || hasSpare(a) || a.SyncAction == "recover" || !w.cfg.Watches(a.Name) {
+			continue
+		}
+		var ssd []mdraid.Member
+		ebs := 0
+		for _, m := range a.Members {
+			switch {
+			case !m.Working():
+			case m.WriteMostly:
+				ebs++
+			default:
+				ssd = append(ssd, m)
+			}
+		}
+		if len(ssd) != 1 || ebs == 0 {
+			continue // not the SSD+EBS mirror this agent repairs
+		}
+		slot := mdraid.Slot(w.cfg.SysRoot, ssd[0].Device)
+		uuid := mdraid.CanonicalUUID(a.UUID)
+		if slot == "" || records[uuid].Slot == slot {
+			continue
+		}
+		r := state.SlotRecord{UUID: uuid, Array: a.Name, Slot: slot, Device: ssd[0].Device, RecordedAt: w.opt.Now()}
+		if err := w.store.SetSlot(r); err != nil {
+			return nil, fmt.Errorf("record the slot of %s's SSD: %w", a.Name, err)
+		}
+		was := ""
+		if old, ok := records[uuid]; ok {
+			was = fmt.Sprintf(" (was %s)", old.Slot)
+		}
+		w.event("slot-recorded", a.Name, fmt.Sprintf("its SSD %s sits in slot %s%s: after a move to new hardware, that slot's blank SSD comes back to this mirror", ssd[0].Device, slot, was))
+		records[uuid] = r
+	}
+	return records, nil
 }
 
 // Gather completes what the planner needs beyond the arrays read: member roles from

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -512,5 +513,84 @@ func TestLooksAgainRightAfterActing(t *testing.T) {
 	}
 	if took > 3*time.Second {
 		t.Fatalf("md1's add %s after the start; want at once", took)
+	}
+}
+
+// slotify puts devices in PCI slots, as sysfs shows them: /sys/class/block/NAME a link
+// into /sys/devices/pci0000:00/ADDR/…/NAME.
+func (h *host) slotify(slots map[string]string) {
+	for name, addr := range slots {
+		class := filepath.Join(h.sys, "class", "block", name)
+		os.RemoveAll(class)
+		dir := filepath.Join(h.sys, "devices", "pci0000:00", addr, "virtio-"+name, "block", name)
+		os.MkdirAll(dir, 0o755)
+		os.WriteFile(filepath.Join(dir, "size"), []byte("614400\n"), 0o644)
+		os.MkdirAll(filepath.Dir(class), 0o755)
+		if err := os.Symlink(dir, class); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+}
+
+// While the mirrors are healthy the agent records the slot of each one's SSD; after a move
+// to new hardware (the kernel names swapped: names are no slot) each mirror gets the blank
+// SSD of its own slot, and with the first slot's SSD unusable md0 waits for a human while
+// md1 still gets its own.
+func TestSlotsRecordedAndKept(t *testing.T) {
+	for _, badFirst := range []bool{false, true} {
+		name := map[bool]string{false: "each its own", true: "bad first slot"}[badFirst]
+		t.Run(name, func(t *testing.T) {
+			h := newHost(t)
+			r := &runner{}
+			now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+			store := openStore(t, filepath.Join(t.TempDir(), "a.db"))
+			defer store.Close()
+			w := h.watcher(store, r, config.StorageEnabled, &now)
+			ctx := context.Background()
+			h.set("clean")
+			h.slotify(map[string]string{"vda": "0000:00:04.0", "vdc": "0000:00:06.0"})
+			if err := w.Step(ctx); err != nil {
+				t.Fatal(err)
+			}
+			slots, _ := store.Slots()
+			got := map[string]string{}
+			for _, s := range slots {
+				got[s.Array] = s.Slot
+			}
+			if got["md0"] != "pci-0000:00:04.0" || got["md1"] != "pci-0000:00:06.0" {
+				t.Fatalf("slots recorded %v", got)
+			}
+			// The move: blank SSDs, their kernel names the other way round.
+			h.set("degraded")
+			h.slotify(map[string]string{"vdc": "0000:00:04.0", "vda": "0000:00:06.0"})
+			if badFirst {
+				if out, err := exec.Command("mke2fs", "-q", "-F", "-t", "ext4", filepath.Join(h.dev, "dev", "vdc")).CombinedOutput(); err != nil {
+					t.Skipf("mke2fs: %v %s", err, out)
+				}
+			}
+			now = now.Add(time.Minute)
+			if err := w.Step(ctx); err != nil {
+				t.Fatal(err)
+			}
+			calls := r.calls()
+			if !badFirst {
+				if len(calls) != 1 || calls[0] != "/dev/md0 --add /dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_vdc" {
+					t.Fatalf("calls %v; want md0 given vdc, the SSD now in its slot", calls)
+				}
+				return
+			}
+			if len(calls) != 1 || calls[0] != "/dev/md1 --add /dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_vda" {
+				t.Fatalf("calls %v; want md1 given vda, its own slot's SSD, and nothing for md0", calls)
+			}
+			var md0 string
+			for _, d := range w.Snapshot().Decisions {
+				if d.Array == "md0" {
+					md0 = d.Kind + ": " + d.Reason
+				}
+			}
+			if !strings.HasPrefix(md0, "human: ") || !strings.Contains(md0, "slot pci-0000:00:04.0 holds vdc, refused: not blank: ext4") {
+				t.Fatalf("md0's decision %q; want it to wait for a human, naming the slot and the refusal", md0)
+			}
+		})
 	}
 }
