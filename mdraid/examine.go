@@ -75,7 +75,13 @@ func SameUUID(a, b string) bool {
 	return CanonicalUUID(a) != "" && CanonicalUUID(a) == CanonicalUUID(b)
 }
 
-// CanonicalUUID is an md UUID as lowercase hex digits alone.
+// CanonicalUUID is an md UUID as lowercase hex digits alone; "" for none, and for the
+// all-zero UUID sysfs shows for an array still being assembled (inactive): it names no
+// array, and two such arrays must never be taken for one.
 func CanonicalUUID(s string) string {
-	return strings.ToLower(strings.NewReplacer(":", "", "-", "", " ", "").Replace(s))
+	c := strings.ToLower(strings.NewReplacer(":", "", "-", "", " ", "").Replace(s))
+	if strings.Trim(c, "0") == "" {
+		return ""
+	}
+	return c
 }

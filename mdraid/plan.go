@@ -282,6 +282,10 @@ func decideInactive(in Input, a Array) Decision {
 		d.Kind, d.Reason = KindFollow, "inactive; mdadm --run was issued: waiting for the array to start"
 		return d
 	}
+	if len(a.Members) == 0 {
+		d.Kind, d.Reason = KindWait, "inactive with no member yet (being assembled)"
+		return d
+	}
 	if len(a.Members) != 1 {
 		d.Kind, d.Reason = KindHuman, fmt.Sprintf("inactive with %d members; only an inactive mirror left with its EBS member alone is started", len(a.Members))
 		return d

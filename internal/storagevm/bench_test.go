@@ -30,6 +30,7 @@ func BenchmarkStorageSteps(b *testing.B) {
 	migrate := v.initramfs(b, "migrate", map[string]string{
 		"etc/mdadm/mdadm.conf": string(created["mdadm.conf"]),
 		"etc/agentd.toml":      "[storage]\nmode = \"enabled\"\ngrace = \"3s\"\n",
+		"var/lib/agent.db":     string(created["agent.db"]),
 	})
 	all := map[string][]float64{}
 	worst := 0.0

@@ -23,12 +23,16 @@ for m in $(cat /modules.order); do
 done
 log "phase=$phase modules loaded"
 
+# disk finds a disk by its role: its serial is the role, or the role and a suffix (the SSDs
+# of a migration carry new serials, as new hardware does).
 disk() {
 	for d in /sys/block/vd*; do
-		if [ "$(cat "$d/serial" 2>/dev/null)" = "$1" ]; then
+		case "$(cat "$d/serial" 2>/dev/null)" in
+		"$1" | "$1"-*)
 			echo "/dev/${d##*/}"
 			return
-		fi
+			;;
+		esac
 	done
 }
 SSD0=$(disk ssd0)
@@ -63,6 +67,20 @@ create)
 	lvm vgchange -q -an vgdata >>/out/lvm.log 2>&1
 	mdadm --detail --scan >/out/mdadm.conf
 	cat /proc/mdstat >/out/mdstat-created
+	# agentd sees the mirrors healthy and records the slot of each SSD (observe-only: it
+	# would touch nothing); its state file goes to the migration boots.
+	/agentd --name storage --storage observe-only --no-queues --state /run/agent.db --socket /run/agentd.sock \
+		--lock-dir /run/lock >/out/agentd-create.log 2>&1 &
+	agent=$!
+	n=0
+	while ! grep -q slot-recorded /out/agentd-create.log && [ "$n" -lt 50 ]; do
+		sleep 0.2
+		n=$((n + 1))
+	done
+	sleep 0.5
+	kill -TERM "$agent"
+	wait "$agent"
+	cp /run/agent.db /out/agent.db
 	mdadm --stop --scan 2>>/out/mdadm.log
 	log "created"
 	finish
@@ -72,12 +90,14 @@ assemble | incremental)
 	mkdir -p /dev/disk/by-id
 	for s in ssd0 ssd1; do
 		d=$(disk $s)
-		[ -n "$d" ] && ln -s "../../${d#/dev/}" "/dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_$s"
+		[ -n "$d" ] && ln -s "../../${d#/dev/}" "/dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_$(cat "/sys/block/${d#/dev/}/serial")"
 	done
 	for s in ebs0 ebs1; do
 		d=$(disk $s)
 		[ -n "$d" ] && ln -s "../../${d#/dev/}" "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_$s"
 	done
+	# The slots the create boot's agentd recorded while the mirrors were healthy.
+	[ -f /var/lib/agent.db ] && cp /var/lib/agent.db /run/agent.db
 	# agentd watches from before the arrays appear: it must notice them by itself.
 	/agentd --name storage --config /etc/agentd.toml --state /run/agent.db --socket /run/agentd.sock \
 		--lock-dir /run/lock >/out/agentd.log 2>&1 &

@@ -243,9 +243,11 @@ func (v *vm) boot(t testing.TB, initrd, phase string, disks map[string]string, t
 	sort.Strings(serials)
 	disks["out"] = outImg
 	serials = append(serials, "out")
-	for _, s := range serials {
+	// Each disk in a fixed PCI slot by its place in that order: an SSD with a new serial
+	// (new hardware) sits where the old one sat, as the slots of an instance type do.
+	for i, s := range serials {
 		args = append(args, "-drive", fmt.Sprintf("file=%s,format=raw,if=none,id=%s", disks[s], s),
-			"-device", fmt.Sprintf("virtio-blk-pci,drive=%s,serial=%s", s, s))
+			"-device", fmt.Sprintf("virtio-blk-pci,drive=%s,serial=%s,addr=0x%x", s, s, 0x10+i))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -170,6 +171,9 @@ func (w *Watcher) Step(ctx context.Context) error {
 			}
 			if end := w.inactiveSince[a.Name].Add(w.cfg.Grace.Duration); end.After(now) && w.cfg.Watches(a.Name) {
 				snap.due(end) // the grace period is a timer, not the next rescan
+				// And look every second meanwhile: members join an inactive array
+				// (mdadm --incremental) without any event.
+				snap.due(now.Add(time.Second))
 			}
 		} else {
 			delete(w.inactiveSince, a.Name)
@@ -254,6 +258,19 @@ func (w *Watcher) Step(ctx context.Context) error {
 			}
 		}
 	}
+	// A recovery's end should wake the watcher by itself (md's change event), but the kernel
+	// may take a while to retire a finished recovery: look again around its predicted end
+	// (half the time left, at least every 10 s for the progress events, at most every
+	// second near the end).
+	for _, a := range arrays {
+		if a.Active && (a.SyncAction == "recover" || (a.Sync != nil && a.Sync.Kind == "recovering")) && w.cfg.Watches(a.Name) {
+			left := 10 * time.Second
+			if a.Sync != nil && a.Sync.FinishMin > 0 {
+				left = time.Duration(a.Sync.FinishMin * float64(time.Minute) / 2)
+			}
+			snap.due(now.Add(min(max(left, time.Second), 10*time.Second)))
+		}
+	}
 	for name := range w.inactiveSince {
 		if _, listed := byName[name]; !listed {
 			delete(w.inactiveSince, name) // stopped: a new assembly starts a new grace period
@@ -270,15 +287,23 @@ func (w *Watcher) Step(ctx context.Context) error {
 		in.Slots[uuid] = r.Slot
 	}
 	in.AnySlot = w.cfg.Pairing == config.PairingAny
-	in.Now, in.InactiveSince, in.Busy = now, w.inactiveSince, busy
+	// The plan's clock is read now, after the gathering (mdadm and wipefs take their
+	// time): a grace period that ended meanwhile has ended.
+	in.Now, in.InactiveSince, in.Busy = w.opt.Now(), w.inactiveSince, busy
 	decisions := mdraid.Plan(in)
 	snap.Decisions = decisions
 	for _, d := range decisions {
 		w.announce(d, byName[d.Array])
-		switch d.Kind {
-		case mdraid.KindAdd, mdraid.KindReAdd, mdraid.KindRun:
-			if w.cfg.Mode != config.StorageEnabled {
-				continue // observe-only: announced, not done
+	}
+	if w.cfg.Mode != config.StorageEnabled {
+		return nil // observe-only: announced, not done
+	}
+	// Starting a mirror first (quick, and it gives the volume group its disks back), then
+	// the adds.
+	for _, kinds := range [][]string{{mdraid.KindRun}, {mdraid.KindAdd, mdraid.KindReAdd}} {
+		for _, d := range decisions {
+			if !slices.Contains(kinds, d.Kind) {
+				continue
 			}
 			if err := w.act(ctx, d, mdraid.CanonicalUUID(byName[d.Array].UUID), actions[d.Array]); err != nil {
 				w.log.Error("action failed", "array", d.Array, "err", err)
@@ -302,7 +327,7 @@ func (w *Watcher) recordSlots(arrays []mdraid.Array) (map[string]state.SlotRecor
 		return nil, fmt.Errorf("read the slot records: %w", err)
 	}
 	for _, a := range arrays {
-		if !a.Active || a.Degraded != 0 || a.UUID == "" || hasSpare(a) || a.SyncAction == "recover" || !w.cfg.Watches(a.Name) {
+		if !a.Active || a.Degraded != 0 || mdraid.CanonicalUUID(a.UUID) == "" || hasSpare(a) || a.SyncAction == "recover" || !w.cfg.Watches(a.Name) {
 			continue
 		}
 		var ssd []mdraid.Member
@@ -358,7 +383,13 @@ func Gather(ctx context.Context, cfg config.Storage, mdadm mdraid.Mdadm, disc md
 		}
 		if !a.Active && cfg.Watches(a.Name) {
 			for _, m := range a.Members {
-				in.Examine[m.Device] = mdadm.Examine(ctx, m.Device)
+				e := mdadm.Examine(ctx, m.Device)
+				in.Examine[m.Device] = e
+				// Still being assembled, sysfs gives the array no UUID: its member's
+				// superblock does.
+				if mdraid.CanonicalUUID(a.UUID) == "" && e.Superblock {
+					a.UUID = e.ArrayUUID
+				}
 			}
 		}
 		degraded = degraded || (a.Active && a.Degraded > 0)
@@ -485,6 +516,12 @@ func (w *Watcher) Run(ctx context.Context) error {
 	} else {
 		defer f.Close()
 	}
+	uev, err := openUevents()
+	if err != nil {
+		w.log.Warn("no kernel uevents: arrays that appear inactive and new disks are seen at the rescan", "err", err)
+	} else {
+		defer uev.close()
+	}
 	// A pipe closed when ctx ends wakes the poll at once: no timer ticks while idle.
 	stopR, stopW, err := os.Pipe()
 	if err != nil {
@@ -513,7 +550,12 @@ func (w *Watcher) Run(ctx context.Context) error {
 		if next := w.Snapshot().NextLook; !next.IsZero() {
 			d = min(d, max(next.Sub(w.opt.Now()), 0))
 		}
-		wait(f, stopR, d)
+		if wait(f, stopR, uev, d) {
+			// A block device changed: give the burst a moment to settle (mdadm creates
+			// the array, then adds its members), then look.
+			sleepCtx(ctx, 50*time.Millisecond)
+			uev.drain()
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -521,24 +563,47 @@ func (w *Watcher) Run(ctx context.Context) error {
 }
 
 // wait returns at a change event of mdstat (POLLPRI), when stop becomes readable (ctx
-// ended), or after d.
-func wait(mdstat, stop *os.File, d time.Duration) {
+// ended), or after d; or when a kernel uevent about a block device arrives, and then it
+// says so.
+func wait(mdstat, stop *os.File, uev *ueventSocket, d time.Duration) bool {
 	fds := []unix.PollFd{{Fd: int32(stop.Fd()), Events: unix.POLLIN | unix.POLLHUP}}
 	if mdstat != nil {
 		fds = append(fds, unix.PollFd{Fd: int32(mdstat.Fd()), Events: unix.POLLPRI | unix.POLLERR})
+	}
+	if uev != nil {
+		fds = append(fds, unix.PollFd{Fd: uev.fd(), Events: unix.POLLIN})
 	}
 	deadline := time.Now().Add(d)
 	for {
 		left := time.Until(deadline)
 		if left <= 0 {
-			return
+			return false
 		}
 		n, err := unix.Poll(fds, int(left/time.Millisecond)+1)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
-		if err != nil || n > 0 {
-			return
+		if err != nil {
+			return false
 		}
+		if n == 0 {
+			continue
+		}
+		if uev != nil && fds[len(fds)-1].Revents != 0 && fds[0].Revents == 0 && (mdstat == nil || fds[1].Revents == 0) {
+			if uev.drain() {
+				return true
+			}
+			continue // uevents of other subsystems: keep waiting
+		}
+		return false
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }

@@ -594,3 +594,79 @@ func TestSlotsRecordedAndKept(t *testing.T) {
 		})
 	}
 }
+
+// The kernel's uevents are read as the watcher reads them: a block device's wakes it,
+// another subsystem's does not.
+func TestBlockUevents(t *testing.T) {
+	if !isBlockUevent([]byte("add@/devices/virtual/block/md0\x00ACTION=add\x00DEVPATH=/devices/virtual/block/md0\x00SUBSYSTEM=block\x00DEVNAME=md0\x00DEVTYPE=disk\x00SEQNUM=1234\x00")) {
+		t.Error("md0's add is not a block uevent")
+	}
+	if isBlockUevent([]byte("change@/devices/system/cpu/cpu1\x00ACTION=change\x00SUBSYSTEM=cpu\x00SEQNUM=1235\x00")) {
+		t.Error("a cpu's change taken for a block uevent")
+	}
+}
+
+// A new block device (here a loop device: this host has no md) wakes the watcher at once,
+// with the rescan an hour away.
+func TestNewBlockDeviceWakesTheWatcher(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to attach a loop device")
+	}
+	img := filepath.Join(t.TempDir(), "disk.img")
+	os.WriteFile(img, make([]byte, 1<<20), 0o600)
+	h := newHost(t)
+	h.set("clean")
+	store := openStore(t, filepath.Join(t.TempDir(), "a.db"))
+	defer store.Close()
+	now := time.Now()
+	w := h.watcher(store, &runner{}, config.StorageObserve, &now)
+	w.cfg.Rescan.Duration = time.Hour
+	w.opt.Now = time.Now
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for w.Snapshot().Checked.IsZero() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // the first look's timers, if any, are past
+	before := w.Snapshot().Checked
+	out, err := exec.Command("losetup", "--find", "--show", img).Output()
+	if err != nil {
+		t.Skipf("losetup: %v", err)
+	}
+	attached := time.Now()
+	defer exec.Command("losetup", "-d", strings.TrimSpace(string(out))).Run()
+	for time.Since(attached) < 5*time.Second {
+		if w.Snapshot().Checked.After(before) {
+			t.Logf("looked %s after the loop device appeared", w.Snapshot().Checked.Sub(attached).Round(time.Millisecond))
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("no look within 5 s of a new block device (the rescan is an hour away)")
+}
+
+// A recovery under way sets a timer near its predicted end (and at least every 10 s): the
+// kernel may retire a finished recovery late, and the watcher must not wait for the rescan.
+func TestRecoveryIsFollowedByATimer(t *testing.T) {
+	h := newHost(t)
+	h.set("recovery")
+	store := openStore(t, filepath.Join(t.TempDir(), "a.db"))
+	defer store.Close()
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	w := h.watcher(store, &runner{}, config.StorageObserve, &now)
+	if err := w.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	next := w.Snapshot().NextLook
+	if next.IsZero() || next.Before(now.Add(time.Second)) || next.After(now.Add(10*time.Second)) {
+		t.Fatalf("next look %v after a look at %v during a recovery; want within 1–10 s", next, now)
+	}
+	h.set("clean")
+	now = now.Add(time.Minute)
+	w.Step(context.Background())
+	if next := w.Snapshot().NextLook; !next.IsZero() {
+		t.Fatalf("next look %v with every mirror clean; want none (the rescan only)", next)
+	}
+}
