@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/fitsarchive/agentd/internal/cli"
@@ -125,4 +126,46 @@ func (e *skipError) Error() string { return "mkfs.ext4 unavailable: " + e.msg }
 
 func execCommand(name string, args ...string) ([]byte, error) {
 	return exec.Command(name, args...).CombinedOutput()
+}
+
+// storage check: the monitoring-plugins contract on each captured state — the exit code is
+// the state, the first line says it with perfdata — run as an unprivileged user (as root,
+// as nobody: the monitoring user is not root), with no config and nothing but /proc and /sys.
+func TestStorageCheck(t *testing.T) {
+	for _, tc := range []struct {
+		state string
+		code  int
+		first string
+	}{
+		{"clean", 0, "STORAGE OK - md0 in sync; md1 in sync | md0_degraded=0"},
+		{"degraded", 1, "STORAGE WARNING - md0 degraded on vdb"},
+		{"recovery", 1, "STORAGE WARNING - md0 in sync; md1 recovering 12.1% |"},
+		{"faulty", 2, "STORAGE CRITICAL - md0 has a failed device: vdb"},
+		{"nomd", 3, "STORAGE UNKNOWN - no md arrays here"},
+	} {
+		cmd := exec.Command(agentctlBin, append([]string{"storage", "check"}, storageArgs(tc.state)...)...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "AGENTD_CONFIG=/nonexistent"}
+		if os.Geteuid() == 0 {
+			const nobody = 65534
+			os.Chmod(filepath.Dir(agentctlBin), 0o755)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+		}
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		first, _, _ := strings.Cut(string(out), "\n")
+		if code != tc.code || !strings.HasPrefix(first, tc.first) || stderr.Len() != 0 {
+			t.Errorf("%s: exit %d, first line %q, stderr %q; want exit %d and %q", tc.state, code, first, stderr.String(), tc.code, tc.first)
+		}
+	}
+	r := agentctl(t, nil, append([]string{"storage", "check", "--json"}, storageArgs("faulty")...)...)
+	if v := jsonOf(t, r); r.code != 2 || v["state"] != "CRITICAL" || !strings.HasPrefix(v["status"].(string), "STORAGE CRITICAL") {
+		t.Fatalf("--json: exit %d %v", r.code, v)
+	}
 }

@@ -51,11 +51,13 @@ type Array struct {
 	UUID       string `json:"uuid,omitempty"`
 	SizeKiB    int64  `json:"size_kib"` // array size in KiB (mdstat blocks)
 	// ComponentKiB is the space each member gives the array (sysfs md/component_size).
-	ComponentKiB int64    `json:"component_kib,omitempty"`
-	SyncAction   string   `json:"sync_action,omitempty"` // idle, resync, recover, check, repair…
-	Sync         *Sync    `json:"sync,omitempty"`
-	Members      []Member `json:"members"`
-	Warnings     []string `json:"warnings,omitempty"` // what could not be read
+	ComponentKiB int64  `json:"component_kib,omitempty"`
+	SyncAction   string `json:"sync_action,omitempty"` // idle, resync, recover, check, repair…
+	// MismatchCnt is sysfs md/mismatch_cnt: what the last check (scrub) found differing.
+	MismatchCnt int64    `json:"mismatch_cnt"`
+	Sync        *Sync    `json:"sync,omitempty"`
+	Members     []Member `json:"members"`
+	Warnings    []string `json:"warnings,omitempty"` // what could not be read
 }
 
 // Sync is the progress of a resync, recovery or check.
@@ -165,6 +167,7 @@ func Read(procRoot, sysRoot string) ([]Array, error) {
 		}
 		mdDir := filepath.Join(sysRoot, "block", st.Name, "md")
 		a.ComponentKiB = readInt(filepath.Join(mdDir, "component_size"))
+		a.MismatchCnt = readInt(filepath.Join(mdDir, "mismatch_cnt"))
 		for i := range a.Members {
 			a.Members[i].SizeBytes = blockSize(sysRoot, a.Members[i].Device)
 			a.Members[i].DataOffset = 512 * readInt(filepath.Join(mdDir, "dev-"+a.Members[i].Device, "offset"))

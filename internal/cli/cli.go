@@ -53,6 +53,19 @@ func Usagef(format string, args ...any) error {
 	return &Error{Code: ExitUsage, Err: fmt.Errorf(format, args...)}
 }
 
+// errReported is the error of a command that printed its whole result and has only an exit
+// code left to give (a monitoring check's WARNING or CRITICAL).
+var errReported = errors.New("reported")
+
+// Reported ends a command whose result is printed already with exit code code and nothing
+// more on stderr.
+func Reported(code int) error {
+	if code == ExitOK {
+		return nil
+	}
+	return &Error{Code: code, Err: errReported}
+}
+
 // WithCode marks err with an exit code.
 func WithCode(code int, err error) error {
 	if err == nil {
@@ -119,6 +132,9 @@ func (o Output) Fail(prog string, err error) int {
 // FailWith is Fail with more fields for the JSON object (e.g. the plan that was refused).
 func (o Output) FailWith(prog string, err error, extra map[string]any) int {
 	code := ExitCode(err, o.Classes)
+	if errors.Is(err, errReported) {
+		return code
+	}
 	msg := oneLine(err.Error())
 	if errors.Is(err, context.Canceled) {
 		msg = "interrupted: " + msg
