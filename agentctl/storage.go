@@ -89,6 +89,7 @@ examples:
 				return nil
 			},
 		},
+		storageVerifyCommand(),
 		{
 			name:    "storage check",
 			noDB:    true,

@@ -38,6 +38,20 @@ func TestMigrationScenario(t *testing.T) {
 	// can explain steps taken within seconds.
 	const grace = 3 * time.Second
 	agentConfig := "[storage]\nmode = \"enabled\"\ngrace = \"3s\"\n"
+	// agentctl storage verify on the real kernel: md1 as it was made, md0 with noise
+	// written onto its SSD behind md's back.
+	for md, want := range map[string]struct {
+		rc       string
+		mismatch bool
+	}{"md1": {"0", false}, "md0": {"6", true}} {
+		rc := strings.TrimSpace(string(created["verify-"+md+".rc"]))
+		out := string(created["verify-"+md+".json"])
+		found := regexp.MustCompile(`"mismatch_cnt": [1-9]`).MatchString(out)
+		if rc != want.rc || found != want.mismatch || !strings.Contains(out, `"checked": true`) {
+			t.Errorf("storage verify --array %s: exit %s, want %s; mismatches %v, want %v\n%s\n%s", md, rc, want.rc, found, want.mismatch,
+				out, created["verify-"+md+".err"])
+		}
+	}
 	if !strings.Contains(string(created["agentd-create.log"]), "slot-recorded") {
 		t.Fatalf("the create boot's agentd recorded no slot:\n%s", created["agentd-create.log"])
 	}

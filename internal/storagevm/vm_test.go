@@ -21,7 +21,7 @@ import (
 // vm is what the boots share: the unpacked Debian packages, the built agentd and the
 // initramfs staging folder.
 type vm struct {
-	cache, kver, agentd, stamp, work string
+	cache, kver, agentd, agentctl, stamp, work string
 }
 
 // setup gathers the assets; without qemu the test is skipped loudly, except under CI.
@@ -52,6 +52,12 @@ func setup(t testing.TB) *vm {
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build a static agentd: %v\n%s", err, out)
+	}
+	v.agentctl = filepath.Join(v.work, "agentctl")
+	build = exec.Command("go", "build", "-o", v.agentctl, "../../agentctl")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build a static agentctl: %v\n%s", err, out)
 	}
 	v.stamp = filepath.Join(v.work, "stamp")
 	build = exec.Command("go", "build", "-o", v.stamp, "./stamp")
@@ -177,6 +183,7 @@ func (v *vm) initramfs(t testing.TB, name string, extra map[string]string) strin
 	os.WriteFile(mk("modules.order"), []byte(strings.Join(order, "\n")+"\n"), 0o644)
 	copyFile(t, "init.sh", mk("init"), 0o755)
 	copyFile(t, v.agentd, mk("agentd"), 0o755)
+	copyFile(t, v.agentctl, mk("agentctl"), 0o755)
 	copyFile(t, v.stamp, mk("stamp"), 0o755)
 	os.WriteFile(mk("etc/lvm/lvm.conf"), []byte(`devices {
 	obtain_device_list_from_udev = 0
