@@ -101,10 +101,14 @@ func leaf(ctx context.Context, a *app, c *command, word string) *cobra.Command {
 		Args:  cobra.MaximumNArgs(c.maxArgs),
 		RunE: func(_ *cobra.Command, args []string) error {
 			a.ran = true
-			if !c.noDB {
-				if err := a.loadConfig(); err != nil {
+			if err := a.loadConfig(); err != nil {
+				if !c.noDB {
 					return cli.WithCode(cli.ExitUsage, err)
 				}
+				// A command that needs no database still reads the config (the storage
+				// roots, the agent's name); one it cannot read leaves the defaults.
+				fmt.Fprintf(a.out.Stderr, "agentctl: %v; using the defaults\n", err)
+				a.cfg = config.Defaults()
 			}
 			return c.run(ctx, a, args)
 		},

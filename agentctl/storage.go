@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -237,17 +238,11 @@ func (a *app) storageEvents(ctx context.Context, f storageFlags, v *storageView)
 }
 
 func (a *app) procRoot(f storageFlags) string {
-	if f.procRoot != "" {
-		return f.procRoot
-	}
-	return a.cfg.Storage.ProcRoot
+	return cmp.Or(f.procRoot, a.cfg.Storage.ProcRoot, "/proc")
 }
 
 func (a *app) sysRoot(f storageFlags) string {
-	if f.sysRoot != "" {
-		return f.sysRoot
-	}
-	return a.cfg.Storage.SysRoot
+	return cmp.Or(f.sysRoot, a.cfg.Storage.SysRoot, "/sys")
 }
 
 func (a *app) readStorage(ctx context.Context, f storageFlags) (storageView, error) {

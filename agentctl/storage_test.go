@@ -145,7 +145,7 @@ func TestStorageCheck(t *testing.T) {
 		{"nomd", 3, "STORAGE UNKNOWN - no md arrays here"},
 	} {
 		cmd := exec.Command(agentctlBin, append([]string{"storage", "check"}, storageArgs(tc.state)...)...)
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "AGENTD_CONFIG=/nonexistent"}
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 		if os.Geteuid() == 0 {
 			const nobody = 65534
 			os.Chmod(filepath.Dir(agentctlBin), 0o755)
@@ -187,7 +187,7 @@ func TestStorageVerifyThroughSysfs(t *testing.T) {
 	os.WriteFile(md("md1", "sync_action"), []byte("resync\n"), 0o644) // busy: left alone
 	cmd := exec.Command(agentctlBin, "storage", "verify", "--json", "--every", "100ms",
 		"--proc-root", filepath.Join(dir, "proc"), "--sys-root", filepath.Join(dir, "sys"))
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "AGENTD_CONFIG=/nonexistent"}
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	var stdout strings.Builder
 	cmd.Stdout = &stdout
 	if err := cmd.Start(); err != nil {

@@ -47,6 +47,9 @@ func TestMigrationScenario(t *testing.T) {
 		rc := strings.TrimSpace(string(created["verify-"+md+".rc"]))
 		out := string(created["verify-"+md+".json"])
 		found := regexp.MustCompile(`"mismatch_cnt": [1-9]`).MatchString(out)
+		if m := regexp.MustCompile(`"mismatch_cnt": ([0-9]+),\s*"seconds": ([0-9.]+)`).FindStringSubmatch(out); m != nil {
+			t.Logf("storage verify --array %s: exit %s, %s mismatched sectors, %s s", md, rc, m[1], m[2])
+		}
 		if rc != want.rc || found != want.mismatch || !strings.Contains(out, `"checked": true`) {
 			t.Errorf("storage verify --array %s: exit %s, want %s; mismatches %v, want %v\n%s\n%s", md, rc, want.rc, found, want.mismatch,
 				out, created["verify-"+md+".err"])
