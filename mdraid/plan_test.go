@@ -174,27 +174,7 @@ func TestPlan(t *testing.T) {
 			"md0:human", []string{"cannot read the superblock"}},
 	)
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			got := Plan(tc.in)
-			if decisions(got) != tc.want {
-				t.Fatalf("plan = %s, want %s\n%+v", decisions(got), tc.want, got)
-			}
-			var text []string
-			for _, d := range got {
-				text = append(text, d.Reason)
-				for _, r := range d.Refused {
-					text = append(text, r.Path+": "+r.Reason)
-				}
-			}
-			all := strings.Join(text, "\n")
-			for _, want := range tc.reasons {
-				i := strings.Index(all, want)
-				if i < 0 {
-					t.Fatalf("reasons lack %q:\n%s", want, all)
-				}
-				all = all[i+len(want):]
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkPlan(t, tc.in, tc.want, tc.reasons) })
 	}
 }
 
@@ -290,26 +270,31 @@ func TestPlanSlotAffinity(t *testing.T) {
 			"md0:add:nvme-Amazon_EC2_NVMe_Instance_Storage_aa-new-serial md1:wait", []string{"pairing any"}},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			got := Plan(tc.in)
-			if decisions(got) != tc.want {
-				t.Fatalf("plan = %s, want %s\n%+v", decisions(got), tc.want, got)
-			}
-			var text []string
-			for _, d := range got {
-				text = append(text, d.Reason)
-				for _, r := range d.Refused {
-					text = append(text, r.Path+": "+r.Reason)
-				}
-			}
-			all := strings.Join(text, "\n")
-			for _, want := range tc.reasons {
-				i := strings.Index(all, want)
-				if i < 0 {
-					t.Fatalf("reasons lack %q:\n%s", want, all)
-				}
-				all = all[i+len(want):]
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkPlan(t, tc.in, tc.want, tc.reasons) })
+	}
+}
+
+// checkPlan plans in and checks the decisions, and that the reasons and refusals hold the
+// given words in that order.
+func checkPlan(t *testing.T, in Input, want string, reasons []string) {
+	t.Helper()
+	got := Plan(in)
+	if decisions(got) != want {
+		t.Fatalf("plan = %s, want %s\n%+v", decisions(got), want, got)
+	}
+	var text []string
+	for _, d := range got {
+		text = append(text, d.Reason)
+		for _, r := range d.Refused {
+			text = append(text, r.Path+": "+r.Reason)
+		}
+	}
+	all := strings.Join(text, "\n")
+	for _, w := range reasons {
+		i := strings.Index(all, w)
+		if i < 0 {
+			t.Fatalf("reasons lack %q:\n%s", w, all)
+		}
+		all = all[i+len(w):]
 	}
 }

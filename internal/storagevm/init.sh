@@ -156,18 +156,6 @@ assemble | incremental)
 	kill -TERM "$agent"
 	wait "$agent"
 	cp /run/agent.db /out/agent.db
-	# A scrub of md1 as it is, then of md0 after a write behind md's back: 1 MiB of noise
-	# onto its SSD, inside the data area's last MiB (free space of the file system).
-	/agentctl storage verify --array md1 --json >/out/verify-md1.json 2>/out/verify-md1.err
-	echo $? >/out/verify-md1.rc
-	ssd0=${SSD0#/dev/}
-	at=$(($(cat /sys/block/md0/md/dev-$ssd0/offset) + $(cat /sys/block/md0/md/component_size) * 2 - 2048))
-	dd if=/dev/urandom of="$SSD0" bs=512 count=2048 seek="$at" conv=notrunc 2>/dev/null
-	sync
-	echo 3 >/proc/sys/vm/drop_caches
-	/agentctl storage verify --array md0 --json >/out/verify-md0.json 2>/out/verify-md0.err
-	echo $? >/out/verify-md0.rc
-	log "verified"
 	lvm vgchange -q -ay vgdata >>/out/lvm.log 2>&1
 	mount -t ext4 -o ro /dev/vgdata/lvdata /mnt && (cd /mnt && sha256sum data) >/out/sha256
 	umount /mnt 2>/dev/null

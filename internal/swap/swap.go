@@ -62,17 +62,9 @@ func On(ctx context.Context, run hostexec.Runner, procRoot, device string, reser
 // a swap area of ours already (left as it is). procRoot is /proc. It writes to the device
 // but needs no more than that, so the agentd-swap unit runs it in its sandbox.
 func Prepare(ctx context.Context, run hostexec.Runner, procRoot, device string, reserved []string) (Result, error) {
-	res, err := check(device, reserved)
-	if err != nil {
+	res, active, err := check(procRoot, device, reserved)
+	if err != nil || active {
 		return res, err
-	}
-	active, err := activeSwaps(procRoot)
-	if err != nil {
-		return res, err
-	}
-	if active[res.Device] {
-		res.Already = true
-		return res, nil
 	}
 	sigs := (mdraid.Discovery{Run: run}).Probe(ctx, res.Device)
 	if ours(sigs) {
@@ -94,17 +86,9 @@ func Prepare(ctx context.Context, run hostexec.Runner, procRoot, device string, 
 // on inside a private mount namespace is listed under a path nobody else can resolve (the
 // kernel says /vdb, not /dev/vdb), so systemd cannot turn it off at shutdown.
 func Activate(ctx context.Context, run hostexec.Runner, procRoot, device string, reserved []string) (Result, error) {
-	res, err := check(device, reserved)
-	if err != nil {
+	res, active, err := check(procRoot, device, reserved)
+	if err != nil || active {
 		return res, err
-	}
-	active, err := activeSwaps(procRoot)
-	if err != nil {
-		return res, err
-	}
-	if active[res.Device] {
-		res.Already = true
-		return res, nil
 	}
 	if sigs := (mdraid.Discovery{Run: run}).Probe(ctx, res.Device); !ours(sigs) {
 		what := "nothing"
@@ -119,30 +103,36 @@ func Activate(ctx context.Context, run hostexec.Runner, procRoot, device string,
 	return res, nil
 }
 
-// check resolves device and refuses what is not a block device or is the storage agent's.
-func check(device string, reserved []string) (Result, error) {
+// check resolves device, refuses what is not a block device or is the storage agent's,
+// and says whether it is in use as swap already (then res.Already is set).
+func check(procRoot, device string, reserved []string) (res Result, active bool, err error) {
 	path, err := filepath.EvalSymlinks(device)
 	if err != nil {
-		return Result{}, fmt.Errorf("swap device %s: %w", device, err)
+		return Result{}, false, fmt.Errorf("swap device %s: %w", device, err)
 	}
-	res := Result{Device: path}
+	res = Result{Device: path}
 	fi, err := os.Stat(path)
 	if err != nil {
-		return res, fmt.Errorf("swap device %s: %w", device, err)
+		return res, false, fmt.Errorf("swap device %s: %w", device, err)
 	}
 	if fi.Mode()&os.ModeDevice == 0 || fi.Mode()&os.ModeCharDevice != 0 {
-		return res, fmt.Errorf("swap device %s (%s) is not a block device", device, path)
+		return res, false, fmt.Errorf("swap device %s (%s) is not a block device", device, path)
 	}
 	for _, pattern := range reserved {
 		matches, _ := filepath.Glob(pattern)
 		for _, m := range matches {
 			if real, err := filepath.EvalSymlinks(m); err == nil && real == path {
-				return res, fmt.Errorf("%w: %s (%s) matches the storage agent's candidates (%s); a mirror's SSD is never swap",
+				return res, false, fmt.Errorf("%w: %s (%s) matches the storage agent's candidates (%s); a mirror's SSD is never swap",
 					ErrReserved, device, path, pattern)
 			}
 		}
 	}
-	return res, nil
+	swaps, err := activeSwaps(procRoot)
+	if err != nil {
+		return res, false, err
+	}
+	res.Already = swaps[path]
+	return res, res.Already, nil
 }
 
 // ours says whether the signatures are exactly one swap area labelled Label.
