@@ -25,7 +25,7 @@ import (
 type storageFlags struct {
 	procRoot, sysRoot, devRoot, socket string
 	lvmReports                         listFlag
-	noLVM                              bool
+	noLVM, local                       bool
 }
 
 func (f *storageFlags) register(fs *flag.FlagSet) {
@@ -147,10 +147,14 @@ examples:
 			noDB:    true,
 			summary: "what the storage agent would do now about each mirror, and why",
 			args:    "[--proc-root DIR] [--sys-root DIR] [--candidate GLOB]... [--json]",
-			help: `Runs the agent's planner on the current state: for a mirror left on its write-mostly EBS
+			help: `Says what the storage agent does about each mirror, and why. When the storage agent runs
+(its control socket answers) these are its own decisions, from its latest look, with the
+slot records it pairs SSDs by. Otherwise (or with --local, --candidate or a captured tree)
+the planner runs here on the current state: for a mirror left on its write-mostly EBS
 member alone it looks for blank instance-store devices (the config's [storage] candidates,
-or --candidate) and says which it would add, or why each was refused. Changes nothing;
-reads device signatures with wipefs --no-act and inactive members with mdadm --examine.
+or --candidate) and says which it would add, or why each was refused — without the agent's
+slot records. Changes nothing; reads device signatures with wipefs --no-act and inactive
+members with mdadm --examine.
 
 example:
   agentctl storage plan --candidate '/dev/disk/by-id/nvme-Amazon_EC2_NVMe_Instance_Storage_*'`,
@@ -158,15 +162,28 @@ example:
 				pf.register(fs)
 				fs.StringVar(&pf.devRoot, "dev-root", "/", "where /dev is found under (a captured tree works)")
 				fs.Var(&candidates, "candidate", "glob of replacement devices; may repeat (default: config [storage] candidates)")
+				fs.BoolVar(&pf.local, "local", false, "compute the plan here even when the storage agent runs")
 			},
 			run: func(ctx context.Context, a *app, _ []string) error {
 				pf.noLVM = true
+				// The running storage agent's own decisions, when it runs and the look is
+				// of this host: what it is acting on, with its slot records.
+				if pf.procRoot == "" && pf.sysRoot == "" && len(candidates) == 0 && !pf.local {
+					if snap, ok := a.agentPlan(ctx, pf); ok {
+						a.out.Result(map[string]any{"md": snap.MD, "from": "agent", "checked": snap.Checked, "decisions": snap.Decisions,
+							"slots": snap.Slots}, func(w io.Writer) {
+							fmt.Fprintf(w, "the running storage agent's decisions (its look at %s; --local computes here):\n", snap.Checked.Format(time.TimeOnly))
+							printDecisions(w, snap.Decisions)
+						})
+						return nil
+					}
+				}
 				v, err := a.readStorage(ctx, pf)
 				if err != nil {
 					return err
 				}
 				if !v.MD {
-					a.out.Result(map[string]any{"md": false, "message": v.Message, "decisions": []mdraid.Decision{}}, func(w io.Writer) {
+					a.out.Result(map[string]any{"md": false, "from": "local", "message": v.Message, "decisions": []mdraid.Decision{}}, func(w io.Writer) {
 						fmt.Fprintln(w, v.Message)
 					})
 					return nil
@@ -187,17 +204,9 @@ example:
 				in := storagewatch.Gather(ctx, sc, mdraid.Mdadm{Run: run}, disc, v.Arrays0, true, slog.New(slog.NewTextHandler(a.out.Stderr, nil)))
 				in.Now = time.Now()
 				ds, cands := mdraid.Plan(in), in.Candidates
-				a.out.Result(map[string]any{"md": true, "decisions": ds, "candidates": cands}, func(w io.Writer) {
-					for _, d := range ds {
-						line := fmt.Sprintf("%s: %s", d.Array, d.Kind)
-						if d.Device != "" {
-							line += " " + d.Device
-						}
-						fmt.Fprintf(w, "%s — %s\n", line, d.Reason)
-						for _, r := range d.Refused {
-							fmt.Fprintf(w, "    refused %s: %s\n", r.Path, r.Reason)
-						}
-					}
+				a.out.Result(map[string]any{"md": true, "from": "local", "decisions": ds, "candidates": cands}, func(w io.Writer) {
+					fmt.Fprintln(w, "computed here (no storage agent answers, or --local): without the agent's slot records")
+					printDecisions(w, ds)
 					if len(cands) == 0 {
 						fmt.Fprintf(w, "no candidate device matches %s\n", strings.Join(patterns, ", "))
 					}
@@ -208,14 +217,43 @@ example:
 	}
 }
 
+// printDecisions prints the planner's decisions, one line each with its refusals.
+func printDecisions(w io.Writer, ds []mdraid.Decision) {
+	for _, d := range ds {
+		line := fmt.Sprintf("%s: %s", d.Array, d.Kind)
+		if d.Device != "" {
+			line += " " + d.Device
+		}
+		fmt.Fprintf(w, "%s — %s\n", line, d.Reason)
+		for _, r := range d.Refused {
+			fmt.Fprintf(w, "    refused %s: %s\n", r.Path, r.Reason)
+		}
+	}
+}
+
+// agentPlan asks the running storage agent (its control socket) for its latest look.
+func (a *app) agentPlan(ctx context.Context, f storageFlags) (storagewatch.Snapshot, bool) {
+	st, err := agentstatus.Fetch(ctx, a.storageSocket(f))
+	if err != nil || st.Storage == nil || st.Storage.Mode == "" || st.Storage.Checked.IsZero() {
+		return storagewatch.Snapshot{}, false
+	}
+	return *st.Storage, true
+}
+
+// storageSocket is the storage agent's control socket: --socket, else the one of the
+// agent named storage (the storage unit runs agentd --name storage).
+func (a *app) storageSocket(f storageFlags) string {
+	if f.socket != "" {
+		return f.socket
+	}
+	ag := a.cfg.Agentd
+	ag.Name, ag.Socket = "storage", ""
+	return ag.SocketPath()
+}
+
 // storageEvents asks the running agentd for its storage agent's mode and recent events.
 func (a *app) storageEvents(ctx context.Context, f storageFlags, v *storageView) {
-	path := f.socket
-	if path == "" {
-		ag := a.cfg.Agentd
-		ag.Name, ag.Socket = "storage", "" // the storage agent's unit runs agentd --name storage
-		path = ag.SocketPath()
-	}
+	path := a.storageSocket(f)
 	st, err := agentstatus.Fetch(ctx, path)
 	if errors.Is(err, agentstatus.ErrPermission) {
 		v.Agent = err.Error()

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -264,6 +265,19 @@ func TestStorageAgentWithoutDatabase(t *testing.T) {
 	}
 	if waits != 2 {
 		t.Fatalf("events %+v, want one wait event per array", st.Events)
+	}
+	// agentctl storage plan gives the running agent's own decisions (its socket); --local
+	// computes them here instead.
+	code, out, errOut := ctl(t, nil, "storage", "plan", "--socket", a.socket, "--json")
+	var plan struct {
+		From      string            `json:"from"`
+		Decisions []json.RawMessage `json:"decisions"`
+	}
+	if err := json.Unmarshal([]byte(out), &plan); code != 0 || err != nil || plan.From != "agent" || len(plan.Decisions) != 2 {
+		t.Fatalf("storage plan: exit %d, %v, %s %s; want the agent's two decisions", code, err, out, errOut)
+	}
+	if code, out, _ := ctl(t, nil, "storage", "plan", "--socket", a.socket, "--local", "--json"); code != 0 || !strings.Contains(out, `"from": "local"`) {
+		t.Fatalf("storage plan --local: exit %d %s", code, out)
 	}
 	a.cmd.Process.Signal(syscall.SIGTERM)
 	if code := a.wait(t, 20*time.Second); code != 0 {
