@@ -26,6 +26,7 @@ import (
 	"github.com/fitsarchive/agentd/internal/config"
 	"github.com/fitsarchive/agentd/internal/hostexec"
 	"github.com/fitsarchive/agentd/internal/ingest"
+	"github.com/fitsarchive/agentd/internal/journal"
 	"github.com/fitsarchive/agentd/internal/lockfile"
 	"github.com/fitsarchive/agentd/internal/preview"
 	"github.com/fitsarchive/agentd/internal/schema"
@@ -456,7 +457,7 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 	}
 	poolCfg := queue.PoolConfig{
 		DB: db, Owner: owner, Holder: holder, Lease: a.Lease.Duration, ForeignLease: a.ForeignLease.Duration, Grace: a.Grace.Duration,
-		Empty: a.Empty, Queues: workers, Journal: st, Logger: logger,
+		Empty: a.Empty, Queues: workers, Journal: journal.Of(st), Logger: logger,
 		OnEvent: status.event, Liveness: sup,
 	}
 	if met != nil {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/fitsarchive/agentd/internal/event"
 )
 
 // Handler works one claimed item. It returns how the item ended:
@@ -69,14 +71,9 @@ type Journal interface {
 	Outstanding(queue string) (tokens []string, err error)
 }
 
-// Event is something worth showing an operator (status socket, logs).
-type Event struct {
-	Time   time.Time `json:"time"`
-	Queue  string    `json:"queue"`
-	Kind   string    `json:"kind"`
-	Label  string    `json:"label,omitempty"`
-	Detail string    `json:"detail,omitempty"`
-}
+// Event is something worth showing an operator (status socket, logs); its home is the
+// event package, which the storage agent and the state store share.
+type Event = event.Event
 
 // Workers says how one queue is served.
 type Workers struct {

@@ -25,6 +25,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/fitsarchive/agentd/bench/internal/benchdb"
+	"github.com/fitsarchive/agentd/internal/journal"
 	"github.com/fitsarchive/agentd/internal/state"
 	"github.com/fitsarchive/agentd/queue"
 )
@@ -118,7 +119,7 @@ func runOurs(ctx context.Context, db *pgxpool.Pool, items, workers int, statePat
 	defer st.Close()
 	pool := queue.NewPool(queue.PoolConfig{
 		DB: db, Owner: uuid(), Holder: "bench", Lease: time.Minute, Poll: 5 * time.Millisecond,
-		Empty: true, Journal: st, Logger: slog.New(slog.DiscardHandler),
+		Empty: true, Journal: journal.Of(st), Logger: slog.New(slog.DiscardHandler),
 		Queues: []queue.Workers{{Spec: queue.Ingest(), Count: workers,
 			Handler: func(context.Context, queue.Item) (queue.Result, error) { return queue.Complete, nil }}},
 	})

@@ -21,7 +21,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
-	"github.com/fitsarchive/agentd/queue"
+	"github.com/fitsarchive/agentd/internal/event"
 )
 
 var (
@@ -73,8 +73,18 @@ type journalEntry struct {
 	Claimed time.Time `json:"claimed"`
 }
 
+// Claim is a claim the journal keeps until it ends: the item's claim token and label.
+type Claim struct {
+	Token, Label string
+}
+
+// End is a claim that ended, and how (completed, failed, deferred, released, lost).
+type End struct {
+	Token, Outcome string
+}
+
 // Claimed records claims before they are worked (one fsync for the batch).
-func (s *Store) Claimed(queue string, items []queue.Item) error {
+func (s *Store) Claimed(queue string, items []Claim) error {
 	now := time.Now().UTC()
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(claimsBucket(queue))
@@ -92,7 +102,7 @@ func (s *Store) Claimed(queue string, items []queue.Item) error {
 }
 
 // Ended removes claims from the journal and counts their outcomes, in one transaction.
-func (s *Store) Ended(queue string, done []queue.Done) error {
+func (s *Store) Ended(queue string, done []End) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		claims, err := tx.CreateBucketIfNotExists(claimsBucket(queue))
 		if err != nil {
@@ -104,7 +114,7 @@ func (s *Store) Ended(queue string, done []queue.Done) error {
 		}
 		add := map[string]uint64{}
 		for _, d := range done {
-			if err := claims.Delete([]byte(d.Item.Token)); err != nil {
+			if err := claims.Delete([]byte(d.Token)); err != nil {
 				return err
 			}
 			add[d.Outcome]++
@@ -157,7 +167,7 @@ func (s *Store) Counters(queue string) (map[string]uint64, error) {
 }
 
 // AddEvent appends an event and trims the log to MaxEvents.
-func (s *Store) AddEvent(ev queue.Event) error {
+func (s *Store) AddEvent(ev event.Event) error {
 	v, err := json.Marshal(ev)
 	if err != nil {
 		return err
@@ -186,8 +196,8 @@ func (s *Store) AddEvent(ev queue.Event) error {
 }
 
 // Events returns up to n most recent events, oldest first.
-func (s *Store) Events(n int) ([]queue.Event, error) {
-	var out []queue.Event
+func (s *Store) Events(n int) ([]event.Event, error) {
+	var out []event.Event
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketEvents)
 		if b == nil {
@@ -195,7 +205,7 @@ func (s *Store) Events(n int) ([]queue.Event, error) {
 		}
 		c := b.Cursor()
 		for k, v := c.Last(); k != nil && len(out) < n; k, v = c.Prev() {
-			var ev queue.Event
+			var ev event.Event
 			if err := json.Unmarshal(v, &ev); err == nil {
 				out = append(out, ev)
 			}

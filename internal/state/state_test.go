@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fitsarchive/agentd/queue"
+	"github.com/fitsarchive/agentd/internal/event"
 )
 
 func TestJournalSurvivesReopen(t *testing.T) {
@@ -17,11 +17,11 @@ func TestJournalSurvivesReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	items := []queue.Item{{Token: "t1", Label: "a.fits"}, {Token: "t2", Label: "b.fits"}}
+	items := []Claim{{Token: "t1", Label: "a.fits"}, {Token: "t2", Label: "b.fits"}}
 	if err := s.Claimed("ingest", items); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Ended("ingest", []queue.Done{{Item: items[0], Outcome: queue.OutcomeCompleted}}); err != nil {
+	if err := s.Ended("ingest", []End{{Token: items[0].Token, Outcome: "completed"}}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -70,7 +70,7 @@ func TestEventsAreTrimmed(t *testing.T) {
 	}
 	defer s.Close()
 	for i := 0; i < MaxEvents+20; i++ {
-		if err := s.AddEvent(queue.Event{Kind: fmt.Sprint(i)}); err != nil {
+		if err := s.AddEvent(event.Event{Kind: fmt.Sprint(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -20,11 +20,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/fitsarchive/agentd/internal/config"
+	"github.com/fitsarchive/agentd/internal/event"
 	"github.com/fitsarchive/agentd/internal/hostexec"
 	"github.com/fitsarchive/agentd/internal/instancemeta"
 	"github.com/fitsarchive/agentd/internal/state"
 	"github.com/fitsarchive/agentd/mdraid"
-	"github.com/fitsarchive/agentd/queue"
 )
 
 // EventSource is the Queue field of the storage agent's events.
@@ -124,7 +124,7 @@ func (w *Watcher) Snapshot() Snapshot {
 func (w *Watcher) event(kind, array, detail string) {
 	w.log.Info(kind, "array", array, "detail", detail)
 	if w.store != nil {
-		if err := w.store.AddEvent(queue.Event{Time: w.opt.Now(), Queue: EventSource, Kind: kind, Label: array, Detail: detail}); err != nil {
+		if err := w.store.AddEvent(event.Event{Time: w.opt.Now(), Queue: EventSource, Kind: kind, Label: array, Detail: detail}); err != nil {
 			w.log.Error("record event", "err", err)
 		}
 	}
@@ -495,7 +495,7 @@ func (w *Watcher) act(ctx context.Context, d mdraid.Decision, uuid string, prev 
 	if w.store != nil {
 		detail := fmt.Sprintf("mdadm %s %s (ran %s): %s", d.Kind, d.Device, w.opt.Now().Sub(started).Round(time.Millisecond), msg)
 		w.log.Info(d.Kind+"-issued", "array", d.Array, "detail", detail)
-		if err := w.store.AddEvent(queue.Event{Time: started, Queue: EventSource, Kind: d.Kind + "-issued", Label: d.Array, Detail: detail}); err != nil {
+		if err := w.store.AddEvent(event.Event{Time: started, Queue: EventSource, Kind: d.Kind + "-issued", Label: d.Array, Detail: detail}); err != nil {
 			w.log.Error("record event", "err", err)
 		}
 	}
