@@ -329,7 +329,7 @@ func (a *app) readStorage(ctx context.Context, f storageFlags) (storageView, err
 		if rep, err = lvm.Parse(docs...); err != nil {
 			return v, cli.WithCode(cli.ExitWrong, err)
 		}
-	} else if rep, err = lvm.Read(ctx); err != nil {
+	} else if rep, err = lvm.Read(ctx, hostexec.Exec{}); err != nil {
 		v.LVMNote = err.Error()
 		return v, nil
 	}

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os/exec"
 	"strconv"
 	"strings"
 
@@ -205,19 +204,15 @@ func (r Report) Problems() []string {
 // ErrNoLVM is returned when the lvm command is not installed.
 var ErrNoLVM = errors.New("lvm is not installed")
 
-// Read runs `lvm fullreport` (read-only) and parses it.
-func Read(ctx context.Context) (Report, error) {
-	bin, err := hostexec.Find("lvm") // the system's, never one $PATH names
-	if err != nil {
+// Read runs `lvm fullreport` (read-only) through run (the one runner: the system's lvm,
+// LC_ALL=C, a clean environment) and parses it.
+func Read(ctx context.Context, run hostexec.Runner) (Report, error) {
+	out, _, err := run.Run(ctx, "lvm", "fullreport", "--reportformat", "json", "--units", "b")
+	if errors.Is(err, hostexec.ErrNotFound) {
 		return Report{}, ErrNoLVM
 	}
-	cmd := exec.CommandContext(ctx, bin, "fullreport", "--reportformat", "json", "--units", "b")
-	cmd.Env = hostexec.Env()
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
 	if err != nil {
-		return Report{}, fmt.Errorf("lvm fullreport: %w: %s", err, strings.TrimSpace(stderr.String()))
+		return Report{}, err
 	}
 	return Parse(out)
 }

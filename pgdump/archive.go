@@ -15,9 +15,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/fitsarchive/agentd/internal/hostexec"
 )
 
 // Errors of reading a backup.
@@ -161,40 +162,31 @@ func (d *Archive) openPlain() (io.Reader, func(), error) {
 	return zr, func() { zr.Close(); f.Close() }, nil
 }
 
-// restore runs pg_restore on the archive with args, its SQL going to w.
+// restore runs pg_restore on the archive with args, its SQL streamed to w. It runs through
+// the one runner (hostexec): the system's pg_restore (Debian's /usr/bin/pg_restore picks
+// the newest installed client, which reads older dumps), LC_ALL=C, and no connection
+// settings (no DATABASE_URL, PGPASSWORD or PGSERVICE from the operator's environment: it
+// only writes SQL).
 func (d *Archive) restore(ctx context.Context, w io.Writer, args ...string) error {
-	bin, err := exec.LookPath("pg_restore")
-	if err != nil {
+	run := hostexec.Exec{}
+	err := run.Stream(ctx, w, "pg_restore", append(append([]string{"--no-owner", "--no-privileges", "-f", "-"}, args...), d.path)...)
+	var e *hostexec.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, hostexec.ErrNotFound):
 		return fmt.Errorf("%w: reading a %s dump needs pg_restore; install it: apt-get install postgresql-client", ErrUnreadable, d.kind)
+	case ctx.Err() != nil: // stopped (Ctrl-C, a deadline), not a bad dump
+		return fmt.Errorf("pg_restore %s: %w", d.path, context.Cause(ctx))
+	case errors.As(err, &e) && strings.Contains(e.Stderr, "unsupported version"):
+		have, _, _ := run.Run(ctx, "pg_restore", "--version")
+		made := dumpMadeBy(d.path, d.kind)
+		return fmt.Errorf("%w: %s cannot read %s (%s): the dump was made by a newer pg_dump%s; install the matching postgresql-client (same major version or newer)",
+			ErrNotDump, strings.TrimSpace(string(have)), d.path, e.Stderr, made)
+	case errors.As(err, &e) && e.Stderr != "":
+		return fmt.Errorf("%w: pg_restore %s: %s", ErrNotDump, d.path, e.Stderr)
 	}
-	if !filepath.IsAbs(bin) {
-		return fmt.Errorf("%w: pg_restore found at %s, a relative path; fix PATH", ErrUnreadable, bin)
-	}
-	cmd := exec.CommandContext(ctx, bin, append(append([]string{"--no-owner", "--no-privileges", "-f", "-"}, args...), d.path)...)
-	// pg_restore only writes SQL to stdout here: it needs no connection settings, and gets
-	// none (no DATABASE_URL, PGPASSWORD or PGSERVICE from the operator's environment).
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LC_ALL=C", "HOME=" + os.Getenv("HOME")}
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = w, &stderr
-	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil { // stopped (Ctrl-C, a deadline), not a bad dump
-			return fmt.Errorf("pg_restore %s: %w", d.path, context.Cause(ctx))
-		}
-		msg := strings.TrimSpace(stderr.String())
-		if strings.Contains(msg, "unsupported version") {
-			version := exec.CommandContext(ctx, bin, "--version")
-			version.Env = cmd.Env
-			have, _ := version.Output()
-			made := dumpMadeBy(d.path, d.kind)
-			return fmt.Errorf("%w: %s cannot read %s (%s): the dump was made by a newer pg_dump%s; install the matching postgresql-client (same major version) and make sure pg_restore is found first in PATH",
-				ErrNotDump, strings.TrimSpace(string(have)), d.path, msg, made)
-		}
-		if msg == "" {
-			msg = err.Error()
-		}
-		return fmt.Errorf("%w: pg_restore %s: %s", ErrNotDump, d.path, msg)
-	}
-	return nil
+	return fmt.Errorf("%w: pg_restore %s: %v", ErrNotDump, d.path, err)
 }
 
 // readSequences reads the SEQUENCE SET entries of an archive.

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -71,36 +72,98 @@ type Exec struct {
 	Timeout time.Duration // per command; 0 = DefaultTimeout
 }
 
-// Run implements Runner. A failure says the command line, the exit status and what the
-// command printed on stderr.
+// Error is a command that failed: its argv, its exit code (-1 when it did not exit by
+// itself: not started, killed, timed out) and what it printed on stderr (stdout when stderr
+// was empty), for the message and for callers that look closer (errors.As).
+type Error struct {
+	Argv     []string
+	ExitCode int
+	Stderr   string
+	Err      error // the exec error: *exec.ExitError, a timeout, a start failure
+}
+
+func (e *Error) Error() string {
+	msg := fmt.Sprintf("%s: %v", strings.Join(e.Argv, " "), e.Err)
+	if e.Stderr != "" {
+		msg += ": " + e.Stderr
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Run implements Runner. A failure is an *Error: the command line, the exit status and
+// what the command printed on stderr.
 func (e Exec) Run(ctx context.Context, name string, args ...string) ([]byte, []byte, error) {
-	start := time.Now()
 	timeout := e.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	var stdout bytes.Buffer
+	stderr, err := e.run(ctx, timeout, &stdout, name, args)
+	if err != nil && err.(*Error).Stderr == "" {
+		err.(*Error).Stderr = strings.TrimSpace(stdout.String())
+	}
+	return stdout.Bytes(), stderr, err
+}
+
+// Stream runs a command whose output is large (pg_restore's SQL: gigabytes) with its
+// stdout going to w as it comes; stderr is kept (its last 64 KiB) for the error. It has
+// no time limit but ctx's (and Timeout, when set).
+func (e Exec) Stream(ctx context.Context, w io.Writer, name string, args ...string) error {
+	_, err := e.run(ctx, e.Timeout, w, name, args)
+	return err
+}
+
+// run runs one command; a timeout of 0 means none but ctx's. A failure is an *Error.
+func (e Exec) run(ctx context.Context, timeout time.Duration, stdout io.Writer, name string, args []string) ([]byte, error) {
+	start := time.Now()
+	argv := append([]string{name}, args...)
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
 	bin, err := Find(name)
 	if err != nil {
-		return nil, nil, err
+		return nil, &Error{Argv: argv, ExitCode: -1, Err: err}
 	}
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = Env()
 	cmd.WaitDelay = 5 * time.Second // a killed command's children must not hold its pipes open
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	stderr := &tail{max: 64 << 10}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	err = cmd.Run()
-	line := name + " " + strings.Join(args, " ")
 	if e.Logger != nil {
-		e.Logger.Debug("ran", "cmd", line, "seconds", time.Since(start).Seconds(), "err", err, "stderr", strings.TrimSpace(stderr.String()))
+		e.Logger.Debug("ran", "cmd", strings.Join(argv, " "), "seconds", time.Since(start).Seconds(), "err", err, "stderr", strings.TrimSpace(stderr.String()))
 	}
 	if err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if msg == "" {
-			msg = strings.TrimSpace(stdout.String())
+		code := -1
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && ee.Exited() {
+			code = ee.ExitCode()
 		}
-		return stdout.Bytes(), stderr.Bytes(), fmt.Errorf("%s: %w: %s", line, err, msg)
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+		}
+		return stderr.Bytes(), &Error{Argv: argv, ExitCode: code, Stderr: strings.TrimSpace(stderr.String()), Err: err}
 	}
-	return stdout.Bytes(), stderr.Bytes(), nil
+	return stderr.Bytes(), nil
 }
+
+// tail keeps the last max bytes written to it.
+type tail struct {
+	max int
+	buf []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tail) Bytes() []byte  { return t.buf }
+func (t *tail) String() string { return string(t.buf) }

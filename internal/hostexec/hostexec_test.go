@@ -59,3 +59,26 @@ func TestCommandsIgnorePATHAndEnvironment(t *testing.T) {
 		}
 	}
 }
+
+// A failure is an *Error carrying argv, the exit code and stderr; the streaming form hands
+// stdout to its writer as it comes and keeps only stderr's tail.
+func TestErrorCarriesArgvCodeAndStderr(t *testing.T) {
+	ctx := context.Background()
+	_, _, err := Exec{}.Run(ctx, "sh", "-c", "echo 'lvm: no volume groups' >&2; exit 5")
+	var e *Error
+	if !errors.As(err, &e) || e.ExitCode != 5 || e.Stderr != "lvm: no volume groups" || e.Argv[0] != "sh" || e.Argv[1] != "-c" {
+		t.Fatalf("error %#v", err)
+	}
+	var out countingWriter
+	if err := (Exec{}).Stream(ctx, &out, "sh", "-c", "head -c 10000000 /dev/zero; echo done >&2"); err != nil || out.n != 10_000_000 {
+		t.Fatalf("stream: %d bytes, %v", out.n, err)
+	}
+	err = Exec{}.Stream(ctx, &out, "sh", "-c", "head -c 200000 /dev/zero >&2; echo 'pg_restore: error: unsupported version' >&2; exit 1")
+	if !errors.As(err, &e) || e.ExitCode != 1 || len(e.Stderr) > 64<<10 || !strings.HasSuffix(e.Stderr, "unsupported version") {
+		t.Fatalf("stream failure: code %d, %d bytes of stderr, %v", e.ExitCode, len(e.Stderr), err)
+	}
+}
+
+type countingWriter struct{ n int }
+
+func (c *countingWriter) Write(p []byte) (int, error) { c.n += len(p); return len(p), nil }
