@@ -91,6 +91,7 @@ examples:
 			},
 		},
 		storageVerifyCommand(),
+		storageInitCommand(),
 		{
 			name:    "storage check",
 			noDB:    true,

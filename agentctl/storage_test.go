@@ -225,3 +225,40 @@ func TestStorageVerifyThroughSysfs(t *testing.T) {
 		t.Fatalf("md1's sync_action was written: %q", b)
 	}
 }
+
+// storage init on loop devices (this host has no md; the qemu suite builds the layout for
+// real): --dry-run prints the layout's commands; a device with a file system refuses the
+// whole run before anything is written; a malformed --pair is a usage error.
+func TestStorageInitRefusesAndPlans(t *testing.T) {
+	if r := agentctl(t, nil, "storage", "init", "--vg", "v", "--lv", "l", "--pair", "/dev/only-one"); r.code != 2 || !strings.Contains(r.stderr, "give SSD,EBS") {
+		t.Fatalf("malformed pair: exit %d %s", r.code, r.stderr)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for loop devices")
+	}
+	var devs []string
+	for i := 0; i < 2; i++ {
+		img := filepath.Join(t.TempDir(), "disk.img")
+		os.WriteFile(img, nil, 0o600)
+		os.Truncate(img, 64<<20)
+		out, err := exec.Command("losetup", "--find", "--show", img).Output()
+		if err != nil {
+			t.Skipf("losetup: %v", err)
+		}
+		dev := strings.TrimSpace(string(out))
+		t.Cleanup(func() { exec.Command("losetup", "-d", dev).Run() })
+		devs = append(devs, dev)
+	}
+	pair := devs[0] + "," + devs[1]
+	r := agentctl(t, nil, "storage", "init", "--dry-run", "--vg", "vgtest", "--lv", "lvtest", "--pair", pair)
+	if r.code != 0 || !strings.Contains(r.stdout, "--write-behind=256 "+devs[0]+" --write-mostly "+devs[1]) || !strings.Contains(r.stdout, "lvm vgcreate -q vgtest /dev/md") {
+		t.Fatalf("dry run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if out, err := exec.Command("mke2fs", "-q", "-F", "-t", "ext4", devs[1]).CombinedOutput(); err != nil {
+		t.Skipf("mke2fs: %v %s", err, out)
+	}
+	r = agentctl(t, nil, "storage", "init", "--vg", "vgtest", "--lv", "lvtest", "--pair", pair)
+	if r.code != 5 || !strings.Contains(r.stderr, devs[1]+": not blank: ext4") || !strings.Contains(r.stderr, "nothing written") {
+		t.Fatalf("a device with ext4: exit %d %s", r.code, r.stderr)
+	}
+}

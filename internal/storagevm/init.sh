@@ -51,35 +51,19 @@ finish() {
 
 case "$phase" in
 create)
-	mdadm --create /dev/md0 --run --level=1 --raid-devices=2 --bitmap=internal --write-behind=256 \
-		"$SSD0" --write-mostly "$EBS0" 2>>/out/mdadm.log || log "create md0 failed"
-	mdadm --create /dev/md1 --run --level=1 --raid-devices=2 --bitmap=internal --write-behind=256 \
-		"$SSD1" --write-mostly "$EBS1" 2>>/out/mdadm.log || log "create md1 failed"
+	# The layout, built by agentctl storage init from the four blank disks (it records the
+	# slot of each SSD in the storage agent's state file, which goes to the migration boots).
+	/agentctl storage init --vg vgdata --lv lvdata --fs ext4 --write-behind 256 --state /run/agent.db \
+		--pair "$SSD0,$EBS0" --pair "$SSD1,$EBS1" --json >/out/init.json 2>/out/init.err
+	echo $? >/out/init.rc
 	mdadm --wait /dev/md0 /dev/md1 2>/dev/null
-	lvm pvcreate -q /dev/md0 /dev/md1 >>/out/lvm.log 2>&1
-	lvm vgcreate -q vgdata /dev/md0 /dev/md1 >>/out/lvm.log 2>&1
-	lvm lvcreate -q -y -l 100%FREE -n lvdata vgdata >>/out/lvm.log 2>&1
-	/sbin/mke2fs -q -F -t ext4 /dev/vgdata/lvdata >>/out/lvm.log 2>&1 || log "mkfs failed"
 	mount -t ext4 /dev/vgdata/lvdata /mnt || log "mount failed"
 	dd if=/dev/urandom of=/mnt/data bs=1M count=4 2>/dev/null
 	(cd /mnt && sha256sum data) >/out/sha256
 	umount /mnt
 	lvm vgchange -q -an vgdata >>/out/lvm.log 2>&1
-	mdadm --detail --scan >/out/mdadm.conf
+	cp /etc/mdadm/mdadm.conf /out/mdadm.conf
 	cat /proc/mdstat >/out/mdstat-created
-	# agentd sees the mirrors healthy and records the slot of each SSD (observe-only: it
-	# would touch nothing); its state file goes to the migration boots.
-	/agentd --name storage --storage observe-only --no-queues --state /run/agent.db --socket /run/agentd.sock \
-		--lock-dir /run/lock >/out/agentd-create.log 2>&1 &
-	agent=$!
-	n=0
-	while ! grep -q slot-recorded /out/agentd-create.log && [ "$n" -lt 50 ]; do
-		sleep 0.2
-		n=$((n + 1))
-	done
-	sleep 0.5
-	kill -TERM "$agent"
-	wait "$agent"
 	cp /run/agent.db /out/agent.db
 	# A scrub of md1 as it is, then of md0 after a write behind md's back: 1 MiB of noise
 	# onto its SSD, inside the data area's last MiB (free space of the file system).

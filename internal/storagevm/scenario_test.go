@@ -31,7 +31,7 @@ func TestMigrationScenario(t *testing.T) {
 	created := v.boot(t, v.initramfs(t, "create", nil), "create", map[string]string{
 		"ssd0": img("ssd0"), "ebs0": img("ebs0"), "ssd1": img("ssd1"), "ebs1": img("ebs1")}, 3*time.Minute, "")
 	sum := string(created["sha256"])
-	if !strings.Contains(sum, "data") || !strings.Contains(string(created["mdadm.conf"]), "ARRAY /dev/md0") {
+	if !strings.Contains(sum, "data") || !strings.Contains(string(created["mdadm.conf"]), "ARRAY /dev/md0") || !strings.Contains(string(created["mdadm.conf"]), "ARRAY /dev/md1") {
 		t.Fatalf("the create boot did not finish:\n%s\n%s", created["timeline.txt"], created["console"])
 	}
 	// The rescan is left at its default (30 s): only change events and the agent's own timers
@@ -55,8 +55,8 @@ func TestMigrationScenario(t *testing.T) {
 				out, created["verify-"+md+".err"])
 		}
 	}
-	if !strings.Contains(string(created["agentd-create.log"]), "slot-recorded") {
-		t.Fatalf("the create boot's agentd recorded no slot:\n%s", created["agentd-create.log"])
+	if rc := strings.TrimSpace(string(created["init.rc"])); rc != "0" || !strings.Contains(string(created["init.json"]), `slots recorded in /run/agent.db: 2`) {
+		t.Fatalf("agentctl storage init: exit %s\n%s\n%s", rc, created["init.json"], created["init.err"])
 	}
 	migrate := v.initramfs(t, "migrate", map[string]string{
 		"etc/mdadm/mdadm.conf": string(created["mdadm.conf"]),
