@@ -64,6 +64,7 @@ type Input struct {
 	// unless AnySlot is set.
 	Slots   map[string]string
 	AnySlot bool
+	byOrder map[string]bool // slots inferred by order (Plan fills it)
 }
 
 // Plan decides, for every array, what to do now.
@@ -80,12 +81,70 @@ func Plan(in Input) []Decision {
 		}
 	}
 	used := map[string]bool{} // candidates given to an array in this plan
+	if !in.AnySlot {
+		in.Slots, in.byOrder = byOrder(in, arrays)
+	}
 	var out []Decision
 	for _, a := range arrays {
 		d := decide(in, a, &recovering, used)
 		out = append(out, d)
 	}
 	return out
+}
+
+// slotKey is where a candidate sits: its slot, else (no sysfs place known) its path.
+func slotKey(c Candidate) string {
+	if c.Slot != "" {
+		return c.Slot
+	}
+	return "path " + c.Path
+}
+
+// byOrder completes the recorded slots with a pairing by order for the mirrors that have
+// no record (an agent that never saw them healthy): the mirrors that need an SSD (not
+// whole), by name, take the instance-store slots that no mirror holds or has recorded, in
+// slot order — md0 the first free slot, md1 the next. So a bad device in the first slot
+// leaves md0 waiting, never md0 taking md1's SSD. It returns the slots by array UUID (or
+// name, for an array with no UUID yet) and which of them are by order. Where a device's
+// slot is unknown (no PCI place in sysfs) there is no order, and any slot will do.
+func byOrder(in Input, arrays []Array) (map[string]string, map[string]bool) {
+	slots, ordered := map[string]string{}, map[string]bool{}
+	taken := map[string]bool{}
+	for uuid, slot := range in.Slots {
+		slots[uuid] = slot
+		taken[slot] = true
+	}
+	var free []Candidate
+	for _, c := range in.Candidates {
+		if !c.InstanceStore || strings.Contains(c.InUse, "member of ") || taken[slotKey(c)] {
+			continue
+		}
+		if c.Slot == "" {
+			return slots, ordered // where the devices sit is unknown: no order to go by
+		}
+		free = append(free, c)
+	}
+	sort.Slice(free, func(i, j int) bool { return slotKey(free[i]) < slotKey(free[j]) })
+	next := 0
+	for _, a := range arrays { // sorted by name
+		key := arrayKey(a)
+		if slots[key] != "" || (in.Watch != nil && !in.Watch(a.Name)) || (a.Active && a.Degraded == 0) || (a.Active && a.Level != "raid1") {
+			continue
+		}
+		if next < len(free) {
+			slots[key], ordered[key] = slotKey(free[next]), true
+			next++
+		}
+	}
+	return slots, ordered
+}
+
+// arrayKey is how slots are keyed: the array's UUID, else its name.
+func arrayKey(a Array) string {
+	if u := CanonicalUUID(a.UUID); u != "" {
+		return u
+	}
+	return "name " + a.Name
 }
 
 func isRecovering(a Array) bool {
@@ -157,9 +216,9 @@ func decide(in Input, a Array, recovering *int, used map[string]bool) Decision {
 		return d
 	}
 	need := neededBytes(a, w)
-	slot := ""
+	slot, ordered := "", false
 	if !in.AnySlot {
-		slot = in.Slots[CanonicalUUID(a.UUID)]
+		slot, ordered = in.Slots[arrayKey(a)], in.byOrder[arrayKey(a)]
 	}
 	var readd, add, inSlot *Candidate
 	slotRefusal := ""
@@ -168,12 +227,16 @@ func decide(in Input, a Array, recovering *int, used map[string]bool) Decision {
 	for i := range cands {
 		c := &cands[i]
 		reason := refuse(a, c, need, used)
-		if slot != "" && c.Slot == slot && inSlot == nil {
+		if slot != "" && slotKey(*c) == slot && inSlot == nil {
 			inSlot, slotRefusal = c, reason
 		}
-		if reason == "" && slot != "" && c.Slot != slot && !SameUUID(c.MDUUID, a.UUID) {
+		if reason == "" && slot != "" && slotKey(*c) != slot && !SameUUID(c.MDUUID, a.UUID) {
 			// Its own SSD, back after a reboot, is re-added wherever it sits.
-			reason = fmt.Sprintf("in slot %s; this mirror's SSD sits in slot %s", orUnknown(c.Slot), slot)
+			if ordered {
+				reason = fmt.Sprintf("in slot %s; by order (no slot recorded), this mirror's is %s", orUnknown(c.Slot), slot)
+			} else {
+				reason = fmt.Sprintf("in slot %s; this mirror's SSD sits in slot %s", orUnknown(c.Slot), slot)
+			}
 		}
 		if reason != "" {
 			d.Refused = append(d.Refused, Refusal{Path: c.Path, Reason: reason})
@@ -196,6 +259,8 @@ func decide(in Input, a Array, recovering *int, used map[string]bool) Decision {
 		d.Kind, d.Device = KindAdd, add.Path
 		d.Reason = fmt.Sprintf("degraded on its EBS member %s; %s is blank instance storage of %d bytes (≥ %d)", w.Device, add.Device, add.SizeBytes, need)
 		switch {
+		case ordered:
+			d.Reason += ", in slot " + slot + ": no slot is recorded for this mirror, so by order (the first mirror the first free slot)"
 		case slot != "":
 			d.Reason += ", in this mirror's slot " + slot
 		case in.AnySlot:
@@ -207,8 +272,12 @@ func decide(in Input, a Array, recovering *int, used map[string]bool) Decision {
 	case inSlot != nil && slotRefusal != "" && !strings.HasPrefix(slotRefusal, "chosen for"):
 		// The device of its own slot is there but cannot be used: never another slot's.
 		d.Kind = KindHuman
-		d.Reason = fmt.Sprintf("degraded on its EBS member %s; its SSD's slot %s holds %s, refused: %s; a human must look (wipe it if it is the new SSD, or set [storage] pairing = \"any\")",
-			w.Device, slot, inSlot.Device, slotRefusal)
+		whose := "its SSD's slot"
+		if ordered {
+			whose = "no slot is recorded for this mirror, and by order its SSD's slot"
+		}
+		d.Reason = fmt.Sprintf("degraded on its EBS member %s; %s %s holds %s, refused: %s; a human must look (wipe it if it is the new SSD, or set [storage] pairing = \"any\")",
+			w.Device, whose, slot, inSlot.Device, slotRefusal)
 		return d
 	case slot != "":
 		d.Kind = KindWait

@@ -245,6 +245,11 @@ func TestPlanSlotAffinity(t *testing.T) {
 	first, second := inSlot("zz-new-serial", "pci-0000:00:1f.0-nvme-1"), inSlot("aa-new-serial", "pci-0000:00:1e.0-nvme-1")
 	ext4 := first
 	ext4.Signatures, ext4.InUse = []string{"ext4"}, "mounted at /mnt"
+	// Without records, by slot order: the first slot's SSD is the bad one (pairing any would
+	// give md0 the second, leaving md1 nothing).
+	ext4b := inSlot("aa-first", "pci-0000:00:1d.0-nvme-1")
+	ext4b.Signatures, ext4b.InUse = []string{"ext4"}, "mounted at /mnt"
+	second2 := inSlot("bb-second", "pci-0000:00:1e.0-nvme-1")
 	cases := []struct {
 		name    string
 		in      Input
@@ -264,8 +269,14 @@ func TestPlanSlotAffinity(t *testing.T) {
 			c.Signatures, c.MDUUID = []string{"linux_raid_member"}, uuid["md0"]
 			return c
 		}()}}, "md0:re-add:nvme-Amazon_EC2_NVMe_Instance_Storage_own md1:wait", nil},
-		{"no record: any slot, and it says so", Input{Arrays: arrays, Candidates: []Candidate{second, first}},
-			"md0:add:nvme-Amazon_EC2_NVMe_Instance_Storage_aa-new-serial md1:wait", []string{"no slot recorded for this mirror"}},
+		{"no record: by order, and it says so", Input{Arrays: arrays, MaxParallel: 2, Candidates: []Candidate{first, second}},
+			"md0:add:nvme-Amazon_EC2_NVMe_Instance_Storage_aa-new-serial md1:add:nvme-Amazon_EC2_NVMe_Instance_Storage_zz-new-serial",
+			[]string{"in slot pci-0000:00:1e.0-nvme-1: no slot is recorded for this mirror, so by order"}},
+		{"no record, a bad first slot: md0 waits, md1 gets the second", Input{Arrays: arrays, Candidates: []Candidate{ext4b, second2}},
+			"md0:human md1:add:nvme-Amazon_EC2_NVMe_Instance_Storage_bb-second",
+			[]string{"no slot is recorded for this mirror, and by order its SSD's slot pci-0000:00:1d.0-nvme-1 holds aa-first, refused: in use: mounted at /mnt"}},
+		{"no slot known at all: any slot, and it says so", Input{Arrays: arrays, Candidates: []Candidate{blank("x", 300*mib), blank("y", 300*mib)}},
+			"md0:add:nvme-Amazon_EC2_NVMe_Instance_Storage_x md1:wait", []string{"no slot recorded for this mirror: any instance-store slot"}},
 		{"pairing any: any slot", Input{Arrays: arrays, Slots: slots, AnySlot: true, Candidates: []Candidate{second, ext4}},
 			"md0:add:nvme-Amazon_EC2_NVMe_Instance_Storage_aa-new-serial md1:wait", []string{"pairing any"}},
 	}

@@ -140,23 +140,37 @@ func TestMigrationScenario(t *testing.T) {
 	}
 
 	// The first slot's new SSD carries a file system: md0 waits for a human, saying why,
-	// and md1 gets its own slot's SSD — not md0's lot, not the other way round.
-	t.Run("bad first slot", func(t *testing.T) {
-		res := v.boot(t, migrate, "assemble", fresh("refuse", true), 3*time.Minute, "wait=25")
-		after := string(res["mdstat-after"])
-		md0, md1 := mdBlock(after, "md0"), mdBlock(after, "md1")
-		if !strings.Contains(md0, "[_U]") || !strings.Contains(md1, "[UU]") {
-			t.Fatalf("want md0 still degraded and md1 recovered:\n%s\n%s", after, res["agentd.log"])
-		}
-		log := string(res["agentd.log"])
-		if !regexp.MustCompile(`mirror needs a human.*array=md0.*its SSD's slot pci-\S+ holds vd[a-z], refused: not blank: ext4`).MatchString(log) {
-			t.Errorf("md0's wait for a human and its reason are not in agentd's log:\n%s", log)
-		}
-		if got := string(res["sha256"]); got != sum {
-			t.Errorf("data checksum after: %q, before: %q", got, sum)
-		}
+	// and md1 gets its own slot's SSD — not md0's lot, not the other way round. With the
+	// slots storage init recorded, and with no record at all (an agent that never saw the
+	// mirrors healthy: it pairs by slot order).
+	noRecord := v.initramfs(t, "migrate-norecord", map[string]string{
+		"etc/mdadm/mdadm.conf": string(created["mdadm.conf"]),
+		"etc/agentd.toml":      agentConfig,
 	})
+	for _, tc := range []struct {
+		name, tag string
+		initrd    string
+	}{{"bad first slot", "refuse", migrate}, {"bad first slot, no record", "refuse-norecord", noRecord}} {
+		t.Run(tc.name, func(t *testing.T) { badFirstSlot(t, v, tc.initrd, fresh(tc.tag, true), sum) })
+	}
 	t.Logf("whole VM suite: %.1f s", time.Since(suite).Seconds())
+}
+
+// badFirstSlot boots a migration whose first SSD carries a file system.
+func badFirstSlot(t *testing.T, v *vm, initrd string, disks map[string]string, sum string) {
+	res := v.boot(t, initrd, "assemble", disks, 3*time.Minute, "wait=25")
+	after := string(res["mdstat-after"])
+	md0, md1 := mdBlock(after, "md0"), mdBlock(after, "md1")
+	if !strings.Contains(md0, "[_U]") || !strings.Contains(md1, "[UU]") {
+		t.Fatalf("want md0 still degraded and md1 recovered:\n%s\n%s", after, res["agentd.log"])
+	}
+	log := string(res["agentd.log"])
+	if !regexp.MustCompile(`mirror needs a human.*array=md0.*its SSD's slot pci-\S+ holds vd[a-z], refused: not blank: ext4`).MatchString(log) {
+		t.Errorf("md0's wait for a human and its reason are not in agentd's log:\n%s", log)
+	}
+	if got := string(res["sha256"]); got != sum {
+		t.Errorf("data checksum after: %q, before: %q", got, sum)
+	}
 }
 
 // freshDisks copies the EBS images the create boot left and makes blank SSDs with new
