@@ -110,7 +110,9 @@ ones:
 
 The status line carries perfdata per array: NAME_degraded (missing members), NAME_sync
 (percent of a resync, recovery or scrub; 100 when none runs) and NAME_mismatch_cnt.
-It reads /proc and /sys alone and runs nothing, so the monitoring user needs no privilege.
+It reads /proc and /sys and runs nothing, so the monitoring user needs no privilege; when
+the storage agent's socket answers it too (the user in group agentd), a mirror the agent
+leaves to a human (its slot's device unusable, say) is CRITICAL, not merely degraded.
 
 examples:
   agentctl storage check
@@ -118,6 +120,7 @@ examples:
 			flags: func(fs *flag.FlagSet) {
 				fs.StringVar(&cf.procRoot, "proc-root", "", "where /proc is (default: config [storage] proc_root, /proc); a captured tree works")
 				fs.StringVar(&cf.sysRoot, "sys-root", "", "where /sys is (default: config [storage] sys_root, /sys)")
+				fs.StringVar(&cf.socket, "socket", "", "the storage agent's control socket (default /run/agentd/storage/agentd.sock)")
 			},
 			run: func(ctx context.Context, a *app, _ []string) error {
 				arrays, err := mdraid.Read(a.procRoot(cf), a.sysRoot(cf))
@@ -132,6 +135,14 @@ examples:
 				case len(arrays) == 0:
 					h.State = mdraid.HealthUnknown
 					h.Arrays = append(h.Arrays, mdraid.ArrayHealth{State: mdraid.HealthUnknown, Text: "no md arrays"})
+				default:
+					// The storage agent's decisions, when its socket answers this user: a
+					// mirror it leaves to a human is CRITICAL.
+					if cf.procRoot == "" && cf.sysRoot == "" {
+						if snap, ok := a.agentPlan(ctx, cf); ok {
+							h.Escalate(snap.Decisions)
+						}
+					}
 				}
 				a.out.Result(map[string]any{"state": mdraid.HealthNames[h.State], "exit_code": h.State, "status": h.StatusLine(), "arrays": h.Arrays},
 					func(w io.Writer) {

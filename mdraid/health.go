@@ -102,6 +102,26 @@ func assessArray(a Array) ArrayHealth {
 	return set(HealthOK, "in sync")
 }
 
+// Escalate makes CRITICAL every array the storage agent leaves to a human (its decisions,
+// when it runs): a mirror whose slot holds an unusable device looks merely degraded from
+// /proc and /sys, yet nothing will repair it.
+func (h *Health) Escalate(decisions []Decision) {
+	for _, d := range decisions {
+		if d.Kind != KindHuman {
+			continue
+		}
+		for i := range h.Arrays {
+			if h.Arrays[i].Array == d.Array && h.Arrays[i].State < HealthCritical {
+				h.Arrays[i].State = HealthCritical
+				h.Arrays[i].Text = d.Array + " needs a human (the storage agent will not act): " + d.Reason
+			}
+		}
+	}
+	for _, a := range h.Arrays {
+		h.State = max(h.State, a.State)
+	}
+}
+
 // StatusLine is the check's first line: "STORAGE OK - md0 in sync; md1 in sync | perfdata".
 func (h Health) StatusLine() string {
 	var texts []string

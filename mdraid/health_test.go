@@ -49,3 +49,21 @@ func TestAssess(t *testing.T) {
 		})
 	}
 }
+
+// A mirror the storage agent leaves to a human is CRITICAL, though /proc shows it only
+// degraded.
+func TestEscalateNeedsHuman(t *testing.T) {
+	root := filepath.Join("testdata", "trees", "degraded")
+	arrays, err := Read(filepath.Join(root, "proc"), filepath.Join(root, "sys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := Assess(arrays)
+	if h.State != HealthWarning {
+		t.Fatalf("degraded: %s", h.StatusLine())
+	}
+	h.Escalate([]Decision{{Array: "md0", Kind: KindHuman, Reason: "its SSD's slot pci-0000:00:12.0 holds vdc, refused: not blank: ext4"}, {Array: "md1", Kind: KindAdd}})
+	if line := h.StatusLine(); h.State != HealthCritical || !strings.Contains(line, "md0 needs a human") || !strings.Contains(line, "md1 degraded") {
+		t.Fatalf("escalated: %s", line)
+	}
+}

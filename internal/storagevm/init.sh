@@ -137,6 +137,8 @@ assemble | incremental)
 		done
 		echo "/sys/block/$md/md/degraded: $(cat /sys/block/$md/md/degraded)" >>/out/sysfs-after
 	done
+	/agentctl storage check --socket /run/agentd.sock >/out/check.txt 2>&1
+	echo $? >/out/check.rc
 	kill -TERM "$agent"
 	wait "$agent"
 	cp /run/agent.db /out/agent.db

@@ -108,6 +108,9 @@ func TestMigrationScenario(t *testing.T) {
 			if got := string(res["sha256"]); got != sum {
 				t.Errorf("data checksum after: %q, before: %q", got, sum)
 			}
+			if rc, out := strings.TrimSpace(string(res["check.rc"])), string(res["check.txt"]); rc != "0" || !strings.HasPrefix(out, "STORAGE OK") {
+				t.Errorf("storage check after the repair: exit %s, want 0:\n%s", rc, out)
+			}
 			if testing.Verbose() {
 				t.Logf("agentd:\n%s", res["agentd.log"])
 			}
@@ -170,6 +173,10 @@ func badFirstSlot(t *testing.T, v *vm, initrd string, disks map[string]string, s
 	}
 	if got := string(res["sha256"]); got != sum {
 		t.Errorf("data checksum after: %q, before: %q", got, sum)
+	}
+	// The monitoring check, with the agent running: md0 is CRITICAL (left to a human).
+	if rc, out := strings.TrimSpace(string(res["check.rc"])), string(res["check.txt"]); rc != "2" || !strings.Contains(out, "md0 needs a human") {
+		t.Errorf("storage check: exit %s, want 2 with md0 needing a human:\n%s", rc, out)
 	}
 }
 
