@@ -128,7 +128,7 @@ func byOrder(in Input, arrays []Array) (map[string]string, map[string]bool) {
 	next := 0
 	for _, a := range arrays { // sorted by name
 		key := arrayKey(a)
-		if slots[key] != "" || (in.Watch != nil && !in.Watch(a.Name)) || (a.Active && a.Degraded == 0) || (a.Active && a.Level != "raid1") {
+		if slots[key] != "" || (in.Watch != nil && !in.Watch(a.Name)) || !needsSSD(in, a) {
 			continue
 		}
 		if next < len(free) {
@@ -137,6 +137,32 @@ func byOrder(in Input, arrays []Array) (map[string]string, map[string]bool) {
 		}
 	}
 	return slots, ordered
+}
+
+// needsSSD says whether a is an SSD+EBS mirror left on its EBS member alone: active and
+// degraded with only write-mostly members working, or inactive with one write-mostly
+// member (its superblock says so). Other arrays take no slot in the order.
+func needsSSD(in Input, a Array) bool {
+	if !a.Active {
+		if len(a.Members) != 1 {
+			return false
+		}
+		e, ok := in.Examine[a.Members[0].Device]
+		return ok && e.WriteMostly && (e.RaidLevel == "" || e.RaidLevel == "raid1")
+	}
+	if a.Level != "raid1" || a.Degraded == 0 {
+		return false
+	}
+	ebs := 0
+	for _, m := range a.Members {
+		if m.Working() {
+			if !m.WriteMostly {
+				return false
+			}
+			ebs++
+		}
+	}
+	return ebs > 0
 }
 
 // arrayKey is how slots are keyed: the array's UUID, else its name.

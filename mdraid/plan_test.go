@@ -250,6 +250,12 @@ func TestPlanSlotAffinity(t *testing.T) {
 	ext4b := inSlot("aa-first", "pci-0000:00:1d.0-nvme-1")
 	ext4b.Signatures, ext4b.InUse = []string{"ext4"}, "mounted at /mnt"
 	second2 := inSlot("bb-second", "pci-0000:00:1e.0-nvme-1")
+	// A degraded mirror that is not an SSD+EBS one (its remaining member not write-mostly),
+	// sorting before md0: it must not take md0's place in the order.
+	foreign := arrays[0]
+	foreign.Name, foreign.UUID = "md-boot", "99999999:99999999:99999999:99999999"
+	foreign.Members = []Member{{Device: "sdz", InSync: true}}
+	withForeign := append([]Array{foreign}, arrays...)
 	cases := []struct {
 		name    string
 		in      Input
@@ -275,6 +281,9 @@ func TestPlanSlotAffinity(t *testing.T) {
 		{"no record, a bad first slot: md0 waits, md1 gets the second", Input{Arrays: arrays, Candidates: []Candidate{ext4b, second2}},
 			"md0:human md1:add:nvme-Amazon_EC2_NVMe_Instance_Storage_bb-second",
 			[]string{"no slot is recorded for this mirror, and by order its SSD's slot pci-0000:00:1d.0-nvme-1 holds aa-first, refused: in use: mounted at /mnt"}},
+		{"no record, an array that is not ours takes no slot in the order", Input{Arrays: withForeign, MaxParallel: 2, Candidates: []Candidate{first, second}},
+			"md-boot:human md0:add:nvme-Amazon_EC2_NVMe_Instance_Storage_aa-new-serial md1:add:nvme-Amazon_EC2_NVMe_Instance_Storage_zz-new-serial",
+			[]string{"by order"}},
 		{"no slot known at all: any slot, and it says so", Input{Arrays: arrays, Candidates: []Candidate{blank("x", 300*mib), blank("y", 300*mib)}},
 			"md0:add:nvme-Amazon_EC2_NVMe_Instance_Storage_x md1:wait", []string{"no slot recorded for this mirror: any instance-store slot"}},
 		{"pairing any: any slot", Input{Arrays: arrays, Slots: slots, AnySlot: true, Candidates: []Candidate{second, ext4}},
