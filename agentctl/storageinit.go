@@ -102,6 +102,12 @@ examples:
 					}
 				}
 			}
+			mkfs := map[string]string{"ext4": "mke2fs", "xfs": "mkfs.xfs"}[fs]
+			for _, tool := range []string{"mdadm", "lvm", mkfs} {
+				if _, err := hostexec.Find(tool); err != nil && !dryRun {
+					refused = append(refused, err.Error())
+				}
+			}
 			if _, _, err := run.Run(ctx, "lvm", "vgs", "--noheadings", "-o", "vg_name", vg); err == nil {
 				refused = append(refused, "volume group "+vg+" exists already")
 			}
