@@ -81,7 +81,7 @@ create)
 	log "created"
 	finish
 	;;
-assemble | incremental)
+assemble | incremental | readd)
 	# What udev makes on an AWS instance: stable names saying which disks are instance storage.
 	mkdir -p /dev/disk/by-id
 	for s in ssd0 ssd1; do
@@ -94,6 +94,19 @@ assemble | incremental)
 	done
 	# The slots the create boot's agentd recorded while the mirrors were healthy.
 	[ -f /var/lib/agent.db ] && cp /var/lib/agent.db /run/agent.db
+	if [ "$phase" = readd ]; then
+		# The same SSDs as before (no migration); md0's drops out, and the volume is
+		# written meanwhile: it comes back stale, carrying md0's superblock, as after a
+		# reboot it missed. Only the chunks written since are dirty in md0's bitmap.
+		mdadm --assemble --scan 2>>/out/mdadm.log
+		mdadm /dev/md0 --fail "$SSD0" --remove "$SSD0" 2>>/out/mdadm.log
+		lvm vgchange -q -ay vgdata >>/out/lvm.log 2>&1
+		mount -t ext4 /dev/vgdata/lvdata /mnt && dd if=/dev/urandom of=/mnt/later bs=64k count=4 2>/dev/null
+		sync
+		umount /mnt
+		lvm vgchange -q -an vgdata >>/out/lvm.log 2>&1
+		mdadm -X "$EBS0" >/out/bitmap-before 2>&1
+	fi
 	# agentd watches from before the arrays appear: it must notice them by itself.
 	/agentd --name storage --config /etc/agentd.toml --state /run/agent.db --socket /run/agentd.sock \
 		--lock-dir /run/lock >/out/agentd.log 2>&1 &

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -141,6 +142,42 @@ func TestMigrationScenario(t *testing.T) {
 			}
 		})
 	}
+
+	// The same SSDs, no migration: md0's dropped out while the volume was written, and is
+	// back stale, carrying md0's superblock. The agent re-adds it (never a blank add) and
+	// the bitmap limits the recovery to the chunks written meanwhile.
+	t.Run("same SSD back", func(t *testing.T) {
+		disks := map[string]string{}
+		for _, n := range []string{"ssd0", "ebs0", "ssd1", "ebs1"} {
+			p := filepath.Join(v.work, "readd-"+n+".img")
+			if out, err := exec.Command("cp", "--sparse=always", img(n), p).CombinedOutput(); err != nil {
+				t.Fatalf("cp: %v %s", err, out)
+			}
+			disks[n] = p
+		}
+		res := v.boot(t, migrate, "readd", disks, 4*time.Minute, "wait=60")
+		after := string(res["mdstat-after"])
+		if strings.Count(after, "[2/2] [UU]") != 2 {
+			t.Fatalf("the mirrors are not whole:\n%s\n%s", after, res["agentd.log"])
+		}
+		events, _ := agentEvents(t, v, "readd", res["agent.db"])
+		if !inOrder(events["md0"], []string{"re-add-issued", "done"}) || slices.Contains(events["md0"], "add-issued") {
+			t.Errorf("md0 events %v; want re-add-issued then done, and no add", events["md0"])
+		}
+		m := regexp.MustCompile(`Bitmap : (\d+) bits \(chunks\), (\d+) dirty`).FindStringSubmatch(string(res["bitmap-before"]))
+		if m == nil {
+			t.Fatalf("no bitmap figures:\n%s", res["bitmap-before"])
+		}
+		total, _ := strconv.Atoi(m[1])
+		dirty, _ := strconv.Atoi(m[2])
+		if dirty == 0 || dirty >= total {
+			t.Errorf("bitmap: %d of %d chunks dirty; want a few (only those written while the SSD was out)", dirty, total)
+		}
+		t.Logf("same SSD back: re-added; the bitmap had %d of %d chunks dirty", dirty, total)
+		if got := string(res["sha256"]); got != sum {
+			t.Errorf("data checksum after: %q, before: %q", got, sum)
+		}
+	})
 
 	// The first slot's new SSD carries a file system: md0 waits for a human, saying why,
 	// and md1 gets its own slot's SSD — not md0's lot, not the other way round. With the
