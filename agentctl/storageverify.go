@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/fitsarchive/agentd/internal/agentstatus"
 	"github.com/fitsarchive/agentd/internal/cli"
 	"github.com/fitsarchive/agentd/mdraid"
 )
@@ -37,7 +38,8 @@ func storageVerifyCommand() *command {
 with progress on stderr, and reports mismatch_cnt: the sectors whose copies differ. It
 repairs nothing. A mirror that is resyncing, recovering or checking already is not touched
 (a scrub never competes with a recovery); an interrupted verify (Ctrl-C, SIGTERM) stops the
-check it started. It also says whether the host scrubs by itself already (Debian's mdadm
+check it started. The running storage agent holds its actions on the mirror being checked
+(through its socket; the hold lapses by itself after 10 minutes should verify be killed). It also says whether the host scrubs by itself already (Debian's mdadm
 ships a monthly check): no second scheduler is added. Needs root (it writes sysfs).
 
 Exit 0: every mirror checked, no mismatch. Exit 6: a mismatch, or a mirror not checked
@@ -51,6 +53,7 @@ examples:
 			fs.StringVar(&f.procRoot, "proc-root", "", "where /proc is (default: config [storage] proc_root, /proc)")
 			fs.StringVar(&f.sysRoot, "sys-root", "", "where /sys is (default: config [storage] sys_root, /sys)")
 			fs.DurationVar(&every, "every", time.Second, "how often to read the check's progress")
+			fs.StringVar(&f.socket, "socket", "", "the storage agent's control socket, to hold its actions meanwhile (default /run/agentd/storage/agentd.sock)")
 		},
 		run: func(ctx context.Context, a *app, _ []string) error {
 			all, err := mdraid.Read(a.procRoot(f), a.sysRoot(f))
@@ -125,6 +128,15 @@ func (a *app) verifyArray(ctx context.Context, f storageFlags, arr mdraid.Array,
 		return r
 	}
 	sys := a.sysRoot(f)
+	// The running storage agent holds its actions on the array meanwhile (renewed each
+	// minute; it lapses by itself should this command be killed).
+	agent := agentstatus.Client{Path: a.storageSocket(f)}
+	by := fmt.Sprintf("agentctl storage verify (pid %d)", os.Getpid())
+	hold := func() bool { return agent.PauseStorage(ctx, []string{arr.Name}, 10*time.Minute, by) == nil }
+	if hold() {
+		defer agent.ResumeStorage(context.WithoutCancel(ctx), []string{arr.Name})
+	}
+	held := time.Now()
 	if err := mdraid.StartCheck(sys, arr.Name); err != nil {
 		r.Refused = err.Error()
 		if errors.Is(err, os.ErrPermission) {
@@ -158,6 +170,10 @@ func (a *app) verifyArray(ctx context.Context, f storageFlags, arr mdraid.Array,
 		case s.Action != "idle" && s.Action != "check":
 			r.Refused = fmt.Sprintf("md turned to %q during the check (a recovery takes precedence)", s.Action)
 			return r
+		}
+		if time.Since(held) > time.Minute {
+			hold()
+			held = time.Now()
 		}
 		select {
 		case <-ctx.Done():

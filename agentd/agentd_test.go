@@ -279,6 +279,19 @@ func TestStorageAgentWithoutDatabase(t *testing.T) {
 	if code, out, _ := ctl(t, nil, "storage", "plan", "--socket", a.socket, "--local", "--json"); code != 0 || !strings.Contains(out, `"from": "local"`) {
 		t.Fatalf("storage plan --local: exit %d %s", code, out)
 	}
+	// An operator's command holds the agent's actions on an array through the socket
+	// (agentctl storage verify does); the hold shows in the status, and goes on resume.
+	client := agentstatus.Client{Path: a.socket}
+	if err := client.PauseStorage(context.Background(), []string{"md0"}, time.Minute, "a test"); err != nil {
+		t.Fatal(err)
+	}
+	st = a.waitStatus(t, 10*time.Second, func(st agentstatus.Status) bool {
+		return st.Storage != nil && strings.HasPrefix(st.Storage.Paused["md0"].By, "a test (")
+	})
+	if err := client.ResumeStorage(context.Background(), []string{"md0"}); err != nil {
+		t.Fatal(err)
+	}
+	a.waitStatus(t, 10*time.Second, func(st agentstatus.Status) bool { return st.Storage != nil && len(st.Storage.Paused) == 0 })
 	a.cmd.Process.Signal(syscall.SIGTERM)
 	if code := a.wait(t, 20*time.Second); code != 0 {
 		t.Fatalf("SIGTERM: exit %d; stderr:\n%s", code, a.stderr)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 	"unsafe"
@@ -80,6 +81,8 @@ func (s *statusServer) listen(path string) error {
 	mux.HandleFunc("GET /events", s.handleEvents)
 	mux.HandleFunc("POST /drain", func(w http.ResponseWriter, r *http.Request) { s.handleDrain(w, r, true) })
 	mux.HandleFunc("POST /resume", func(w http.ResponseWriter, r *http.Request) { s.handleDrain(w, r, false) })
+	mux.HandleFunc("POST /storage/pause", func(w http.ResponseWriter, r *http.Request) { s.handleStoragePause(w, r, true) })
+	mux.HandleFunc("POST /storage/resume", func(w http.ResponseWriter, r *http.Request) { s.handleStoragePause(w, r, false) })
 	srv := &http.Server{Handler: s.peerChecked(mux), ReadHeaderTimeout: 5 * time.Second,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			return context.WithValue(ctx, peerKey{}, peerOf(c))
@@ -267,6 +270,45 @@ func (s *statusServer) handleDrain(w http.ResponseWriter, r *http.Request, on bo
 	}
 	s.logger.Info("resumed: claiming again", "by", p.String())
 	writeJSON(w, http.StatusOK, map[string]any{"drained": false})
+}
+
+// handleStoragePause holds (or releases) the storage agent's actions on the arrays an
+// operator's command works on (?arrays=md0,md1&for=10m&by=…). A pause lapses by itself.
+func (s *statusServer) handleStoragePause(w http.ResponseWriter, r *http.Request, on bool) {
+	s.mu.Lock()
+	watcher := s.storage
+	s.mu.Unlock()
+	if watcher == nil {
+		writeJSON(w, http.StatusOK, map[string]any{"storage": false}) // no storage agent here: nothing to hold
+		return
+	}
+	var arrays []string
+	for _, a := range strings.Split(r.URL.Query().Get("arrays"), ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			arrays = append(arrays, a)
+		}
+	}
+	if len(arrays) == 0 {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "no arrays given"})
+		return
+	}
+	if !on {
+		watcher.Resume(arrays)
+		s.logger.Info("storage actions resumed", "arrays", arrays)
+		writeJSON(w, http.StatusOK, map[string]any{"storage": true, "paused": false, "arrays": arrays})
+		return
+	}
+	d, err := time.ParseDuration(r.URL.Query().Get("for"))
+	if err != nil || d <= 0 || d > time.Hour {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "for: a duration up to 1h"})
+		return
+	}
+	p, _ := r.Context().Value(peerKey{}).(peer)
+	by := strings.TrimSpace(r.URL.Query().Get("by") + " (" + p.String() + ")")
+	until := time.Now().Add(d)
+	watcher.Pause(arrays, until, by)
+	s.logger.Info("storage actions paused", "arrays", arrays, "until", until.Format(time.RFC3339), "by", by)
+	writeJSON(w, http.StatusOK, map[string]any{"storage": true, "paused": true, "arrays": arrays, "until": until})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

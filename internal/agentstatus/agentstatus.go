@@ -11,6 +11,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"syscall"
 	"time"
 
@@ -85,6 +87,20 @@ func (c Client) Drain(ctx context.Context) (Drained, error) {
 func (c Client) Resume(ctx context.Context) (Drained, error) {
 	var d Drained
 	return d, c.do(ctx, http.MethodPost, "/resume", &d)
+}
+
+// PauseStorage holds the storage agent's actions on arrays for d (an operator's command at
+// work on them: renew it before it lapses); by says who.
+func (c Client) PauseStorage(ctx context.Context, arrays []string, d time.Duration, by string) error {
+	q := url.Values{"arrays": {strings.Join(arrays, ",")}, "for": {d.String()}, "by": {by}}
+	var out map[string]any
+	return c.do(ctx, http.MethodPost, "/storage/pause?"+q.Encode(), &out)
+}
+
+// ResumeStorage lets the storage agent act on arrays again.
+func (c Client) ResumeStorage(ctx context.Context, arrays []string) error {
+	var out map[string]any
+	return c.do(ctx, http.MethodPost, "/storage/resume?"+url.Values{"arrays": {strings.Join(arrays, ",")}}.Encode(), &out)
 }
 
 func (c Client) do(ctx context.Context, method, endpoint string, into any) error {

@@ -55,8 +55,53 @@ type Watcher struct {
 	said          map[string]string    // last decision announced per array
 	progressAt    map[string]time.Time // last progress event per array
 
-	mu   sync.Mutex
-	snap Snapshot
+	mu     sync.Mutex
+	snap   Snapshot
+	paused map[string]Pause // by array: an operator's command at work on it
+}
+
+// Pause holds the agent's actions on one array while an operator's command works on it
+// (agentctl storage verify, init): it lapses at Until unless renewed, so a killed command
+// cannot hold the agent forever.
+type Pause struct {
+	Until time.Time `json:"until"`
+	By    string    `json:"by"`
+}
+
+// Pause holds the agent's actions on arrays until until (renewed by calling it again).
+func (w *Watcher) Pause(arrays []string, until time.Time, by string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.paused == nil {
+		w.paused = map[string]Pause{}
+	}
+	for _, a := range arrays {
+		w.paused[a] = Pause{Until: until, By: by}
+	}
+}
+
+// Resume lets the agent act on arrays again.
+func (w *Watcher) Resume(arrays []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, a := range arrays {
+		delete(w.paused, a)
+	}
+}
+
+// pausedNow returns the pauses in force at now, forgetting the lapsed ones.
+func (w *Watcher) pausedNow(now time.Time) map[string]Pause {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := map[string]Pause{}
+	for a, p := range w.paused {
+		if now.Before(p.Until) {
+			out[a] = p
+		} else {
+			delete(w.paused, a)
+		}
+	}
+	return out
 }
 
 // Snapshot is the latest look, for the status socket.
@@ -67,6 +112,8 @@ type Snapshot struct {
 	Error     string            `json:"error,omitempty"`
 	Arrays    []mdraid.Array    `json:"arrays"`
 	Decisions []mdraid.Decision `json:"decisions"`
+	// Paused are the arrays an operator's command works on (no action meanwhile).
+	Paused map[string]Pause `json:"paused,omitempty"`
 	// Slots are the recorded slots of the mirrors' SSDs, by array UUID.
 	Slots map[string]state.SlotRecord `json:"slots,omitempty"`
 	// NextLook is when a timer of this look falls due (an inactive mirror's grace period,
@@ -291,6 +338,23 @@ func (w *Watcher) Step(ctx context.Context) error {
 	// time): a grace period that ended meanwhile has ended.
 	in.Now, in.InactiveSince, in.Busy = w.opt.Now(), w.inactiveSince, busy
 	decisions := mdraid.Plan(in)
+	// An array an operator's command works on: nothing is done to it meanwhile.
+	paused := w.pausedNow(in.Now)
+	if len(paused) > 0 {
+		snap.Paused = paused
+	}
+	for i, d := range decisions {
+		p, ok := paused[d.Array]
+		if !ok {
+			continue
+		}
+		snap.due(p.Until)
+		switch d.Kind {
+		case mdraid.KindAdd, mdraid.KindReAdd, mdraid.KindRun:
+			decisions[i] = mdraid.Decision{Array: d.Array, Kind: mdraid.KindWait,
+				Reason: fmt.Sprintf("paused by %s until %s (it would: %s %s — %s)", p.By, p.Until.Format(time.TimeOnly), d.Kind, d.Device, d.Reason)}
+		}
+	}
 	snap.Decisions = decisions
 	for _, d := range decisions {
 		w.announce(d, byName[d.Array])

@@ -670,3 +670,32 @@ func TestRecoveryIsFollowedByATimer(t *testing.T) {
 		t.Fatalf("next look %v with every mirror clean; want none (the rescan only)", next)
 	}
 }
+
+// An array an operator's command pauses gets no action until resumed or until the pause
+// lapses; the decision says who paused it.
+func TestPauseHoldsActions(t *testing.T) {
+	h := newHost(t)
+	h.set("degraded")
+	r := &runner{}
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	store := openStore(t, filepath.Join(t.TempDir(), "a.db"))
+	defer store.Close()
+	w := h.watcher(store, r, config.StorageEnabled, &now)
+	ctx := context.Background()
+	w.Pause([]string{"md0", "md1"}, now.Add(time.Minute), "agentctl storage verify (pid 42)")
+	w.Step(ctx)
+	if c := r.calls(); len(c) != 0 {
+		t.Fatalf("calls %v while paused", c)
+	}
+	if d := w.Snapshot().Decisions[0]; d.Kind != "wait" || !strings.Contains(d.Reason, "paused by agentctl storage verify (pid 42)") {
+		t.Fatalf("md0 decision %+v", d)
+	}
+	if next := w.Snapshot().NextLook; next.IsZero() || next.After(now.Add(time.Minute)) {
+		t.Fatalf("next look %v; want by the pause's end", next)
+	}
+	now = now.Add(2 * time.Minute) // lapsed: the agent acts again
+	w.Step(ctx)
+	if c := r.calls(); len(c) != 1 || !strings.HasPrefix(c[0], "/dev/md0 --add") {
+		t.Fatalf("calls %v after the pause lapsed", c)
+	}
+}
