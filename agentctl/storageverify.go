@@ -60,10 +60,10 @@ examples:
 			if err != nil {
 				return cli.WithCode(cli.ExitConnect, err)
 			}
-			var todo []mdraid.Array
+			var selected []mdraid.Array
 			for _, arr := range all {
 				if len(arrays) == 0 && arr.Level == "raid1" || slices.Contains(arrays, arr.Name) {
-					todo = append(todo, arr)
+					selected = append(selected, arr)
 				}
 			}
 			for _, name := range arrays {
@@ -71,12 +71,12 @@ examples:
 					return cli.Usagef("--array %s: no such array in %s/mdstat", name, a.procRoot(f))
 				}
 			}
-			if len(todo) == 0 {
+			if len(selected) == 0 {
 				return cli.WithCode(cli.ExitRefused, errors.New("no mirror to check"))
 			}
-			results := make([]verifyResult, 0, len(todo))
+			results := make([]verifyResult, 0, len(selected))
 			checked, problems := 0, 0
-			for _, arr := range todo {
+			for _, arr := range selected {
 				r := a.verifyArray(ctx, f, arr, every)
 				results = append(results, r)
 				if r.Checked {

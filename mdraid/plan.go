@@ -76,7 +76,7 @@ func Plan(in Input) []Decision {
 	sort.Slice(arrays, func(i, j int) bool { return arrays[i].Name < arrays[j].Name })
 	recovering := 0
 	for _, a := range arrays {
-		if isRecovering(a) || in.Busy[a.Name] {
+		if a.Recovering() || in.Busy[a.Name] {
 			recovering++
 		}
 	}
@@ -173,7 +173,9 @@ func arrayKey(a Array) string {
 	return "name " + a.Name
 }
 
-func isRecovering(a Array) bool {
+// Recovering says whether a recovery runs on the array (mdstat's progress line, or sysfs's
+// sync_action).
+func (a Array) Recovering() bool {
 	return (a.Sync != nil && a.Sync.Kind == "recovering") || a.SyncAction == "recover"
 }
 
@@ -190,7 +192,7 @@ func decide(in Input, a Array, recovering *int, used map[string]bool) Decision {
 	if !a.Active {
 		return decideInactive(in, a)
 	}
-	if isRecovering(a) {
+	if a.Recovering() {
 		d.Kind, d.Reason = KindFollow, "recovering"
 		if s := a.Sync; s != nil {
 			d.Reason = fmt.Sprintf("recovering: %.1f%% at %.0f KiB/s, about %.1f min left", s.Percent, s.SpeedKiBs, s.FinishMin)

@@ -247,7 +247,7 @@ func (w *Watcher) Step(ctx context.Context) error {
 	}
 	for name, act := range actions {
 		a, ok := byName[name]
-		recovering := ok && a.Active && (a.SyncAction == "recover" || (a.Sync != nil && a.Sync.Kind == "recovering") || hasSpare(a))
+		recovering := ok && a.Active && (a.Recovering() || hasSpare(a))
 		whole := ok && a.Active && a.Degraded == 0 && !recovering
 		switch {
 		case whole:
@@ -310,7 +310,7 @@ func (w *Watcher) Step(ctx context.Context) error {
 	// (half the time left, at least every 10 s for the progress events, at most every
 	// second near the end).
 	for _, a := range arrays {
-		if a.Active && (a.SyncAction == "recover" || (a.Sync != nil && a.Sync.Kind == "recovering")) && w.cfg.Watches(a.Name) {
+		if a.Active && a.Recovering() && w.cfg.Watches(a.Name) {
 			left := 10 * time.Second
 			if a.Sync != nil && a.Sync.FinishMin > 0 {
 				left = time.Duration(a.Sync.FinishMin * float64(time.Minute) / 2)
@@ -391,7 +391,7 @@ func (w *Watcher) recordSlots(arrays []mdraid.Array) (map[string]state.SlotRecor
 		return nil, fmt.Errorf("read the slot records: %w", err)
 	}
 	for _, a := range arrays {
-		if !a.Active || a.Degraded != 0 || mdraid.CanonicalUUID(a.UUID) == "" || hasSpare(a) || a.SyncAction == "recover" || !w.cfg.Watches(a.Name) {
+		if !a.Active || a.Degraded != 0 || mdraid.CanonicalUUID(a.UUID) == "" || hasSpare(a) || a.Recovering() || !w.cfg.Watches(a.Name) {
 			continue
 		}
 		var ssd []mdraid.Member
