@@ -91,6 +91,7 @@ examples:
 			},
 		},
 		storageVerifyCommand(),
+		storageEvacuateCommand(),
 		storageInitCommand(),
 		{
 			name:    "storage check",

@@ -13,9 +13,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fitsarchive/agentd/internal/agentstatus"
 	"github.com/fitsarchive/agentd/internal/cli"
 	"github.com/fitsarchive/agentd/internal/hostexec"
 	agentstate "github.com/fitsarchive/agentd/internal/state"
+	"github.com/fitsarchive/agentd/internal/storagewatch"
 	"github.com/fitsarchive/agentd/mdraid"
 )
 
@@ -59,6 +61,7 @@ examples:
 			fl.StringVar(&statePath, "state", storageAgentState, "the storage agent's state file, for the slot records")
 			fl.StringVar(&f.procRoot, "proc-root", "", "where /proc is (default /proc)")
 			fl.StringVar(&f.sysRoot, "sys-root", "", "where /sys is (default /sys)")
+			fl.StringVar(&f.socket, "socket", "", "the storage agent's control socket, to hold its actions meanwhile (default /run/agentd/storage/agentd.sock)")
 		},
 		run: func(ctx context.Context, a *app, _ []string) error {
 			var layout mdraid.Layout
@@ -124,6 +127,12 @@ examples:
 					fmt.Fprintf(w, "then: the ARRAY lines of %s into %s, update-initramfs -u, the slot records\n", strings.Join(layout.Arrays, " "), mdadmConf)
 				})
 				return nil
+			}
+			// The running storage agent holds all its actions meanwhile: the blank disks are
+			// not for a degraded mirror, and the new arrays are not its to start or repair.
+			agent := agentstatus.Client{Path: a.storageSocket(f)}
+			if agent.PauseStorage(ctx, []string{storagewatch.PauseAll}, 10*time.Minute, fmt.Sprintf("agentctl storage init (pid %d)", os.Getpid())) == nil {
+				defer agent.ResumeStorage(context.WithoutCancel(ctx), []string{storagewatch.PauseAll})
 			}
 			for i, c := range cmds {
 				fmt.Fprintf(a.out.Stderr, "storage init: %s\n", strings.Join(c, " "))

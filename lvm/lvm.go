@@ -23,6 +23,8 @@ type PV struct {
 	Size    int64  `json:"size_bytes"`
 	Free    int64  `json:"free_bytes"`
 	Missing bool   `json:"missing"`
+	// DevSize is the size of the device under the PV (dev_size; 0 when not reported).
+	DevSize int64 `json:"dev_size_bytes,omitempty"`
 }
 
 // VG is a volume group.
@@ -34,6 +36,8 @@ type VG struct {
 	PVCount int    `json:"pv_count"`
 	LVCount int    `json:"lv_count"`
 	Partial bool   `json:"partial"`
+	// ExtentSize is the VG's physical extent size (vg_extent_size; 0 when not reported).
+	ExtentSize int64 `json:"extent_size_bytes,omitempty"`
 }
 
 // LV is a logical volume.
@@ -45,6 +49,11 @@ type LV struct {
 	Active  bool     `json:"active"`
 	Health  string   `json:"health,omitempty"` // "partial", "refresh needed", "mismatches", "writemostly", "unknown"
 	Devices []string `json:"devices,omitempty"`
+	// Pvmove says the LV is a pvmove in progress (lvs -a: "[pvmove0]", attr p…); MovePV is
+	// the PV it moves off and CopyPercent how far it is.
+	Pvmove      bool    `json:"pvmove,omitempty"`
+	MovePV      string  `json:"move_pv,omitempty"`
+	CopyPercent float64 `json:"copy_percent,omitempty"`
 }
 
 // Report is what LVM reported.
@@ -82,6 +91,9 @@ func Parse(docs ...[]byte) (Report, error) {
 					return Report{}, fmt.Errorf("pv %s: %w", pv.Name, err)
 				}
 				pv.Missing = attr(pv.Attr, 2) == 'm' || row["pv_missing"] == "missing"
+				if pv.DevSize, err = Size(row["dev_size"]); err != nil {
+					return Report{}, fmt.Errorf("pv %s: %w", pv.Name, err)
+				}
 				r.PVs = append(r.PVs, pv)
 			}
 			for _, row := range part["vg"] {
@@ -96,6 +108,9 @@ func Parse(docs ...[]byte) (Report, error) {
 				vg.PVCount, _ = strconv.Atoi(strings.TrimSpace(row["pv_count"]))
 				vg.LVCount, _ = strconv.Atoi(strings.TrimSpace(row["lv_count"]))
 				vg.Partial = attr(vg.Attr, 3) == 'p'
+				if vg.ExtentSize, err = Size(row["vg_extent_size"]); err != nil {
+					return Report{}, fmt.Errorf("vg %s: %w", vg.Name, err)
+				}
 				r.VGs = append(r.VGs, vg)
 			}
 			for _, row := range part["lv"] {
@@ -109,6 +124,13 @@ func Parse(docs ...[]byte) (Report, error) {
 					}
 					lv.Active = attr(lv.Attr, 4) == 'a'
 					lv.Health = lvHealth(attr(lv.Attr, 8))
+					lv.Pvmove = attr(lv.Attr, 0) == 'p'
+					lv.MovePV = strings.TrimSpace(row["move_pv"])
+					if c := strings.TrimSpace(row["copy_percent"]); c != "" {
+						if lv.CopyPercent, err = strconv.ParseFloat(c, 64); err != nil {
+							return Report{}, fmt.Errorf("lv %s: copy_percent %q: %w", key, c, err)
+						}
+					}
 					r.LVs = append(r.LVs, lv)
 					i = len(r.LVs) - 1
 					lvIndex[key] = i
@@ -201,6 +223,9 @@ func (r Report) Problems() []string {
 	return out
 }
 
+// ErrNoVG is returned by ReadVG for a volume group that does not exist.
+var ErrNoVG = errors.New("no such volume group")
+
 // ErrNoLVM is returned when the lvm command is not installed.
 var ErrNoLVM = errors.New("lvm is not installed")
 
@@ -215,4 +240,36 @@ func Read(ctx context.Context, run hostexec.Runner) (Report, error) {
 		return Report{}, err
 	}
 	return Parse(out)
+}
+
+// ReadVG reports on the PVs (every one: those of other VGs and orphans too), the volume
+// group vg and its LVs, hidden ones included (a pvmove in progress), with the fields a
+// move needs (dev_size, vg_extent_size, move_pv, copy_percent). Read-only. A volume group
+// that does not exist gives ErrNoVG, with the PVs read.
+func ReadVG(ctx context.Context, run hostexec.Runner, vg string) (Report, error) {
+	var docs [][]byte
+	for _, argv := range [][]string{
+		{"pvs", "-o", "pv_name,vg_name,pv_attr,pv_size,pv_free,dev_size"},
+		{"vgs", "-o", "vg_name,vg_attr,vg_size,vg_free,vg_extent_size,pv_count,lv_count", vg},
+		{"lvs", "-a", "-o", "lv_name,vg_name,lv_attr,lv_size,move_pv,copy_percent,devices", vg},
+	} {
+		args := append([]string{argv[0], "--reportformat", "json", "--units", "b", "--nosuffix"}, argv[1:]...)
+		out, _, err := run.Run(ctx, "lvm", args...)
+		if errors.Is(err, hostexec.ErrNotFound) {
+			return Report{}, ErrNoLVM
+		}
+		var he *hostexec.Error
+		if errors.As(err, &he) && argv[0] != "pvs" && strings.Contains(he.Stderr, "not found") {
+			r, perr := Parse(docs...) // the PVs, read already
+			if perr != nil {
+				return Report{}, perr
+			}
+			return r, fmt.Errorf("volume group %s: %w", vg, ErrNoVG)
+		}
+		if err != nil {
+			return Report{}, err
+		}
+		docs = append(docs, out)
+	}
+	return Parse(docs...)
 }

@@ -80,6 +80,10 @@ func (w *Watcher) Pause(arrays []string, until time.Time, by string) {
 	}
 }
 
+// PauseAll, as an array's name, holds the agent's actions on every array (storage init:
+// the arrays it builds have no name yet, and its blank disks must not be taken meanwhile).
+const PauseAll = "*"
+
 // Resume lets the agent act on arrays again.
 func (w *Watcher) Resume(arrays []string) {
 	w.mu.Lock()
@@ -345,6 +349,9 @@ func (w *Watcher) Step(ctx context.Context) error {
 	}
 	for i, d := range decisions {
 		p, ok := paused[d.Array]
+		if !ok {
+			p, ok = paused[PauseAll]
+		}
 		if !ok {
 			continue
 		}

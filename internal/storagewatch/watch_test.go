@@ -699,3 +699,30 @@ func TestPauseHoldsActions(t *testing.T) {
 		t.Fatalf("calls %v after the pause lapsed", c)
 	}
 }
+
+// PauseAll holds every array (storage init: its arrays have no name yet), and Resume of it
+// lets the agent act at once.
+func TestPauseAllHoldsEveryArray(t *testing.T) {
+	h := newHost(t)
+	h.set("degraded")
+	r := &runner{}
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	store := openStore(t, filepath.Join(t.TempDir(), "a.db"))
+	defer store.Close()
+	w := h.watcher(store, r, config.StorageEnabled, &now)
+	ctx := context.Background()
+	w.Pause([]string{PauseAll}, now.Add(10*time.Minute), "agentctl storage init (pid 7)")
+	w.Step(ctx)
+	if c := r.calls(); len(c) != 0 {
+		t.Fatalf("calls %v while every array is paused", c)
+	}
+	if d := w.Snapshot().Decisions[0]; d.Kind != "wait" || !strings.Contains(d.Reason, "paused by agentctl storage init (pid 7)") {
+		t.Fatalf("md0 decision %+v", d)
+	}
+	w.Resume([]string{PauseAll})
+	now = now.Add(time.Second)
+	w.Step(ctx)
+	if c := r.calls(); len(c) != 1 || !strings.HasPrefix(c[0], "/dev/md0 --add") {
+		t.Fatalf("calls %v after the resume", c)
+	}
+}
