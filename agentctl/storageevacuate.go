@@ -261,6 +261,10 @@ func (e *evacuation) execute(ctx context.Context) ([]string, error) {
 				if ctx.Err() != nil {
 					return done, e.interrupted(ctx.Err())
 				}
+				var he *hostexec.Error
+				if s.Kind == evacuate.KindPvmove && errors.As(err, &he) && strings.Contains(he.Stderr, "No data to move") {
+					continue // the move ended meanwhile: the next plan goes on from there
+				}
 				return done, fmt.Errorf("%s failed (the steps before it are done; the rerun goes on from here): %w", s, err)
 			}
 		}
@@ -280,6 +284,7 @@ func (e *evacuation) follow(ctx context.Context, source string) error {
 	t := time.NewTicker(e.every)
 	defer t.Stop()
 	for {
+		polling := evacuate.Polling(e.host.ProcRoot) // before LVM: see Host.Gather
 		r, err := lvm.ReadVG(ctx, e.host.Run, e.vg)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -298,7 +303,7 @@ func (e *evacuation) follow(ctx context.Context, source string) error {
 			return nil
 		}
 		meter.Set(int64(moving.CopyPercent))
-		if !evacuate.Polling(e.host.ProcRoot) {
+		if !polling {
 			if idle++; idle >= 2 {
 				return nil // nothing polls it: the next plan restarts the polling
 			}

@@ -245,7 +245,7 @@ func Read(ctx context.Context, run hostexec.Runner) (Report, error) {
 // ReadVG reports on the PVs (every one: those of other VGs and orphans too), the volume
 // group vg and its LVs, hidden ones included (a pvmove in progress), with the fields a
 // move needs (dev_size, vg_extent_size, move_pv, copy_percent). Read-only. A volume group
-// that does not exist gives ErrNoVG, with the PVs read.
+// that does not exist gives ErrNoVG, with the PVs read; vg "" reports on every one.
 func ReadVG(ctx context.Context, run hostexec.Runner, vg string) (Report, error) {
 	var docs [][]byte
 	for _, argv := range [][]string{
@@ -253,6 +253,9 @@ func ReadVG(ctx context.Context, run hostexec.Runner, vg string) (Report, error)
 		{"vgs", "-o", "vg_name,vg_attr,vg_size,vg_free,vg_extent_size,pv_count,lv_count", vg},
 		{"lvs", "-a", "-o", "lv_name,vg_name,lv_attr,lv_size,move_pv,copy_percent,devices", vg},
 	} {
+		if argv[len(argv)-1] == "" { // every volume group
+			argv = argv[:len(argv)-1]
+		}
 		args := append([]string{argv[0], "--reportformat", "json", "--units", "b", "--nosuffix"}, argv[1:]...)
 		out, _, err := run.Run(ctx, "lvm", args...)
 		if errors.Is(err, hostexec.ErrNotFound) {

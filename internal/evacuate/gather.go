@@ -30,6 +30,9 @@ func (h Host) Gather(ctx context.Context, vg string, targets []string, rec *Reco
 		return s, err
 	}
 	s.Arrays = arrays
+	// Whether anything polls is read before LVM: a poller ends only after the move's LV is
+	// gone, so a move seen afterwards with no poller seen before has none.
+	s.Polling = Polling(h.ProcRoot)
 	s.LVM, err = lvm.ReadVG(ctx, h.Run, vg)
 	if errors.Is(err, lvm.ErrNoVG) {
 		s.NoVG, err = true, nil
@@ -60,7 +63,6 @@ func (h Host) Gather(ctx context.Context, vg string, targets []string, rec *Reco
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return s, err
 	}
-	s.Polling = Polling(h.ProcRoot)
 	return s, nil
 }
 

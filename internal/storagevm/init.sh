@@ -12,7 +12,7 @@ mount -t devtmpfs devtmpfs /dev
 mkdir -p /tmp /run /mnt /out /run/lock
 start=$(cut -d' ' -f1 /proc/uptime)
 log() { echo "VM[$(cut -d' ' -f1 /proc/uptime)]: $*" | tee -a /out/timeline.txt; }
-phase=$(sed -n 's/.*phase=\([a-z]*\).*/\1/p' /proc/cmdline)
+phase=$(sed -n 's/.*phase=\([a-z-]*\).*/\1/p' /proc/cmdline)
 wait_limit=$(sed -n 's/.*wait=\([0-9]*\).*/\1/p' /proc/cmdline)
 [ -n "$wait_limit" ] || wait_limit=150
 
@@ -157,6 +157,124 @@ assemble | incremental | readd)
 	cp /run/agent.db /out/agent.db
 	lvm vgchange -q -ay vgdata >>/out/lvm.log 2>&1
 	mount -t ext4 -o ro /dev/vgdata/lvdata /mnt && (cd /mnt && sha256sum data) >/out/sha256
+	umount /mnt 2>/dev/null
+	log "done"
+	finish
+	;;
+evacuate | evacuate-resume)
+	# agentctl storage evacuate: the volume group moves off the mirrors onto two plain EBS
+	# volumes (new0, new1; their writes throttled by qemu in the first boot, so that the move
+	# is still under way when agentctl is killed and when the host goes down), while a writer
+	# appends to a file on the mounted LV. The second boot is the reboot in the middle.
+	mkdir -p /dev/disk/by-id /var/lib/agentd-storage
+	for s in new0 new1 small used; do
+		d=$(disk $s)
+		[ -n "$d" ] && ln -s "../../${d#/dev/}" "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_$s"
+	done
+	log "NEW0=$(disk new0) NEW1=$(disk new1) SMALL=$(disk small) USED=$(disk used)"
+	EBS=/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store
+	NEW="${EBS}_new0,${EBS}_new1"
+	[ -f /var/lib/record.in ] && cp /var/lib/record.in /var/lib/agentd-storage/evacuate-vgdata.json
+	mdadm --assemble --scan 2>>/out/mdadm.log
+	log "assembled"
+	if [ "$phase" = evacuate ]; then
+		lvm vgchange -q -ay vgdata >>/out/lvm.log 2>&1
+	else
+		# As an initramfs activates it: nothing polls the interrupted move afterwards.
+		lvm vgchange -q -ay --poll n vgdata >>/out/lvm.log 2>&1
+	fi
+	pct() { lvm lvs -a --noheadings -o copy_percent vgdata 2>/dev/null | tr -d ' ' | grep . | head -n 1; }
+	log "activated"
+	pct >/out/pct-boot
+	mount -t ext4 /dev/vgdata/lvdata /mnt || log "mount failed"
+	log "mounted"
+	/agentd --name storage --config /etc/agentd.toml --state /run/agent.db --socket /run/agentd.sock \
+		--lock-dir /run/lock >/out/agentd.log 2>&1 &
+	agent=$!
+	n=0
+	while [ ! -S /run/agentd.sock ] && [ "$n" -lt 50 ]; do
+		sleep 0.2
+		n=$((n + 1))
+	done
+	# The writer: numbered lines, each the last one plus one, synced every 20.
+	writer() {
+		i=$(tail -n 1 /mnt/log 2>/dev/null)
+		[ -n "$i" ] || i=0
+		while [ ! -f /tmp/stop-writer ]; do
+			i=$((i + 1))
+			echo "$i" >>/mnt/log
+			[ $((i % 20)) = 0 ] && sync
+			sleep 0.05
+		done
+		sync
+	}
+	writer &
+	wpid=$!
+	log "agentd and the writer at work"
+	ev() { /agentctl storage evacuate --socket /run/agentd.sock --every 1s "$@"; }
+	if [ "$phase" = evacuate ]; then
+		ev --to "${EBS}_small" --yes >/out/small.out 2>&1
+		echo $? >/out/small.rc
+		log "small: exit $(cat /out/small.rc)"
+		ev --to "${EBS}_used,${EBS}_new0" --yes >/out/used.out 2>&1
+		echo $? >/out/used.rc
+		log "used: exit $(cat /out/used.rc)"
+		ev --to "$NEW" </dev/null >/out/noyes.out 2>&1
+		echo $? >/out/noyes.rc
+		log "noyes: exit $(cat /out/noyes.rc)"
+		ev --to "$NEW" --dry-run >/out/dryrun.out 2>&1
+		echo $? >/out/dryrun.rc
+		log "dryrun: exit $(cat /out/dryrun.rc)"
+		ev --to "$NEW" --yes --json >/out/evac1.json 2>/out/evac1.err &
+		evac=$!
+		n=0
+		p=
+		while [ "$n" -lt 600 ] && kill -0 "$evac" 2>/dev/null; do
+			p=$(pct)
+			[ -n "$p" ] && [ "${p%%.*}" -ge 3 ] && break
+			sleep 0.2
+			n=$((n + 1))
+		done
+		echo "$p" >/out/pct-kill
+		kill -9 "$evac"
+		log "agentctl killed at $p %"
+		sleep 5
+		pct >/out/pct-after-kill
+		lvm lvs -a --reportformat json --units b --nosuffix -o lv_name,vg_name,lv_attr,lv_size,move_pv,copy_percent,devices vgdata \
+			>/out/lvs-moving.json 2>>/out/lvm.log
+		cp /var/lib/agentd-storage/evacuate-vgdata.json /out/record.json
+		touch /tmp/stop-writer
+		wait "$wpid"
+		tail -n 1 /mnt/log >/out/log-last
+		log "going down in the middle of the move at $(pct) %"
+		# A hard stop: no unmount, no deactivation, the move's poller still at work.
+		finish
+	fi
+	ev --to "$NEW" --yes --json >/out/evac2.json 2>/out/evac2.err
+	echo $? >/out/evac2.rc
+	log "evacuate rerun: exit $(cat /out/evac2.rc)"
+	touch /tmp/stop-writer
+	wait "$wpid"
+	cp /mnt/log /out/log
+	(cd /mnt && sha256sum data) >/out/sha256
+	cp /etc/mdadm/mdadm.conf /out/mdadm.conf
+	cat /proc/mdstat >/out/mdstat-after
+	lvm pvs --noheadings -o pv_name,vg_name >/out/pvs 2>&1
+	for d in "$SSD0" "$EBS0" "$SSD1" "$EBS1"; do
+		mdadm --examine "$d" >>/out/examine 2>&1
+	done
+	[ -e /var/lib/agentd-storage/evacuate-vgdata.json ] && echo "record left" >/out/record-left
+	ev --to "$NEW" --yes >/out/evac3.out 2>&1
+	echo $? >/out/evac3.rc
+	umount /mnt
+	lvm vgchange -q -an vgdata >>/out/lvm.log 2>&1
+	kill -TERM "$agent"
+	wait "$agent"
+	# What the next boot would do: the mirrors are gone for good, the volume is whole.
+	mdadm --assemble --scan >>/out/mdadm.log 2>&1
+	cat /proc/mdstat >/out/mdstat-reassembled
+	lvm vgchange -q -ay vgdata >>/out/lvm.log 2>&1
+	mount -t ext4 -o ro /dev/vgdata/lvdata /mnt && (cd /mnt && sha256sum data) >/out/sha256-reboot
 	umount /mnt 2>/dev/null
 	log "done"
 	finish

@@ -1,6 +1,7 @@
 package storagevm
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fitsarchive/agentd/internal/state"
+	"github.com/fitsarchive/agentd/lvm"
 )
 
 const diskSize = 256 << 20
@@ -193,7 +195,144 @@ func TestMigrationScenario(t *testing.T) {
 	}{{"bad first slot", "refuse", migrate}, {"bad first slot, no record", "refuse-norecord", noRecord}} {
 		t.Run(tc.name, func(t *testing.T) { badFirstSlot(t, v, tc.initrd, fresh(tc.tag, true), sum) })
 	}
+	t.Run("evacuate", func(t *testing.T) { evacuateScenario(t, v, img, created, agentConfig, sum) })
 	t.Logf("whole VM suite: %.1f s", time.Since(suite).Seconds())
+}
+
+// evacuateScenario moves the volume group off the mirrors onto two plain EBS volumes with
+// agentctl storage evacuate, while a writer appends to a file on the mounted LV: agentctl
+// is killed in the middle of the pvmove (which goes on), the host goes down in the middle
+// (hard), and the rerun after the reboot finishes it. Refusals first: a target too small,
+// one not blank, no confirmation.
+func evacuateScenario(t *testing.T, v *vm, img func(string) string, created map[string][]byte, agentConfig, sum string) {
+	disks := map[string]string{}
+	for _, n := range []string{"ssd0", "ebs0", "ssd1", "ebs1"} {
+		p := filepath.Join(v.work, "evac-"+n+".img")
+		if out, err := exec.Command("cp", "--sparse=always", img(n), p).CombinedOutput(); err != nil {
+			t.Fatalf("cp: %v %s", err, out)
+		}
+		disks[n] = p
+	}
+	disks["new0"] = disk(t, filepath.Join(v.work, "evac-new0.img"), diskSize)
+	disks["new1"] = disk(t, filepath.Join(v.work, "evac-new1.img"), diskSize)
+	disks["small"] = disk(t, filepath.Join(v.work, "evac-small.img"), 64<<20)
+	disks["used"] = disk(t, filepath.Join(v.work, "evac-used.img"), 64<<20)
+	if out, err := exec.Command("mke2fs", "-q", "-F", "-t", "ext4", disks["used"]).CombinedOutput(); err != nil {
+		t.Fatalf("mke2fs: %v %s", err, out)
+	}
+	files := map[string]string{"etc/mdadm/mdadm.conf": string(created["mdadm.conf"]), "etc/agentd.toml": agentConfig}
+	// 4 MiB/s onto each new volume: md0's 250 MiB take about a minute to move.
+	first := v.bootThrottled(t, v.initramfs(t, "evacuate", files), "evacuate", disks, 4*time.Minute, "",
+		map[string]int64{"new0": 4 << 20, "new1": 4 << 20})
+	explain := func(res map[string][]byte, names ...string) string {
+		var b strings.Builder
+		b.WriteString(string(res["timeline.txt"]))
+		for _, n := range names {
+			fmt.Fprintf(&b, "--- %s\n%s\n", n, res[n])
+		}
+		return b.String()
+	}
+	rc := func(res map[string][]byte, name string) string { return strings.TrimSpace(string(res[name+".rc"])) }
+	for _, c := range []struct{ name, rc, says string }{
+		{"small", "5", "the targets are too small"},
+		{"used", "5", "not blank: ext4"},
+		{"noyes", "5", "it needs confirmation"},
+		{"dryrun", "0", "lvm pvmove -b -i 2 /dev/md0 "},
+	} {
+		if got, out := rc(first, c.name), string(first[c.name+".out"]); got != c.rc || !strings.Contains(out, c.says) {
+			t.Errorf("evacuate (%s): exit %s, want %s saying %q:\n%s", c.name, got, c.rc, c.says, out)
+		}
+	}
+	percent := func(res map[string][]byte, name string) float64 {
+		f, err := strconv.ParseFloat(strings.TrimSpace(string(res[name])), 64)
+		if err != nil {
+			return -1
+		}
+		return f
+	}
+	killed, after := percent(first, "pct-kill"), percent(first, "pct-after-kill")
+	t.Logf("agentctl killed at %.1f %% of md0's move; 5 s later the move was at %.1f %%", killed, after)
+	if killed < 3 || after <= killed || after >= 100 {
+		t.Fatalf("want the pvmove to go on after agentctl was killed, and still under way:\n%s",
+			explain(first, "pct-kill", "pct-after-kill", "evac1.err", "record.json", "agentd.log"))
+	}
+	// What LVM says of the move under way, as agentctl reads it.
+	if r, err := lvm.Parse(first["lvs-moving.json"]); err != nil || !slices.ContainsFunc(r.LVs, func(lv lvm.LV) bool {
+		return lv.Pvmove && lv.MovePV == "/dev/md0" && lv.CopyPercent > killed
+	}) {
+		t.Errorf("no pvmove off /dev/md0 past %.1f %% read from lvs (%v):\n%s", killed, err, first["lvs-moving.json"])
+	}
+	if testing.Verbose() {
+		t.Logf("first boot:\n%s\nlvs during the move:\n%s", first["timeline.txt"], first["lvs-moving.json"])
+	}
+	if !strings.Contains(string(first["record.json"]), `"vg": "vgdata"`) {
+		t.Fatalf("no evacuation record:\n%s", first["record.json"])
+	}
+	files["var/lib/record.in"] = string(first["record.json"])
+	second := v.boot(t, v.initramfs(t, "evacuate-resume", files), "evacuate-resume", disks, 5*time.Minute, "")
+	if percent(second, "pct-boot") < 0 {
+		t.Errorf("the move was not under way at the reboot:\n%s", explain(second, "pct-boot", "lvm.log"))
+	}
+	if rc(second, "evac2") != "0" {
+		t.Fatalf("the rerun after the reboot: exit %s\n%s", rc(second, "evac2"), explain(second, "evac2.err", "evac2.json", "agentd.log"))
+	}
+	errs := string(second["evac2.err"])
+	if testing.Verbose() {
+		t.Logf("the rerun:\n%s\n%s", second["timeline.txt"], errs)
+	}
+	for _, want := range []string{"lvm pvmove -b -i 2 /dev/md0\n", "lvm pvmove -b -i 2 /dev/md1 ", "lvm vgreduce", "mdadm --stop", "mdadm --zero-superblock", "drop the ARRAY lines"} {
+		if !strings.Contains(errs, "storage evacuate: "+want) {
+			t.Errorf("the rerun did not %q:\n%s", want, errs)
+		}
+	}
+	if got := string(second["sha256"]); got != sum {
+		t.Errorf("data checksum after the evacuation: %q, before: %q", got, sum)
+	}
+	if got := string(second["sha256-reboot"]); got != sum {
+		t.Errorf("data checksum at the next boot: %q, before: %q\n%s", got, sum, explain(second, "lvm.log", "mdstat-reassembled"))
+	}
+	// The writer's file: every number once, in order, across the kill and the reboot.
+	lines := strings.Fields(string(second["log"]))
+	for i, l := range lines {
+		if l != strconv.Itoa(i+1) {
+			t.Fatalf("the writer's file at line %d: %q, want %d", i+1, l, i+1)
+		}
+	}
+	lastFirst, _ := strconv.Atoi(strings.TrimSpace(string(first["log-last"])))
+	t.Logf("the writer appended %d lines during the first boot and %d during the rerun", lastFirst, len(lines)-lastFirst)
+	if lastFirst < 20 || len(lines) <= lastFirst {
+		t.Errorf("the writer wrote %d lines in the first boot and %d in all; want it at work in both", lastFirst, len(lines))
+	}
+	if conf := string(second["mdadm.conf"]); strings.Contains(conf, "ARRAY") {
+		t.Errorf("mdadm.conf still has ARRAY lines:\n%s", conf)
+	}
+	for _, name := range []string{"mdstat-after", "mdstat-reassembled"} {
+		if m := string(second[name]); strings.Contains(m, "md0") || strings.Contains(m, "md1") || strings.Contains(m, "md12") {
+			t.Errorf("%s: the mirrors are still there:\n%s", name, m)
+		}
+	}
+	if n := strings.Count(string(second["examine"]), "No md superblock detected"); n != 4 {
+		t.Errorf("%d of the 4 old members have no superblock; want all:\n%s", n, second["examine"])
+	}
+	names := diskNames(string(second["timeline.txt"]))
+	pvs := string(second["pvs"])
+	for _, role := range []string{"NEW0", "NEW1"} {
+		if !regexp.MustCompile(`/dev/` + names[role] + `\s+vgdata`).MatchString(pvs) {
+			t.Errorf("%s (%s) is not a PV of vgdata:\n%s", role, names[role], pvs)
+		}
+	}
+	if strings.Contains(pvs, "/dev/md") {
+		t.Errorf("an md device is still a PV:\n%s", pvs)
+	}
+	if _, left := second["record-left"]; left {
+		t.Errorf("the evacuation's record is left after the end")
+	}
+	if rc(second, "evac3") != "5" || !strings.Contains(string(second["evac3.out"]), "nothing to evacuate") {
+		t.Errorf("evacuate once done: exit %s\n%s", rc(second, "evac3"), second["evac3.out"])
+	}
+	if log := string(second["agentd.log"]); !strings.Contains(log, "storage actions paused") || !strings.Contains(log, "agentctl storage evacuate") {
+		t.Errorf("the storage agent was not held:\n%s", log)
+	}
 }
 
 // badFirstSlot boots a migration whose first SSD carries a file system.

@@ -9,6 +9,7 @@ import (
 	"context"
 	"debug/elf"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,7 +99,7 @@ func (v *vm) modules(t testing.TB) []string {
 		}
 		order = append(order, path)
 	}
-	for _, m := range []string{"virtio_pci", "virtio_blk", "md_mod", "raid1", "dm_mod", "crc32c_generic", "ext4"} {
+	for _, m := range []string{"virtio_pci", "virtio_blk", "md_mod", "raid1", "dm_mod", "dm_mirror", "crc32c_generic", "ext4"} {
 		visit(m)
 	}
 	return order
@@ -138,7 +139,7 @@ func (v *vm) initramfs(t testing.TB, name string, extra map[string]string) strin
 	copyFile(t, filepath.Join(v.cache, "root", "bin", "busybox"), mk("bin/busybox"), 0o755)
 	// Only the applets the script uses: busybox's own mke2fs must not shadow the real one.
 	for _, a := range []string{"sh", "mount", "umount", "mkdir", "cat", "sed", "grep", "ln", "dd", "sha256sum", "cp",
-		"tar", "sync", "poweroff", "sleep", "kill", "echo", "insmod", "cut", "tee", "ls", "rm", "dmesg"} {
+		"tar", "sync", "poweroff", "sleep", "kill", "echo", "insmod", "cut", "tee", "ls", "rm", "dmesg", "tail", "head", "tr", "touch"} {
 		os.Symlink("busybox", mk("bin/"+a))
 	}
 	bins := map[string]string{
@@ -239,6 +240,14 @@ func disk(t testing.TB, path string, size int64) string {
 // boot runs the guest until it powers off and returns the files it wrote to /out.
 func (v *vm) boot(t testing.TB, initrd, phase string, disks map[string]string, timeout time.Duration, cmdline string) map[string][]byte {
 	t.Helper()
+	return v.bootThrottled(t, initrd, phase, disks, timeout, cmdline, nil)
+}
+
+// bootThrottled is boot with the writes to some disks held to a rate (bytes per second, by
+// role): qemu's own I/O throttling, as an EBS volume's throughput limit.
+func (v *vm) bootThrottled(t testing.TB, initrd, phase string, disks map[string]string, timeout time.Duration, cmdline string,
+	writeBps map[string]int64) map[string][]byte {
+	t.Helper()
 	outImg := disk(t, filepath.Join(v.work, phase+"-out.img"), 64<<20)
 	args := []string{"-accel", "tcg", "-m", "512", "-smp", "1", "-display", "none", "-serial", "stdio", "-monitor", "none",
 		"-no-reboot", "-kernel", filepath.Join(v.cache, "root", "boot", "vmlinuz-"+v.kver), "-initrd", initrd,
@@ -248,12 +257,17 @@ func (v *vm) boot(t testing.TB, initrd, phase string, disks map[string]string, t
 		serials = append(serials, s)
 	}
 	sort.Strings(serials)
+	disks = maps.Clone(disks) // the caller's map stays as it was: it may boot again
 	disks["out"] = outImg
 	serials = append(serials, "out")
 	// Each disk in a fixed PCI slot by its place in that order: an SSD with a new serial
 	// (new hardware) sits where the old one sat, as the slots of an instance type do.
 	for i, s := range serials {
-		args = append(args, "-drive", fmt.Sprintf("file=%s,format=raw,if=none,id=%s", disks[s], s),
+		throttle := ""
+		if bps := writeBps[s]; bps > 0 {
+			throttle = fmt.Sprintf(",throttling.bps-write=%d", bps)
+		}
+		args = append(args, "-drive", fmt.Sprintf("file=%s,format=raw,if=none,id=%s%s", disks[s], s, throttle),
 			"-device", fmt.Sprintf("virtio-blk-pci,drive=%s,serial=%s,addr=0x%x", s, s, 0x10+i))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
