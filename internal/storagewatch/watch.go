@@ -53,6 +53,8 @@ type Watcher struct {
 
 	inactiveSince map[string]time.Time
 	said          map[string]string    // last decision announced per array
+	told          map[told]bool        // the journal's outcomes announced (stuck, gave up), once each
+	readErr       string               // the last failure to read the arrays, announced once
 	progressAt    map[string]time.Time // last progress event per array
 
 	mu     sync.Mutex
@@ -147,7 +149,7 @@ func New(cfg config.Storage, opt Options, store *state.Store, run hostexec.Runne
 	return &Watcher{cfg: cfg, opt: opt, store: store, log: log.With("component", "storage"),
 		mdadm:         mdraid.Mdadm{Run: run},
 		disc:          Discovery(cfg, opt, run),
-		inactiveSince: map[string]time.Time{}, said: map[string]string{}, progressAt: map[string]time.Time{},
+		inactiveSince: map[string]time.Time{}, said: map[string]string{}, told: map[told]bool{}, progressAt: map[string]time.Time{},
 		snap: Snapshot{Mode: cfg.Mode}}
 }
 
@@ -197,13 +199,13 @@ func (w *Watcher) Step(ctx context.Context) error {
 	}
 	if err != nil {
 		snap.Error = err.Error()
-		if w.said["*read"] != err.Error() {
-			w.said["*read"] = err.Error()
+		if w.readErr != err.Error() {
+			w.readErr = err.Error()
 			w.event("read-failed", "", err.Error())
 		}
 		return err
 	}
-	delete(w.said, "*read")
+	w.readErr = ""
 	in := Gather(ctx, w.cfg, w.mdadm, w.disc, arrays, false, w.log)
 	arrays = in.Arrays
 	snap.Arrays = arrays
@@ -249,63 +251,48 @@ func (w *Watcher) Step(ctx context.Context) error {
 		}
 		actions[name] = act
 	}
+	// The journal policy (mdraid.Settle) says what each action has come to; here it is
+	// carried out: the journal, the timers, the events (each once).
+	journalled := map[string]mdraid.Journalled{}
 	for name, act := range actions {
-		a, ok := byName[name]
-		recovering := ok && a.Active && (a.Recovering() || hasSpare(a))
-		whole := ok && a.Active && a.Degraded == 0 && !recovering
-		switch {
-		case whole:
-			w.event("done", name, fmt.Sprintf("%s of %s finished: the mirror is whole", act.Kind, act.Device))
+		journalled[name] = mdraid.Journalled{Kind: act.Kind, Device: act.Device, IssuedAt: act.IssuedAt,
+			RecoverySeen: act.RecoverySeen, Failed: act.Failed, Attempts: act.Attempts}
+	}
+	policy := mdraid.JournalPolicy{AddTimeout: w.opt.AddTimeout, MaxAttempts: MaxAttempts, Backoff: backoff}
+	for _, st := range mdraid.Settle(journalled, arrays, now, policy) {
+		name, act := st.Array, actions[st.Array]
+		if st.Busy {
+			busy[name] = true
+		}
+		if !st.Until.IsZero() {
+			snap.due(st.Until)
+		}
+		if st.Clear {
 			if err := w.store.ClearStorageAction(act.Key()); err != nil {
 				return err
 			}
 			delete(actions, name)
-			delete(w.said, name+"*stuck")
-			delete(w.said, name+"*gaveup")
-		case act.Failed != "" && act.Attempts >= MaxAttempts:
-			// mdadm refused this repeatedly: leave the mirror to a human for good.
-			busy[name] = true
-			if w.said[name+"*gaveup"] == "" {
-				w.said[name+"*gaveup"] = "1"
-				w.log.Error("mirror needs a human", "array", name, "reason", act.Failed)
-				w.event("needs-human", name, fmt.Sprintf("mdadm %s failed %d times, the last: %s; the agent will not try again (restart agentd after fixing, or repair by hand)", act.Kind, act.Attempts, act.Failed))
-			}
-		case act.Failed != "" && !recovering:
-			// mdadm failed: nothing was done. Try again after a backoff.
-			if retry := act.IssuedAt.Add(backoff(act.Attempts)); now.Before(retry) {
-				busy[name] = true
-				snap.due(retry)
-			}
-		case recovering:
-			busy[name] = true
-			if !act.RecoverySeen {
-				act.RecoverySeen = true
-				if err := w.store.SetStorageAction(act); err != nil {
-					return err
-				}
-			}
-		case act.Kind == mdraid.KindRun && ok && a.Active:
-			// started; from here on it is a degraded active mirror like any other
-			if err := w.store.ClearStorageAction(act.Key()); err != nil {
+		}
+		if st.SeeRecovery {
+			act.RecoverySeen = true
+			if err := w.store.SetStorageAction(act); err != nil {
 				return err
 			}
-			delete(actions, name)
-		default:
-			busy[name] = true
-			if timeout := act.IssuedAt.Add(w.opt.AddTimeout); w.said[name+"*stuck"] == "" && !now.After(timeout) {
-				snap.due(timeout.Add(time.Millisecond))
-			}
-			if now.Sub(act.IssuedAt) > w.opt.AddTimeout && w.said[name+"*stuck"] == "" {
-				w.said[name+"*stuck"] = "1"
-				what := "no recovery shows"
-				switch {
-				case !ok:
-					what = "the array is gone from /proc/mdstat"
-				case act.RecoverySeen:
-					what = "a recovery ran but the mirror is not whole (did the new member fail?)"
+		}
+		switch st.Outcome {
+		case mdraid.SettledDone:
+			w.event("done", name, st.Detail)
+			delete(w.told, told{name, mdraid.SettledStuck})
+			delete(w.told, told{name, mdraid.SettledGaveUp})
+		case mdraid.SettledGaveUp, mdraid.SettledStuck:
+			if !w.told[told{name, st.Outcome}] {
+				w.told[told{name, st.Outcome}] = true
+				if st.Outcome == mdraid.SettledGaveUp {
+					w.log.Error("mirror needs a human", "array", name, "reason", act.Failed)
+					w.event("needs-human", name, st.Detail)
+				} else {
+					w.event("stuck", name, st.Detail)
 				}
-				w.event("stuck", name, fmt.Sprintf("%s of %s was issued %s ago and %s; a human should look (the agent will not add another device to this mirror)",
-					act.Kind, act.Device, now.Sub(act.IssuedAt).Round(time.Second), what))
 			}
 		}
 	}
@@ -398,7 +385,7 @@ func (w *Watcher) recordSlots(arrays []mdraid.Array) (map[string]state.SlotRecor
 		return nil, fmt.Errorf("read the slot records: %w", err)
 	}
 	for _, a := range arrays {
-		if !a.Active || a.Degraded != 0 || mdraid.CanonicalUUID(a.UUID) == "" || hasSpare(a) || a.Recovering() || !w.cfg.Watches(a.Name) {
+		if !a.Active || a.Degraded != 0 || mdraid.CanonicalUUID(a.UUID) == "" || a.HasSpare() || a.Recovering() || !w.cfg.Watches(a.Name) {
 			continue
 		}
 		var ssd []mdraid.Member
@@ -474,14 +461,8 @@ func Gather(ctx context.Context, cfg config.Storage, mdadm mdraid.Mdadm, disc md
 	return in
 }
 
-func hasSpare(a mdraid.Array) bool {
-	for _, m := range a.Members {
-		if m.Spare && !m.Faulty {
-			return true
-		}
-	}
-	return false
-}
+// told is an outcome of an array's journalled action that was announced.
+type told struct{ array, outcome string }
 
 // backoff is how long to wait before trying a failed mdadm command again.
 func backoff(attempts int) time.Duration {
