@@ -242,6 +242,11 @@ evacuate | evacuate-resume)
 		pct >/out/pct-after-kill
 		lvm lvs -a --reportformat json --units b --nosuffix -o lv_name,vg_name,lv_attr,lv_size,move_pv,copy_percent,devices vgdata \
 			>/out/lvs-moving.json 2>>/out/lvm.log
+		lvm pvs --reportformat json --units b --nosuffix -o pv_name,vg_name,pv_attr,pv_size,pv_free,dev_size \
+			>/out/pvs-moving.json 2>>/out/lvm.log
+		lvm vgs --reportformat json --units b --nosuffix -o vg_name,vg_attr,vg_size,vg_free,vg_extent_size,pv_count,lv_count vgdata \
+			>/out/vgs-moving.json 2>>/out/lvm.log
+		cat /proc/mdstat >/out/mdstat-moving
 		cp /var/lib/agentd-storage/evacuate-vgdata.json /out/record.json
 		touch /tmp/stop-writer
 		wait "$wpid"

@@ -263,7 +263,8 @@ func evacuateScenario(t *testing.T, v *vm, img func(string) string, created map[
 		t.Errorf("no pvmove off /dev/md0 past %.1f %% read from lvs (%v):\n%s", killed, err, first["lvs-moving.json"])
 	}
 	if testing.Verbose() {
-		t.Logf("first boot:\n%s\nlvs during the move:\n%s", first["timeline.txt"], first["lvs-moving.json"])
+		t.Logf("first boot:\n%s\nduring the move:\n%s\n%s\n%s\n%s", first["timeline.txt"], first["lvs-moving.json"],
+			first["pvs-moving.json"], first["vgs-moving.json"], first["mdstat-moving"])
 	}
 	if !strings.Contains(string(first["record.json"]), `"vg": "vgdata"`) {
 		t.Fatalf("no evacuation record:\n%s", first["record.json"])

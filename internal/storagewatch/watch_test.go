@@ -13,40 +13,52 @@ import (
 
 	"github.com/fitsarchive/agentd/internal/aemmtest"
 	"github.com/fitsarchive/agentd/internal/config"
-	"github.com/fitsarchive/agentd/internal/hostexec"
+	"github.com/fitsarchive/agentd/internal/hostexec/hostexectest"
 	"github.com/fitsarchive/agentd/internal/state"
 )
 
-// runner runs wipefs for real (on image files) and stands in for mdadm: this host's kernel
-// has no md, so mdadm cannot run here (the qemu test runs the real one). It records the
-// mdadm command lines and fails them while failMdadm is set.
+// runner answers the watcher's commands (hostexectest: any other command fails the test):
+// mdadm --examine finds no superblock; every other mdadm command line is recorded and
+// succeeds, or fails while failMdadm is set; wipefs runs for real (the blank proof, on
+// image files).
 type runner struct {
+	*hostexectest.Fake
 	mu        sync.Mutex
-	mdadm     []string
 	failMdadm error
 }
 
-func (r *runner) Run(ctx context.Context, name string, args ...string) ([]byte, []byte, error) {
-	if name != "mdadm" {
-		return hostexec.Exec{}.Run(ctx, name, args...)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	line := strings.Join(args, " ")
-	if strings.HasPrefix(line, "--examine") {
-		return nil, nil, errors.New("no superblock (test)")
-	}
-	r.mdadm = append(r.mdadm, line)
-	if r.failMdadm != nil {
-		return nil, nil, r.failMdadm
-	}
-	return nil, []byte("mdadm: added " + args[len(args)-1] + "\n"), nil
+func newRunner(t testing.TB) *runner {
+	r := &runner{}
+	r.Fake = hostexectest.New(t).
+		On(hostexectest.Reply{Stderr: "mdadm: No md superblock detected (test)", ExitCode: 1}, "mdadm", "--examine").
+		OnFunc(func(argv []string) hostexectest.Reply {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if r.failMdadm != nil {
+				return hostexectest.Reply{Stderr: r.failMdadm.Error(), ExitCode: 1}
+			}
+			return hostexectest.Reply{Stderr: "mdadm: added " + argv[len(argv)-1] + "\n"}
+		}, "mdadm").
+		Real("wipefs")
+	return r
 }
 
-func (r *runner) calls() []string {
+func (r *runner) failing(err error) *runner {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]string(nil), r.mdadm...)
+	r.failMdadm = err
+	return r
+}
+
+// calls are the mdadm command lines that change something (not --examine), without "mdadm ".
+func (r *runner) calls() []string {
+	var out []string
+	for _, c := range r.Calls() {
+		if line, ok := strings.CutPrefix(c, "mdadm "); ok && !strings.HasPrefix(line, "--examine") {
+			out = append(out, line)
+		}
+	}
+	return out
 }
 
 // host is a /proc, /sys and /dev the test can move from state to state.
@@ -122,7 +134,7 @@ func kinds(t *testing.T, s *state.Store) string {
 // both whole.
 func TestScenarioAddsOnceFollowsAndSurvivesRestart(t *testing.T) {
 	h := newHost(t)
-	r := &runner{}
+	r := newRunner(t)
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	statePath := filepath.Join(t.TempDir(), "agent.db")
 	store := openStore(t, statePath)
@@ -185,7 +197,7 @@ func TestScenarioAddsOnceFollowsAndSurvivesRestart(t *testing.T) {
 
 func TestObserveOnlyDoesNothing(t *testing.T) {
 	h := newHost(t)
-	r := &runner{}
+	r := newRunner(t)
 	now := time.Now()
 	store := openStore(t, filepath.Join(t.TempDir(), "a.db"))
 	defer store.Close()
@@ -206,7 +218,7 @@ func TestObserveOnlyDoesNothing(t *testing.T) {
 // never two devices for one mirror.
 func TestFailedAddIsRetriedWithBackoff(t *testing.T) {
 	h := newHost(t)
-	r := &runner{failMdadm: errors.New("mdadm: cannot open /dev/nvme1n1: No such file or directory")}
+	r := newRunner(t).failing(errors.New("mdadm: cannot open /dev/nvme1n1: No such file or directory"))
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	store := openStore(t, filepath.Join(t.TempDir(), "a.db"))
 	defer store.Close()
@@ -220,7 +232,7 @@ func TestFailedAddIsRetriedWithBackoff(t *testing.T) {
 		t.Fatalf("calls %v", c)
 	}
 	now = now.Add(30 * time.Second)
-	r.failMdadm = nil
+	r.failing(nil)
 	w.Step(ctx)
 	if c := r.calls(); len(c) != 2 || !strings.Contains(c[1], "--add") {
 		t.Fatalf("calls %v, want a second try after the backoff", c)
@@ -240,7 +252,7 @@ func TestFailedAddIsRetriedWithBackoff(t *testing.T) {
 // A mirror whose EBS member failed is never touched; it is reported once.
 func TestNeedsHumanIsReportedOnce(t *testing.T) {
 	h := newHost(t)
-	r := &runner{}
+	r := newRunner(t)
 	now := time.Now()
 	store := openStore(t, filepath.Join(t.TempDir(), "a.db"))
 	defer store.Close()
@@ -260,7 +272,7 @@ func TestNeedsHumanIsReportedOnce(t *testing.T) {
 // Run wakes up for changes and stops with its context.
 func TestRunLoopStopsWithContext(t *testing.T) {
 	h := newHost(t)
-	r := &runner{}
+	r := newRunner(t)
 	now := time.Now()
 	store := openStore(t, filepath.Join(t.TempDir(), "a.db"))
 	defer store.Close()
@@ -303,7 +315,7 @@ func TestXenNamesConfirmedByInstanceMetadata(t *testing.T) {
 		os.MkdirAll(filepath.Join(h.sys, "class", "block", name), 0o755)
 		os.WriteFile(filepath.Join(h.sys, "class", "block", name, "size"), []byte("614400\n"), 0o644)
 	}
-	r := &runner{}
+	r := newRunner(t)
 	now := time.Now()
 	store := openStore(t, filepath.Join(t.TempDir(), "a.db"))
 	defer store.Close()
@@ -331,7 +343,7 @@ func TestFailingRunIsNotRepeatedEveryLook(t *testing.T) {
 	os.MkdirAll(h.proc, 0o755)
 	os.MkdirAll(h.sys, 0o755)
 	os.WriteFile(filepath.Join(h.proc, "mdstat"), []byte("Personalities : [raid1] \nmd0 : inactive vdb[1](S)\n      261048 blocks super 1.2\n       \nunused devices: <none>\n"), 0o644)
-	r := &runner{failMdadm: errors.New("mdadm: failed to start array /dev/md0")}
+	r := newRunner(t).failing(errors.New("mdadm: failed to start array /dev/md0"))
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	store := openStore(t, filepath.Join(t.TempDir(), "a.db"))
 	defer store.Close()
@@ -384,7 +396,7 @@ func (e examineWriteMostly) Run(ctx context.Context, name string, args ...string
 // by UUID, so the agent neither adds again nor keeps a stale record.
 func TestJournalFollowsTheArrayByUUID(t *testing.T) {
 	h := newHost(t)
-	r := &runner{}
+	r := newRunner(t)
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	store := openStore(t, filepath.Join(t.TempDir(), "a.db"))
 	defer store.Close()
@@ -465,7 +477,7 @@ func TestGraceIsATimer(t *testing.T) {
 	os.MkdirAll(h.proc, 0o755)
 	os.MkdirAll(h.sys, 0o755)
 	os.WriteFile(filepath.Join(h.proc, "mdstat"), []byte("Personalities : [raid1] \nmd0 : inactive vdb[1](S)\n      261048 blocks super 1.2\n       \nunused devices: <none>\n"), 0o644)
-	r := &runner{}
+	r := newRunner(t)
 	store := openStore(t, filepath.Join(t.TempDir(), "a.db"))
 	defer store.Close()
 	now := time.Now()
@@ -492,7 +504,7 @@ func TestGraceIsATimer(t *testing.T) {
 func TestLooksAgainRightAfterActing(t *testing.T) {
 	h := newHost(t)
 	h.set("degraded")
-	r := &runner{}
+	r := newRunner(t)
 	store := openStore(t, filepath.Join(t.TempDir(), "a.db"))
 	defer store.Close()
 	now := time.Now()
@@ -541,7 +553,7 @@ func TestSlotsRecordedAndKept(t *testing.T) {
 		name := map[bool]string{false: "each its own", true: "bad first slot"}[badFirst]
 		t.Run(name, func(t *testing.T) {
 			h := newHost(t)
-			r := &runner{}
+			r := newRunner(t)
 			now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 			store := openStore(t, filepath.Join(t.TempDir(), "a.db"))
 			defer store.Close()
@@ -619,7 +631,7 @@ func TestNewBlockDeviceWakesTheWatcher(t *testing.T) {
 	store := openStore(t, filepath.Join(t.TempDir(), "a.db"))
 	defer store.Close()
 	now := time.Now()
-	w := h.watcher(store, &runner{}, config.StorageObserve, &now)
+	w := h.watcher(store, newRunner(t), config.StorageObserve, &now)
 	w.cfg.Rescan.Duration = time.Hour
 	w.opt.Now = time.Now
 	ctx, cancel := context.WithCancel(context.Background())
@@ -655,7 +667,7 @@ func TestRecoveryIsFollowedByATimer(t *testing.T) {
 	store := openStore(t, filepath.Join(t.TempDir(), "a.db"))
 	defer store.Close()
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	w := h.watcher(store, &runner{}, config.StorageObserve, &now)
+	w := h.watcher(store, newRunner(t), config.StorageObserve, &now)
 	if err := w.Step(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -676,7 +688,7 @@ func TestRecoveryIsFollowedByATimer(t *testing.T) {
 func TestPauseHoldsActions(t *testing.T) {
 	h := newHost(t)
 	h.set("degraded")
-	r := &runner{}
+	r := newRunner(t)
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	store := openStore(t, filepath.Join(t.TempDir(), "a.db"))
 	defer store.Close()
@@ -705,7 +717,7 @@ func TestPauseHoldsActions(t *testing.T) {
 func TestPauseAllHoldsEveryArray(t *testing.T) {
 	h := newHost(t)
 	h.set("degraded")
-	r := &runner{}
+	r := newRunner(t)
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	store := openStore(t, filepath.Join(t.TempDir(), "a.db"))
 	defer store.Close()
