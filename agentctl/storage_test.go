@@ -262,3 +262,16 @@ func TestStorageInitRefusesAndPlans(t *testing.T) {
 		t.Fatalf("a device with ext4: exit %d %s", r.code, r.stderr)
 	}
 }
+
+// storage evacuate's usage errors (the qemu suite runs the move itself on a real kernel).
+func TestStorageEvacuateUsage(t *testing.T) {
+	if r := agentctl(t, nil, "storage", "evacuate"); r.code != 2 || !strings.Contains(r.stderr, "give --to") {
+		t.Fatalf("no --to: exit %d %s", r.code, r.stderr)
+	}
+	// A record that is not one: refused before anything is read or changed.
+	rec := filepath.Join(t.TempDir(), "evacuate-vgx.json")
+	os.WriteFile(rec, []byte("not json"), 0o600)
+	if r := agentctl(t, nil, "storage", "evacuate", "--vg", "vgx", "--record", rec, "--to", "/dev/null"); r.code != 5 || !strings.Contains(r.stderr, "move it away if it is not one") {
+		t.Fatalf("a broken record: exit %d %s", r.code, r.stderr)
+	}
+}

@@ -44,7 +44,8 @@ in for the storage agent (its state file; when the agent runs, it records them i
 
 Every device must be blank and unused: any signature wipefs finds, a mount, a holder or
 an array refuses the whole run (exit 5) before anything is written; nothing is ever wiped.
---dry-run prints every command instead. Needs root.
+--dry-run prints every command instead. The running storage agent holds all its actions
+meanwhile (through its socket): the blank disks are not for a degraded mirror. Needs root.
 
 examples:
   agentctl storage init --dry-run --vg vgdata --lv lvdata \
