@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/fitsarchive/agentd/internal/hostexec/hostexectest"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -93,29 +94,15 @@ func TestSpotRebalanceThenResume(t *testing.T) {
 	}
 }
 
-// recordingRunner stands for the host's systemctl in the one test that asks for a power-off:
-// powering off the test machine is the one effect we cannot let happen here (the qemu guest
-// shows the real one). It fails on any other command.
-type recordingRunner struct {
-	t    *testing.T
-	seen []string
-}
-
-func (r *recordingRunner) Run(_ context.Context, name string, args ...string) ([]byte, []byte, error) {
-	cmd := strings.Join(append([]string{name}, args...), " ")
-	r.seen = append(r.seen, cmd)
-	if cmd != "systemctl poweroff" {
-		r.t.Errorf("unexpected command %q", cmd)
-	}
-	return nil, nil, nil
-}
-
+// The host's systemctl is faked in the one test that asks for a power-off: powering off the
+// test machine is the one effect we cannot let happen here (the qemu guest shows the real
+// one). Any other command fails the test.
 func TestPowerOffAsksSystemd(t *testing.T) {
 	t.Parallel()
-	r := &recordingRunner{t: t}
+	r := hostexectest.New(t).On(hostexectest.Reply{}, "systemctl", "poweroff")
 	powerOff(context.Background(), r, discardLogger())
-	if len(r.seen) != 1 {
-		t.Fatalf("power off: commands %v", r.seen)
+	if c := r.Calls(); len(c) != 1 {
+		t.Fatalf("power off: commands %v", c)
 	}
 }
 
