@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/fitsarchive/agentd/internal/hostexec/hostexectest"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/fitsarchive/agentd/internal/aemmtest"
 	"github.com/fitsarchive/agentd/internal/agentstatus"
+	"github.com/fitsarchive/agentd/internal/hostexec/hostexectest"
 )
 
 // spotConfig writes a config whose [spot] section reads the instance metadata at endpoint.
