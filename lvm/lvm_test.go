@@ -1,10 +1,14 @@
 package lvm
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fitsarchive/agentd/internal/hostexec/hostexectest"
 )
 
 // fixtures is where the LVM reports captured with the md fixtures live (in the qemu VM of
@@ -98,4 +102,61 @@ func FuzzParse(f *testing.F) {
 			_ = r.Problems()
 		}
 	})
+}
+
+// ReadVG on what LVM printed during a real pvmove (agentctl storage evacuate in the qemu
+// suite): the move, its source and progress, the PVs' device sizes, the extent size. The
+// fake runner answers exactly ReadVG's three commands and fails the test on any other.
+func TestReadVGDuringAMove(t *testing.T) {
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(fixtures, "evacuate", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	fixed := "--reportformat json --units b --nosuffix"
+	run := hostexectest.New(t).
+		OnFunc(func(argv []string) hostexectest.Reply {
+			switch strings.Join(argv[1:], " ") {
+			case "pvs " + fixed + " -o pv_name,vg_name,pv_attr,pv_size,pv_free,dev_size":
+				return hostexectest.Reply{Stdout: read("pvs-pvmove.json")}
+			case "vgs " + fixed + " -o vg_name,vg_attr,vg_size,vg_free,vg_extent_size,pv_count,lv_count vgdata":
+				return hostexectest.Reply{Stdout: read("vgs-pvmove.json")}
+			case "lvs " + fixed + " -a -o lv_name,vg_name,lv_attr,lv_size,move_pv,copy_percent,devices vgdata":
+				return hostexectest.Reply{Stdout: read("lvs-pvmove.json")}
+			case "vgs " + fixed + " -o vg_name,vg_attr,vg_size,vg_free,vg_extent_size,pv_count,lv_count vgx":
+				return hostexectest.Reply{Stdout: `{"report":[{"vg":[]}]}`, Stderr: "  Volume group \"vgx\" not found\n", ExitCode: 5}
+			}
+			t.Errorf("lvm %s: not a command ReadVG runs", strings.Join(argv[1:], " "))
+			return hostexectest.Reply{ExitCode: 3}
+		}, "lvm")
+	r, err := ReadVG(context.Background(), run, "vgdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var moves []LV
+	for _, lv := range r.LVs {
+		if lv.Pvmove {
+			moves = append(moves, lv)
+		}
+	}
+	if len(moves) != 1 || moves[0].Name != "[pvmove0]" || moves[0].MovePV != "/dev/md0" || moves[0].CopyPercent != 12.7 {
+		t.Fatalf("moves %+v; want [pvmove0] off /dev/md0 at 12.7 %%", moves)
+	}
+	if len(r.VGs) != 1 || r.VGs[0].ExtentSize != 4<<20 {
+		t.Fatalf("vgs %+v; want vgdata with 4 MiB extents", r.VGs)
+	}
+	sizes := map[string][2]int64{}
+	for _, pv := range r.PVs {
+		sizes[pv.Name] = [2]int64{pv.DevSize, pv.Free}
+	}
+	if sizes["/dev/md0"] != [2]int64{267386880, 0} || sizes["/dev/vdd"] != [2]int64{268435456, 264241152} {
+		t.Fatalf("pv sizes %v", sizes)
+	}
+	// A volume group that is not there: ErrNoVG, with the PVs read.
+	r, err = ReadVG(context.Background(), run, "vgx")
+	if !errors.Is(err, ErrNoVG) || len(r.PVs) != 4 {
+		t.Fatalf("vgx: %v, %d PVs; want ErrNoVG and the 4 PVs", err, len(r.PVs))
+	}
 }

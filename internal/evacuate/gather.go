@@ -47,10 +47,24 @@ func (h Host) Gather(ctx context.Context, vg string, targets []string, rec *Reco
 		tg.Unusable = disc.Unusable(ctx, t, arrays)
 		s.Targets = append(s.Targets, tg)
 	}
+	// The members of running arrays carry their array's superblock (mdstat says which);
+	// every other block device is examined.
+	running := map[string]string{}
+	for _, a := range arrays {
+		if a.Active && mdraid.CanonicalUUID(a.UUID) != "" {
+			for _, m := range a.Members {
+				running[m.Device] = a.UUID
+			}
+		}
+	}
 	md := mdraid.Mdadm{Run: h.Run}
 	entries, _ := os.ReadDir(filepath.Join(h.SysRoot, "class", "block"))
 	for _, e := range entries {
 		name := e.Name()
+		if uuid, ok := running[name]; ok {
+			s.Superblocks[name] = uuid
+			continue
+		}
 		if skipForSuperblock(name) || sectors(filepath.Join(h.SysRoot, "class", "block", name, "size")) == 0 {
 			continue
 		}
