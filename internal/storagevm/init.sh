@@ -42,6 +42,18 @@ EBS1=$(disk ebs1)
 OUT=$(disk out)
 log "SSD0=$SSD0 EBS0=$EBS0 SSD1=$SSD1 EBS1=$EBS1 OUT=$OUT"
 
+# start_agent starts the storage agent (pid in $agent) and waits for its control socket.
+start_agent() {
+	/agentd --name storage --config /etc/agentd.toml --state /run/agent.db --socket /run/agentd.sock \
+		--lock-dir /run/lock >/out/agentd.log 2>&1 &
+	agent=$!
+	n=0
+	while [ ! -S /run/agentd.sock ] && [ "$n" -lt 50 ]; do
+		sleep 0.2
+		n=$((n + 1))
+	done
+}
+
 finish() {
 	cd /
 	tar -cf "$OUT" out
@@ -108,14 +120,7 @@ assemble | incremental | readd)
 		mdadm -X "$EBS0" >/out/bitmap-before 2>&1
 	fi
 	# agentd watches from before the arrays appear: it must notice them by itself.
-	/agentd --name storage --config /etc/agentd.toml --state /run/agent.db --socket /run/agentd.sock \
-		--lock-dir /run/lock >/out/agentd.log 2>&1 &
-	agent=$!
-	n=0
-	while [ ! -S /run/agentd.sock ] && [ "$n" -lt 50 ]; do
-		sleep 0.2
-		n=$((n + 1))
-	done
+	start_agent
 	sleep 1
 	log "agentd watching; assembling ($phase)"
 	/stamp >/out/t-assemble-start
@@ -188,14 +193,7 @@ evacuate | evacuate-resume)
 	pct >/out/pct-boot
 	mount -t ext4 /dev/vgdata/lvdata /mnt || log "mount failed"
 	log "mounted"
-	/agentd --name storage --config /etc/agentd.toml --state /run/agent.db --socket /run/agentd.sock \
-		--lock-dir /run/lock >/out/agentd.log 2>&1 &
-	agent=$!
-	n=0
-	while [ ! -S /run/agentd.sock ] && [ "$n" -lt 50 ]; do
-		sleep 0.2
-		n=$((n + 1))
-	done
+	start_agent
 	# The writer: numbered lines, each the last one plus one, synced every 20.
 	writer() {
 		i=$(tail -n 1 /mnt/log 2>/dev/null)

@@ -149,14 +149,7 @@ func TestMigrationScenario(t *testing.T) {
 	// back stale, carrying md0's superblock. The agent re-adds it (never a blank add) and
 	// the bitmap limits the recovery to the chunks written meanwhile.
 	t.Run("same SSD back", func(t *testing.T) {
-		disks := map[string]string{}
-		for _, n := range []string{"ssd0", "ebs0", "ssd1", "ebs1"} {
-			p := filepath.Join(v.work, "readd-"+n+".img")
-			if out, err := exec.Command("cp", "--sparse=always", img(n), p).CombinedOutput(); err != nil {
-				t.Fatalf("cp: %v %s", err, out)
-			}
-			disks[n] = p
-		}
+		disks := copyDisks(t, v, "readd", img, "ssd0", "ebs0", "ssd1", "ebs1")
 		res := v.boot(t, migrate, "readd", disks, 4*time.Minute, "wait=60")
 		after := string(res["mdstat-after"])
 		if strings.Count(after, "[2/2] [UU]") != 2 {
@@ -205,14 +198,7 @@ func TestMigrationScenario(t *testing.T) {
 // (hard), and the rerun after the reboot finishes it. Refusals first: a target too small,
 // one not blank, no confirmation.
 func evacuateScenario(t *testing.T, v *vm, img func(string) string, created map[string][]byte, agentConfig, sum string) {
-	disks := map[string]string{}
-	for _, n := range []string{"ssd0", "ebs0", "ssd1", "ebs1"} {
-		p := filepath.Join(v.work, "evac-"+n+".img")
-		if out, err := exec.Command("cp", "--sparse=always", img(n), p).CombinedOutput(); err != nil {
-			t.Fatalf("cp: %v %s", err, out)
-		}
-		disks[n] = p
-	}
+	disks := copyDisks(t, v, "evac", img, "ssd0", "ebs0", "ssd1", "ebs1")
 	disks["new0"] = disk(t, filepath.Join(v.work, "evac-new0.img"), diskSize)
 	disks["new1"] = disk(t, filepath.Join(v.work, "evac-new1.img"), diskSize)
 	disks["small"] = disk(t, filepath.Join(v.work, "evac-small.img"), 64<<20)
@@ -361,16 +347,23 @@ func badFirstSlot(t *testing.T, v *vm, initrd string, disks map[string]string, s
 // serials: the disks of an instance that moved to new hardware.
 func freshDisks(t testing.TB, v *vm, tag string, img func(string) string) map[string]string {
 	t.Helper()
+	disks := copyDisks(t, v, tag, img, "ebs0", "ebs1")
+	for _, n := range []string{newSSD0, newSSD1} {
+		disks[n] = disk(t, filepath.Join(v.work, tag+"-"+n+".img"), diskSize)
+	}
+	return disks
+}
+
+// copyDisks copies the named disks as the create boot left them, for one boot (tag).
+func copyDisks(t testing.TB, v *vm, tag string, img func(string) string, names ...string) map[string]string {
+	t.Helper()
 	disks := map[string]string{}
-	for _, n := range []string{"ebs0", "ebs1"} {
+	for _, n := range names {
 		p := filepath.Join(v.work, tag+"-"+n+".img")
 		if out, err := exec.Command("cp", "--sparse=always", img(n), p).CombinedOutput(); err != nil {
 			t.Fatalf("cp: %v %s", err, out)
 		}
 		disks[n] = p
-	}
-	for _, n := range []string{newSSD0, newSSD1} {
-		disks[n] = disk(t, filepath.Join(v.work, tag+"-"+n+".img"), diskSize)
 	}
 	return disks
 }
