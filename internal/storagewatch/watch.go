@@ -300,10 +300,15 @@ func (w *Watcher) Step(ctx context.Context) error {
 	// may take a while to retire a finished recovery: look again around its predicted end
 	// (half the time left, at least every 10 s for the progress events, at most every
 	// second near the end).
+	// A recovery that shows no progress (md starting it, or retiring a finished one: the
+	// step that was once seen 10 s late) or a spare that waits for one: every second.
 	for _, a := range arrays {
-		if a.Active && a.Recovering() && w.cfg.Watches(a.Name) {
+		if a.Active && (a.Recovering() || a.HasSpare()) && w.cfg.Watches(a.Name) {
 			left := 10 * time.Second
-			if a.Sync != nil && a.Sync.FinishMin > 0 {
+			switch {
+			case a.Sync == nil:
+				left = time.Second
+			case a.Sync.FinishMin > 0:
 				left = time.Duration(a.Sync.FinishMin * float64(time.Minute) / 2)
 			}
 			snap.due(now.Add(min(max(left, time.Second), 10*time.Second)))

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -674,6 +675,16 @@ func TestRecoveryIsFollowedByATimer(t *testing.T) {
 	next := w.Snapshot().NextLook
 	if next.IsZero() || next.Before(now.Add(time.Second)) || next.After(now.Add(10*time.Second)) {
 		t.Fatalf("next look %v after a look at %v during a recovery; want within 1–10 s", next, now)
+	}
+	// md retiring a finished recovery: sync_action still says recover, mdstat shows no
+	// progress any more. Nothing predicts its end: look again within a second.
+	mdstat := filepath.Join(h.proc, "mdstat")
+	b, _ := os.ReadFile(mdstat)
+	os.WriteFile(mdstat, []byte(regexp.MustCompile(`(?m)^\s*\[=*>.*recovery = .*\n`).ReplaceAllString(string(b), "")), 0o644)
+	now = now.Add(20 * time.Second)
+	w.Step(context.Background())
+	if next := w.Snapshot().NextLook; next.IsZero() || next.After(now.Add(time.Second)) {
+		t.Fatalf("next look %v after a look at %v at a recovery with no progress shown; want within 1 s", next, now)
 	}
 	h.set("clean")
 	now = now.Add(time.Minute)
