@@ -102,7 +102,7 @@ func (s Step) String() string {
 // Plan is what is left, and what the move needs and has.
 type Plan struct {
 	VG        string   `json:"vg"`
-	Arrays    []Array  `json:"arrays"` // the mirrors it empties
+	Arrays    []Array  `json:"arrays"` // the mirrors it empties, by the names they run under now
 	Steps     []Step   `json:"steps"`
 	NeedBytes int64    `json:"need_bytes"` // extents still to move, not yet allocated on a target
 	HaveBytes int64    `json:"have_bytes"` // room on the targets
@@ -178,9 +178,10 @@ func Decide(s State) Plan {
 		return ""
 	}
 	isSource := map[string]bool{}
-	for _, a := range p.Arrays {
+	for i, a := range p.Arrays {
 		if d := current(a); d != "" {
 			isSource[d] = true
+			p.Arrays[i].Name = strings.TrimPrefix(d, "/dev/") // as it runs now (a reboot may rename it)
 		}
 	}
 

@@ -91,6 +91,7 @@ func TestDecide(t *testing.T) {
 		steps   []string // each step's String()
 		refused string   // a part of the refusal
 		need    int64
+		arrays  string // the mirrors' names now, when the case says
 	}{
 		{name: "from the start", state: host, need: 496 * mib, steps: []string{
 			"lvm pvcreate -q /dev/vdf",
@@ -185,7 +186,7 @@ func TestDecide(t *testing.T) {
 			"lvm vgreduce -q vgdata /dev/md127 /dev/md126",
 			"lvm pvremove -q /dev/md127 /dev/md126",
 			"mdadm --stop /dev/md127 /dev/md126",
-		}},
+		}, arrays: "md127 md126"},
 		{name: "stopped: only the superblocks of its own mirrors go", state: func() State { return stopped(host()) }, steps: []string{
 			"mdadm --zero-superblock /dev/vdb /dev/vdc /dev/vdd /dev/vde",
 			"drop the ARRAY lines of " + uuid0 + ", " + uuid1 + " from mdadm.conf",
@@ -225,6 +226,15 @@ func TestDecide(t *testing.T) {
 			for i, want := range tc.steps {
 				if i >= len(got) || got[i] != want {
 					t.Fatalf("steps:\n%s\nwant, at %d: %s", strings.Join(got, "\n"), i+1, want)
+				}
+			}
+			if tc.arrays != "" {
+				var names []string
+				for _, a := range p.Arrays {
+					names = append(names, a.Name)
+				}
+				if got := strings.Join(names, " "); got != tc.arrays {
+					t.Errorf("arrays %q, want %q (the names they run under now)", got, tc.arrays)
 				}
 			}
 			if tc.need != 0 && p.NeedBytes != tc.need {
