@@ -66,7 +66,7 @@ func (q *queueFlag) Set(v string) error { *q = append(*q, v); return nil }
 
 type options struct {
 	configPath, dbURL, storageRoot, role, name, lockDir, statePath, socket, logLevel string
-	storageMode, calcacheRules, metricsAddr                                          string
+	storageMode, calcacheRules, metricsAddr, pooler                                  string
 	queues                                                                           queueFlag
 	workers                                                                          int
 	empty, fastRebuild, makePreviews, noQueues                                       bool
@@ -80,6 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	var o options
 	fs.StringVar(&o.configPath, "config", "", "config file (default "+config.DefaultPath+" when it exists; $AGENTD_CONFIG)")
 	fs.StringVar(&o.dbURL, "database-url", "", "PostgreSQL URL (default: $DATABASE_URL, config, PG* variables)")
+	fs.StringVar(&o.pooler, "pooler", "", "what sits between agentd and PostgreSQL: pgbouncer (transaction pooling: no prepared statements, queues polled), or nothing (default: config pooler, $AGENTD_POOLER)")
 	fs.StringVar(&o.storageRoot, "storage-root", "", "root of the file store")
 	fs.StringVar(&o.role, "role", "", "archive or summit (archive also queues calcache work)")
 	fs.StringVar(&o.name, "name", "", "names the locks, the state file, the socket and the logs (default agentd)")
@@ -160,6 +161,7 @@ func resolve(o options, set map[string]bool, getenv func(string) string) (config
 		}
 	}
 	str("database-url", &cfg.DatabaseURL, o.dbURL)
+	str("pooler", &cfg.Pooler, o.pooler)
 	str("storage-root", &cfg.StorageRoot, o.storageRoot)
 	str("role", &cfg.Role, o.role)
 	str("name", &cfg.Agentd.Name, o.name)
@@ -458,7 +460,7 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 	poolCfg := queue.PoolConfig{
 		DB: db, Owner: owner, Holder: holder, Lease: a.Lease.Duration, ForeignLease: a.ForeignLease.Duration, Grace: a.Grace.Duration,
 		Empty: a.Empty, Queues: workers, Journal: journal.Of(st), Logger: logger,
-		OnEvent: status.event, Liveness: sup,
+		OnEvent: status.event, Liveness: sup, NoListen: cfg.Polled(),
 	}
 	if met != nil {
 		poolCfg.Observer = met

@@ -18,6 +18,13 @@ if ! command -v systemd-analyze >/dev/null; then
 	$sudo apt-get update -q >&2
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends systemd >&2
 fi
+# Debian's PgBouncer: agentd through a transaction pooler (agentd/pgbouncer_test.go).
+if ! command -v pgbouncer >/dev/null && [ ! -x /usr/sbin/pgbouncer ]; then
+	sudo=""
+	[ "$(id -u)" = 0 ] || sudo=sudo
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends pgbouncer >&2 ||
+		{ $sudo apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends pgbouncer >&2; }
+fi
 # Debian's Python with FitsStorage's dependencies, for internal/fscheck (installed here, before
 # the parallel suite, so that no two tests run apt-get at once).
 bash scripts/fitsstorage-python.sh >/dev/null

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -37,6 +38,10 @@ const (
 type Config struct {
 	Role        string `toml:"role"`
 	DatabaseURL string `toml:"database_url"`
+	// Pooler says what sits between agentd and PostgreSQL: "" (nothing: a direct
+	// connection) or "pgbouncer" (transaction pooling: no prepared statements, no LISTEN;
+	// the queues are polled).
+	Pooler      string `toml:"pooler"`
 	StorageRoot string `toml:"storage_root"`
 	// PreviewsDir is where previews are written (default <storage_root>/previews): on the
 	// shared storage every host reads, never a spot host's own disk.
@@ -254,6 +259,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 		}
 	}
 	set(&c.DatabaseURL, "DATABASE_URL")
+	set(&c.Pooler, "AGENTD_POOLER")
 	set(&c.Role, "AGENTD_ROLE")
 	set(&c.StorageRoot, "AGENTD_STORAGE_ROOT")
 	set(&c.PreviewsDir, "AGENTD_PREVIEWS_DIR")
@@ -307,6 +313,9 @@ func ParseQueues(s string) (map[string]QueueConfig, error) {
 func (c Config) Validate() error {
 	if c.Role != RoleArchive && c.Role != RoleSummit {
 		return fmt.Errorf("role %q: must be %q or %q", c.Role, RoleArchive, RoleSummit)
+	}
+	if c.Pooler != "" && c.Pooler != PoolerPgBouncer {
+		return fmt.Errorf("pooler %q: must be %q, or empty for a direct connection", c.Pooler, PoolerPgBouncer)
 	}
 	if c.Agentd.Lease.Duration <= 0 || c.Agentd.ForeignLease.Duration <= 0 {
 		return fmt.Errorf("agentd lease %s and foreign_lease %s: both must be positive durations", c.Agentd.Lease, c.Agentd.ForeignLease)
@@ -388,8 +397,22 @@ func (c Config) PoolConfig(applicationName string, getenv func(string) string) (
 		pc.ConnConfig.Database = DefaultDatabase
 	}
 	pc.ConnConfig.RuntimeParams["application_name"] = AppName(applicationName)
+	if c.Pooler == PoolerPgBouncer {
+		// Transaction pooling hands each transaction (each statement outside one) to any
+		// server connection: a statement prepared on one is unknown on the next. pgx's
+		// exec mode sends each statement whole in one round trip (the unnamed statement),
+		// which any pooler passes through.
+		pc.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+	}
 	return pc, nil
 }
+
+// PoolerPgBouncer is the pooler setting for PgBouncer in transaction pooling mode.
+const PoolerPgBouncer = "pgbouncer"
+
+// Polled says whether the queues must be polled: LISTEN needs a session of its own, which a
+// transaction pooler does not give.
+func (c Config) Polled() bool { return c.Pooler == PoolerPgBouncer }
 
 // AppName trims an application_name to PostgreSQL's 63 bytes.
 func AppName(s string) string {

@@ -35,17 +35,21 @@ import (
 type Scenario struct {
 	Agentd      string // path of the agentd binary
 	DatabaseURL string // an archive database with an empty queue
-	Dir         string // work directory: storage tree, state files, locks, logs
-	Nights      int    // nights of sample data (8 FITS files and an obslog each; default 40)
-	Procs       int    // agentd processes at the start (default 6)
-	Workers     int    // workers of each (default 3)
-	Kill        int    // processes killed with SIGKILL, and as many fresh ones started (default 2)
-	KillAfter   time.Duration
-	Lease       time.Duration // the agents' --lease (default 5s)
-	Busy        bool          // keep every core busy with spinning goroutines
-	Timeout     time.Duration // the whole run (default 5m)
-	Seed        uint64        // picks the processes to kill
-	Log         io.Writer     // progress lines (nil: none)
+	// AgentURL is where the agents connect (default DatabaseURL), e.g. through a pooler;
+	// the checks always use DatabaseURL.
+	AgentURL  string
+	Env       []string // more environment for the agents, e.g. AGENTD_POOLER=pgbouncer
+	Dir       string   // work directory: storage tree, state files, locks, logs
+	Nights    int      // nights of sample data (8 FITS files and an obslog each; default 40)
+	Procs     int      // agentd processes at the start (default 6)
+	Workers   int      // workers of each (default 3)
+	Kill      int      // processes killed with SIGKILL, and as many fresh ones started (default 2)
+	KillAfter time.Duration
+	Lease     time.Duration // the agents' --lease (default 5s)
+	Busy      bool          // keep every core busy with spinning goroutines
+	Timeout   time.Duration // the whole run (default 5m)
+	Seed      uint64        // picks the processes to kill
+	Log       io.Writer     // progress lines (nil: none)
 }
 
 // Report is what a rehearsal found.
@@ -152,7 +156,11 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 			"--empty", "--fast-rebuild", "--lease", s.Lease.String(), "--grace", "5s",
 			"--storage-root", root, "--lock-dir", filepath.Join(s.Dir, "locks"),
 			"--state", filepath.Join(s.Dir, name+".db"), "--socket", filepath.Join(s.Dir, name+".sock"))
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + s.DatabaseURL}
+		agentURL := s.AgentURL
+		if agentURL == "" {
+			agentURL = s.DatabaseURL
+		}
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + agentURL}, s.Env...)
 		cmd.Stdout, cmd.Stderr = logf, logf
 		if err := cmd.Start(); err != nil {
 			logf.Close()
