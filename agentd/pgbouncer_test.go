@@ -79,3 +79,39 @@ func TestFleetThroughPgBouncer(t *testing.T) {
 		t.Fatalf("the contract broke through PgBouncer:\n%v", rep.Problems)
 	}
 }
+
+// A stopped agent holds no row lock past its lease: its connections carry
+// idle_in_transaction_session_timeout = the lease, and the server ends a transaction left
+// idle that long. Through PgBouncer the parameter is not sent (it would refuse it).
+func TestIdleTransactionEndsAfterTheLease(t *testing.T) {
+	t.Parallel()
+	cfg := config.Defaults()
+	cfg.DatabaseURL = pgtest.NewDB(t)
+	cfg.Agentd.Lease.Duration = time.Second
+	pc, err := agentPoolConfig(cfg, "test/idle", 1, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	conn, err := pgx.ConnectConfig(ctx, pc.ConnConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "SELECT id FROM file FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // the agent "stopped" mid-transaction
+	if _, err := tx.Exec(ctx, "SELECT 1"); err == nil {
+		t.Fatal("the transaction outlived the lease while idle")
+	}
+	cfg.Pooler = config.PoolerPgBouncer
+	pc, _ = agentPoolConfig(cfg, "test/idle", 1, func(string) string { return "" })
+	if _, sent := pc.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; sent {
+		t.Fatal("the parameter is sent through PgBouncer, which refuses it")
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -377,15 +378,14 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 	}
 	hostname, _ := os.Hostname()
 	holder := fmt.Sprintf("%s/%d/%s", hostname, os.Getpid(), a.Name)
-	pc, err := cfg.PoolConfig(holder, getenv)
-	if err != nil {
-		return cli.WithCode(cli.ExitUsage, err)
-	}
 	total := 0
 	for _, n := range names {
 		total += a.Queues[n].Workers
 	}
-	pc.MaxConns = int32(total + 4)
+	pc, err := agentPoolConfig(cfg, holder, total, getenv)
+	if err != nil {
+		return cli.WithCode(cli.ExitUsage, err)
+	}
 	// The database: waited for with backoff while it is down (the storage watcher and the
 	// socket run meanwhile); only what a retry cannot fix ends the agent.
 	db, err := connect(ctx, pc, dbs, notifier, status.statusLine, logger)
@@ -535,4 +535,21 @@ func newUUID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// agentPoolConfig is the pool of an agent with workers workers: one connection each and
+// four for the queue's own loops. A stopped agent (SIGSTOP, a frozen VM) holds no row lock
+// for longer than its lease: the server ends a transaction left idle that long, as the
+// agent's claims are rescued after it. Through PgBouncer, which refuses startup parameters
+// it does not know, set it on the agents' role instead (README).
+func agentPoolConfig(cfg config.Config, holder string, workers int, getenv func(string) string) (*pgxpool.Config, error) {
+	pc, err := cfg.PoolConfig(holder, getenv)
+	if err != nil {
+		return nil, err
+	}
+	pc.MaxConns = int32(workers + 4)
+	if cfg.Pooler == "" {
+		pc.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(cfg.Agentd.Lease.Milliseconds(), 10)
+	}
+	return pc, nil
 }
