@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -47,9 +48,21 @@ type Scenario struct {
 	KillAfter time.Duration
 	Lease     time.Duration // the agents' --lease (default 5s)
 	Busy      bool          // keep every core busy with spinning goroutines
-	Timeout   time.Duration // the whole run (default 5m)
-	Seed      uint64        // picks the processes to kill
-	Log       io.Writer     // progress lines (nil: none)
+	// Chaos, when set, kills ChaosFraction of the running agents (at least one) every
+	// Chaos with SIGKILL and starts as many fresh ones, until the queue is drained.
+	Chaos         time.Duration
+	ChaosFraction float64 // default 0.1
+	// StopAfter, when set, SIGSTOPs one running agent then, for twice the lease, and
+	// SIGCONTs it: its claims are rescued meanwhile, so its late completions must be fenced
+	// (counted lost by it, nothing ingested twice).
+	StopAfter time.Duration
+	// RestartDB, when set, is called once, RestartAfter into the run: the database
+	// restarts under the agents (pg_ctl restart -m fast), which must fail nothing.
+	RestartDB    func(context.Context) error
+	RestartAfter time.Duration
+	Timeout      time.Duration // the whole run (default 5m)
+	Seed         uint64        // picks the processes to kill
+	Log          io.Writer     // progress lines (nil: none)
 }
 
 // Report is what a rehearsal found.
@@ -61,8 +74,11 @@ type Report struct {
 	Headers      int
 	QueueRows    int // ingest queue rows left (pending, claimed or failed)
 	Killed       []string
+	Stopped      string         // the agent SIGSTOPped past its lease, if any
+	Restarted    bool           // the database was restarted
 	Exits        map[string]int // agent name → exit code (killed ones excluded)
-	Lost         uint64         // claims counted lost by the agents that exited
+	Lost         uint64         // claims counted lost by the agents that exited (the stopped one excepted)
+	FencedLost   uint64         // claims the stopped agent counted lost: fenced, as they must be
 	Released     uint64         // claims put back by them (at stop, after transient errors)
 	Elapsed      time.Duration
 	Problems     []string // each broken promise, in words
@@ -186,28 +202,119 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 			return rep, err
 		}
 	}
-	select {
-	case <-time.After(s.KillAfter):
-	case <-ctx.Done():
-		return rep, ctx.Err()
-	}
 	rng := rand.New(rand.NewPCG(s.Seed, s.Seed^0x5eed))
 	killed := map[string]bool{}
-	for _, i := range rng.Perm(s.Procs)[:s.Kill] {
-		a := agents[i]
-		if err := a.cmd.Process.Kill(); err != nil {
-			return rep, fmt.Errorf("kill %s: %w", a.name, err)
+	fresh := 0
+	var stopped *agent // SIGSTOPped (and continued later)
+	live := func() []*agent {
+		var out []*agent
+		for _, a := range agents {
+			select {
+			case <-a.done:
+			default:
+				if !killed[a.name] && a.name != rep.Stopped { // the stopped one lives on, to be seen fenced
+					out = append(out, a)
+				}
+			}
 		}
-		<-a.done
-		killed[a.name] = true
-		rep.Killed = append(rep.Killed, a.name)
+		return out
 	}
-	for i := 0; i < s.Kill; i++ {
-		if err := startAgent(fmt.Sprintf("r%d", i)); err != nil {
-			return rep, err
+	// killSome kills n running agents (never the stopped one) and starts as many fresh.
+	killSome := func(n int) error {
+		running := live()
+		n = min(n, len(running))
+		var names []string
+		for _, i := range rng.Perm(len(running))[:n] {
+			a := running[i]
+			if err := a.cmd.Process.Kill(); err != nil {
+				return fmt.Errorf("kill %s: %w", a.name, err)
+			}
+			<-a.done
+			killed[a.name] = true
+			rep.Killed = append(rep.Killed, a.name)
+			names = append(names, a.name)
+		}
+		for i := 0; i < n; i++ {
+			if err := startAgent(fmt.Sprintf("r%d", fresh)); err != nil {
+				return err
+			}
+			fresh++
+		}
+		fmt.Fprintf(s.Log, "fleet: killed %s with SIGKILL, started %d fresh agents\n", strings.Join(names, ", "), n)
+		return nil
+	}
+	after := func(d time.Duration) <-chan time.Time {
+		if d <= 0 {
+			return nil
+		}
+		return time.After(d)
+	}
+	killC, chaosC, stopC, restartC := after(s.KillAfter), after(s.Chaos), after(s.StopAfter), after(s.RestartAfter)
+	if s.Kill == 0 {
+		killC = nil
+	}
+	if s.RestartDB == nil {
+		restartC = nil
+	}
+	var contC <-chan time.Time
+	drained := false
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	stoppedRunning := func() bool { // the stopped agent, stopped or continued, until it exits
+		if stopped == nil {
+			return false
+		}
+		select {
+		case <-stopped.done:
+			return false
+		default:
+			return true
 		}
 	}
-	fmt.Fprintf(s.Log, "fleet: killed %s with SIGKILL, started %d fresh agents\n", strings.Join(rep.Killed, ", "), s.Kill)
+	for ctx.Err() == nil && (len(live()) > 0 || stoppedRunning()) {
+		select {
+		case <-ctx.Done():
+		case <-killC:
+			if err := killSome(s.Kill); err != nil {
+				return rep, err
+			}
+		case <-chaosC:
+			if !drained {
+				frac := s.ChaosFraction
+				if frac <= 0 {
+					frac = 0.1
+				}
+				if err := killSome(max(1, int(frac*float64(len(live()))+0.5))); err != nil {
+					return rep, err
+				}
+				chaosC = after(s.Chaos)
+			}
+		case <-stopC:
+			if running := live(); len(running) > 0 && !drained {
+				stopped = running[rng.IntN(len(running))]
+				rep.Stopped = stopped.name
+				stopped.cmd.Process.Signal(syscall.SIGSTOP) //nolint:errcheck // gone is fine
+				contC = time.After(2 * s.Lease)
+				fmt.Fprintf(s.Log, "fleet: stopped %s (SIGSTOP) for %s\n", stopped.name, 2*s.Lease)
+			}
+		case <-contC:
+			stopped.cmd.Process.Signal(syscall.SIGCONT) //nolint:errcheck // gone is fine
+			fmt.Fprintf(s.Log, "fleet: continued %s (SIGCONT)\n", stopped.name)
+			contC = nil
+		case <-restartC:
+			fmt.Fprintf(s.Log, "fleet: restarting the database\n")
+			if err := s.RestartDB(ctx); err != nil {
+				return rep, fmt.Errorf("restart the database: %w", err)
+			}
+			rep.Restarted = true
+			fmt.Fprintf(s.Log, "fleet: the database is back\n")
+		case <-tick.C:
+			var left int
+			if db.QueryRow(ctx, `SELECT count(*) FROM ingestqueue`).Scan(&left) == nil && left == 0 {
+				drained = true
+			}
+		}
+	}
 
 	rep.Exits = map[string]int{}
 	for _, a := range agents {
@@ -231,7 +338,11 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 		}
 		if st, err := state.Open(filepath.Join(s.Dir, a.name+".db"), time.Second); err == nil {
 			c, _ := st.Counters("ingest")
-			rep.Lost += c["lost"]
+			if a.name == rep.Stopped {
+				rep.FencedLost += c["lost"]
+			} else {
+				rep.Lost += c["lost"]
+			}
 			rep.Released += c["released"]
 			if left, _ := st.Outstanding("ingest"); len(left) > 0 {
 				rep.Problems = append(rep.Problems, fmt.Sprintf("agent %s exited with %d claims in its journal", a.name, len(left)))
