@@ -60,6 +60,9 @@ type Scenario struct {
 	// restarts under the agents (pg_ctl restart -m fast), which must fail nothing.
 	RestartDB    func(context.Context) error
 	RestartAfter time.Duration
+	// OnKill, when set, is told of each agent killed with SIGKILL, as it dies (its holder
+	// in the queue names its pid and its name: host/pid/name).
+	OnKill func(name string, pid int, at time.Time)
 	Timeout      time.Duration // the whole run (default 5m)
 	Seed         uint64        // picks the processes to kill
 	Log          io.Writer     // progress lines (nil: none)
@@ -230,6 +233,9 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 				return fmt.Errorf("kill %s: %w", a.name, err)
 			}
 			<-a.done
+			if s.OnKill != nil {
+				s.OnKill(a.name, a.cmd.Process.Pid, time.Now())
+			}
 			killed[a.name] = true
 			rep.Killed = append(rep.Killed, a.name)
 			names = append(names, a.name)
