@@ -62,10 +62,10 @@ type Scenario struct {
 	RestartAfter time.Duration
 	// OnKill, when set, is told of each agent killed with SIGKILL, as it dies (its holder
 	// in the queue names its pid and its name: host/pid/name).
-	OnKill func(name string, pid int, at time.Time)
-	Timeout      time.Duration // the whole run (default 5m)
-	Seed         uint64        // picks the processes to kill
-	Log          io.Writer     // progress lines (nil: none)
+	OnKill  func(name string, pid int, at time.Time)
+	Timeout time.Duration // the whole run (default 5m)
+	Seed    uint64        // picks the processes to kill
+	Log     io.Writer     // progress lines (nil: none)
 }
 
 // Report is what a rehearsal found.
