@@ -180,7 +180,8 @@ func run(ctx context.Context, o options) (bool, error) {
 	fmt.Printf("| %d | %d × %d | %d | %s (%d) | %v | %.1f | %.0f |\n\n", rep.Files, o.procs, o.workers, len(rep.Killed), rep.Stopped,
 		rep.FencedLost, rep.Restarted, rep.Elapsed.Seconds(), float64(rep.Files)/rep.Elapsed.Seconds())
 	mon.print(os.Stdout)
-	fmt.Printf("released %d claims; lost %d (must be 0)\n", rep.Released, rep.Lost)
+	fmt.Printf("claims released %d; lost by live agents %d (fenced: their heartbeats could not renew the leases across the database restart; must be 0 without one)\n",
+		rep.Released, rep.Lost)
 	if !rep.OK() {
 		fmt.Println("\nVIOLATIONS:")
 		for _, p := range rep.Problems {
