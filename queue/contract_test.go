@@ -719,6 +719,37 @@ func TestTransientHandlerErrorPutsTheItemBack(t *testing.T) {
 	}
 }
 
+// A handler that cannot reach the database (a restart, a pooler refusing logins for a
+// while) more often than transient errors are allowed in a row: the item is put back each
+// time, never counted and never failed, and completes once the database answers.
+func TestUnavailableDatabaseNeverFailsTheItem(t *testing.T) {
+	t.Parallel()
+	b := newContract(t)
+	b.add(t, "N20200101S0001.fits")
+	var mu sync.Mutex
+	runs := 0
+	handler := func(ctx context.Context, it queue.Item) (queue.Result, error) {
+		mu.Lock()
+		runs++
+		n := runs
+		mu.Unlock()
+		if n <= 8 {
+			_, err := pgconn.Connect(ctx, "postgres://nobody@127.0.0.1:1/none?connect_timeout=2")
+			return queue.Result{}, fmt.Errorf("begin ingest of %s: %w", it.Label, err)
+		}
+		return queue.Complete, nil
+	}
+	var logs syncBuffer
+	pool := poolFor(queue.PoolConfig{Empty: true, Lease: time.Minute, RetryDelay: 5 * time.Millisecond, Logger: testLogger(&logs)}, b.db, handler, 1)
+	if err := runPool(t, pool, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	counts := pool.State()[0].Counts
+	if counts["failed"] != 0 || counts["released"] != 8 || counts["completed"] != 1 {
+		t.Fatalf("counts %v; want 8 put-backs, then completed\n%s", counts, logs.String())
+	}
+}
+
 // A release at stop whose answer is lost: the pool tries again, finds the row pending, and
 // the stop still ends with nothing claimed and nothing counted lost.
 func TestStopReleaseWhoseAnswerIsLost(t *testing.T) {
@@ -828,8 +859,8 @@ func TestEndlessTransientErrorFailsTheItem(t *testing.T) {
 		runs++
 		return queue.Result{}, fmt.Errorf("calibration lookup: %w", &pgconn.PgError{Code: "57014", Message: "canceling statement due to statement timeout"})
 	}
-	// The item waits 2 s between put-backs: run with a short poll and a generous timeout.
-	pool := poolFor(queue.PoolConfig{Empty: true, Lease: time.Minute}, b.db, handler, 1)
+	// Put-backs wait 10 ms, doubling (2 s by default).
+	pool := poolFor(queue.PoolConfig{Empty: true, Lease: time.Minute, RetryDelay: 10 * time.Millisecond}, b.db, handler, 1)
 	if err := runPool(t, pool, 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}

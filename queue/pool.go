@@ -104,6 +104,9 @@ type PoolConfig struct {
 	OnEvent  func(Event)
 	// NoListen disables the LISTEN connection (polling only).
 	NoListen bool
+	// RetryDelay is the first wait of an item put back after a transient error (default
+	// 2 s); it doubles with each one in a row, up to a minute.
+	RetryDelay time.Duration
 	// Liveness, when set, is told by each of the pool's loops (fetcher and settler of each
 	// queue, heartbeat, rescue) at every turn and while it waits that it still turns: a
 	// watchdog's supervisor (package systemd) stops its pings when one does not.
@@ -238,9 +241,12 @@ type served struct {
 	// transients counts, per item label, the transient put-backs in a row (settler only,
 	// and record after it).
 	transients map[string]int
-	current    []*Item // per worker, nil when idle
-	since      []time.Time
-	counts     map[string]int64
+	// unavailable counts the put-backs in a row because the database was unavailable
+	// (settler only; reset by any item that ends otherwise).
+	unavailable int
+	current     []*Item // per worker, nil when idle
+	since       []time.Time
+	counts      map[string]int64
 }
 
 // WorkerState is one worker for status.
@@ -877,6 +883,7 @@ func (p *Pool) record(s *served, done []Done) {
 		s.counts[d.Outcome]++
 		if d.Outcome != OutcomeReleased {
 			delete(s.transients, d.Item.Label)
+			s.unavailable = 0
 		}
 	}
 	s.mu.Unlock()
@@ -920,8 +927,17 @@ func (p *Pool) tokenGone(ctx context.Context, s *served, it Item, retried bool, 
 }
 
 // transientDelay is how long an item whose handler met a transient database error waits
-// before it may be claimed again.
+// before it may be claimed again, the first time; backoffDelay doubles it each time after.
 const transientDelay = 2 * time.Second
+
+// backoffDelay is the wait after the n-th transient error in a row (n ≥ 1): base, twice
+// that, four times… up to 32 times base and a minute.
+func backoffDelay(base time.Duration, n int) time.Duration {
+	if base <= 0 {
+		base = transientDelay
+	}
+	return min(base<<min(max(n-1, 0), 5), time.Minute)
+}
 
 // maxTransientPutBacks bounds how often in a row this process puts one item back after a
 // transient error (a statement that always times out, or always kills its backend, must
@@ -972,12 +988,19 @@ func (p *Pool) settle(parent context.Context, s *served, batch []verdict) (done 
 			done = append(done, lost(it, f.err))
 		case errors.Is(f.err, context.Canceled): // the grace period ended while it ran
 			release(f, 0, "release at stop")
+		case Unavailable(f.err):
+			// The database was down or going down: not the item's doing, never counted
+			// against it; it waits a little longer each time (the restart may take a while).
+			s.unavailable++
+			p.cfg.Logger.Warn("database unavailable; putting the item back", "queue", name, "item", it.Label, "err", f.err)
+			p.event(name, "retry", it.Label, f.err.Error())
+			release(f, backoffDelay(p.cfg.RetryDelay, s.unavailable), "release while the database is unavailable")
 		case Transient(f.err) && s.transients[it.Label] < maxTransientPutBacks:
 			s.transients[it.Label]++
 			p.cfg.Logger.Warn("transient error; putting the item back", "queue", name, "item", it.Label, "err", f.err,
 				"in_a_row", s.transients[it.Label])
 			p.event(name, "retry", it.Label, f.err.Error())
-			release(f, transientDelay, "release after a transient error")
+			release(f, backoffDelay(p.cfg.RetryDelay, s.transients[it.Label]), "release after a transient error")
 		case f.err != nil:
 			msg := f.err.Error()
 			if Transient(f.err) {

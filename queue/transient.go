@@ -45,6 +45,31 @@ func Transient(err error) bool {
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNREFUSED)
 }
 
+// Unavailable says the database could not be reached or was going down (a restart, a
+// pooler that cannot log in to it for now): a transient error that no item can have caused,
+// so putting an item back for it is never counted against the item.
+func Unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var perm *permanentError
+	if errors.As(err, &perm) {
+		return false
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "57P01", "57P02", "57P03": // admin shutdown, crash shutdown, cannot connect now
+			return true
+		}
+	}
+	return false
+}
+
 // permanentError marks an error that is the item's own (its file, its data), never the
 // database's: Transient says false whatever it wraps.
 type permanentError struct{ err error }

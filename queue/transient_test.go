@@ -41,3 +41,25 @@ func TestTransientClassifiesDatabaseErrors(t *testing.T) {
 		}
 	}
 }
+
+// Unavailable: the database could not be reached or was going down, which no item causes.
+func TestUnavailableClassifiesOutages(t *testing.T) {
+	t.Parallel()
+	_, connectErr := pgconn.Connect(context.Background(), "postgres://nobody@127.0.0.1:1/none?connect_timeout=2")
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("begin ingest of x: %w", connectErr), true},                      // a real failed connect
+		{fmt.Errorf("commit ingest of x: %w", &pgconn.PgError{Code: "57P01"}), true}, // pg_ctl restart -m fast
+		{&pgconn.PgError{Code: "57P03"}, true},                                       // the server is starting
+		{&pgconn.PgError{Code: "40P01"}, false},                                      // a deadlock: transient, counted
+		{fmt.Errorf("file row of x: %w", io.ErrUnexpectedEOF), false},                // a backend that died mid-statement
+		{queue.Permanent(&pgconn.PgError{Code: "57P01"}), false},
+		{nil, false},
+	} {
+		if got := queue.Unavailable(c.err); got != c.want {
+			t.Errorf("Unavailable(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}
