@@ -59,15 +59,24 @@ func TestFleetSurvivesKillsUnderLoad(t *testing.T) {
 }
 
 // The rehearsal's chaos at a small size, in the normal suite, on a PostgreSQL cluster of its
-// own (it restarts it): 5 agentd processes of 3 workers on about 2,000 files, 10 % of them
-// (one) killed with SIGKILL every 2 s and replaced, one SIGSTOPped for twice its lease and
+// own (it restarts it), directly and through PgBouncer (transaction pooling, pooler =
+// pgbouncer): 5 agentd processes of 3 workers on about 2,000 files, 10 % of them (one)
+// killed with SIGKILL every 2 s and replaced, one SIGSTOPped for twice its lease and
 // continued, and the database restarted under them once (pg_ctl restart -m fast). Every file
 // ingested once, nothing failed, no queue row left, every agent not killed exiting 0, no
-// claim lost but the stopped agent's (fenced).
+// claim lost but the stopped agent's (fenced) and, after the restart, those whose leases the
+// heartbeat could not renew (fenced too).
 func TestRehearsalChaosSmall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts its own PostgreSQL cluster")
 	}
+	for _, viaPgBouncer := range []bool{false, true} {
+		name := map[bool]string{false: "direct", true: "through PgBouncer"}[viaPgBouncer]
+		t.Run(name, func(t *testing.T) { rehearseChaos(t, viaPgBouncer) })
+	}
+}
+
+func rehearseChaos(t *testing.T, viaPgBouncer bool) {
 	ctx := context.Background()
 	cluster, err := pgcluster.Start(ctx, "", pgcluster.Options{MaxConnections: 200})
 	if errors.Is(err, pgcluster.ErrNoPostgres) {
@@ -96,15 +105,21 @@ func TestRehearsalChaosSmall(t *testing.T) {
 	s := fleet.Scenario{
 		Agentd: agentdBin, DatabaseURL: cluster.URL("archive"), Dir: t.TempDir(),
 		Nights: 222, Procs: 5, Workers: 3, Lease: 2 * time.Second, Timeout: 4 * time.Minute, Seed: 11, Log: testLog{t},
-		Chaos: 2 * time.Second, StopAfter: 1500 * time.Millisecond,
-		RestartDB: cluster.Restart, RestartAfter: 3 * time.Second,
+		// The tree is fresh: its files are deferred for their first 5 s. The agent is stopped
+		// once they are being worked on (so that it holds claims), the database restarted
+		// once it is back.
+		Chaos: 2 * time.Second, StopAfter: 6 * time.Second,
+		RestartDB: cluster.Restart, RestartAfter: 11 * time.Second,
+	}
+	if viaPgBouncer {
+		s.AgentURL, s.Env = pgtest.PgBouncer(t, cluster.URL("archive"), 8), []string{"AGENTD_POOLER=pgbouncer"}
 	}
 	rep, err := s.Run(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d files in %.1f s; killed %v, stopped %s (fenced %d), database restarted %v; exits %v, released %d",
-		rep.Files, rep.Elapsed.Seconds(), rep.Killed, rep.Stopped, rep.FencedLost, rep.Restarted, rep.Exits, rep.Released)
+	t.Logf("%d files in %.1f s; killed %v, stopped %s (fenced %d), database restarted %v; exits %v, released %d, lost after the restart %d",
+		rep.Files, rep.Elapsed.Seconds(), rep.Killed, rep.Stopped, rep.FencedLost, rep.Restarted, rep.Exits, rep.Released, rep.Lost)
 	if rep.Stopped == "" || !rep.Restarted || len(rep.Killed) == 0 || rep.FencedLost == 0 {
 		t.Fatalf("the chaos did not happen (stopped %q with %d late completions fenced, restarted %v, killed %v): the run proves nothing",
 			rep.Stopped, rep.FencedLost, rep.Restarted, rep.Killed)

@@ -66,6 +66,11 @@ func Unavailable(err error) bool {
 		case "57P01", "57P02", "57P03": // admin shutdown, crash shutdown, cannot connect now
 			return true
 		}
+		// A connection refused for good by whoever answers: PgBouncer's "server login has
+		// been failing, try again later" (08P01) while the database restarts.
+		if strings.HasPrefix(pe.Code, "08") && pe.Severity == "FATAL" {
+			return true
+		}
 	}
 	return false
 }

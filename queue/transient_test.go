@@ -53,8 +53,10 @@ func TestUnavailableClassifiesOutages(t *testing.T) {
 		{fmt.Errorf("begin ingest of x: %w", connectErr), true},                      // a real failed connect
 		{fmt.Errorf("commit ingest of x: %w", &pgconn.PgError{Code: "57P01"}), true}, // pg_ctl restart -m fast
 		{&pgconn.PgError{Code: "57P03"}, true},                                       // the server is starting
-		{&pgconn.PgError{Code: "40P01"}, false},                                      // a deadlock: transient, counted
-		{fmt.Errorf("file row of x: %w", io.ErrUnexpectedEOF), false},                // a backend that died mid-statement
+		{&pgconn.PgError{Severity: "FATAL", Code: "08P01", Message: "server login has been failing, try again later (server_login_retry)"}, true}, // PgBouncer
+		{&pgconn.PgError{Severity: "ERROR", Code: "08P01"}, false},
+		{&pgconn.PgError{Code: "40P01"}, false},                       // a deadlock: transient, counted
+		{fmt.Errorf("file row of x: %w", io.ErrUnexpectedEOF), false}, // a backend that died mid-statement
 		{queue.Permanent(&pgconn.PgError{Code: "57P01"}), false},
 		{nil, false},
 	} {
