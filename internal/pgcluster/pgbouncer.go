@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -84,16 +83,14 @@ logfile = %s
 	}
 	cmd := exec.Command(bin, iniPath)
 	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
+		cred, err := postgresUser()
 		if err != nil {
 			return nil, fmt.Errorf("pgbouncer must not run as root and there is no postgres user: %w", err)
 		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
 		if err := os.Chmod(dir, 0o777); err != nil {
 			return nil, err
 		}
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	}
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
