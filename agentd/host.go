@@ -212,6 +212,30 @@ func connect(ctx context.Context, pc *pgxpool.Config, db *dbState, notifier *sys
 	}
 }
 
+// retryTransient runs fn until it succeeds, fails for a reason a retry cannot fix
+// (queue.Transient says which), or ctx ends (its error is returned): the database
+// restarting while the agent starts is waited out, with backoff and jitter, as at connect.
+func retryTransient(ctx context.Context, logger *slog.Logger, what string, fn func() error) error {
+	backoff := time.Second
+	for {
+		err := fn()
+		if err == nil || !queue.Transient(err) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		wait := backoff/2 + rand.N(backoff/2+1)
+		logger.Warn(what+" failed; retrying", "err", err, "in", wait.Round(time.Millisecond))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		backoff = min(2*backoff, time.Minute)
+	}
+}
+
 // retryable says whether a failure to connect may go away by itself: anything but the
 // server's refusal of who we are or what we asked for.
 func retryable(err error) bool {

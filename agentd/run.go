@@ -393,7 +393,12 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 		return err // nil: stopped while waiting
 	}
 	defer db.Close()
-	if err := schema.Check(ctx, db); err != nil {
+	// The database may restart right after the connection (a fleet starting while it does):
+	// a transient failure here is waited out as at connect, not an exit.
+	if err := retryTransient(ctx, logger, "schema check", func() error { return schema.Check(ctx, db) }); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return fmt.Errorf("database %q: %w", pc.ConnConfig.Database, err)
 	}
 
@@ -402,7 +407,10 @@ func serve(ctx context.Context, cfg config.Config, getenv func(string) string, l
 	// the database stops the agent here, before any item is taken (exit 4).
 	var rules *calcache.Rules
 	if slices.Contains(names, "calcache") || (slices.Contains(names, "ingest") && cfg.Role == config.RoleArchive && !a.FastRebuild) {
-		rules, err = calcache.Load(ctx, db, cfg.CalcacheRules)
+		err = retryTransient(ctx, logger, "loading the calibration rules", func() (err error) {
+			rules, err = calcache.Load(ctx, db, cfg.CalcacheRules)
+			return err
+		})
 		switch {
 		case errors.Is(err, calcache.ErrRulesFile):
 			return cli.WithCode(cli.ExitUsage, err)

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/fitsarchive/agentd/internal/config"
 	"github.com/fitsarchive/agentd/internal/fleet"
@@ -113,5 +115,32 @@ func TestIdleTransactionEndsAfterTheLease(t *testing.T) {
 	pc, _ = agentPoolConfig(cfg, "test/idle", 1, func(string) string { return "" })
 	if _, sent := pc.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; sent {
 		t.Fatal("the parameter is sent through PgBouncer, which refuses it")
+	}
+}
+
+// At start, a database that restarts after the connection (the schema check meets "the
+// database system is starting up") is waited out, not an exit; a failure no retry fixes
+// is returned at once.
+func TestStartupChecksWaitOutARestart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	calls := 0
+	err := retryTransient(ctx, discardLogger(), "schema check", func() error {
+		calls++
+		if calls == 1 {
+			return fmt.Errorf("schema version: %w", &pgconn.PgError{Severity: "FATAL", Code: "57P03", Message: "the database system is starting up"})
+		}
+		return nil
+	})
+	if err != nil || calls != 2 {
+		t.Fatalf("after a restart: %v, %d calls; want success on the second", err, calls)
+	}
+	calls = 0
+	err = retryTransient(ctx, discardLogger(), "schema check", func() error {
+		calls++
+		return fmt.Errorf("schema version: %w", &pgconn.PgError{Code: "42P01", Message: `relation "agentd_schema" does not exist`})
+	})
+	if err == nil || calls != 1 {
+		t.Fatalf("a missing schema: %v after %d calls; want it at once", err, calls)
 	}
 }
