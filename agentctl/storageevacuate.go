@@ -86,12 +86,6 @@ examples:
 			if err != nil {
 				return err
 			}
-			if plan.Done() {
-				a.out.Result(map[string]any{"vg": vg, "done": true, "steps": []string{}}, func(w io.Writer) {
-					fmt.Fprintf(w, "%s: nothing left to evacuate\n", vg)
-				})
-				return nil
-			}
 			if dryRun {
 				a.out.Result(map[string]any{"dry_run": true, "plan": plan}, func(w io.Writer) {
 					printEvacuationPlan(w, plan)
@@ -294,7 +288,7 @@ func (e *evacuation) follow(ctx context.Context, source string) error {
 		}
 		var moving *lvm.LV
 		for i, lv := range r.LVs {
-			if lv.Pvmove && canonicalDev(lv.MovePV) == canonicalDev(source) {
+			if lv.Pvmove && lv.MovePV == source { // both as LVM names them
 				moving = &r.LVs[i]
 			}
 		}
@@ -332,13 +326,6 @@ func (e *evacuation) finish() error {
 		return fmt.Errorf("the evacuation is done, but its record %s stays: %w (remove it)", e.recordPath, err)
 	}
 	return nil
-}
-
-func canonicalDev(p string) string {
-	if real, err := filepath.EvalSymlinks(p); err == nil {
-		return real
-	}
-	return filepath.Clean(p)
 }
 
 func printEvacuationPlan(w io.Writer, p evacuate.Plan) {

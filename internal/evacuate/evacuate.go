@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -109,9 +110,6 @@ type Plan struct {
 	Refused   []string `json:"refused,omitempty"`
 }
 
-// Done says nothing is left.
-func (p Plan) Done() bool { return len(p.Steps) == 0 && len(p.Refused) == 0 }
-
 // peStart is where LVM puts a new PV's first extent by default (its metadata before it).
 const peStart = 1 << 20
 
@@ -197,7 +195,7 @@ func Decide(s State) Plan {
 		for _, t := range s.Targets {
 			given[t.Path] = true
 		}
-		if len(given) != len(recorded) || !mapsEqual(given, recorded) {
+		if !maps.Equal(given, recorded) {
 			refuse("an evacuation of %s onto %s is under way (its record says so): rerun with --to %s", s.VG,
 				strings.Join(s.Record.Targets, ","), strings.Join(s.Record.Targets, ","))
 			return p
@@ -254,7 +252,7 @@ func Decide(s State) Plan {
 		}
 	}
 	if p.NeedBytes > p.HaveBytes {
-		refuse("the targets are too small: %s still to move, room for %s", bytes(p.NeedBytes), bytes(p.HaveBytes))
+		refuse("the targets are too small: %s still to move, room for %s", inMiB(p.NeedBytes), inMiB(p.HaveBytes))
 	}
 	if len(p.Refused) > 0 {
 		return p
@@ -415,16 +413,7 @@ func canonical(path string) string {
 	return filepath.Clean(path)
 }
 
-func mapsEqual(a, b map[string]bool) bool {
-	for k := range a {
-		if !b[k] {
-			return false
-		}
-	}
-	return true
-}
-
-func bytes(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+func inMiB(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 // ReadRecord reads the record at path; (nil, nil) when there is none.
 func ReadRecord(path string) (*Record, error) {

@@ -5,8 +5,6 @@
 package netdelay
 
 import (
-	"errors"
-	"io"
 	"net"
 	"sync"
 	"time"
@@ -123,10 +121,8 @@ func (p *Proxy) pipe(src, dst net.Conn) {
 			time.Sleep(wait)
 		}
 		if _, err := dst.Write(c.data); err != nil {
-			if !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) {
-				src.Close() // stop the reader: the other side is gone
-			}
-			for range queue { // let the reader finish
+			src.Close()       // the other side is gone: stop the reader
+			for range queue { // and let it finish
 			}
 			return
 		}
