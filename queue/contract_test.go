@@ -76,7 +76,7 @@ func (b contractBundle) sideTx(t *testing.T, token, sql string, commit bool) (un
 		t.Fatalf("lock the row of %s: %d rows, %v", token, n, err)
 	}
 	var once sync.Once
-	return func() {
+	unlock = func() {
 		once.Do(func() {
 			if commit {
 				tx.Commit(ctx)
@@ -85,6 +85,10 @@ func (b contractBundle) sideTx(t *testing.T, token, sql string, commit bool) (un
 			}
 		})
 	}
+	// Before the connection is closed (cleanups run last registered first): an unlock
+	// called from a timer then also happens before the close.
+	t.Cleanup(unlock)
+	return unlock
 }
 
 // row is the queue row of a file as the tests see it.

@@ -144,8 +144,16 @@ func (p *Pool) loop(name string) (beat, done func()) {
 // DefaultCleanup is how long a stop may take after the grace period.
 const DefaultCleanup = 10 * time.Second
 
-// prefetch is how many claimed items each worker may hold: the one it works and the next.
-const prefetch = 2
+// Prefetch: how many claimed items each worker may hold, the one it works included. While
+// items take long, two (the one worked and the next, so that no worker waits for a claim's
+// round trip, and no item waits claimed behind more than one other); while they are short
+// (shortItem), up to prefetchMax, so that one claim statement and one journal flush serve
+// more items.
+const (
+	prefetch    = 2
+	prefetchMax = 4
+	shortItem   = 20 * time.Millisecond
+)
 
 // Pool runs the workers of one process over its queues.
 type Pool struct {
@@ -246,6 +254,8 @@ type served struct {
 	unavailable int
 	current     []*Item // per worker, nil when idle
 	since       []time.Time
+	workAvg     time.Duration // the recent items' duration (a moving average)
+	worked      int           // items worked
 	counts      map[string]int64
 }
 
@@ -549,18 +559,13 @@ func (p *Pool) releaseAll(by time.Time) error {
 // a settler that settles their verdicts (batching completions and journal writes).
 func (p *Pool) serve(fetchCtx, workCtx, cleanupCtx context.Context, s *served, idleWG *sync.WaitGroup) {
 	n := s.w.Count
-	// Each worker has prefetch slots: while it works one item the next one waits claimed,
-	// so claims come in larger batches and workers never wait for a round trip.
-	slots := n * prefetch
+	// Each worker has prefetchMax slots, tokens that go from the fetcher with a claimed item
+	// to the worker and come back through idle once it is worked.
+	slots := n * prefetchMax
 	idle := make(chan int, slots)
 	inputs := make([]chan Item, n)
 	for i := range inputs {
-		inputs[i] = make(chan Item, prefetch)
-	}
-	for k := 0; k < prefetch; k++ {
-		for i := 0; i < n; i++ {
-			idle <- i
-		}
+		inputs[i] = make(chan Item, prefetchMax)
 	}
 	verdicts := make(chan verdict, 4*slots)
 	var workers sync.WaitGroup
@@ -616,38 +621,82 @@ func (p *Pool) fetch(ctx context.Context, s *served, idle chan int, inputs []cha
 	defer done()
 	tick := time.NewTicker(beatEvery)
 	defer tick.Stop()
+	// dispatched, when set, reports the end of the batch being journaled and handed out.
+	var dispatched chan error
+	waitDispatched := func() error {
+		if dispatched == nil {
+			return nil
+		}
+		err := <-dispatched
+		dispatched = nil
+		return err
+	}
+	defer waitDispatched() //nolint:errcheck // the items are handed out (or released) either way
+	// Slot tokens: spare ones are in the fetcher's hand; out[i] counts worker i's tokens
+	// that went out with an item (each comes back through idle once the item is worked).
+	n, total := len(inputs), cap(idle)
+	out := make([]int, n)
+	spare := make([]int, 0, total)
+	for k := 0; k < prefetchMax; k++ {
+		for i := 0; i < n; i++ {
+			spare = append(spare, i)
+		}
+	}
+	returned := func(i int) { out[i]--; spare = append(spare, i) }
+	// usable picks the spare tokens that may go out now, each worker holding at most depth
+	// items, the least busy workers first (the newest item goes to an idle worker, never
+	// behind a running one when an idle one is there). It removes them from spare.
+	usable := func() []int {
+		depth := p.depth(s)
+		avail := make([]int, n)
+		for _, i := range spare {
+			avail[i]++
+		}
+		var use []int
+		for level := 0; level < depth; level++ {
+			for i := 0; i < n; i++ {
+				if out[i] <= level && avail[i] > 0 {
+					avail[i]--
+					use = append(use, i)
+				}
+			}
+		}
+		spare = spare[:0]
+		for i, k := range avail {
+			for ; k > 0; k-- {
+				spare = append(spare, i)
+			}
+		}
+		return use
+	}
 	for {
 		beat()
-		var slots []int
-	waitSlot:
+	drain:
 		for {
 			select {
 			case i := <-idle:
-				slots = append(slots, i)
-				break waitSlot
+				returned(i)
+			default:
+				break drain
+			}
+		}
+		slots := usable()
+		if len(slots) == 0 {
+			select {
+			case i := <-idle:
+				returned(i)
 			case <-tick.C: // every worker busy: a wait, not a wedge
-				beat()
 			case <-ctx.Done():
 				return
 			}
-		}
-	more:
-		for {
-			select {
-			case i := <-idle:
-				slots = append(slots, i)
-			default:
-				break more
-			}
+			continue
 		}
 		if ctx.Err() != nil {
-			return // stopping: select may have picked a free slot over ctx.Done
+			return // stopping
 		}
 		if p.drained.Load() {
-			// Drained: the slots go back unused, and the fetcher waits to be resumed.
-			for _, i := range slots {
-				idle <- i
-			}
+			// Drained: the slots stay unused, and the fetcher waits to be resumed.
+			spare = append(spare, slots...)
 			select {
 			case <-ctx.Done():
 				return
@@ -661,28 +710,22 @@ func (p *Pool) fetch(ctx context.Context, s *served, idle chan int, inputs []cha
 			holders[k] = p.holder(s, i)
 		}
 		items, err := p.claim(ctx, s, holders)
-		if err == nil && len(items) > 0 && p.cfg.Journal != nil {
-			if jerr := p.cfg.Journal.Claimed(name, items); jerr != nil {
-				p.cfg.Logger.Error("journal write failed: putting the claims back", "queue", name, "err", jerr)
-				p.event(name, "error", "", "journal: "+jerr.Error())
-				for _, it := range items {
-					verdicts <- verdict{item: it, release: true}
-				}
-				items, err = nil, jerr
-			}
+		spare = append(spare, slots[len(items):]...) // the unused slots
+		for _, i := range slots[:len(items)] {
+			out[i]++
 		}
-		// Hand the items out; give the unused slots back.
-		for k, i := range slots {
-			if k < len(items) {
-				s.mu.Lock()
-				s.counts["claimed"]++
-				s.mu.Unlock()
-				inputs[i] <- items[k]
-			} else {
-				idle <- i
-			}
+		// The previous batch is journaled and handed out while this claim ran; its journal
+		// write failing counts as this round's error (the fetcher backs off).
+		if jerr := waitDispatched(); jerr != nil && err == nil {
+			err = jerr
 		}
 		if len(items) > 0 {
+			dispatched = make(chan error, 1)
+			go func(items []Item, slots []int, result chan<- error) { // owner: fetch; it waits for result
+				result <- p.dispatch(s, items, slots, idle, inputs, verdicts)
+			}(items, slots[:len(items)], dispatched)
+		}
+		if len(items) > 0 && err == nil {
 			backoff = p.cfg.Poll
 			continue
 		}
@@ -690,7 +733,10 @@ func (p *Pool) fetch(ctx context.Context, s *served, idle chan int, inputs []cha
 		if err != nil {
 			wait, backoff = backoff, min(2*backoff, max(p.cfg.Lease/3, p.cfg.Poll))
 		}
-		if p.cfg.Empty && err == nil && len(idle) == cap(idle) && !reportedIdle {
+		for len(idle) > 0 {
+			returned(<-idle)
+		}
+		if p.cfg.Empty && err == nil && len(spare) == total && !reportedIdle {
 			opCtx, cancel := p.opContext(ctx)
 			if _, err := s.q.Rescue(opCtx); err == nil {
 				if ok, err := s.q.Idle(opCtx); err == nil && ok {
@@ -708,6 +754,43 @@ func (p *Pool) fetch(ctx context.Context, s *served, idle chan int, inputs []cha
 		case <-time.After(wait):
 		}
 	}
+}
+
+// depth is how many items each worker of s may hold now: prefetchMax while the recent
+// items were short, prefetch otherwise.
+func (p *Pool) depth(s *served) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.worked > 0 && s.workAvg < shortItem {
+		return prefetchMax
+	}
+	return prefetch
+}
+
+// dispatch journals claimed items, then hands item k to the worker of slots[k]; when the
+// journal cannot record them they go back (released) and the slots with them.
+func (p *Pool) dispatch(s *served, items []Item, slots []int, idle chan<- int, inputs []chan Item, verdicts chan<- verdict) error {
+	name := s.w.Spec.Name
+	if p.cfg.Journal != nil {
+		if err := p.cfg.Journal.Claimed(name, items); err != nil {
+			p.cfg.Logger.Error("journal write failed: putting the claims back", "queue", name, "err", err)
+			p.event(name, "error", "", "journal: "+err.Error())
+			for _, it := range items {
+				verdicts <- verdict{item: it, release: true}
+			}
+			for _, i := range slots {
+				idle <- i
+			}
+			return err
+		}
+	}
+	s.mu.Lock()
+	s.counts["claimed"] += int64(len(items))
+	s.mu.Unlock()
+	for k, it := range items {
+		inputs[slots[k]] <- it
+	}
+	return nil
 }
 
 // claim claims items for holders and adds them to s.held before anyone may sweep. A stop
@@ -765,11 +848,19 @@ func (p *Pool) work(ctx context.Context, s *served, i int, it Item) verdict {
 	s.mu.Unlock()
 	start := time.Now()
 	res, err := s.w.Handler(ctx, it)
+	took := time.Since(start)
 	if p.cfg.Observer != nil {
-		p.cfg.Observer.Worked(s.w.Spec.Name, time.Since(start))
+		p.cfg.Observer.Worked(s.w.Spec.Name, took)
 	}
 	s.mu.Lock()
 	s.current[i] = nil
+	// The recent items' duration, averaged over about the last ten.
+	if s.worked == 0 {
+		s.workAvg = took
+	} else {
+		s.workAvg += (took - s.workAvg) / 10
+	}
+	s.worked++
 	s.mu.Unlock()
 	return verdict{item: it, result: res, err: err}
 }
@@ -782,6 +873,10 @@ func (p *Pool) work(ctx context.Context, s *served, i int, it Item) verdict {
 func (p *Pool) settler(ctx context.Context, s *served, in <-chan verdict) {
 	beat, done := p.loop(s.w.Spec.Name + " settler")
 	defer done()
+	ended := make(chan []Done, 64)
+	recorded := make(chan struct{})
+	go func() { defer close(recorded); p.recorder(s, ended) }() // owner: settler; exits when ended is closed
+	defer func() { close(ended); <-recorded }()
 	tick := time.NewTicker(beatEvery)
 	defer tick.Stop()
 	var retry []verdict
@@ -846,7 +941,10 @@ func (p *Pool) settler(ctx context.Context, s *served, in <-chan verdict) {
 			continue
 		}
 		done, again := p.settle(ctx, s, batch)
-		p.record(s, done)
+		if len(done) > 0 {
+			p.forget(s, done)
+			ended <- done
+		}
 		if len(again) > 0 {
 			if len(retry) == 0 {
 				retryAt = time.Now().Add(backoff)
@@ -877,7 +975,15 @@ func (p *Pool) record(s *served, done []Done) {
 	if len(done) == 0 {
 		return
 	}
+	p.forget(s, done)
+	p.journalEnded(s, done)
+}
+
+// forget drops ended claims from held (the heartbeat stops renewing them) and counts their
+// outcomes.
+func (p *Pool) forget(s *served, done []Done) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, d := range done {
 		delete(s.held, d.Item.Token)
 		s.counts[d.Outcome]++
@@ -886,12 +992,38 @@ func (p *Pool) record(s *served, done []Done) {
 			s.unavailable = 0
 		}
 	}
-	s.mu.Unlock()
-	if p.cfg.Journal != nil {
-		if err := p.cfg.Journal.Ended(s.w.Spec.Name, done); err != nil {
-			// The claims are ended in the database; a restart releasing them finds nothing.
-			p.cfg.Logger.Error("journal clear failed", "queue", s.w.Spec.Name, "err", err)
+}
+
+// journalEnded clears ended claims from the journal. The claims are ended in the database
+// already: should the write fail, or the process die before it, a restart releasing them
+// finds nothing of theirs.
+func (p *Pool) journalEnded(s *served, done []Done) {
+	if p.cfg.Journal == nil || len(done) == 0 {
+		return
+	}
+	if err := p.cfg.Journal.Ended(s.w.Spec.Name, done); err != nil {
+		p.cfg.Logger.Error("journal clear failed", "queue", s.w.Spec.Name, "err", err)
+	}
+}
+
+// recorder clears the journal of what the settler ended, off the settler's path: whatever
+// queued up while one write ran goes in the next, so that the settler's next statement
+// never waits for a disk flush. It returns once in is closed and drained.
+func (p *Pool) recorder(s *served, in <-chan []Done) {
+	for done := range in {
+	more:
+		for {
+			select {
+			case d, ok := <-in:
+				if !ok {
+					break more
+				}
+				done = append(done, d...)
+			default:
+				break more
+			}
 		}
+		p.journalEnded(s, done)
 	}
 }
 

@@ -1,24 +1,43 @@
 // Command queuebench compares our queue with River (github.com/riverqueue/river, at its best:
-// FetchCooldown 1ms) on the same PostgreSQL, side by side in one run: no-op items, claimed,
-// journaled in bbolt with its fsync (ours; River has no journal), and completed, at several
-// worker counts. It prints a table of items per second and the ratio ours/River.
+// FetchCooldown 1ms) on the same PostgreSQL: no-op items, claimed, journaled in bbolt with its
+// fsync (ours; River has no journal), and completed.
 //
-//	TEST_DATABASE_URL=... go run ./bench/queuebench [--items 20000] [--workers 8,100] [--rounds 2]
+// The two systems run interleaved, round by round (the order swapped every round, so that
+// neither always runs on a warmer machine); every run is printed, then the medians and their
+// ratio, which is the figure to quote.
+//
+// Then the fleet: P processes of K workers each (this program re-run as a child, each its
+// own bbolt journal), against one process of 8 workers, through a proxy that adds latency to
+// every round trip (as between hosts in a cloud region), interleaved too: throughput (items
+// over the time from the first claim to the last completion) and the claim statement's
+// latency, p50 and p99 over every claim of every process.
+//
+//	TEST_DATABASE_URL=... go run ./bench/queuebench [-items 20000] [-workers 8,100] [-rounds 5]
+//	    [-fleet 50x12] [-fleet-items 60000] [-fleet-rounds 3] [-latency 1ms]
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -26,23 +45,53 @@ import (
 
 	"github.com/fitsarchive/agentd/bench/internal/benchdb"
 	"github.com/fitsarchive/agentd/internal/journal"
+	"github.com/fitsarchive/agentd/internal/netdelay"
 	"github.com/fitsarchive/agentd/internal/state"
 	"github.com/fitsarchive/agentd/queue"
 )
 
+type options struct {
+	items, rounds           int
+	workers                 string
+	drop                    string
+	fleet                   string
+	fleetItems, fleetRounds int
+	latency                 time.Duration
+	child                   bool
+	url, statePath          string
+	childWorkers            int
+}
+
 func main() {
-	items := flag.Int("items", 20000, "items per run")
-	workerList := flag.String("workers", "8,100", "worker counts")
-	rounds := flag.Int("rounds", 2, "runs of each system per worker count (best kept)")
-	drop := flag.String("drop", "", "measure what an index costs: drop these indexes or constraints of ingestqueue first (comma-separated: ingestqueue_pkey, ingestqueue_filename_path_inprogress_fail_dt_key)")
+	var o options
+	flag.IntVar(&o.items, "items", 20000, "items per run")
+	flag.StringVar(&o.workers, "workers", "8,100", "worker counts of the comparison with River (empty: skip it)")
+	flag.IntVar(&o.rounds, "rounds", 5, "rounds: each runs both systems once, in alternating order")
+	flag.StringVar(&o.drop, "drop", "", "measure what an index costs: drop these indexes or constraints of ingestqueue first (comma-separated: ingestqueue_pkey, ingestqueue_filename_path_inprogress_fail_dt_key)")
+	flag.StringVar(&o.fleet, "fleet", "50x12", "the fleet run: processes x workers, against 1x8 (empty: skip it)")
+	flag.IntVar(&o.fleetItems, "fleet-items", 60000, "items per fleet run")
+	flag.IntVar(&o.fleetRounds, "fleet-rounds", 3, "rounds of the fleet run (each: 1x8, then the fleet)")
+	flag.DurationVar(&o.latency, "latency", time.Millisecond, "round-trip latency the proxy adds in the fleet runs (0: no proxy)")
+	flag.BoolVar(&o.child, "child", false, "internal: serve the queue as one process of the fleet")
+	flag.StringVar(&o.url, "url", "", "internal: the child's database")
+	flag.StringVar(&o.statePath, "state", "", "internal: the child's state file")
+	flag.IntVar(&o.childWorkers, "child-workers", 8, "internal: the child's workers")
 	flag.Parse()
-	if err := run(context.Background(), *items, *workerList, *rounds, *drop); err != nil {
+	ctx := context.Background()
+	if o.child {
+		if err := runChild(ctx, o); err != nil {
+			fmt.Fprintln(os.Stderr, "queuebench child:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "queuebench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, items int, workerList string, rounds int, drop string) error {
+func run(ctx context.Context, o options) error {
 	bdb, err := benchdb.New(ctx)
 	if err != nil {
 		return err
@@ -58,9 +107,45 @@ func run(ctx context.Context, items int, workerList string, rounds int, drop str
 		return err
 	}
 	defer db.Close()
-	if err := benchdb.DropIndexes(ctx, db, "ingestqueue", drop, os.Stderr); err != nil {
+	if err := benchdb.DropIndexes(ctx, db, "ingestqueue", o.drop, os.Stderr); err != nil {
 		return fmt.Errorf("-drop: %w", err)
 	}
+	stateDir, err := os.MkdirTemp("", "queuebench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(stateDir)
+	without := ""
+	if o.drop != "" {
+		without = ", without " + o.drop
+	}
+	host, _ := os.Hostname()
+	fmt.Printf("%s, %s; PostgreSQL %s%s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), machine(host), benchdb.ServerVersion(ctx, db), without)
+	if o.workers != "" {
+		if err := compareRiver(ctx, db, o, stateDir); err != nil {
+			return err
+		}
+	}
+	if o.fleet != "" {
+		if err := compareFleet(ctx, bdb.URL, db, o, stateDir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// machine describes the machine in a few words: cores and memory.
+func machine(host string) string {
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int
+		fmt.Sscanf(strings.TrimPrefix(strings.SplitN(string(b), "\n", 2)[0], "MemTotal:"), "%d", &kb)
+		mem = fmt.Sprintf(", %.0f GiB", float64(kb)/(1<<20))
+	}
+	return fmt.Sprintf("%d cores%s", runtime.NumCPU(), mem)
+}
+
+func compareRiver(ctx context.Context, db *pgxpool.Pool, o options, stateDir string) error {
 	mig, err := rivermigrate.New(riverpgxv5.New(db), nil)
 	if err != nil {
 		return err
@@ -68,76 +153,134 @@ func run(ctx context.Context, items int, workerList string, rounds int, drop str
 	if _, err := mig.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return err
 	}
-	stateDir, err := os.MkdirTemp("", "queuebench")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(stateDir)
-
-	without := ""
-	if drop != "" {
-		without = ", without " + drop
-	}
-	fmt.Printf("%d no-op items per run, best of %d runs; PostgreSQL %s%s\n\n", items, rounds, benchdb.ServerVersion(ctx, db), without)
-	fmt.Printf("| workers | ours (items/s) | River (items/s) | ours / River |\n|---:|---:|---:|---:|\n")
-	for _, ws := range strings.Split(workerList, ",") {
+	fmt.Printf("## Ours vs River: %d no-op items per run, %d rounds interleaved\n\n", o.items, o.rounds)
+	fmt.Printf("| workers | round | first | ours (items/s) | River (items/s) | ours / River |\n|---:|---:|---|---:|---:|---:|\n")
+	type result struct{ ours, river []float64 }
+	results := map[int]*result{}
+	var counts []int
+	for _, ws := range strings.Split(o.workers, ",") {
 		w, err := strconv.Atoi(strings.TrimSpace(ws))
 		if err != nil {
-			return err
+			return fmt.Errorf("-workers: %w", err)
 		}
-		var bestOurs, bestRiver float64
-		for r := 0; r < rounds; r++ {
-			o, err := runOurs(ctx, db, items, w, filepath.Join(stateDir, fmt.Sprintf("s%d-%d.db", w, r)))
-			if err != nil {
-				return fmt.Errorf("ours: %w", err)
-			}
-			rv, err := runRiver(ctx, db, items, w)
-			if err != nil {
-				return fmt.Errorf("river: %w", err)
-			}
-			bestOurs, bestRiver = max(bestOurs, o), max(bestRiver, rv)
-		}
-		fmt.Printf("| %d | %.0f | %.0f | %.2f× |\n", w, bestOurs, bestRiver, bestOurs/bestRiver)
+		counts = append(counts, w)
+		results[w] = &result{}
 	}
+	for r := 0; r < o.rounds; r++ {
+		for _, w := range counts {
+			var ours, rv float64
+			runOursNow := func() error {
+				var err error
+				ours, err = runOurs(ctx, db, o.items, w, filepath.Join(stateDir, fmt.Sprintf("s%d-%d.db", w, r)))
+				if err != nil {
+					return fmt.Errorf("ours: %w", err)
+				}
+				return nil
+			}
+			runRiverNow := func() error {
+				var err error
+				rv, err = runRiver(ctx, db, o.items, w)
+				if err != nil {
+					return fmt.Errorf("river: %w", err)
+				}
+				return nil
+			}
+			first := "ours"
+			steps := []func() error{runOursNow, runRiverNow}
+			if r%2 == 1 {
+				first = "River"
+				steps[0], steps[1] = steps[1], steps[0]
+			}
+			for _, step := range steps {
+				if err := step(); err != nil {
+					return err
+				}
+			}
+			results[w].ours = append(results[w].ours, ours)
+			results[w].river = append(results[w].river, rv)
+			fmt.Printf("| %d | %d | %s | %.0f | %.0f | %.2f× |\n", w, r+1, first, ours, rv, ours/rv)
+		}
+	}
+	fmt.Printf("\n| workers | ours, median (items/s) | River, median (items/s) | ratio of the medians | per-round ratios, min – max |\n|---:|---:|---:|---:|---|\n")
+	for _, w := range counts {
+		res := results[w]
+		var ratios []float64
+		for i := range res.ours {
+			ratios = append(ratios, res.ours[i]/res.river[i])
+		}
+		fmt.Printf("| %d | %.0f | %.0f | **%.2f×** | %.2f× – %.2f× |\n", w, median(res.ours), median(res.river),
+			median(res.ours)/median(res.river), slices.Min(ratios), slices.Max(ratios))
+	}
+	fmt.Println()
 	return nil
 }
 
-func runOurs(ctx context.Context, db *pgxpool.Pool, items, workers int, statePath string) (float64, error) {
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n == 0 {
+		return 0
+	}
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func fill(ctx context.Context, db *pgxpool.Pool, items int) error {
 	if _, err := db.Exec(ctx, `TRUNCATE ingestqueue`); err != nil {
-		return 0, err
+		return err
 	}
 	if _, err := db.Exec(ctx, `INSERT INTO ingestqueue (filename, path, sortkey)
 		SELECT 'f' || i || '.fits', '', 'aaaa' || lpad(i::text, 9, '0')
 		FROM generate_series(1, $1) i`, items); err != nil {
+		return err
+	}
+	_, err := db.Exec(ctx, `VACUUM ANALYZE ingestqueue`)
+	return err
+}
+
+func runOurs(ctx context.Context, db *pgxpool.Pool, items, workers int, statePath string) (float64, error) {
+	if err := fill(ctx, db, items); err != nil {
 		return 0, err
 	}
-	db.Exec(ctx, `VACUUM ANALYZE ingestqueue`)
 	st, err := state.Open(statePath, time.Second)
 	if err != nil {
 		return 0, err
 	}
 	defer st.Close()
-	pool := queue.NewPool(queue.PoolConfig{
-		DB: db, Owner: uuid(), Holder: "bench", Lease: time.Minute, Poll: 5 * time.Millisecond,
-		Empty: true, Journal: journal.Of(st), Logger: slog.New(slog.DiscardHandler),
-		Queues: []queue.Workers{{Spec: queue.Ingest(), Count: workers,
-			Handler: func(context.Context, queue.Item) (queue.Result, error) { return queue.Complete, nil }}},
-	})
 	start := time.Now()
-	if err := pool.Run(ctx); err != nil {
+	if err := serve(ctx, db, journal.Of(st), workers, nil); err != nil {
 		return 0, err
 	}
 	el := time.Since(start)
 	var left int
-	db.QueryRow(ctx, `SELECT count(*) FROM ingestqueue`).Scan(&left)
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM ingestqueue`).Scan(&left); err != nil {
+		return 0, err
+	}
 	if left != 0 {
 		return 0, fmt.Errorf("%d items left", left)
 	}
-	c, _ := st.Counters("ingest")
+	c, err := st.Counters("ingest")
+	if err != nil {
+		return 0, err
+	}
 	if c["completed"] != uint64(items) {
 		return 0, fmt.Errorf("journal counted %d completions, want %d", c["completed"], items)
 	}
 	return float64(items) / el.Seconds(), nil
+}
+
+// serve runs agentd's worker pool with no-op handlers until the queue is empty.
+func serve(ctx context.Context, db *pgxpool.Pool, j queue.Journal, workers int, obs queue.Observer) error {
+	pool := queue.NewPool(queue.PoolConfig{
+		DB: db, Owner: uuid(), Holder: "bench", Lease: time.Minute, Poll: 5 * time.Millisecond,
+		Empty: true, Journal: j, Logger: slog.New(slog.DiscardHandler), Observer: obs,
+		Queues: []queue.Workers{{Spec: queue.Ingest(), Count: workers,
+			Handler: func(context.Context, queue.Item) (queue.Result, error) { return queue.Complete, nil }}},
+	})
+	return pool.Run(ctx)
 }
 
 type noopArgs struct{}
@@ -171,7 +314,9 @@ func runRiver(ctx context.Context, db *pgxpool.Pool, items, workers int) (float6
 		}
 		done += n
 	}
-	db.Exec(ctx, `VACUUM ANALYZE river_job`)
+	if _, err := db.Exec(ctx, `VACUUM ANALYZE river_job`); err != nil {
+		return 0, err
+	}
 	client, err := river.NewClient(riverpgxv5.New(db), &river.Config{
 		Logger:            slog.New(slog.DiscardHandler),
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: workers}},
@@ -208,6 +353,223 @@ func runRiver(ctx context.Context, db *pgxpool.Pool, items, workers int) (float6
 		return 0, err
 	}
 	return float64(items) / el.Seconds(), nil
+}
+
+// childReport is what one fleet process prints when the queue is empty.
+type childReport struct {
+	First, Last time.Time // its first claim, its last completion
+	Items       int       // completed
+	ClaimsUS    []int64   // every claim statement's duration, in µs
+}
+
+// claimLog is the child's Observer: it keeps every claim's duration.
+type claimLog struct {
+	mu     sync.Mutex
+	first  time.Time
+	claims []int64
+}
+
+func (c *claimLog) Worked(string, time.Duration) {}
+
+func (c *claimLog) Claimed(_ string, items int, took time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.first.IsZero() && items > 0 {
+		c.first = time.Now().Add(-took)
+	}
+	c.claims = append(c.claims, took.Microseconds())
+}
+
+// lastEnded is the child's journal: it notes when items were last ended (completed).
+type lastEnded struct {
+	queue.Journal
+	mu   sync.Mutex
+	last time.Time
+}
+
+func (j *lastEnded) Ended(q string, done []queue.Done) error {
+	err := j.Journal.Ended(q, done)
+	j.mu.Lock()
+	j.last = time.Now()
+	j.mu.Unlock()
+	return err
+}
+
+func runChild(ctx context.Context, o options) error {
+	cfg, err := pgxpool.ParseConfig(o.url)
+	if err != nil {
+		return err
+	}
+	cfg.MaxConns = 8
+	db, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	st, err := state.Open(o.statePath, time.Second)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	log := &claimLog{}
+	j := &lastEnded{Journal: journal.Of(st)}
+	if err := serve(ctx, db, j, o.childWorkers, log); err != nil {
+		return err
+	}
+	c, err := st.Counters("ingest")
+	if err != nil {
+		return err
+	}
+	rep := childReport{First: log.first, Last: j.last, Items: int(c["completed"]), ClaimsUS: log.claims}
+	return json.NewEncoder(os.Stdout).Encode(rep)
+}
+
+// fleetResult is one fleet run.
+type fleetResult struct {
+	perSecond  float64
+	p50, p99   time.Duration
+	claims     int
+	procs, per int
+}
+
+func compareFleet(ctx context.Context, dbURL string, db *pgxpool.Pool, o options, stateDir string) error {
+	var procs, per int
+	if _, err := fmt.Sscanf(o.fleet, "%dx%d", &procs, &per); err != nil || procs < 1 || per < 1 {
+		return fmt.Errorf("-fleet %q: want PROCESSESxWORKERS, e.g. 50x12", o.fleet)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	agentURL := dbURL
+	if o.latency > 0 {
+		cfg, err := pgx.ParseConfig(dbURL)
+		if err != nil {
+			return err
+		}
+		// The children connect over TCP to the proxy, which reaches the server where this
+		// program does (its Unix socket, with the socket's authentication).
+		network, target := "tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
+		if strings.HasPrefix(cfg.Host, "/") {
+			network, target = "unix", filepath.Join(cfg.Host, fmt.Sprintf(".s.PGSQL.%d", cfg.Port))
+		}
+		proxy, err := netdelay.Start(func() (net.Conn, error) { return net.Dial(network, target) }, o.latency/2)
+		if err != nil {
+			return err
+		}
+		defer proxy.Close()
+		u := &url.URL{Scheme: "postgres", User: url.UserPassword(cfg.User, cfg.Password), Host: proxy.Addr().String(),
+			Path: "/" + cfg.Database, RawQuery: "sslmode=disable"}
+		if cfg.Password == "" {
+			u.User = url.User(cfg.User)
+		}
+		agentURL = u.String()
+	}
+	fmt.Printf("## Fleet: %d processes × %d workers against 1 × 8, %d no-op items per run, latency %s round trip, %d rounds interleaved\n\n",
+		procs, per, o.fleetItems, o.latency, o.fleetRounds)
+	fmt.Printf("| round | processes × workers | items/s | claims | claim p50 | claim p99 |\n|---:|---|---:|---:|---:|---:|\n")
+	var small, big []fleetResult
+	for r := 0; r < o.fleetRounds; r++ {
+		for _, shape := range [][2]int{{1, 8}, {procs, per}} {
+			res, err := runFleet(ctx, self, agentURL, db, o.fleetItems, shape[0], shape[1], filepath.Join(stateDir, fmt.Sprintf("fleet-%d-%d", r, shape[0])))
+			if err != nil {
+				return fmt.Errorf("fleet %d×%d: %w", shape[0], shape[1], err)
+			}
+			if shape[0] == 1 {
+				small = append(small, res)
+			} else {
+				big = append(big, res)
+			}
+			fmt.Printf("| %d | %d × %d | %.0f | %d | %s | %s |\n", r+1, res.procs, res.per, res.perSecond, res.claims, ms(res.p50), ms(res.p99))
+		}
+	}
+	rate := func(rs []fleetResult) []float64 {
+		var out []float64
+		for _, r := range rs {
+			out = append(out, r.perSecond)
+		}
+		return out
+	}
+	p99s := func(rs []fleetResult) []float64 {
+		var out []float64
+		for _, r := range rs {
+			out = append(out, float64(r.p99))
+		}
+		return out
+	}
+	fmt.Printf("\n| | 1 × 8 | %d × %d |\n|---|---:|---:|\n", procs, per)
+	fmt.Printf("| items/s, median | %.0f | %.0f |\n", median(rate(small)), median(rate(big)))
+	fmt.Printf("| claim p99, median of the runs | %s | %s |\n", ms(time.Duration(median(p99s(small)))), ms(time.Duration(median(p99s(big)))))
+	fmt.Printf("\n%d × %d sustain **%.0f %%** of the 8-worker throughput (ratio of the medians).\n\n", procs, per, 100*median(rate(big))/median(rate(small)))
+	return nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+func runFleet(ctx context.Context, self, url string, db *pgxpool.Pool, items, procs, per int, dir string) (fleetResult, error) {
+	res := fleetResult{procs: procs, per: per}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return res, err
+	}
+	if err := fill(ctx, db, items); err != nil {
+		return res, err
+	}
+	type child struct {
+		cmd      *exec.Cmd
+		out, log bytes.Buffer
+	}
+	children := make([]*child, procs)
+	for i := range children {
+		c := &child{}
+		c.cmd = exec.CommandContext(ctx, self, "-child", "-url", url, "-child-workers", strconv.Itoa(per),
+			"-state", filepath.Join(dir, fmt.Sprintf("c%d.db", i)))
+		c.cmd.Stdout, c.cmd.Stderr = &c.out, &c.log
+		if err := c.cmd.Start(); err != nil {
+			return res, err
+		}
+		children[i] = c
+	}
+	var first, last time.Time
+	var claims []int64
+	done := 0
+	var errs []string
+	for i, c := range children {
+		if err := c.cmd.Wait(); err != nil {
+			errs = append(errs, fmt.Sprintf("child %d: %v: %s", i, err, strings.TrimSpace(c.log.String())))
+			continue
+		}
+		var rep childReport
+		if err := json.Unmarshal(c.out.Bytes(), &rep); err != nil {
+			errs = append(errs, fmt.Sprintf("child %d: its report: %v", i, err))
+			continue
+		}
+		done += rep.Items
+		claims = append(claims, rep.ClaimsUS...)
+		if rep.Items > 0 {
+			if first.IsZero() || rep.First.Before(first) {
+				first = rep.First
+			}
+			if rep.Last.After(last) {
+				last = rep.Last
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return res, fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	var left int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM ingestqueue`).Scan(&left); err != nil {
+		return res, err
+	}
+	if left != 0 || done != items {
+		return res, fmt.Errorf("%d items completed by the journals and %d left in the queue, of %d", done, left, items)
+	}
+	slices.Sort(claims)
+	res.claims = len(claims)
+	res.p50 = time.Duration(claims[len(claims)/2]) * time.Microsecond
+	res.p99 = time.Duration(claims[len(claims)*99/100]) * time.Microsecond
+	res.perSecond = float64(items) / last.Sub(first).Seconds()
+	return res, nil
 }
 
 func uuid() string {

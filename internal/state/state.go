@@ -5,8 +5,11 @@
 // # Caveats
 //
 // bbolt takes an exclusive lock on the file: only agentd opens it, with a timeout, so a
-// second agentd with the same name gets ErrLocked instead of hanging. Every write is one
-// fsync'ed transaction: callers batch (one write per claim batch, one per finished batch).
+// second agentd with the same name gets ErrLocked instead of hanging. Every write is
+// fsync'ed before it returns. The journal's writes (Claimed, Ended) are group-committed:
+// while one transaction is being flushed, the writes that arrive wait and then go to disk
+// together in the next, so that the claims of one goroutine and the completions of another
+// share a flush instead of queueing for one each.
 package state
 
 import (
@@ -16,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -35,6 +39,67 @@ const MaxEvents = 500
 // Store is an open state file.
 type Store struct {
 	db *bolt.DB
+
+	mu      sync.Mutex
+	pending []*write // journal writes waiting for the next group commit
+	leading bool     // a caller is committing groups
+}
+
+// write is one journal write waiting for its group commit.
+type write struct {
+	fn   func(*bolt.Tx) error
+	done chan error
+}
+
+// group runs fn in a transaction shared with the journal writes that queue up meanwhile,
+// and returns once that transaction is on disk (or failed). The first caller that finds no
+// commit under way leads: it commits group after group until none is waiting. Should a
+// group's transaction fail, its writes are retried each in a transaction of its own, so that
+// one bad write fails alone (and a write may run twice, the first time rolled back: fn must
+// only change the transaction).
+func (s *Store) group(fn func(*bolt.Tx) error) error {
+	w := &write{fn: fn, done: make(chan error, 1)}
+	s.mu.Lock()
+	s.pending = append(s.pending, w)
+	lead := !s.leading
+	s.leading = true
+	s.mu.Unlock()
+	if !lead {
+		return <-w.done
+	}
+	for {
+		s.mu.Lock()
+		batch := s.pending
+		s.pending = nil
+		if len(batch) == 0 {
+			s.leading = false
+			s.mu.Unlock()
+			break
+		}
+		s.mu.Unlock()
+		s.commit(batch)
+	}
+	return <-w.done
+}
+
+func (s *Store) commit(batch []*write) {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, w := range batch {
+			if err := w.fn(tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil || len(batch) == 1 {
+		for _, w := range batch {
+			w.done <- err
+		}
+		return
+	}
+	for _, w := range batch {
+		w.done <- s.db.Update(w.fn)
+	}
 }
 
 var bucketEvents = []byte("events")
@@ -86,7 +151,7 @@ type End struct {
 // Claimed records claims before they are worked (one fsync for the batch).
 func (s *Store) Claimed(queue string, items []Claim) error {
 	now := time.Now().UTC()
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.group(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(claimsBucket(queue))
 		if err != nil {
 			return err
@@ -103,7 +168,7 @@ func (s *Store) Claimed(queue string, items []Claim) error {
 
 // Ended removes claims from the journal and counts their outcomes, in one transaction.
 func (s *Store) Ended(queue string, done []End) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.group(func(tx *bolt.Tx) error {
 		claims, err := tx.CreateBucketIfNotExists(claimsBucket(queue))
 		if err != nil {
 			return err
