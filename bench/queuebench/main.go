@@ -400,7 +400,7 @@ func runChild(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	cfg.MaxConns = 8
+	cfg.MaxConns = 6
 	db, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return err
