@@ -3,8 +3,8 @@
 // (the 2020 shapes: archiveuser, the logs, the QA metrics) and a storage tree; its nightly
 // pg_dump; rows written to the old database while the new one is built; then the
 // procedure of docs/upgrade-runbook.md, step by step — db init, transfer from the dump,
-// enqueue and rebuild, calibration cache rebuild, transfer --append of the rows written
-// meanwhile at the cut-over, rollcall — and checks that every kept row arrived exactly once,
+// enqueue and rebuild, calibration cache rebuild, search indexes, transfer --append of the
+// rows written meanwhile at the cut-over, rollcall — and checks that every kept row arrived exactly once,
 // every sequence is past the old one, every file is ingested and the cache is complete.
 //
 // bench/upgrade runs it at a size worth timing (the runbook's figures); a test runs it small.
@@ -180,6 +180,9 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 		return rep, err
 	}
 	if _, err := step("rebuild the calibration cache", s.Agentctl, "calcache", "rebuild", "--database-url", newURL, "--json"); err != nil {
+		return rep, err
+	}
+	if _, err := step("build FitsStorage's search indexes", s.Agentctl, "db", "index", "--database-url", newURL, "--json"); err != nil {
 		return rep, err
 	}
 	// Cut-over: the old archive stops writing; what it wrote since its backup comes over.

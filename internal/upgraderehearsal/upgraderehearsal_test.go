@@ -52,8 +52,8 @@ func TestUpgradeRehearsal(t *testing.T) {
 			t.Errorf("%s: no rows to carry over: the check proved nothing for it", table)
 		}
 	}
-	if rep.Files < 4*9 || len(rep.Steps) != 7 {
-		t.Errorf("files %d (want at least 36), steps %d (want 7)\n%s", rep.Files, len(rep.Steps), log.String())
+	if rep.Files < 4*9 || len(rep.Steps) != 8 {
+		t.Errorf("files %d (want at least 36), steps %d (want 8)\n%s", rep.Files, len(rep.Steps), log.String())
 	}
 	t.Log(log.String())
 }
