@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -112,5 +113,55 @@ func TestDrainSurvivesReopen(t *testing.T) {
 	}
 	if d, _ := s.Drained(); d != nil {
 		t.Fatalf("resumed, still drained: %+v", d)
+	}
+}
+
+// Journal writes from many goroutines at once are group-committed: every one lands, once,
+// and a write that fails (here: an empty token, which bbolt refuses as a key) fails alone,
+// not the writes that shared its transaction.
+func TestGroupCommitKeepsEveryWriteAndFailsOnlyTheBadOne(t *testing.T) {
+	t.Parallel()
+	s, err := Open(filepath.Join(t.TempDir(), "agentd.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const writers, each = 16, 50
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*each*2)
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				tok := fmt.Sprintf("w%d-%d", w, i)
+				if err := s.Claimed("ingest", []Claim{{Token: tok, Label: tok + ".fits"}}); err != nil {
+					errs <- err
+				}
+				if i%2 == 0 {
+					if err := s.Ended("ingest", []End{{Token: tok, Outcome: "completed"}}); err != nil {
+						errs <- err
+					}
+				}
+			}
+		}()
+	}
+	bad := make(chan error, 1)
+	go func() { bad <- s.Claimed("ingest", []Claim{{Token: "", Label: "bad"}}) }()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if err := <-bad; err == nil {
+		t.Error("a claim with an empty token was journaled")
+	}
+	left, err := s.Outstanding("ingest")
+	if err != nil || len(left) != writers*each/2 {
+		t.Fatalf("outstanding %d, %v; want %d", len(left), err, writers*each/2)
+	}
+	c, err := s.Counters("ingest")
+	if err != nil || c["completed"] != writers*each/2 {
+		t.Fatalf("completed %d, %v; want %d", c["completed"], err, writers*each/2)
 	}
 }
