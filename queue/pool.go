@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -731,7 +732,9 @@ func (p *Pool) fetch(ctx context.Context, s *served, idle chan int, inputs []cha
 		}
 		wait := p.cfg.Poll
 		if err != nil {
-			wait, backoff = backoff, min(2*backoff, max(p.cfg.Lease/3, p.cfg.Poll))
+			// Jittered: after a database restart, a fleet's fetchers do not all come back in
+			// the same instant.
+			wait, backoff = jitter(backoff), min(2*backoff, max(p.cfg.Lease/3, p.cfg.Poll))
 		}
 		for len(idle) > 0 {
 			returned(<-idle)
@@ -754,6 +757,14 @@ func (p *Pool) fetch(ctx context.Context, s *served, idle chan int, inputs []cha
 		case <-time.After(wait):
 		}
 	}
+}
+
+// jitter spreads a wait over [d/2, 3d/2).
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return d
+	}
+	return d/2 + rand.N(d)
 }
 
 // depth is how many items each worker of s may hold now: prefetchMax while the recent
@@ -947,7 +958,7 @@ func (p *Pool) settler(ctx context.Context, s *served, in <-chan verdict) {
 		}
 		if len(again) > 0 {
 			if len(retry) == 0 {
-				retryAt = time.Now().Add(backoff)
+				retryAt = time.Now().Add(jitter(backoff))
 				backoff = min(2*backoff, max(p.cfg.Lease/3, firstBackoff))
 			}
 			retry = append(retry, again...)

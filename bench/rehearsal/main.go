@@ -7,7 +7,7 @@
 // past its lease then continued, the database restarted once. At the end it checks the
 // queue's promises (every file ingested exactly once, nothing failed, no row left, every
 // agent not killed exiting 0, no claim lost but the stopped agent's, fenced) and prints what
-// it measured. It exits 1 on any violation.
+// it measured, the claim statements' latency (p50, p99) included. It exits 1 on any violation.
 //
 //	go run ./bench/rehearsal                       # 50 agents × 12 workers, 100,000 files
 //	go run ./bench/rehearsal -procs 5 -workers 3 -files 2000 -pgbouncer
@@ -159,7 +159,7 @@ func run(ctx context.Context, o options) (bool, error) {
 		Nights: (o.files + 8) / 9, Procs: o.procs, Workers: o.workers, Lease: o.lease, Timeout: o.timeout, Seed: uint64(time.Now().UnixNano()),
 		Log: os.Stderr, Chaos: o.chaos, ChaosFraction: o.fraction, StopAfter: o.stopAfter,
 		RestartAfter: o.restart, RestartDB: cluster.Restart,
-		OnKill: mon.kill,
+		OnKill: mon.kill, ClaimLatency: true,
 	}
 	if o.restart <= 0 {
 		s.RestartDB = nil
@@ -180,6 +180,10 @@ func run(ctx context.Context, o options) (bool, error) {
 	fmt.Printf("| %d | %d × %d | %d | %s (%d) | %v | %.1f | %.0f |\n\n", rep.Files, o.procs, o.workers, len(rep.Killed), rep.Stopped,
 		rep.FencedLost, rep.Restarted, rep.Elapsed.Seconds(), float64(rep.Files)/rep.Elapsed.Seconds())
 	mon.print(os.Stdout)
+	if c := rep.Claims; c.Count > 0 {
+		fmt.Printf("claim statements: %.0f over the fleet; latency p50 %.1f ms, p99 %.1f ms (the agents' histograms, last scrape of each)\n",
+			c.Count, 1000*c.Quantile(0.5), 1000*c.Quantile(0.99))
+	}
 	fmt.Printf("claims released %d; lost by live agents %d (fenced: their heartbeats could not renew the leases across the database restart; must be 0 without one)\n",
 		rep.Released, rep.Lost)
 	if !rep.OK() {

@@ -37,7 +37,7 @@ type benchmark struct {
 
 var benchmarks = []benchmark{
 	{name: "queue", program: "queuebench", baseline: "River (FetchCooldown 1 ms); 1 × 8 workers for the fleet", args: map[string][]string{
-		"default": {"-items", "20000", "-rounds", "3", "-fleet", "20x12", "-fleet-items", "30000", "-fleet-rounds", "1"},
+		"default": {"-items", "20000", "-rounds", "5", "-fleet", "50x12", "-fleet-items", "60000", "-fleet-rounds", "2"},
 	}},
 	{name: "enqueue", program: "enqueuebench", baseline: "find | psql \\copy", args: map[string][]string{
 		"default": {"-files", "100000", "-rounds", "3"},
@@ -129,7 +129,7 @@ func run(ctx context.Context, size, out, only string) error {
 			failed = append(failed, b.name)
 			fmt.Fprintf(&body, "**Failed** after %.0f s: %v. What it printed:\n\n", took.Seconds(), err)
 		}
-		body.WriteString(strings.TrimSpace(stdout.String()))
+		body.WriteString(demote(strings.TrimSpace(stdout.String())))
 		fmt.Fprintf(&body, "\n\n(%.0f s)\n", took.Seconds())
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -144,6 +144,21 @@ func run(ctx context.Context, size, out, only string) error {
 		return fmt.Errorf("failed: %s (their output is in the file)", strings.Join(failed, ", "))
 	}
 	return nil
+}
+
+// demote moves a program's own headings below the suite's (### per benchmark).
+func demote(s string) string {
+	lines := strings.Split(s, "\n")
+	fence := false
+	for i, l := range lines {
+		if strings.HasPrefix(l, "```") {
+			fence = !fence
+		}
+		if !fence && strings.HasPrefix(l, "#") {
+			lines[i] = "###" + l
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // writeSection replaces the section of this size in the file (between its two markers), or

@@ -15,10 +15,12 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,7 +65,10 @@ type Scenario struct {
 	// OnKill, when set, is told of each agent killed with SIGKILL, as it dies (its holder
 	// in the queue names its pid and its name: host/pid/name).
 	OnKill  func(name string, pid int, at time.Time)
-	Timeout time.Duration // the whole run (default 5m)
+	// ClaimLatency, when set, serves each agent's metrics on a port of its own and scrapes
+	// them every second: the claim statements' latency over the whole fleet (Report.Claims).
+	ClaimLatency bool
+	Timeout      time.Duration // the whole run (default 5m)
 	Seed    uint64        // picks the processes to kill
 	Log     io.Writer     // progress lines (nil: none)
 }
@@ -84,7 +89,10 @@ type Report struct {
 	FencedLost   uint64         // claims the stopped agent counted lost: fenced, as they must be
 	Released     uint64         // claims put back by them (at stop, after transient errors)
 	Elapsed      time.Duration
-	Problems     []string // each broken promise, in words
+	// Claims is the histogram of the claim statements' latency summed over every agent
+	// (their last scrape; with Scenario.ClaimLatency).
+	Claims   Histogram
+	Problems []string // each broken promise, in words
 }
 
 // OK reports whether every promise held.
@@ -119,10 +127,11 @@ func (s *Scenario) defaults() {
 
 // agent is one running agentd.
 type agent struct {
-	name string
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
+	name    string
+	cmd     *exec.Cmd
+	done    chan struct{}
+	err     error
+	metrics string // host:port of its metrics, if served
 }
 
 // Run performs the rehearsal. An error means it could not be carried out; broken promises
@@ -165,16 +174,28 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 		defer func() { stop.Store(true); spin.Wait() }()
 	}
 
-	var agents []*agent
+	var agents []*agent // appended under agentsMu (the scraper reads it)
+	var agentsMu sync.Mutex
 	startAgent := func(name string) error {
 		logf, err := os.Create(filepath.Join(s.Dir, name+".log"))
 		if err != nil {
 			return err
 		}
-		cmd := exec.Command(s.Agentd, "--name", name, "--queue", "ingest", "--workers", fmt.Sprint(s.Workers),
+		args := []string{"--name", name, "--queue", "ingest", "--workers", fmt.Sprint(s.Workers),
 			"--empty", "--fast-rebuild", "--lease", s.Lease.String(), "--grace", "5s",
 			"--storage-root", root, "--lock-dir", filepath.Join(s.Dir, "locks"),
-			"--state", filepath.Join(s.Dir, name+".db"), "--socket", filepath.Join(s.Dir, name+".sock"))
+			"--state", filepath.Join(s.Dir, name+".db"), "--socket", filepath.Join(s.Dir, name+".sock")}
+		var metricsAddr string
+		if s.ClaimLatency {
+			port, err := freePort()
+			if err != nil {
+				logf.Close()
+				return err
+			}
+			metricsAddr = fmt.Sprintf("127.0.0.1:%d", port)
+			args = append(args, "--metrics-addr", metricsAddr)
+		}
+		cmd := exec.Command(s.Agentd, args...)
 		agentURL := s.AgentURL
 		if agentURL == "" {
 			agentURL = s.DatabaseURL
@@ -185,13 +206,15 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 			logf.Close()
 			return fmt.Errorf("start agentd %s: %w", name, err)
 		}
-		a := &agent{name: name, cmd: cmd, done: make(chan struct{})}
+		a := &agent{name: name, cmd: cmd, done: make(chan struct{}), metrics: metricsAddr}
 		go func() { // owner: Run; exits when the process does
 			a.err = cmd.Wait()
 			logf.Close()
 			close(a.done)
 		}()
+		agentsMu.Lock()
 		agents = append(agents, a)
+		agentsMu.Unlock()
 		return nil
 	}
 	defer func() { // nothing outlives the rehearsal
@@ -204,6 +227,23 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 		if err := startAgent(fmt.Sprintf("f%d", i)); err != nil {
 			return rep, err
 		}
+	}
+	claims := newClaimScraper()
+	stopScraping := func() {}
+	if s.ClaimLatency {
+		scrapeCtx, stopScrape := context.WithCancel(ctx)
+		var scraping sync.WaitGroup
+		scraping.Add(1)
+		go func() { // owner: Run; ends with stopScrape
+			defer scraping.Done()
+			claims.run(scrapeCtx, func() []*agent {
+				agentsMu.Lock()
+				defer agentsMu.Unlock()
+				return slices.Clone(agents)
+			})
+		}()
+		stopScraping = func() { stopScrape(); scraping.Wait() }
+		defer stopScraping()
 	}
 	rng := rand.New(rand.NewPCG(s.Seed, s.Seed^0x5eed))
 	killed := map[string]bool{}
@@ -357,6 +397,8 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 		}
 	}
 	rep.Elapsed = time.Since(start)
+	stopScraping()
+	rep.Claims = claims.total()
 	if err := s.check(context.WithoutCancel(ctx), db, &rep); err != nil {
 		return rep, err
 	}
@@ -364,6 +406,16 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 }
 
 // check reads the database's verdict into rep.
+// freePort is a TCP port of 127.0.0.1 free a moment ago.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
 func (s Scenario) check(ctx context.Context, db *pgxpool.Pool, rep *Report) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
