@@ -145,15 +145,14 @@ func (p *Pool) loop(name string) (beat, done func()) {
 // DefaultCleanup is how long a stop may take after the grace period.
 const DefaultCleanup = 10 * time.Second
 
-// Prefetch: how many claimed items each worker may hold, the one it works included. While
-// items take long, two (the one worked and the next, so that no worker waits for a claim's
-// round trip, and no item waits claimed behind more than one other); while they are short
-// (shortItem), up to prefetchMax, so that one claim statement and one journal flush serve
-// more items.
+// Prefetch: how many claimed items each worker may hold, the one it works included.
+// Normally two: the one worked and the next, so that no worker waits for a claim's round
+// trip, and no item waits claimed behind more than one other. While items take less time
+// than the claim statement that brings them, up to prefetchMax, so that one claim and one
+// journal flush serve more items: those items wait claimed for less than a claim's time.
 const (
 	prefetch    = 2
 	prefetchMax = 4
-	shortItem   = 20 * time.Millisecond
 )
 
 // Pool runs the workers of one process over its queues.
@@ -257,6 +256,8 @@ type served struct {
 	since       []time.Time
 	workAvg     time.Duration // the recent items' duration (a moving average)
 	worked      int           // items worked
+	claimAvg    time.Duration // the recent claim statements' duration (a moving average)
+	claims      int           // claim statements made
 	counts      map[string]int64
 }
 
@@ -759,6 +760,14 @@ func (p *Pool) fetch(ctx context.Context, s *served, idle chan int, inputs []cha
 	}
 }
 
+// movingAverage adds x, the n+1-th value, to avg: an average over about the last ten.
+func movingAverage(avg time.Duration, n int, x time.Duration) time.Duration {
+	if n == 0 {
+		return x
+	}
+	return avg + (x-avg)/10
+}
+
 // jitter spreads a wait over [d/2, 3d/2).
 func jitter(d time.Duration) time.Duration {
 	if d <= 0 {
@@ -768,11 +777,11 @@ func jitter(d time.Duration) time.Duration {
 }
 
 // depth is how many items each worker of s may hold now: prefetchMax while the recent
-// items were short, prefetch otherwise.
+// items took less time than the recent claim statements, prefetch otherwise.
 func (p *Pool) depth(s *served) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.worked > 0 && s.workAvg < shortItem {
+	if s.worked > 0 && s.claims > 0 && s.workAvg < s.claimAvg {
 		return prefetchMax
 	}
 	return prefetch
@@ -816,9 +825,13 @@ func (p *Pool) claim(ctx context.Context, s *served, holders []string) ([]Item, 
 	defer s.claimMu.Unlock()
 	start := time.Now()
 	items, err := s.q.Claim(claimCtx, holders)
+	took := time.Since(start)
 	if p.cfg.Observer != nil {
-		p.cfg.Observer.Claimed(name, len(items), time.Since(start))
+		p.cfg.Observer.Claimed(name, len(items), took)
 	}
+	s.mu.Lock()
+	s.claimAvg, s.claims = movingAverage(s.claimAvg, s.claims, took), s.claims+1
+	s.mu.Unlock()
 	if err == nil {
 		s.mu.Lock()
 		for _, it := range items {
@@ -865,13 +878,7 @@ func (p *Pool) work(ctx context.Context, s *served, i int, it Item) verdict {
 	}
 	s.mu.Lock()
 	s.current[i] = nil
-	// The recent items' duration, averaged over about the last ten.
-	if s.worked == 0 {
-		s.workAvg = took
-	} else {
-		s.workAvg += (took - s.workAvg) / 10
-	}
-	s.worked++
+	s.workAvg, s.worked = movingAverage(s.workAvg, s.worked, took), s.worked+1
 	s.mu.Unlock()
 	return verdict{item: it, result: res, err: err}
 }

@@ -269,7 +269,9 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 		var names []string
 		for _, i := range rng.Perm(len(running))[:n] {
 			a := running[i]
-			if err := a.cmd.Process.Kill(); err != nil {
+			if err := a.cmd.Process.Kill(); errors.Is(err, os.ErrProcessDone) {
+				continue // it exited by itself meanwhile: its exit code is checked at the end
+			} else if err != nil {
 				return fmt.Errorf("kill %s: %w", a.name, err)
 			}
 			<-a.done
