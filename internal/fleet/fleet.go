@@ -64,13 +64,13 @@ type Scenario struct {
 	RestartAfter time.Duration
 	// OnKill, when set, is told of each agent killed with SIGKILL, as it dies (its holder
 	// in the queue names its pid and its name: host/pid/name).
-	OnKill  func(name string, pid int, at time.Time)
+	OnKill func(name string, pid int, at time.Time)
 	// ClaimLatency, when set, serves each agent's metrics on a port of its own and scrapes
 	// them every second: the claim statements' latency over the whole fleet (Report.Claims).
 	ClaimLatency bool
 	Timeout      time.Duration // the whole run (default 5m)
-	Seed    uint64        // picks the processes to kill
-	Log     io.Writer     // progress lines (nil: none)
+	Seed         uint64        // picks the processes to kill
+	Log          io.Writer     // progress lines (nil: none)
 }
 
 // Report is what a rehearsal found.
