@@ -883,7 +883,7 @@ func TestEmptyModeLetsLateItemsFinish(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := newContract(t)
-	if _, err := b.db.Exec(ctx, `CREATE TABLE secondqueue (LIKE ingestqueue INCLUDING ALL); CREATE TABLE agentd_claim_turn_secondqueue ()`); err != nil {
+	if _, err := b.db.Exec(ctx, `CREATE TABLE secondqueue (LIKE ingestqueue INCLUDING ALL)`); err != nil {
 		t.Fatal(err)
 	}
 	second := queue.Spec{Name: "second", Table: "secondqueue", RunKey: func(a string) string { return a + ".filename" },

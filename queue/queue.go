@@ -234,26 +234,10 @@ func (q *Queue) Claim(ctx context.Context, holders []string) ([]Item, error) {
 // client gave up (Options.LockWait + 10 s in the pool) cannot commit long after, unseen.
 func (q *Queue) ClaimTimeout() time.Duration { return q.opt.LockWait + 5*time.Second }
 
-// The claims of one queue take turns on the server: each claim statement first locks its
-// queue's turn table (migration 9), a lock held until the claim commits (milliseconds).
-// Claims that ran side by side would all start from the newest rows, each locking, then
-// skipping, the rows the others are claiming (SKIP LOCKED) — under a fleet's hundreds of
-// claimers that work grows with their number and spends the server's CPU on lock attempts.
-// Taking turns, each claim sees the last one committed and takes the next rows outright; a
-// waiting claim sleeps in the lock's queue, and while it waits more of its workers fall
-// idle, so the claims of a busy fleet grow fewer and larger. LOCK TABLE waits without a
-// snapshot, so the waiting claims do not hold back the dead index entries that index scans
-// skip and vacuum removes. The lock is the transaction's: a client that dies or stops
-// mid-claim cannot keep it (the statement ends on the server and its transaction with it),
-// and PgBouncer's transaction pooling keeps it too.
 func (q *Queue) claim(ctx context.Context, holders []string) ([]Item, error) {
 	var items []Item
-	b := &pgx.Batch{}
-	b.Queue(`BEGIN`)
-	b.Queue(`SELECT set_config('statement_timeout', $1, true)`, fmt.Sprintf("%dms", q.ClaimTimeout().Milliseconds()))
-	b.Queue(`LOCK TABLE ` + pgx.Identifier{"agentd_claim_turn_" + q.spec.Table}.Sanitize() + ` IN EXCLUSIVE MODE`)
-	b.Queue(q.sql.claim, len(holders), q.opt.Owner, holders, q.opt.Lease.Milliseconds()).Query(func(rows pgx.Rows) error {
-		defer rows.Close()
+	timeout := fmt.Sprintf("%dms", q.ClaimTimeout().Milliseconds())
+	err := q.inBatch(ctx, "statement_timeout", timeout, q.sql.claim, func(rows pgx.Rows) error {
 		for rows.Next() {
 			it := Item{spec: &q.spec, q: q, Payload: make([]any, len(q.spec.Payload))}
 			dest := []any{&it.Token, &it.Label, &it.Holder, &it.Attempts}
@@ -265,22 +249,9 @@ func (q *Queue) claim(ctx context.Context, holders []string) ([]Item, error) {
 			}
 			items = append(items, it)
 		}
-		return rows.Err()
-	})
-	b.Queue(`COMMIT`)
-	// One round trip for the whole transaction (LOCK TABLE needs a transaction block).
-	conn, err := q.db.Acquire(ctx)
+		return nil
+	}, len(holders), q.opt.Owner, holders, q.opt.Lease.Milliseconds())
 	if err != nil {
-		return nil, fmt.Errorf("claim from %s: %w", q.spec.Table, err)
-	}
-	defer conn.Release()
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		if conn.Conn().PgConn().TxStatus() != 'I' {
-			// Left in the failed transaction: end it, or drop the connection.
-			if _, rerr := conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`); rerr != nil {
-				conn.Conn().Close(context.WithoutCancel(ctx)) //nolint:errcheck // the pool drops it either way
-			}
-		}
 		return nil, fmt.Errorf("claim from %s: %w", q.spec.Table, err)
 	}
 	return items, nil

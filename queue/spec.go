@@ -6,8 +6,7 @@ import "github.com/jackc/pgx/v5"
 // after, inprogress, fail_dt, error, claim_token, owner, holder, lease_until, claimed_at and
 // attempts (see the archive schema); a Spec names the rest. Rows have no id the queue relies
 // on: a claimed or failed row is named by its claim token (unique, indexed among in-progress
-// rows), a pending one by its PendingKey. Each queue table has its turn table,
-// agentd_claim_turn_<table>, which its claims lock in turn (see Queue.Claim).
+// rows), a pending one by its PendingKey.
 type Spec struct {
 	Name       string                    // the name operators use: "ingest"
 	Table      string                    // "ingestqueue"
