@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -183,6 +184,10 @@ func run(ctx context.Context, o options) (bool, error) {
 	if c := rep.Claims; c.Count > 0 {
 		fmt.Printf("claim statements: %.0f over the fleet; latency p50 %.1f ms, p99 %.1f ms (the agents' histograms, last scrape of each)\n",
 			c.Count, 1000*c.Quantile(0.5), 1000*c.Quantile(0.99))
+	}
+	if len(rep.Retried) > 0 {
+		fmt.Printf("failed by the poison guard after as many interruptions by the rehearsal, retried and ingested: %d (%s)\n",
+			len(rep.Retried), strings.Join(rep.Retried, "; "))
 	}
 	fmt.Printf("claims released %d; lost by live agents %d (fenced: their heartbeats could not renew the leases across the database restart; must be 0 without one)\n",
 		rep.Released, rep.Lost)

@@ -32,6 +32,7 @@ import (
 	"github.com/fitsarchive/agentd/internal/enqueue"
 	"github.com/fitsarchive/agentd/internal/sample"
 	"github.com/fitsarchive/agentd/internal/state"
+	"github.com/fitsarchive/agentd/queue"
 )
 
 // Scenario describes one rehearsal.
@@ -88,7 +89,11 @@ type Report struct {
 	Lost         uint64         // claims counted lost by the agents that exited (the stopped one excepted): 0 unless the database restarted
 	FencedLost   uint64         // claims the stopped agent counted lost: fenced, as they must be
 	Released     uint64         // claims put back by them (at stop, after transient errors)
-	Elapsed      time.Duration
+	// Retried are the items agentd's poison guard failed after at least as many deaths of
+	// their holders as the rehearsal caused (kills, the stop, the database restart): due
+	// failures, re-armed with queue retry and ingested by one more agent.
+	Retried []string
+	Elapsed time.Duration
 	// Claims is the histogram of the claim statements' latency summed over every agent
 	// (their last scrape; with Scenario.ClaimLatency).
 	Claims   Histogram
@@ -245,6 +250,12 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 		stopScraping = func() { stopScrape(); scraping.Wait() }
 		defer stopScraping()
 	}
+	interrupted := newInterruptions()
+	noteHeld := func(like string) {
+		if err := interrupted.note(ctx, db, like, s.Lease/2); err != nil {
+			fmt.Fprintf(s.Log, "fleet: %v (a poison-guard failure of these items will count as a violation)\n", err)
+		}
+	}
 	rng := rand.New(rand.NewPCG(s.Seed, s.Seed^0x5eed))
 	killed := map[string]bool{}
 	fresh := 0
@@ -275,6 +286,7 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 				return fmt.Errorf("kill %s: %w", a.name, err)
 			}
 			<-a.done
+			noteHeld(holderLike(a.name, a.cmd.Process.Pid))
 			if s.OnKill != nil {
 				s.OnKill(a.name, a.cmd.Process.Pid, time.Now())
 			}
@@ -304,7 +316,7 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 	if s.RestartDB == nil {
 		restartC = nil
 	}
-	var contC <-chan time.Time
+	var contC, stopNoteC <-chan time.Time
 	drained := false
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
@@ -343,14 +355,21 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 				rep.Stopped = stopped.name
 				stopped.cmd.Process.Signal(syscall.SIGSTOP) //nolint:errcheck // gone is fine
 				contC = time.After(2 * s.Lease)
+				// What it holds once the claims it had sent have committed, and before any
+				// lease it renewed just before can expire.
+				stopNoteC = time.After(s.Lease / 2)
 				fmt.Fprintf(s.Log, "fleet: stopped %s (SIGSTOP) for %s\n", stopped.name, 2*s.Lease)
 			}
+		case <-stopNoteC:
+			noteHeld(holderLike(stopped.name, stopped.cmd.Process.Pid))
+			stopNoteC = nil
 		case <-contC:
 			stopped.cmd.Process.Signal(syscall.SIGCONT) //nolint:errcheck // gone is fine
 			fmt.Fprintf(s.Log, "fleet: continued %s (SIGCONT)\n", stopped.name)
 			contC = nil
 		case <-restartC:
 			fmt.Fprintf(s.Log, "fleet: restarting the database\n")
+			noteHeld("%") // every holder may lose its leases while the database is down
 			if err := s.RestartDB(ctx); err != nil {
 				return rep, fmt.Errorf("restart the database: %w", err)
 			}
@@ -358,8 +377,34 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 			fmt.Fprintf(s.Log, "fleet: the database is back\n")
 		case <-tick.C:
 			var left int
-			if db.QueryRow(ctx, `SELECT count(*) FROM ingestqueue`).Scan(&left) == nil && left == 0 {
+			if db.QueryRow(ctx, `SELECT count(*) FROM ingestqueue WHERE fail_dt = `+queue.NotFailed).Scan(&left) == nil && left == 0 {
 				drained = true
+			}
+		}
+	}
+
+	// The poison guard's failures the rehearsal caused are re-armed, as an operator would,
+	// and ingested by one more agent; any other is a violation.
+	if ctx.Err() == nil {
+		due, undue, err := interrupted.retryDue(ctx, db)
+		if err != nil {
+			return rep, err
+		}
+		for _, g := range due {
+			rep.Retried = append(rep.Retried, g.String())
+		}
+		for _, g := range undue {
+			rep.Problems = append(rep.Problems, "failed by the poison guard with fewer interruptions than deaths counted: "+g.String())
+		}
+		if len(due) > 0 {
+			fmt.Fprintf(s.Log, "fleet: %d items failed by the poison guard after as many interruptions by the rehearsal; retried: %s\n", len(due), names(due))
+			if err := startAgent("again"); err != nil {
+				return rep, err
+			}
+			a := agents[len(agents)-1]
+			select {
+			case <-a.done:
+			case <-ctx.Done():
 			}
 		}
 	}
