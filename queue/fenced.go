@@ -28,18 +28,30 @@ func (q *Queue) lockTimeout() string {
 // transaction's own lock_timeout is restored afterwards.
 func (q *Queue) completeTx(ctx context.Context, tx pgx.Tx, it Item) error {
 	b := &pgx.Batch{}
-	b.Queue(`SELECT set_config('agentd.saved_lock_timeout', current_setting('lock_timeout'), true),
-		set_config('lock_timeout', $1, true)`, q.lockTimeout())
-	var n int
-	b.Queue(q.sql.complete, it.Token).QueryRow(func(row pgx.Row) error { return row.Scan(&n) })
-	b.Queue(`SELECT set_config('lock_timeout', current_setting('agentd.saved_lock_timeout'), true)`)
+	done := q.queueComplete(b, it)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("complete %s item %s: %w", q.spec.Name, it.Label, err)
 	}
-	if n == 0 {
-		return fmt.Errorf("complete %s item %s: %w", q.spec.Name, it.Label, ErrLeaseLost)
+	return done()
+}
+
+// queueComplete adds completeTx's statements to b; done, called once b's results are read,
+// says whether the row was the item's (ErrLeaseLost when not).
+func (q *Queue) queueComplete(b *pgx.Batch, it Item) (done func() error) {
+	b.Queue(`SELECT set_config('agentd.saved_lock_timeout', current_setting('lock_timeout'), true),
+		set_config('lock_timeout', $1, true)`, q.lockTimeout())
+	n := -1
+	b.Queue(q.sql.complete, it.Token).QueryRow(func(row pgx.Row) error { return row.Scan(&n) })
+	b.Queue(`SELECT set_config('lock_timeout', current_setting('agentd.saved_lock_timeout'), true)`)
+	return func() error {
+		switch n {
+		case -1:
+			return fmt.Errorf("complete %s item %s: the batch was not sent or its results not read", q.spec.Name, it.Label)
+		case 0:
+			return fmt.Errorf("complete %s item %s: %w", q.spec.Name, it.Label, ErrLeaseLost)
+		}
+		return nil
 	}
-	return nil
 }
 
 // fenced runs stmt (with args) with lock_timeout set (see inBatch); scan reads its rows.

@@ -251,8 +251,47 @@ func naiveUTC(t time.Time) any {
 	return t.UTC().Format("2006-01-02 15:04:05.999999")
 }
 
+// QueueInsert adds to b the statement that InsertTx would run for at most 64 items (one
+// INSERT … VALUES … ON CONFLICT DO NOTHING, then a NOTIFY unless Quiet when a row is new),
+// for a caller that sends several statements in one round trip. *added is set when b's
+// results are read.
+func (in *Inserter[T]) QueueInsert(b *pgx.Batch, items []T, added *int64) error {
+	if len(items) == 0 {
+		*added = 0
+		return nil
+	}
+	if len(items) > smallBatch {
+		return fmt.Errorf("add %d items to a queue in a batch of statements: at most %d", len(items), smallBatch)
+	}
+	e := encode(items)
+	sql := `WITH ins AS (` + e.valuesSQL() + ` RETURNING 1) SELECT count(*) FROM ins`
+	args := e.args()
+	if !in.Quiet {
+		args = append(args, e.spec.Channel())
+		sql = `WITH ins AS (` + e.valuesSQL() + ` RETURNING 1), n AS (SELECT count(*) AS n FROM ins)
+			SELECT n, CASE WHEN n > 0 THEN pg_notify($` + strconv.Itoa(len(args)) + `, '') END FROM n`
+	}
+	b.Queue(sql, args...).QueryRow(func(row pgx.Row) error {
+		if in.Quiet {
+			return row.Scan(added)
+		}
+		var notified any
+		return row.Scan(added, &notified)
+	})
+	return nil
+}
+
 // insertValues is one INSERT … VALUES … ON CONFLICT DO NOTHING.
 func (b batch) insertValues(ctx context.Context, tx pgx.Tx) (int64, error) {
+	tag, err := tx.Exec(ctx, b.valuesSQL(), b.args()...)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+// valuesSQL is the INSERT … VALUES … ON CONFLICT DO NOTHING of the batch's rows ($1…).
+func (b batch) valuesSQL() string {
 	var sql strings.Builder
 	sql.WriteString("INSERT INTO " + b.spec.table() + " (" + strings.Join(b.columns, ", ") + ") VALUES ")
 	n := 1
@@ -271,11 +310,7 @@ func (b batch) insertValues(ctx context.Context, tx pgx.Tx) (int64, error) {
 		sql.WriteString(")")
 	}
 	sql.WriteString(" ON CONFLICT DO NOTHING")
-	tag, err := tx.Exec(ctx, sql.String(), b.args()...)
-	if err != nil {
-		return 0, err
-	}
-	return tag.RowsAffected(), nil
+	return sql.String()
 }
 
 // copyDirect COPYs the batch straight into the queue table under a savepoint. direct is

@@ -54,6 +54,17 @@ func (it Item) CompleteTx(ctx context.Context, tx pgx.Tx) error {
 	return it.q.completeTx(ctx, tx, it)
 }
 
+// QueueComplete adds to b what CompleteTx does, for a caller that sends the item's last
+// writes and its completion in one round trip (b sent in the item's transaction). done,
+// called once b's results are read, returns CompleteTx's error: ErrLeaseLost when the row
+// is no longer the item's, and the transaction must then roll back.
+func (it Item) QueueComplete(b *pgx.Batch) (done func() error) {
+	if it.q == nil {
+		return func() error { return fmt.Errorf("complete item %s: %w", it.Label, errNotClaimed) }
+	}
+	return it.q.queueComplete(b, it)
+}
+
 // Field returns the payload value of column col (nil when absent).
 func (it Item) Field(col string) any {
 	if it.spec == nil {

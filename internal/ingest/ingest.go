@@ -272,78 +272,71 @@ func (g *Ingester) writePreview(full, dir, name string, pb *preview.Builder, bui
 }
 
 // record writes everything about the file and deletes the queue row, in one transaction.
+// Its statements go in a few batches, each one round trip: each batch holds what needs no
+// answer of the batch itself (a worker of a fleet is a region away from its database, and
+// waits for each round trip).
 func (g *Ingester) record(ctx context.Context, it queue.Item, fileName, name, dir string, lastmod time.Time, s Scan, previewName string) error {
 	tx, err := g.cfg.DB.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin ingest of %s: %w", name, err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
-	// pg_stat_activity names the worker (host/pid/agent/queue-i) while it writes; the
-	// connection's own name comes back at the end of the transaction.
-	if _, err := tx.Exec(ctx, `SELECT set_config('application_name', $1, true)`, it.Holder); err != nil {
-		return fmt.Errorf("name the ingest transaction of %s: %w", name, err)
-	}
-	var fileID int64
-	err = tx.QueryRow(ctx, `WITH ins AS (
-			INSERT INTO file (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id)
-		SELECT id FROM ins`, fileName).Scan(&fileID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = tx.QueryRow(ctx, `SELECT id FROM file WHERE name = $1 FOR UPDATE`, fileName).Scan(&fileID)
-	}
+	diskfileID, err := recordDiskfile(ctx, tx, it.Holder, fileName, name, dir, lastmod, s)
 	if err != nil {
-		return fmt.Errorf("file row of %s: %w", name, err)
+		return err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE diskfile SET canonical = false WHERE file_id = $1 AND canonical`, fileID); err != nil {
-		return fmt.Errorf("diskfiles of %s: %w", name, err)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE diskfile SET present = false WHERE file_id = $1 AND path = $2 AND present`, fileID, dir); err != nil {
-		return fmt.Errorf("diskfiles of %s: %w", name, err)
-	}
-	var diskfileID int64
-	err = tx.QueryRow(ctx, `INSERT INTO diskfile (file_id, filename, path, present, canonical, file_size, file_md5,
-			data_size, data_md5, compressed, lastmod, isfits)
-		VALUES ($1, $2, $3, true, true, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-		fileID, name, dir, s.FileSize, s.FileMD5, s.DataSize, s.DataMD5, filenames.Compressed(name), lastmod, s.IsFITS).Scan(&diskfileID)
-	if err != nil {
-		return fmt.Errorf("insert diskfile of %s: %w", name, err)
-	}
+
+	// The header and its instrument's row, the preview (or its queue row).
+	b := &pgx.Batch{}
 	switch {
 	case previewName != "":
-		if err := preview.Record(ctx, tx, diskfileID, previewName); err != nil {
-			return err
-		}
+		preview.QueueRecord(b, diskfileID, previewName)
 	case s.IsFITS && g.cfg.Previews == PreviewsQueued:
-		if _, err := g.previews.InsertTx(ctx, tx, []queue.PreviewItem{{DiskfileID: diskfileID, Filename: name}}); err != nil {
+		var added int64
+		if err := g.previews.QueueInsert(b, []queue.PreviewItem{{DiskfileID: diskfileID, Filename: name}}, &added); err != nil {
 			return fmt.Errorf("queue the preview of %s: %w", name, err)
 		}
 	}
+	var headerID int64
+	var row header.Row
 	if s.IsFITS {
-		row, warnings := header.Conform(header.FromHDUs(s.HDUs))
+		var warnings []string
+		row, warnings = header.Conform(header.FromHDUs(s.HDUs))
 		if row.Telescope == nil {
 			row.Telescope = header.TelescopeFromFilename(name) // as FitsStorage does
 		}
 		for _, w := range warnings {
 			g.cfg.Logger.Warn("header value not stored", "file", name, "item", it.Label, "why", w)
 		}
-		headerID, err := insertHeader(ctx, tx, diskfileID, row)
-		if err != nil {
-			return fmt.Errorf("insert header of %s: %w", name, err)
-		}
-		if g.cfg.Archive {
-			if _, err := g.calcache.InsertTx(ctx, tx, []queue.CalcacheItem{{ObsHID: headerID, Filename: name}}); err != nil {
-				return fmt.Errorf("queue calcache for %s: %w", name, err)
-			}
-			// A new calibration may serve observations whose cache was computed without it.
-			if !g.cfg.FastRebuild {
-				f := calcache.Frame{Instrument: deref(row.Instrument), Reduction: row.Reduction, ObsType: deref(row.ObservationType),
-					ObsClass: deref(row.ObservationClass), Object: deref(row.Object)}
-				if _, err := g.cfg.CalcacheRules.RequeueServedTx(ctx, tx, g.calcache, headerID, f); err != nil {
-					return fmt.Errorf("queue the observations %s calibrates: %w", name, err)
-				}
-			}
+		queueHeader(b, diskfileID, row, &headerID)
+	}
+	if b.Len() > 0 {
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("record the header or preview of %s: %w", name, err)
 		}
 	}
-	if err := it.CompleteTx(ctx, tx); err != nil {
+
+	// The calcache work of the new header, then the item's completion.
+	if s.IsFITS && g.cfg.Archive && !g.cfg.FastRebuild {
+		// A new calibration may serve observations whose cache was computed without it.
+		f := calcache.Frame{Instrument: deref(row.Instrument), Reduction: row.Reduction, ObsType: deref(row.ObservationType),
+			ObsClass: deref(row.ObservationClass), Object: deref(row.Object)}
+		if _, err := g.cfg.CalcacheRules.RequeueServedTx(ctx, tx, g.calcache, headerID, f); err != nil {
+			return fmt.Errorf("queue the observations %s calibrates: %w", name, err)
+		}
+	}
+	b = &pgx.Batch{}
+	if s.IsFITS && g.cfg.Archive {
+		var added int64
+		if err := g.calcache.QueueInsert(b, []queue.CalcacheItem{{ObsHID: headerID, Filename: name}}, &added); err != nil {
+			return fmt.Errorf("queue calcache for %s: %w", name, err)
+		}
+	}
+	completed := it.QueueComplete(b)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("queue calcache for %s, or complete its item: %w", name, err)
+	}
+	if err := completed(); err != nil {
 		return err // lease lost: roll back everything
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -352,13 +345,41 @@ func (g *Ingester) record(ctx context.Context, it queue.Item, fileName, name, di
 	return nil
 }
 
-func insertHeader(ctx context.Context, tx pgx.Tx, diskfileID int64, r header.Row) (int64, error) {
-	var id int64
+// recordDiskfile names the transaction after the worker (holder), takes the file's row
+// (made or locked), marks its older diskfiles not canonical and the one at dir not present,
+// and adds the new diskfile: one round trip. It returns the diskfile's id.
+func recordDiskfile(ctx context.Context, tx pgx.Tx, holder, fileName, name, dir string, lastmod time.Time, s Scan) (int64, error) {
+	b := &pgx.Batch{}
+	// pg_stat_activity names the worker (host/pid/agent/queue-i) while it writes; the
+	// connection's own name comes back at the end of the transaction.
+	b.Queue(`SELECT set_config('application_name', $1, true)`, holder)
+	// The file's row, new or locked: two ingests of one name take turns from here.
+	b.Queue(`INSERT INTO file (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`, fileName)
+	b.Queue(`SELECT id FROM file WHERE name = $1 FOR UPDATE`, fileName)
+	const fileID = `(SELECT id FROM file WHERE name = $1)`
+	b.Queue(`UPDATE diskfile SET canonical = false WHERE file_id = `+fileID+` AND canonical`, fileName)
+	b.Queue(`UPDATE diskfile SET present = false WHERE file_id = `+fileID+` AND path = $2 AND present`, fileName, dir)
+	var diskfileID int64
+	b.Queue(`INSERT INTO diskfile (file_id, filename, path, present, canonical, file_size, file_md5,
+			data_size, data_md5, compressed, lastmod, isfits)
+		VALUES (`+fileID+`, $2, $3, true, true, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+		fileName, name, dir, s.FileSize, s.FileMD5, s.DataSize, s.DataMD5, filenames.Compressed(name), lastmod, s.IsFITS).
+		QueryRow(func(row pgx.Row) error { return row.Scan(&diskfileID) })
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return 0, fmt.Errorf("record the diskfile of %s: %w", name, err)
+	}
+	return diskfileID, nil
+}
+
+// queueHeader adds to b the header row of the diskfile and its instrument's row; *id is set
+// when b's results are read. The instrument's row finds its header by the diskfile: one
+// header per diskfile (a unique index in agentd's schema, an index in FitsStorage's).
+func queueHeader(b *pgx.Batch, diskfileID int64, r header.Row, id *int64) {
 	var release any
 	if r.Release != nil {
 		release = r.Release.Format("2006-01-02")
 	}
-	err := tx.QueryRow(ctx, `INSERT INTO header (diskfile_id, program_id, observation_id, data_label, telescope,
+	b.Queue(`INSERT INTO header (diskfile_id, program_id, observation_id, data_label, telescope,
 			instrument, ut_datetime, ut_datetime_secs, observation_type, observation_class, object, ra, dec,
 			exposure_time, filter_name, disperser, central_wavelength, focal_plane_mask, detector_binning,
 			qa_state, release, spectroscopy, num_extensions, engineering, science_verification,
@@ -384,48 +405,35 @@ func insertHeader(ctx context.Context, tx pgx.Tx, diskfileID int64, r header.Row
 		fitNumeric(r.Elevation, 1e4), fitNumeric(r.CassRotatorPA, 1e4), r.Coadds, r.AdaptiveOptics, r.LaserGuideStar,
 		r.WavefrontSensor, r.GCALLamp, r.ProprietaryCoordinates, r.PreImage, r.Processing, r.ProcessingTag,
 		r.Mode, r.Camera, r.DetectorROISetting, r.DetectorGainSetting, r.DetectorReadSpeedSetting,
-		r.DetectorReadModeSetting, r.DetectorWellDepthSetting, r.PupilMask, r.WavelengthBand, r.Reduction).Scan(&id)
-	if err != nil {
-		return id, err
-	}
+		r.DetectorReadModeSetting, r.DetectorWellDepthSetting, r.PupilMask, r.WavelengthBand, r.Reduction).
+		QueryRow(func(row pgx.Row) error { return row.Scan(id) })
+	const headerID = `(SELECT id FROM header WHERE diskfile_id = $1)`
 	if n := r.NIRI; n != nil {
-		if _, err := tx.Exec(ctx, `INSERT INTO niri (header_id, disperser, filter_name, read_mode, well_depth_setting,
+		b.Queue(`INSERT INTO niri (header_id, disperser, filter_name, read_mode, well_depth_setting,
 				data_section, camera, focal_plane_mask)
-			VALUES ($1, $2::niri_disperser, $3, $4::niri_read_mode, $5::niri_well_depth_setting, $6::niri_data_section,
+			VALUES (`+headerID+`, $2::niri_disperser, $3, $4::niri_read_mode, $5::niri_well_depth_setting, $6::niri_data_section,
 				$7::niri_camera, $8)`,
-			id, n.Disperser, n.FilterName, n.ReadMode, n.WellDepth, n.DataSection, n.Camera, n.FocalPlaneMask); err != nil {
-			return id, fmt.Errorf("niri row: %w", err)
-		}
+			diskfileID, n.Disperser, n.FilterName, n.ReadMode, n.WellDepth, n.DataSection, n.Camera, n.FocalPlaneMask)
 	}
 	if f := r.F2; f != nil {
-		if _, err := tx.Exec(ctx, `INSERT INTO f2 (header_id, disperser, filter_name, lyot_stop, read_mode, focal_plane_mask)
-			VALUES ($1, $2, $3, $4, $5, $6)`, id, f.Disperser, f.FilterName, f.LyotStop, f.ReadMode, f.FocalPlaneMask); err != nil {
-			return id, fmt.Errorf("f2 row: %w", err)
-		}
+		b.Queue(`INSERT INTO f2 (header_id, disperser, filter_name, lyot_stop, read_mode, focal_plane_mask)
+			VALUES (`+headerID+`, $2, $3, $4, $5, $6)`, diskfileID, f.Disperser, f.FilterName, f.LyotStop, f.ReadMode, f.FocalPlaneMask)
 	}
 	if g := r.GNIRS; g != nil {
-		if _, err := tx.Exec(ctx, `INSERT INTO gnirs (header_id, disperser, filter_name, read_mode, well_depth_setting,
+		b.Queue(`INSERT INTO gnirs (header_id, disperser, filter_name, read_mode, well_depth_setting,
 				camera, focal_plane_mask, array_name, prism_motor_steps)
-			VALUES ($1, $2, $3, $4::gnirs_read_mode, $5::gnirs_well_depth_setting, $6, $7, $8, $9)`,
-			id, g.Disperser, g.FilterName, g.ReadMode, g.WellDepth, g.Camera, g.FocalPlaneMask, g.ArrayName,
-			g.PrismMotorSteps); err != nil {
-			return id, fmt.Errorf("gnirs row: %w", err)
-		}
+			VALUES (`+headerID+`, $2, $3, $4::gnirs_read_mode, $5::gnirs_well_depth_setting, $6, $7, $8, $9)`,
+			diskfileID, g.Disperser, g.FilterName, g.ReadMode, g.WellDepth, g.Camera, g.FocalPlaneMask, g.ArrayName,
+			g.PrismMotorSteps)
 	}
-	if r.GMOS == nil {
-		return id, nil
+	if g := r.GMOS; g != nil {
+		b.Queue(`INSERT INTO gmos (header_id, disperser, filter_name, detector_x_bin, detector_y_bin,
+				array_name, amp_read_area, read_speed_setting, gain_setting, focal_plane_mask, nodandshuffle, nod_count,
+				nod_pixels, prepared, overscan_subtracted, overscan_trimmed)
+			VALUES (`+headerID+`, $2, $3, $4, $5, $6, $7, $8::gmos_read_speed_setting, $9::gmos_gain_setting, $10, $11, $12, $13, $14, $15, $16)`,
+			diskfileID, g.Disperser, g.FilterName, g.XBin, g.YBin, g.ArrayName, g.AmpReadArea, g.ReadSpeed, g.GainSetting,
+			g.FocalPlaneMask, g.NodAndShuffle, g.NodCount, g.NodPixels, g.Prepared, g.OverscanSubtracted, g.OverscanTrimmed)
 	}
-	g := r.GMOS
-	_, err = tx.Exec(ctx, `INSERT INTO gmos (header_id, disperser, filter_name, detector_x_bin, detector_y_bin,
-			array_name, amp_read_area, read_speed_setting, gain_setting, focal_plane_mask, nodandshuffle, nod_count,
-			nod_pixels, prepared, overscan_subtracted, overscan_trimmed)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8::gmos_read_speed_setting, $9::gmos_gain_setting, $10, $11, $12, $13, $14, $15, $16)`,
-		id, g.Disperser, g.FilterName, g.XBin, g.YBin, g.ArrayName, g.AmpReadArea, g.ReadSpeed, g.GainSetting,
-		g.FocalPlaneMask, g.NodAndShuffle, g.NodCount, g.NodPixels, g.Prepared, g.OverscanSubtracted, g.OverscanTrimmed)
-	if err != nil {
-		return id, fmt.Errorf("gmos row: %w", err)
-	}
-	return id, nil
 }
 
 // fitNumeric is v when a numeric column whose integer part is below limit can hold it, else
@@ -459,7 +467,7 @@ func ScanReader(ctx context.Context, f io.Reader, path string, compressed, parse
 	var s Scan
 	fileHash := md5.New()
 	raw := &hashingReader{r: ctxio.Reader(ctx, f), h: fileHash}
-	var data io.Reader = bufio.NewReaderSize(raw, 1<<20)
+	var data io.Reader = bufio.NewReaderSize(raw, readBufferSize(f))
 	dataHash := fileHash
 	var dataCount *hashingReader
 	if compressed {
@@ -497,6 +505,18 @@ func ScanReader(ctx context.Context, f io.Reader, path string, compressed, parse
 		s.DataSize, s.DataMD5 = dataCount.n, hex.EncodeToString(dataHash.Sum(nil))
 	}
 	return s, nil
+}
+
+// readBufferSize is 1 MiB, or the size of a smaller regular file: most files of a rebuild
+// are small, and a buffer is zeroed when it is made.
+func readBufferSize(f io.Reader) int {
+	const most = 1 << 20
+	if st, ok := f.(interface{ Stat() (fs.FileInfo, error) }); ok {
+		if fi, err := st.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() < most {
+			return max(4096, int(fi.Size())+1)
+		}
+	}
+	return most
 }
 
 // isReadError tells an I/O or decompression failure from a FITS format problem.

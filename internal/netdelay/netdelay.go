@@ -105,11 +105,11 @@ func (p *Proxy) pipe(src, dst net.Conn) {
 	queue := make(chan chunk, 1024)
 	go func() { // owner: pipe; ends when src does (it closes queue)
 		defer close(queue)
+		buf := make([]byte, 32<<10)
 		for {
-			buf := make([]byte, 32<<10)
 			n, err := src.Read(buf)
-			if n > 0 {
-				queue <- chunk{buf[:n], time.Now()}
+			if n > 0 { // a copy the size of what came: most reads are a few hundred bytes
+				queue <- chunk{append([]byte(nil), buf[:n]...), time.Now()}
 			}
 			if err != nil {
 				return

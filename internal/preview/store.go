@@ -167,13 +167,18 @@ func (s *Store) CleanTemp(olderThan time.Time) (int, error) {
 
 // Record makes name the preview of the diskfile, in tx: its preview rows are replaced.
 func Record(ctx context.Context, tx pgx.Tx, diskfileID int64, name string) error {
-	if _, err := tx.Exec(ctx, `DELETE FROM preview WHERE diskfile_id = $1`, diskfileID); err != nil {
-		return fmt.Errorf("record the preview of diskfile %d: %w", diskfileID, err)
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO preview (diskfile_id, filename) VALUES ($1, $2)`, diskfileID, name); err != nil {
+	b := &pgx.Batch{}
+	QueueRecord(b, diskfileID, name)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("record the preview of diskfile %d: %w", diskfileID, err)
 	}
 	return nil
+}
+
+// QueueRecord adds Record's statements to b, for a caller that sends them with others.
+func QueueRecord(b *pgx.Batch, diskfileID int64, name string) {
+	b.Queue(`DELETE FROM preview WHERE diskfile_id = $1`, diskfileID)
+	b.Queue(`INSERT INTO preview (diskfile_id, filename) VALUES ($1, $2)`, diskfileID, name)
 }
 
 // Worker services the preview queue: one FITS diskfile per item.
