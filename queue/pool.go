@@ -1216,32 +1216,51 @@ func (p *Pool) settle(parent context.Context, s *served, batch []verdict) (done 
 
 // heartbeat renews the leases of the claims this process holds every third of a lease, and
 // while a claim has recently failed sweeps for orphaned claims, until ctx ends.
+//
+// Every claim held was renewed by the last heartbeat that succeeded, or claimed after it
+// started: none expires before that start plus a lease. A heartbeat may take until a tenth
+// of a lease before then (a loaded database answers late, and a late renewal keeps the
+// leases where a cancelled one loses them); one that fails is tried again within a second.
 func (p *Pool) heartbeat(ctx context.Context) {
 	specs := make([]Spec, len(p.queues))
 	for i, s := range p.queues {
 		specs[i] = s.w.Spec
 	}
-	t := time.NewTicker(p.cfg.Lease / 3)
-	defer t.Stop()
+	period := p.cfg.Lease / 3
+	next := time.NewTimer(period)
+	defer next.Stop()
 	beat, done := p.loop("heartbeat")
 	defer done()
+	renewed := time.Now() // nothing is held yet: the first claims come after this
 	for {
 		beat()
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-next.C:
 		}
 		tokens := make([][]string, len(p.queues))
 		for i, s := range p.queues {
 			tokens[i] = s.heldTokens()
 		}
-		hbCtx, cancel := context.WithTimeout(ctx, p.cfg.Lease/3)
-		if _, err := Heartbeat(hbCtx, p.cfg.DB, specs, tokens, p.cfg.Owner, p.cfg.Lease); err != nil && ctx.Err() == nil {
-			p.cfg.Logger.Error("heartbeat failed; leases may expire", "err", err)
-			p.event("", "error", "", "heartbeat: "+err.Error())
+		start := time.Now()
+		deadline := renewed.Add(p.cfg.Lease - p.cfg.Lease/10)
+		if least := start.Add(period); deadline.Before(least) {
+			deadline = least
 		}
+		hbCtx, cancel := context.WithDeadline(ctx, deadline)
+		_, err := Heartbeat(hbCtx, p.cfg.DB, specs, tokens, p.cfg.Owner, p.cfg.Lease)
 		cancel()
+		switch {
+		case err == nil:
+			renewed = start
+			next.Reset(max(0, period-time.Since(start)))
+		case ctx.Err() == nil:
+			p.cfg.Logger.Error("heartbeat failed; trying again (leases may expire)", "err", err,
+				"leases_expire_from", renewed.Add(p.cfg.Lease).Format(time.RFC3339Nano))
+			p.event("", "error", "", "heartbeat: "+err.Error())
+			next.Reset(jitter(min(time.Second, period) / 2))
+		}
 		for _, s := range p.queues {
 			s.mu.Lock()
 			suspect := time.Now().Before(s.suspect)

@@ -251,6 +251,8 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 		defer stopScraping()
 	}
 	interrupted := newInterruptions()
+	var noting sync.WaitGroup // the second looks at the claims of killed agents
+	defer noting.Wait()
 	noteHeld := func(like string) {
 		if err := interrupted.note(ctx, db, like, s.Lease/2); err != nil {
 			fmt.Fprintf(s.Log, "fleet: %v (a poison-guard failure of these items will count as a violation)\n", err)
@@ -286,7 +288,12 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 				return fmt.Errorf("kill %s: %w", a.name, err)
 			}
 			<-a.done
-			noteHeld(holderLike(a.name, a.cmd.Process.Pid))
+			// What it held as it died, and what it had asked for just before: a claim the
+			// server commits after the client is gone (seen before its lease runs out).
+			like := holderLike(a.name, a.cmd.Process.Pid)
+			noteHeld(like)
+			noting.Add(1)
+			time.AfterFunc(s.Lease/2, func() { defer noting.Done(); noteHeld(like) })
 			if s.OnKill != nil {
 				s.OnKill(a.name, a.cmd.Process.Pid, time.Now())
 			}
@@ -385,6 +392,7 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 
 	// The poison guard's failures the rehearsal caused are re-armed, as an operator would,
 	// and ingested by one more agent; any other is a violation.
+	noting.Wait()
 	if ctx.Err() == nil {
 		due, undue, err := interrupted.retryDue(ctx, db)
 		if err != nil {

@@ -25,23 +25,24 @@ type itemKey struct{ filename, path string }
 // where a real host takes milliseconds, and a kill rate meant for hosts meets each item many
 // times more often: the guard can rightly fire on an item no agent ever failed.
 type interruptions struct {
-	mu sync.Mutex
-	n  map[itemKey]int
+	mu   sync.Mutex
+	held map[string]itemKey // claim token → its item, for each claim whose holder was interrupted
 }
 
-func newInterruptions() *interruptions { return &interruptions{n: map[itemKey]int{}} }
+func newInterruptions() *interruptions { return &interruptions{held: map[string]itemKey{}} }
 
-// note counts one interruption for each in-progress row whose holder matches the LIKE
-// pattern (holders are host/pid/name/queue-i). The database may be restarting: it retries
-// for up to wait, which must stay below the lease (after it the rows may be rescued).
+// note records the claims in progress whose holder matches the LIKE pattern (holders are
+// host/pid/name/queue-i). A claim counts once however often it is seen. The database may be
+// restarting: it retries for up to wait, which must stay below the lease (after it the rows
+// may be rescued).
 func (in *interruptions) note(ctx context.Context, db *pgxpool.Pool, holderLike string, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
 	for {
-		keys, err := heldRows(ctx, db, holderLike)
+		claims, err := heldRows(ctx, db, holderLike)
 		if err == nil {
 			in.mu.Lock()
-			for _, k := range keys {
-				in.n[k]++
+			for token, k := range claims {
+				in.held[token] = k
 			}
 			in.mu.Unlock()
 			return nil
@@ -53,23 +54,35 @@ func (in *interruptions) note(ctx context.Context, db *pgxpool.Pool, holderLike 
 	}
 }
 
-func heldRows(ctx context.Context, db *pgxpool.Pool, holderLike string) ([]itemKey, error) {
+// count is how many interrupted claims the item had.
+func (in *interruptions) count(k itemKey) int {
+	n := 0
+	for _, held := range in.held {
+		if held == k {
+			n++
+		}
+	}
+	return n
+}
+
+func heldRows(ctx context.Context, db *pgxpool.Pool, holderLike string) (map[string]itemKey, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	rows, err := db.Query(ctx, `SELECT filename, path FROM ingestqueue WHERE inprogress AND holder LIKE $1`, holderLike)
+	rows, err := db.Query(ctx, `SELECT claim_token::text, filename, path FROM ingestqueue WHERE inprogress AND holder LIKE $1`, holderLike)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var keys []itemKey
+	claims := map[string]itemKey{}
 	for rows.Next() {
+		var token string
 		var k itemKey
-		if err := rows.Scan(&k.filename, &k.path); err != nil {
+		if err := rows.Scan(&token, &k.filename, &k.path); err != nil {
 			return nil, err
 		}
-		keys = append(keys, k)
+		claims[token] = k
 	}
-	return keys, rows.Err()
+	return claims, rows.Err()
 }
 
 // holderLike is the LIKE pattern of the holders of the agent name running as pid.
@@ -103,7 +116,7 @@ func (in *interruptions) poisonGuarded(ctx context.Context, db *pgxpool.Pool) ([
 		if err := rows.Scan(&g.key.filename, &g.key.path, &g.attempts, &g.err); err != nil {
 			return nil, err
 		}
-		g.interrupted = in.n[g.key]
+		g.interrupted = in.count(g.key)
 		out = append(out, g)
 	}
 	return out, rows.Err()
