@@ -931,3 +931,64 @@ func TestEmptyModeLetsLateItemsFinish(t *testing.T) {
 		t.Fatalf("the late item was cancelled (%v) or left (%d rows)", secondCancelled, left)
 	}
 }
+
+// A lease that expires while its holder's process still has a session on the server (the
+// process stopped, or its heartbeat could not reach a loaded database in time) is rescued
+// like any other, but no death is counted against the item: the poison guard counts the
+// deaths of holders, and this one lives. A holder with no session left died: one attempt.
+func TestRescueCountsNoDeathForAHolderThatLives(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newContract(t)
+	b.add(t, "N20200101S0001.fits", "N20200101S0002.fits")
+	q := queue.New(b.db, queue.Ingest(), queue.Options{Owner: owner, Lease: 300 * time.Millisecond})
+	// Newest first: S0002 goes to the live holder, S0001 to the gone one.
+	items, err := q.Claim(ctx, []string{"testhost/4242/alive/ingest-0", "testhost/4243/gone/ingest-0"})
+	if err != nil || len(items) != 2 || items[0].Label != "N20200101S0002.fits" {
+		t.Fatalf("claim: %v %v", items, err)
+	}
+	// The live holder's process: a connection named as agentd names its own, in a
+	// transaction that names its worker (as ingest does) and another that does not.
+	cfg, err := pgx.ParseConfig(b.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RuntimeParams["application_name"] = "testhost/4242/alive"
+	live, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close(ctx)
+	time.Sleep(500 * time.Millisecond) // both leases expire
+	if n, err := q.Rescue(ctx); err != nil || n != 2 {
+		t.Fatalf("rescue = %d, %v; want the 2 expired claims", n, err)
+	}
+	if r := b.row(t, "N20200101S0002.fits"); r.inprogress || r.attempts != 0 {
+		t.Errorf("the live holder's item: %+v; want pending, no death counted", r)
+	}
+	if r := b.row(t, "N20200101S0001.fits"); r.inprogress || r.attempts != 1 {
+		t.Errorf("the gone holder's item: %+v; want pending, one death counted", r)
+	}
+
+	// Its worker's transaction names itself host/pid/name/queue-i: still the live process.
+	items, err = q.Claim(ctx, []string{"testhost/4242/alive/ingest-1"})
+	if err != nil || len(items) != 1 {
+		t.Fatalf("claim: %v %v", items, err)
+	}
+	tx, err := live.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // the test's end
+	if _, err := tx.Exec(ctx, `SELECT set_config('application_name', 'testhost/4242/alive/ingest-1', true)`); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n, err := q.Rescue(ctx); err != nil || n != 1 {
+		t.Fatalf("rescue = %d, %v; want 1", n, err)
+	}
+	before := map[string]int{"N20200101S0002.fits": 0, "N20200101S0001.fits": 1}[items[0].Label]
+	if r := b.row(t, items[0].Label); r.inprogress || r.attempts != before {
+		t.Errorf("the live worker's item %s: %+v; want pending with %d attempts still", items[0].Label, r, before)
+	}
+}

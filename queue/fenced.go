@@ -214,6 +214,20 @@ func (q *Queue) ReleaseHolder(ctx context.Context, holder string) ([]Ended, erro
 	return ended, nil
 }
 
+// holderAlive is SQL true when the process of the holder (SQL text: host/pid/name/queue-i)
+// has a session on the server now: agentd names its connections host/pid/name (a
+// transaction may add /queue-i). Its lease then expired although it lives (stopped, or its
+// heartbeat could not reach a loaded database in time): no death to count against the item.
+// Just after the server started (within leaseMs, SQL), sessions are still coming back and
+// nothing can be judged: no death is counted either. Through a transaction pooler a live
+// agent may have no session of its own at the moment: its lapse counts, as it always did.
+func holderAlive(holder, leaseMs string) string {
+	agent := `array_to_string((string_to_array(` + holder + `, '/'))[1:3], '/')`
+	return `(pg_postmaster_start_time() > now() - ` + leaseMs + ` * interval '1 millisecond'
+		OR EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = ` + agent + `
+			OR starts_with(a.application_name, ` + agent + ` || '/')))`
+}
+
 // rescueBatch bounds one rescue statement; Rescue loops until a statement finds fewer.
 const rescueBatch = 1000
 
@@ -241,7 +255,7 @@ func (q *Queue) Rescue(ctx context.Context) (int, error) {
 	}
 	total := 0
 	for {
-		ended, err := q.requeue(ctx, requeueArgs{where: "lease_until < now()", crashed: true, skipLocked: true, limit: rescueBatch})
+		ended, err := q.requeue(ctx, requeueArgs{where: "lease_until < now()", crashed: true, skipLocked: true, limit: rescueBatch, judgeLiveness: true})
 		if err != nil {
 			return total, fmt.Errorf("rescue expired %s leases: %w", q.spec.Name, err)
 		}
@@ -268,6 +282,9 @@ type requeueArgs struct {
 	delay      time.Duration // not before now + delay (0: leave after as it is)
 	skipLocked bool          // sweepers only
 	limit      int           // 0: no limit
+	// judgeLiveness counts the attempt only when the holder's process has no session on
+	// the server (see holderAlive).
+	judgeLiveness bool
 }
 
 // requeue re-pends the in-progress rows matching a.where in one statement (after lock_timeout
@@ -311,29 +328,37 @@ func (q *Queue) requeueOnce(ctx context.Context, a requeueArgs) ([]Ended, error)
 		after = a.delay.Milliseconds()
 	}
 	label := "coalesce(r." + ident(q.spec.Label) + "::text, '')"
+	args := append([]any{inc, q.opt.MaxAttempts, after}, a.args...)
+	alive := "false"
+	if a.judgeLiveness {
+		args = append(args, q.opt.Lease.Milliseconds())
+		alive = holderAlive("r.holder", "$"+strconv.Itoa(len(args))+"::bigint")
+	}
 	stmt := `WITH locked AS (
-			SELECT r.claim_token, ` + label + ` AS label,
-				$1::int > 0 AND r.attempts + $1::int >= $2::int AS dies,
+			SELECT r.claim_token, ` + label + ` AS label, r.attempts, ` + alive + ` AS alive,
 				EXISTS (SELECT 1 FROM ` + t + ` p WHERE NOT p.inprogress AND p.fail_dt = ` + notFailed + ` AND ` + strings.Join(twin, " AND ") + `) AS twin
 			FROM ` + t + ` r WHERE r.inprogress AND (` + a.where + `)
 			ORDER BY r.claim_token` + limit + ` ` + lock + `
+		), l AS (
+			SELECT claim_token, label, twin, CASE WHEN alive THEN 0 ELSE $1::int END AS inc,
+				NOT alive AND $1::int > 0 AND attempts + $1::int >= $2::int AS dies
+			FROM locked
 		), failed AS (
 			UPDATE ` + t + ` t SET inprogress = false, fail_dt = ` + nowUTC + `, attempts = t.attempts + 1, owner = NULL, lease_until = NULL,
 				error = format('worker died %s times on this item (last holder %s); fix the cause, then agentctl queue retry', t.attempts + 1, t.holder)
-			FROM locked l WHERE t.claim_token = l.claim_token AND t.inprogress AND l.dies
+			FROM l WHERE t.claim_token = l.claim_token AND t.inprogress AND l.dies
 			RETURNING l.claim_token::text, l.label, 'failed'
 		), merged AS (
-			DELETE FROM ` + t + ` t USING locked l WHERE t.claim_token = l.claim_token AND t.inprogress AND NOT l.dies AND l.twin
+			DELETE FROM ` + t + ` t USING l WHERE t.claim_token = l.claim_token AND t.inprogress AND NOT l.dies AND l.twin
 			RETURNING l.claim_token::text, l.label, 'merged'
 		), pending AS (
 			UPDATE ` + t + ` t SET inprogress = false, claim_token = NULL, owner = NULL, holder = NULL, lease_until = NULL,
-				claimed_at = NULL, attempts = t.attempts + $1::int,
+				claimed_at = NULL, attempts = t.attempts + l.inc,
 				after = CASE WHEN $3::bigint IS NULL THEN t.after ELSE ` + nowUTC + ` + $3::bigint * interval '1 millisecond' END
-			FROM locked l WHERE t.claim_token = l.claim_token AND t.inprogress AND NOT l.dies AND NOT l.twin
+			FROM l WHERE t.claim_token = l.claim_token AND t.inprogress AND NOT l.dies AND NOT l.twin
 			RETURNING l.claim_token::text, l.label, 'pending'
 		)
 		SELECT * FROM failed UNION ALL SELECT * FROM merged UNION ALL SELECT * FROM pending`
-	args := append([]any{inc, q.opt.MaxAttempts, after}, a.args...)
 	var ended []Ended
 	err := q.fenced(ctx, stmt, func(rows pgx.Rows) error {
 		for rows.Next() {
