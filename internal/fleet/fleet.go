@@ -4,7 +4,9 @@
 // agentd processes with K workers each and a short lease, some of them killed with SIGKILL
 // shortly after the start and replaced by fresh ones, every core kept busy meanwhile. It then
 // checks what must hold: every file ingested exactly once, no queue row left, every agent
-// that was not killed exiting 0 by itself (--empty), and no claim counted lost.
+// that was not killed exiting 0 by itself (--empty), no claim counted lost, and no item
+// failed by agentd's poison guard unless the rehearsal interrupted its holders as often
+// (such items are re-armed, as an operator would, and must then be ingested).
 //
 // The agentd stress test and bench/fleet (the 6-process scenario, run many times) share it.
 package fleet
@@ -21,6 +23,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -181,6 +184,7 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 
 	var agents []*agent // appended under agentsMu (the scraper reads it)
 	var agentsMu sync.Mutex
+	ports := newPortPicker(rand.New(rand.NewPCG(s.Seed, 0x9047))) // used by startAgent, in Run's goroutine only
 	startAgent := func(name string) error {
 		logf, err := os.Create(filepath.Join(s.Dir, name+".log"))
 		if err != nil {
@@ -192,7 +196,7 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 			"--state", filepath.Join(s.Dir, name+".db"), "--socket", filepath.Join(s.Dir, name+".sock")}
 		var metricsAddr string
 		if s.ClaimLatency {
-			port, err := freePort()
+			port, err := ports.pick()
 			if err != nil {
 				logf.Close()
 				return err
@@ -461,14 +465,37 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 }
 
 // check reads the database's verdict into rep.
-// freePort is a TCP port of 127.0.0.1 free a moment ago.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// portPicker hands out TCP ports of 127.0.0.1 for the agents' metrics, one after the other
+// below the kernel's ephemeral range: a port free a moment ago inside that range may be
+// given meanwhile to one of the hundreds of connections the fleet opens (an agent then
+// failed to start: address already in use).
+type portPicker struct{ next, end int }
+
+func newPortPicker(rng *rand.Rand) *portPicker {
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 12000 {
+				low = n
+			}
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	start := low - 10000
+	return &portPicker{next: start + rng.IntN(5000), end: low}
+}
+
+// pick is the next port that is free now.
+func (p *portPicker) pick() (int, error) {
+	for ; p.next < p.end; p.next++ {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p.next))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		p.next++
+		return p.next - 1, nil
+	}
+	return 0, errors.New("no free port left below the ephemeral range for the agents' metrics")
 }
 
 func (s Scenario) check(ctx context.Context, db *pgxpool.Pool, rep *Report) error {
