@@ -992,3 +992,34 @@ func TestRescueCountsNoDeathForAHolderThatLives(t *testing.T) {
 		t.Errorf("the live worker's item %s: %+v; want pending with %d attempts still", items[0].Label, r, before)
 	}
 }
+
+// Through a transaction pooler a live process may have no session of its own: a claim it
+// made in the last half lease shows it lives, and its lapsed lease counts no death.
+func TestRescueCountsNoDeathForAHolderThatClaimsStill(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newContract(t)
+	b.add(t, "N20200101S0001.fits", "N20200101S0002.fits", "N20200101S0003.fits")
+	const lease = 2 * time.Second
+	busy := queue.New(b.db, queue.Ingest(), queue.Options{Owner: "5b0d7c3e-6d0a-4b8e-9a51-0c1f2e3d4a5b", Lease: lease})
+	gone := queue.New(b.db, queue.Ingest(), queue.Options{Owner: "0f4e2d1c-3b5a-4c69-8d7e-9f0a1b2c3d4e", Lease: lease})
+	if items, err := busy.Claim(ctx, []string{"testhost/5000/busy/ingest-0"}); err != nil || len(items) != 1 || items[0].Label != "N20200101S0003.fits" {
+		t.Fatalf("claim: %v %v", items, err)
+	}
+	if items, err := gone.Claim(ctx, []string{"testhost/5001/gone/ingest-0"}); err != nil || len(items) != 1 {
+		t.Fatalf("claim: %v %v", items, err)
+	}
+	time.Sleep(lease + 200*time.Millisecond) // both leases expire; neither process has a session
+	if items, err := busy.Claim(ctx, []string{"testhost/5000/busy/ingest-1"}); err != nil || len(items) != 1 {
+		t.Fatalf("claim: %v %v", items, err) // the busy one claims again: it lives
+	}
+	if n, err := busy.Rescue(ctx); err != nil || n != 2 {
+		t.Fatalf("rescue = %d, %v; want the 2 expired claims", n, err)
+	}
+	if r := b.row(t, "N20200101S0003.fits"); r.inprogress || r.attempts != 0 {
+		t.Errorf("the item of the process that claims still: %+v; want pending, no death counted", r)
+	}
+	if r := b.row(t, "N20200101S0002.fits"); r.inprogress || r.attempts != 1 {
+		t.Errorf("the item of the gone process: %+v; want pending, one death counted", r)
+	}
+}

@@ -214,16 +214,22 @@ func (q *Queue) ReleaseHolder(ctx context.Context, holder string) ([]Ended, erro
 	return ended, nil
 }
 
-// holderAlive is SQL true when the process of the holder (SQL text: host/pid/name/queue-i)
-// has a session on the server now: agentd names its connections host/pid/name (a
-// transaction may add /queue-i). Its lease then expired although it lives (stopped, or its
-// heartbeat could not reach a loaded database in time): no death to count against the item.
-// Just after the server started (within leaseMs, SQL), sessions are still coming back and
-// nothing can be judged: no death is counted either. Through a transaction pooler a live
-// agent may have no session of its own at the moment: its lapse counts, as it always did.
-func holderAlive(holder, leaseMs string) string {
-	agent := `array_to_string((string_to_array(` + holder + `, '/'))[1:3], '/')`
+// holderAlive is SQL true when the process holding the row aliased r (its holder is
+// host/pid/name/queue-i) shows it lives although its lease expired (it was stopped, or its
+// heartbeat could not reach a loaded database in time): then no death is counted against
+// the item. Signs of life, leaseMs (SQL) being the lease:
+//   - a session of the process on the server: agentd names its connections host/pid/name
+//     (a transaction may add /queue-i). Through a transaction pooler a live agent may have
+//     no session of its own at the moment;
+//   - a claim of the process (its owner) in the last half lease: a dead process claims
+//     nothing, and its rows expire at least two thirds of a lease after its last heartbeat;
+//   - the server started within a lease: sessions are still coming back, nothing can be
+//     judged.
+func holderAlive(table, leaseMs string) string {
+	agent := `array_to_string((string_to_array(r.holder, '/'))[1:3], '/')`
 	return `(pg_postmaster_start_time() > now() - ` + leaseMs + ` * interval '1 millisecond'
+		OR EXISTS (SELECT 1 FROM ` + table + ` o WHERE o.inprogress AND o.owner = r.owner
+			AND o.claimed_at > now() - ` + leaseMs + ` * interval '0.5 millisecond')
 		OR EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = ` + agent + `
 			OR starts_with(a.application_name, ` + agent + ` || '/')))`
 }
@@ -332,7 +338,7 @@ func (q *Queue) requeueOnce(ctx context.Context, a requeueArgs) ([]Ended, error)
 	alive := "false"
 	if a.judgeLiveness {
 		args = append(args, q.opt.Lease.Milliseconds())
-		alive = holderAlive("r.holder", "$"+strconv.Itoa(len(args))+"::bigint")
+		alive = holderAlive(t, "$"+strconv.Itoa(len(args))+"::bigint")
 	}
 	stmt := `WITH locked AS (
 			SELECT r.claim_token, ` + label + ` AS label, r.attempts, ` + alive + ` AS alive,
