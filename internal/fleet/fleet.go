@@ -293,11 +293,14 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 			}
 			<-a.done
 			// What it held as it died, and what it had asked for just before: a claim the
-			// server commits after the client is gone (seen before its lease runs out).
+			// server commits after the client is gone, seen before its lease runs out, so
+			// looked for again a quarter, a half and three quarters of a lease later.
 			like := holderLike(a.name, a.cmd.Process.Pid)
 			noteHeld(like)
-			noting.Add(1)
-			time.AfterFunc(s.Lease/2, func() { defer noting.Done(); noteHeld(like) })
+			for q := 1; q <= 3; q++ {
+				noting.Add(1)
+				time.AfterFunc(time.Duration(q)*s.Lease/4, func() { defer noting.Done(); noteHeld(like) })
+			}
 			if s.OnKill != nil {
 				s.OnKill(a.name, a.cmd.Process.Pid, time.Now())
 			}
