@@ -92,7 +92,6 @@ func holderLike(name string, pid int) string { return fmt.Sprintf("%%/%d/%s/%%",
 type guarded struct {
 	key                   itemKey
 	attempts, interrupted int
-	err                   string
 }
 
 func (g guarded) String() string {
@@ -102,7 +101,7 @@ func (g guarded) String() string {
 // poisonGuarded reads the items the poison guard failed, each with the interruptions the
 // rehearsal caused it. An item failed for another reason is not among them.
 func (in *interruptions) poisonGuarded(ctx context.Context, db *pgxpool.Pool) ([]guarded, error) {
-	rows, err := db.Query(ctx, `SELECT filename, path, attempts, coalesce(error, '') FROM ingestqueue
+	rows, err := db.Query(ctx, `SELECT filename, path, attempts FROM ingestqueue
 		WHERE NOT coalesce(inprogress, false) AND fail_dt <> `+queue.NotFailed+` AND error LIKE 'worker died %'`)
 	if err != nil {
 		return nil, fmt.Errorf("read the failed items: %w", err)
@@ -113,7 +112,7 @@ func (in *interruptions) poisonGuarded(ctx context.Context, db *pgxpool.Pool) ([
 	var out []guarded
 	for rows.Next() {
 		var g guarded
-		if err := rows.Scan(&g.key.filename, &g.key.path, &g.attempts, &g.err); err != nil {
+		if err := rows.Scan(&g.key.filename, &g.key.path, &g.attempts); err != nil {
 			return nil, err
 		}
 		g.interrupted = in.count(g.key)
