@@ -64,9 +64,8 @@ func TestFleetSurvivesKillsUnderLoad(t *testing.T) {
 // killed with SIGKILL every 2 s and replaced, one SIGSTOPped for twice its lease and
 // continued, and the database restarted under them once (pg_ctl restart -m fast). Every file
 // ingested once, nothing failed that the chaos did not cause (fleet.Report.Retried), no queue
-// row left, every agent not killed exiting 0, no
-// claim lost but the stopped agent's (fenced) and, after the restart, those whose leases the
-// heartbeat could not renew (fenced too).
+// row left, every agent not killed exiting 0, no claim lost but the stopped agent's (fenced)
+// and, after the restart, those whose leases the heartbeat could not renew (fenced too).
 func TestRehearsalChaosSmall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts its own PostgreSQL cluster")

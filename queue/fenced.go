@@ -288,8 +288,8 @@ type requeueArgs struct {
 	delay      time.Duration // not before now + delay (0: leave after as it is)
 	skipLocked bool          // sweepers only
 	limit      int           // 0: no limit
-	// judgeLiveness counts the attempt only when the holder's process has no session on
-	// the server (see holderAlive).
+	// judgeLiveness counts the attempt only when the holder's process shows no sign of
+	// life (see holderAlive).
 	judgeLiveness bool
 }
 

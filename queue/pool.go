@@ -1220,7 +1220,8 @@ func (p *Pool) settle(parent context.Context, s *served, batch []verdict) (done 
 // Every claim held was renewed by the last heartbeat that succeeded, or claimed after it
 // started: none expires before that start plus a lease. A heartbeat may take until a tenth
 // of a lease before then (a loaded database answers late, and a late renewal keeps the
-// leases where a cancelled one loses them); one that fails is tried again within a second.
+// leases where a cancelled one loses them); one that fails is tried again within half a
+// second.
 func (p *Pool) heartbeat(ctx context.Context) {
 	specs := make([]Spec, len(p.queues))
 	for i, s := range p.queues {

@@ -221,7 +221,7 @@ type sample struct {
 func (m *monitor) kill(name string, pid int, at time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.killed[fmt.Sprintf("%%/%d/%s%%", pid, name)] = at
+	m.killed[fleet.HolderLike(name, pid)] = at
 }
 
 func (m *monitor) run(ctx context.Context) {

@@ -255,7 +255,7 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 		defer stopScraping()
 	}
 	interrupted := newInterruptions()
-	var noting sync.WaitGroup // the second looks at the claims of killed agents
+	var noting sync.WaitGroup // the later looks at the claims of killed agents
 	defer noting.Wait()
 	noteHeld := func(like string) {
 		if err := interrupted.note(ctx, db, like, s.Lease/2); err != nil {
@@ -295,7 +295,7 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 			// What it held as it died, and what it had asked for just before: a claim the
 			// server commits after the client is gone, seen before its lease runs out, so
 			// looked for again a quarter, a half and three quarters of a lease later.
-			like := holderLike(a.name, a.cmd.Process.Pid)
+			like := HolderLike(a.name, a.cmd.Process.Pid)
 			noteHeld(like)
 			for q := 1; q <= 3; q++ {
 				noting.Add(1)
@@ -375,7 +375,7 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 				fmt.Fprintf(s.Log, "fleet: stopped %s (SIGSTOP) for %s\n", stopped.name, 2*s.Lease)
 			}
 		case <-stopNoteC:
-			noteHeld(holderLike(stopped.name, stopped.cmd.Process.Pid))
+			noteHeld(HolderLike(stopped.name, stopped.cmd.Process.Pid))
 			stopNoteC = nil
 		case <-contC:
 			stopped.cmd.Process.Signal(syscall.SIGCONT) //nolint:errcheck // gone is fine
@@ -467,7 +467,6 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 	return rep, nil
 }
 
-// check reads the database's verdict into rep.
 // portPicker hands out TCP ports of 127.0.0.1 for the agents' metrics, one after the other
 // below the kernel's ephemeral range: a port free a moment ago inside that range may be
 // given meanwhile to one of the hundreds of connections the fleet opens (an agent then
@@ -501,6 +500,7 @@ func (p *portPicker) pick() (int, error) {
 	return 0, errors.New("no free port left below the ephemeral range for the agents' metrics")
 }
 
+// check reads the database's verdict into rep.
 func (s Scenario) check(ctx context.Context, db *pgxpool.Pool, rep *Report) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()

@@ -35,10 +35,10 @@ func newInterruptions() *interruptions { return &interruptions{held: map[string]
 // host/pid/name/queue-i). A claim counts once however often it is seen. The database may be
 // restarting: it retries for up to wait, which must stay below the lease (after it the rows
 // may be rescued).
-func (in *interruptions) note(ctx context.Context, db *pgxpool.Pool, holderLike string, wait time.Duration) error {
+func (in *interruptions) note(ctx context.Context, db *pgxpool.Pool, like string, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
 	for {
-		claims, err := heldRows(ctx, db, holderLike)
+		claims, err := heldRows(ctx, db, like)
 		if err == nil {
 			in.mu.Lock()
 			for token, k := range claims {
@@ -48,7 +48,7 @@ func (in *interruptions) note(ctx context.Context, db *pgxpool.Pool, holderLike 
 			return nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("read the claims held by %s: %w", holderLike, err)
+			return fmt.Errorf("read the claims held by %s: %w", like, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -65,10 +65,10 @@ func (in *interruptions) count(k itemKey) int {
 	return n
 }
 
-func heldRows(ctx context.Context, db *pgxpool.Pool, holderLike string) (map[string]itemKey, error) {
+func heldRows(ctx context.Context, db *pgxpool.Pool, like string) (map[string]itemKey, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	rows, err := db.Query(ctx, `SELECT claim_token::text, filename, path FROM ingestqueue WHERE inprogress AND holder LIKE $1`, holderLike)
+	rows, err := db.Query(ctx, `SELECT claim_token::text, filename, path FROM ingestqueue WHERE inprogress AND holder LIKE $1`, like)
 	if err != nil {
 		return nil, err
 	}
@@ -85,8 +85,9 @@ func heldRows(ctx context.Context, db *pgxpool.Pool, holderLike string) (map[str
 	return claims, rows.Err()
 }
 
-// holderLike is the LIKE pattern of the holders of the agent name running as pid.
-func holderLike(name string, pid int) string { return fmt.Sprintf("%%/%d/%s/%%", pid, name) }
+// HolderLike is the LIKE pattern of the queue holders of the agent name running as pid
+// (holders are host/pid/name/queue-i).
+func HolderLike(name string, pid int) string { return fmt.Sprintf("%%/%d/%s/%%", pid, name) }
 
 // guarded is an item the poison guard failed.
 type guarded struct {

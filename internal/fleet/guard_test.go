@@ -31,19 +31,19 @@ func TestPoisonGuardFailuresTheRehearsalCaused(t *testing.T) {
 		if len(items) != 2 || items[0].Label != "b.fits" || items[1].Label != "a.fits" {
 			t.Fatalf("death %d: claimed %v, want b.fits then a.fits", death, items)
 		}
-		if err := in.note(ctx, db, holderLike("a1", 77), time.Second); err != nil {
+		if err := in.note(ctx, db, HolderLike("a1", 77), time.Second); err != nil {
 			t.Fatal(err)
 		}
 		if death <= 2 {
-			if err := in.note(ctx, db, holderLike("b1", 78), time.Second); err != nil {
+			if err := in.note(ctx, db, HolderLike("b1", 78), time.Second); err != nil {
 				t.Fatal(err)
 			}
 		}
 		// Not the holder of another pid nor an agent whose name only starts alike.
-		if err := in.note(ctx, db, holderLike("a1", 7), time.Second); err != nil {
+		if err := in.note(ctx, db, HolderLike("a1", 7), time.Second); err != nil {
 			t.Fatal(err)
 		}
-		if err := in.note(ctx, db, holderLike("a", 77), time.Second); err != nil {
+		if err := in.note(ctx, db, HolderLike("a", 77), time.Second); err != nil {
 			t.Fatal(err)
 		}
 		var tokens []string

@@ -276,6 +276,19 @@ func (g *Ingester) writePreview(full, dir, name string, pb *preview.Builder, bui
 // answer of the batch itself (a worker of a fleet is a region away from its database, and
 // waits for each round trip).
 func (g *Ingester) record(ctx context.Context, it queue.Item, fileName, name, dir string, lastmod time.Time, s Scan, previewName string) error {
+	// The header row is made before the transaction begins: nothing but round trips while
+	// it holds a connection (through a transaction pooler, one of a few shared).
+	var row header.Row
+	if s.IsFITS {
+		var warnings []string
+		row, warnings = header.Conform(header.FromHDUs(s.HDUs))
+		if row.Telescope == nil {
+			row.Telescope = header.TelescopeFromFilename(name) // as FitsStorage does
+		}
+		for _, w := range warnings {
+			g.cfg.Logger.Warn("header value not stored", "file", name, "item", it.Label, "why", w)
+		}
+	}
 	tx, err := g.cfg.DB.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin ingest of %s: %w", name, err)
@@ -298,16 +311,7 @@ func (g *Ingester) record(ctx context.Context, it queue.Item, fileName, name, di
 		}
 	}
 	var headerID int64
-	var row header.Row
 	if s.IsFITS {
-		var warnings []string
-		row, warnings = header.Conform(header.FromHDUs(s.HDUs))
-		if row.Telescope == nil {
-			row.Telescope = header.TelescopeFromFilename(name) // as FitsStorage does
-		}
-		for _, w := range warnings {
-			g.cfg.Logger.Warn("header value not stored", "file", name, "item", it.Label, "why", w)
-		}
 		queueHeader(b, diskfileID, row, &headerID)
 	}
 	if b.Len() > 0 {
