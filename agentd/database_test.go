@@ -144,3 +144,81 @@ func TestStartupChecksWaitOutARestart(t *testing.T) {
 		t.Fatalf("a missing schema: %v after %d calls; want it at once", err, calls)
 	}
 }
+
+// A statement whose context ends keeps the agent's connection, and through PgBouncer the
+// pooler's server connection: closing the client mid-statement (pgx's default) makes
+// PgBouncer drop that server connection, which it replaces one login at a time, and a fleet
+// giving up that way after a database restart starved itself of them. Direct, the
+// statement is cancelled on the server at once; through PgBouncer it runs to its end (no
+// cancel request: PgBouncer 1.18 can crash on pgx's). Through PgBouncer there is one server
+// connection: another client holds it in a transaction while the agent's statement waits
+// in PgBouncer's queue; the statement then runs past its deadline.
+func TestEndedContextKeepsTheConnection(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	for _, tc := range []struct {
+		pooler, url string
+		// the statement, and the longest it may take: cancelled, or run to its end
+		statement string
+		within    time.Duration
+	}{
+		{"", db, "SELECT pg_sleep(5)", 2 * time.Second},
+		{config.PoolerPgBouncer, pgtest.PgBouncer(t, db, 1), "SELECT pg_sleep(1)", 3 * time.Second},
+	} {
+		t.Run("pooler="+tc.pooler, func(t *testing.T) {
+			cfg := config.Defaults()
+			cfg.DatabaseURL, cfg.Pooler = tc.url, tc.pooler
+			cfg.Agentd.Lease.Duration = 10 * time.Second
+			pc, err := agentPoolConfig(cfg, "test/cancel", 1, func(string) string { return "" })
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			other, err := pgx.ConnectConfig(ctx, pc.ConnConfig.Copy())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Close(ctx)
+			agent, err := pgx.ConnectConfig(ctx, pc.ConnConfig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer agent.Close(ctx)
+			serverPID := func(c *pgx.Conn) int {
+				var pid int
+				if err := c.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+					t.Fatal(err)
+				}
+				return pid
+			}
+			before := serverPID(agent)
+
+			tx, err := other.Begin(ctx) // through PgBouncer: its only server connection, held
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.Exec(ctx, "SELECT 1"); err != nil {
+				t.Fatal(err)
+			}
+			go func() { // owner: this test; ends with the transaction
+				time.Sleep(300 * time.Millisecond)
+				tx.Commit(ctx) //nolint:errcheck // a failure shows below
+			}()
+			opCtx, cancel := context.WithTimeout(ctx, 600*time.Millisecond) // ends while pg_sleep runs
+			defer cancel()
+			start := time.Now()
+			_, err = agent.Exec(opCtx, tc.statement)
+			took := time.Since(start)
+			if took > tc.within {
+				t.Fatalf("the statement returned after %v (%v); want within %v", took, err, tc.within)
+			}
+			if agent.IsClosed() {
+				t.Fatalf("the agent's connection was closed (%v)", err)
+			}
+			if after := serverPID(agent); after != before {
+				t.Fatalf("the server connection was replaced (backend %d, then %d): the client closed it mid-statement", before, after)
+			}
+			t.Logf("returned after %v: %v", took.Round(time.Millisecond), err)
+		})
+	}
+}

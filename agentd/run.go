@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -556,6 +558,25 @@ func agentPoolConfig(cfg config.Config, holder string, workers int, getenv func(
 		return nil, err
 	}
 	pc.MaxConns = int32(workers + 4)
+	// An operation whose context ends (a claim's, a heartbeat's deadline) keeps its
+	// connection when the server answers within the lease, instead of closing it
+	// mid-statement (pgx's default).
+	//   - Direct, the server is asked to cancel the statement: its answer comes at once.
+	//   - Through a transaction pooler, the statement is left to finish (the queue's
+	//     statements are bounded on the server: statement_timeout, lock_timeout). A client
+	//     that gives up while it waits in the pooler's queue is often handed a server just
+	//     then; closing it then makes PgBouncer drop that server connection, which it
+	//     replaces one login at a time. After a database restart, a fleet whose clients gave
+	//     up that way shrank PgBouncer's 40 server connections to 7 and kept them there. No
+	//     cancel request either: Debian 12's PgBouncer (1.18) crashes ("bad client state")
+	//     when a cancel's connection closes as soon as the statement has ended, as pgx's does.
+	deadline := max(cfg.Agentd.Lease.Duration, 5*time.Second)
+	pc.ConnConfig.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		if cfg.Pooler != "" {
+			return &pgconn.DeadlineContextWatcherHandler{Conn: c.Conn(), DeadlineDelay: deadline}
+		}
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: deadline}
+	}
 	if cfg.Pooler == "" {
 		pc.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(cfg.Agentd.Lease.Milliseconds(), 10)
 	}

@@ -133,6 +133,11 @@ func run(ctx context.Context, o options) (bool, error) {
 		defer b.Stop()
 		agentURL = b.URL
 		env = append(env, "AGENTD_POOLER=pgbouncer")
+		// What the README asks of an operator behind a pooler (agentd cannot send it as a
+		// startup parameter there): a stopped agent's transaction ends after its lease.
+		if err := setIdleTimeout(ctx, cluster.URL("archive"), o.lease); err != nil {
+			return false, err
+		}
 	}
 	if o.latency > 0 {
 		cfg, err := pgx.ParseConfig(agentURL)
@@ -275,4 +280,20 @@ func (m *monitor) print(w *os.File) {
 	if len(m.killed) > 0 {
 		fmt.Fprintf(w, "%d killed agents' claims were never seen rescued by the end\n", len(m.killed))
 	}
+}
+
+// setIdleTimeout sets idle_in_transaction_session_timeout = lease on the archive database,
+// for the sessions opened after it.
+func setIdleTimeout(ctx context.Context, url string, lease time.Duration) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, fmt.Sprintf("ALTER DATABASE archive SET idle_in_transaction_session_timeout = %d", lease.Milliseconds()))
+	if err != nil {
+		return fmt.Errorf("set idle_in_transaction_session_timeout on the archive database: %w", err)
+	}
+	fmt.Printf("pgbouncer: idle_in_transaction_session_timeout = %s set on the archive database (README: what a pooler needs)\n", lease)
+	return nil
 }

@@ -32,7 +32,8 @@ type PgBouncer struct {
 // StartPgBouncer starts Debian's pgbouncer in transaction pooling mode in front of the
 // server of target (a URL), with poolSize server connections per database and user; its
 // URL has target's database and user. As root it runs as the postgres user (pgbouncer
-// refuses root).
+// refuses root). A failed server login is retried after a second, not PgBouncer's default 15
+// (after a database restart, clients would be refused that long).
 func StartPgBouncer(ctx context.Context, target string, poolSize int) (*PgBouncer, error) {
 	bin, err := exec.LookPath("pgbouncer")
 	if err != nil {
@@ -74,6 +75,7 @@ default_pool_size = %d
 max_client_conn = 10000
 max_db_connections = %d
 server_reset_query =
+server_login_retry = 1
 ignore_startup_parameters = extra_float_digits
 logfile = %s
 `, server, port, poolSize, poolSize, filepath.Join(dir, "pgbouncer.log"))
