@@ -559,7 +559,7 @@ func agentPoolConfig(cfg config.Config, holder string, workers int, getenv func(
 	}
 	pc.MaxConns = int32(workers + 4)
 	// An operation whose context ends (a claim's, a heartbeat's deadline) keeps its
-	// connection when the server answers within the lease, instead of closing it
+	// connection when the server answers within 10 s, instead of closing it
 	// mid-statement (pgx's default).
 	//   - Direct, the server is asked to cancel the statement: its answer comes at once.
 	//   - Through a transaction pooler, the statement is left to finish (the queue's
@@ -570,7 +570,9 @@ func agentPoolConfig(cfg config.Config, holder string, workers int, getenv func(
 	//     up that way shrank PgBouncer's 40 server connections to 7 and kept them there. No
 	//     cancel request either: Debian 12's PgBouncer (1.18) crashes ("bad client state")
 	//     when a cancel's connection closes as soon as the statement has ended, as pgx's does.
-	deadline := max(cfg.Agentd.Lease.Duration, 5*time.Second)
+	// Without an answer within 10 s the connection is closed all the same: a stop (its grace
+	// 30 s by default) does not wait long for an unreachable server.
+	const deadline = 10 * time.Second
 	pc.ConnConfig.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
 		if cfg.Pooler != "" {
 			return &pgconn.DeadlineContextWatcherHandler{Conn: c.Conn(), DeadlineDelay: deadline}

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // The statements in this file end claims: complete, fail, defer, release. Each waits for the
@@ -28,27 +30,32 @@ func (q *Queue) lockTimeout() string {
 // transaction's own lock_timeout is restored afterwards.
 func (q *Queue) completeTx(ctx context.Context, tx pgx.Tx, it Item) error {
 	b := &pgx.Batch{}
-	done := q.queueComplete(b, it)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("complete %s item %s: %w", q.spec.Name, it.Label, err)
-	}
-	return done()
+	check := q.queueComplete(b, it)
+	return check(tx.SendBatch(ctx, b).Close())
 }
 
-// queueComplete adds completeTx's statements to b; done, called once b's results are read,
-// says whether the row was the item's (ErrLeaseLost when not).
-func (q *Queue) queueComplete(b *pgx.Batch, it Item) (done func() error) {
+// claimLostCode is the SQLSTATE agentd_claim_held raises (migration 9): the completion
+// found no row carrying the claim's token.
+const claimLostCode = "AGL01"
+
+// queueComplete adds completeTx's statements to b. check, given the error of b's Close,
+// returns nil when the item was completed, ErrLeaseLost (wrapped) when the row was no
+// longer the item's (the statement failed, and with it the transaction), else the error.
+func (q *Queue) queueComplete(b *pgx.Batch, it Item) (check func(error) error) {
 	b.Queue(`SELECT set_config('agentd.saved_lock_timeout', current_setting('lock_timeout'), true),
 		set_config('lock_timeout', $1, true)`, q.lockTimeout())
 	n := -1
-	b.Queue(q.sql.complete, it.Token).QueryRow(func(row pgx.Row) error { return row.Scan(&n) })
+	b.Queue(q.sql.complete, it.Token, q.spec.Name+" item "+it.Label).QueryRow(func(row pgx.Row) error { return row.Scan(&n) })
 	b.Queue(`SELECT set_config('lock_timeout', current_setting('agentd.saved_lock_timeout'), true)`)
-	return func() error {
-		switch n {
-		case -1:
-			return fmt.Errorf("complete %s item %s: the batch was not sent or its results not read", q.spec.Name, it.Label)
-		case 0:
+	return func(err error) error {
+		var pgErr *pgconn.PgError
+		switch {
+		case errors.As(err, &pgErr) && pgErr.Code == claimLostCode:
 			return fmt.Errorf("complete %s item %s: %w", q.spec.Name, it.Label, ErrLeaseLost)
+		case err != nil:
+			return fmt.Errorf("complete %s item %s: %w", q.spec.Name, it.Label, err)
+		case n < 1:
+			return fmt.Errorf("complete %s item %s: the batch was not sent or its results not read", q.spec.Name, it.Label)
 		}
 		return nil
 	}

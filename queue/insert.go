@@ -44,6 +44,9 @@ type NewItem interface {
 // smallBatch is the most items InsertTx adds with one INSERT … VALUES; more go by COPY.
 const smallBatch = 64
 
+// MaxQueueInsert is the most items one QueueInsert takes.
+const MaxQueueInsert = smallBatch
+
 // Inserter adds new items to a queue, batch by batch, each in its caller's transaction (the
 // producer's own writes commit with them, or none do). A batch is idempotent on the queue's
 // pending key: an item whose key is pending already is skipped and not counted as added.

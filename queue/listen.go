@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 )
 
 // listen keeps one LISTEN connection for the whole process and wakes the fetcher of the
@@ -34,6 +36,12 @@ func (p *Pool) listen(ctx context.Context) {
 func (p *Pool) listenOnce(ctx context.Context, byChannel map[string]*served) error {
 	cfg := p.cfg.DB.Config().ConnConfig.Copy()
 	cfg.RuntimeParams["application_name"] = appName(p.cfg.Holder + "/listen")
+	// It waits for notifications, not for a statement: when ctx ends, the wait ends at once
+	// (pgx's default), whatever the pool's connections do (a cancel request would find
+	// nothing to cancel, and the wait would last until the pool's fallback deadline).
+	cfg.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.DeadlineContextWatcherHandler{Conn: c.Conn()}
+	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return err

@@ -54,13 +54,15 @@ func (it Item) CompleteTx(ctx context.Context, tx pgx.Tx) error {
 	return it.q.completeTx(ctx, tx, it)
 }
 
-// QueueComplete adds to b what CompleteTx does, for a caller that sends the item's last
-// writes and its completion in one round trip (b sent in the item's transaction). done,
-// called once b's results are read, returns CompleteTx's error: ErrLeaseLost when the row
-// is no longer the item's, and the transaction must then roll back.
-func (it Item) QueueComplete(b *pgx.Batch) (done func() error) {
+// QueueComplete adds to b what CompleteTx does, for a caller that sends the item's writes
+// and its completion in one round trip: b sent outside a transaction is one implicit
+// transaction, which the completion's statement fails when the row is no longer the item's
+// (none of b's writes commit then); sent in the caller's transaction, that transaction must
+// roll back. check, given the error of b's Close, returns nil when the item was completed,
+// an error wrapping ErrLeaseLost when its claim was lost, or the batch's error.
+func (it Item) QueueComplete(b *pgx.Batch) (check func(error) error) {
 	if it.q == nil {
-		return func() error { return fmt.Errorf("complete item %s: %w", it.Label, errNotClaimed) }
+		return func(error) error { return fmt.Errorf("complete item %s: %w", it.Label, errNotClaimed) }
 	}
 	return it.q.queueComplete(b, it)
 }
@@ -194,13 +196,15 @@ func build(s Spec) statements {
 		FROM one WHERE t.ctid = one.tid
 		RETURNING t.claim_token::text, coalesce(t.` + ident(s.Label) + `::text, ''), t.holder, t.attempts, ` + strings.Join(payload, ", "),
 		// Fenced: only the holder of the token deletes (waiting for the row's lock, then
-		// re-checking the token); failed rows of the same item go too.
+		// re-checking the token); failed rows of the same item go too. With no row deleted
+		// the statement fails (agentd_claim_held, SQLSTATE AGL01), and so does the
+		// transaction it is part of.
 		complete: `WITH done AS (
 			DELETE FROM ` + t + ` WHERE claim_token = $1::uuid AND inprogress RETURNING ` + strings.Join(pkCols, ", ") + `
 		), cleared AS (
 			DELETE FROM ` + t + ` f USING done WHERE f.fail_dt <> ` + notFailed + ` AND ` + strings.Join(pkEq, " AND ") + `
 		)
-		SELECT count(*) FROM done`,
+		SELECT agentd_claim_held(count(*), $2) FROM done`,
 		// The delete waits for each row's lock (then re-checks the token); the caller passes
 		// the tokens sorted, which gives the nested loop over them, or the token index,
 		// one lock order in practice. A separate locking pass would cost each row a second

@@ -417,7 +417,7 @@ func TestNewCalibrationRequeuesWhatItServes(t *testing.T) {
 	ctx := context.Background()
 	db := pgtest.Pool(t, pgtest.NewDB(t))
 	day := 24 * time.Hour
-	ids := insert(t, db,
+	insert(t, db,
 		spectrum("S"),
 		spectrum("I").with(func(f *frame) { f.spect, f.disperser, f.mask, f.cw = false, "MIRROR", "Imaging", 0 }),
 		spectrum("OLD").with(func(f *frame) { f.at = -400 * day }),
@@ -426,31 +426,42 @@ func TestNewCalibrationRequeuesWhatItServes(t *testing.T) {
 		}),
 		spectrum("A").with(func(f *frame) { f.obstype, f.class, f.object, f.at = "ARC", "dayCal", "CuAr", 100*day }),
 	)
-	queued := func(id int64, f Frame) []string {
+	queued := func(name string, at time.Duration, f Frame) []string {
 		t.Helper()
-		var ins queue.Inserter[queue.CalcacheItem]
-		if err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-			_, err := rulesOf(t, db).RequeueServedTx(ctx, tx, &ins, id, f)
-			return err
-		}); err != nil {
-			t.Fatal(err)
+		ut := t0.Add(at)
+		f.UT = &ut
+		var items []queue.CalcacheItem
+		b := &pgx.Batch{}
+		rulesOf(t, db).QueueServed(b, f, name, &items)
+		if b.Len() > 0 {
+			if err := db.SendBatch(ctx, b).Close(); err != nil {
+				t.Fatal(err)
+			}
 		}
-		rows, _ := db.Query(ctx, `SELECT filename FROM calcachequeue ORDER BY filename`)
-		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
+		var names []string
+		for _, it := range items {
+			names = append(names, it.Filename)
 		}
-		db.Exec(ctx, `TRUNCATE calcachequeue`)
+		slices.Sort(names)
 		return names
 	}
-	if got := queued(ids["B"], Frame{Instrument: "GMOS-N", Reduction: "RAW", ObsType: "BIAS", ObsClass: "dayCal", Object: "Bias"}); fmt.Sprint(got) != "[I S]" {
+	// A new bias and arc (the frames B and A are their files' older versions: left out).
+	if got := queued("B", 10*day, Frame{Instrument: "GMOS-N", Reduction: "RAW", ObsType: "BIAS", ObsClass: "dayCal", Object: "Bias"}); fmt.Sprint(got) != "[I S]" {
 		t.Errorf("a new bias queued %v; want the spectrum and the image within 90 days", got)
 	}
-	if got := queued(ids["A"], Frame{Instrument: "GMOS-N", Reduction: "RAW", ObsType: "ARC", ObsClass: "dayCal", Object: "CuAr"}); fmt.Sprint(got) != "[S]" {
+	if got := queued("A", 100*day, Frame{Instrument: "GMOS-N", Reduction: "RAW", ObsType: "ARC", ObsClass: "dayCal", Object: "CuAr"}); fmt.Sprint(got) != "[S]" {
 		t.Errorf("a new arc queued %v; want the spectrum within 365 days (not the one 500 days away, not the image)", got)
 	}
-	if got := queued(ids["S"], Frame{Instrument: "GMOS-N", Reduction: "RAW", ObsType: "OBJECT", ObsClass: "science", Object: "NGC 1068"}); len(got) != 0 {
+	if got := queued("B2", 10*day, Frame{Instrument: "GMOS-S", Reduction: "RAW", ObsType: "BIAS", ObsClass: "dayCal", Object: "Bias"}); len(got) != 0 {
+		t.Errorf("a bias of another instrument queued %v", got)
+	}
+	if got := queued("S2", 0, Frame{Instrument: "GMOS-N", Reduction: "RAW", ObsType: "OBJECT", ObsClass: "science", Object: "NGC 1068"}); len(got) != 0 {
 		t.Errorf("a science frame queued %v", got)
+	}
+	// A new version of file S that is a bias: S's own older header is left out (the new
+	// version's transaction makes it not canonical), the image is not.
+	if got := queued("S", 10*day, Frame{Instrument: "GMOS-N", Reduction: "RAW", ObsType: "BIAS", ObsClass: "dayCal", Object: "Bias"}); fmt.Sprint(got) != "[I]" {
+		t.Errorf("a bias that is a new version of S queued %v; want the image alone", got)
 	}
 }
 

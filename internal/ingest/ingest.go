@@ -271,13 +271,15 @@ func (g *Ingester) writePreview(full, dir, name string, pb *preview.Builder, bui
 	return previewName
 }
 
-// record writes everything about the file and deletes the queue row, in one transaction.
-// Its statements go in a few batches, each one round trip: each batch holds what needs no
-// answer of the batch itself (a worker of a fleet is a region away from its database, and
-// waits for each round trip).
+// record writes everything about the file and deletes the queue row, in one transaction
+// that is one round trip: every statement goes in one batch, which the server runs as one
+// implicit transaction (the completion's statement fails it when the claim was lost, and
+// nothing commits). Nothing in it waits for the client: through a transaction pooler it
+// holds a server connection no longer than the server works, and no row lock waits on a
+// client that the CPU or the network slows (a fleet is a region away from its database).
+// The round trip before it, outside any transaction, takes the new rows' ids from their
+// sequences and, for a calibration, finds the observations it serves.
 func (g *Ingester) record(ctx context.Context, it queue.Item, fileName, name, dir string, lastmod time.Time, s Scan, previewName string) error {
-	// The header row is made before the transaction begins: nothing but round trips while
-	// it holds a connection (through a transaction pooler, one of a few shared).
 	var row header.Row
 	if s.IsFITS {
 		var warnings []string
@@ -289,18 +291,28 @@ func (g *Ingester) record(ctx context.Context, it queue.Item, fileName, name, di
 			g.cfg.Logger.Warn("header value not stored", "file", name, "item", it.Label, "why", w)
 		}
 	}
-	tx, err := g.cfg.DB.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("begin ingest of %s: %w", name, err)
+	calcacheWork := s.IsFITS && g.cfg.Archive
+
+	// The ids, and the observations a new calibration may serve (their cache was computed
+	// without it).
+	var diskfileID, headerID int64
+	var served []queue.CalcacheItem
+	pre := &pgx.Batch{}
+	pre.Queue(`SELECT nextval(pg_get_serial_sequence('diskfile', 'id'))`).QueryRow(func(r pgx.Row) error { return r.Scan(&diskfileID) })
+	if s.IsFITS {
+		pre.Queue(`SELECT nextval(pg_get_serial_sequence('header', 'id'))`).QueryRow(func(r pgx.Row) error { return r.Scan(&headerID) })
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
-	diskfileID, err := recordDiskfile(ctx, tx, it.Holder, fileName, name, dir, lastmod, s)
-	if err != nil {
-		return err
+	if calcacheWork && !g.cfg.FastRebuild {
+		f := calcache.Frame{Instrument: deref(row.Instrument), Reduction: row.Reduction, ObsType: deref(row.ObservationType),
+			ObsClass: deref(row.ObservationClass), Object: deref(row.Object), UT: row.UTDateTime}
+		g.cfg.CalcacheRules.QueueServed(pre, f, fileName, &served)
+	}
+	if err := g.cfg.DB.SendBatch(ctx, pre).Close(); err != nil {
+		return fmt.Errorf("take the new rows' ids for %s, or find the observations it calibrates: %w", name, err)
 	}
 
-	// The header and its instrument's row, the preview (or its queue row).
 	b := &pgx.Batch{}
+	queueDiskfile(b, it.Holder, diskfileID, fileName, name, dir, lastmod, s)
 	switch {
 	case previewName != "":
 		preview.QueueRecord(b, diskfileID, previewName)
@@ -310,50 +322,34 @@ func (g *Ingester) record(ctx context.Context, it queue.Item, fileName, name, di
 			return fmt.Errorf("queue the preview of %s: %w", name, err)
 		}
 	}
-	var headerID int64
 	if s.IsFITS {
-		queueHeader(b, diskfileID, row, &headerID)
+		queueHeader(b, diskfileID, headerID, row)
 	}
-	if b.Len() > 0 {
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return fmt.Errorf("record the header or preview of %s: %w", name, err)
+	if calcacheWork {
+		work := append(served, queue.CalcacheItem{ObsHID: headerID, Filename: name})
+		for len(work) > 0 {
+			n := min(len(work), queue.MaxQueueInsert)
+			var added int64
+			if err := g.calcache.QueueInsert(b, work[:n], &added); err != nil {
+				return fmt.Errorf("queue calcache for %s: %w", name, err)
+			}
+			work = work[n:]
 		}
 	}
-
-	// The calcache work of the new header, then the item's completion.
-	if s.IsFITS && g.cfg.Archive && !g.cfg.FastRebuild {
-		// A new calibration may serve observations whose cache was computed without it.
-		f := calcache.Frame{Instrument: deref(row.Instrument), Reduction: row.Reduction, ObsType: deref(row.ObservationType),
-			ObsClass: deref(row.ObservationClass), Object: deref(row.Object)}
-		if _, err := g.cfg.CalcacheRules.RequeueServedTx(ctx, tx, g.calcache, headerID, f); err != nil {
-			return fmt.Errorf("queue the observations %s calibrates: %w", name, err)
+	check := it.QueueComplete(b)
+	if err := check(g.cfg.DB.SendBatch(ctx, b).Close()); err != nil {
+		if errors.Is(err, queue.ErrLeaseLost) {
+			return err // nothing was written
 		}
-	}
-	b = &pgx.Batch{}
-	if s.IsFITS && g.cfg.Archive {
-		var added int64
-		if err := g.calcache.QueueInsert(b, []queue.CalcacheItem{{ObsHID: headerID, Filename: name}}, &added); err != nil {
-			return fmt.Errorf("queue calcache for %s: %w", name, err)
-		}
-	}
-	completed := it.QueueComplete(b)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("queue calcache for %s, or complete its item: %w", name, err)
-	}
-	if err := completed(); err != nil {
-		return err // lease lost: roll back everything
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit ingest of %s: %w", name, err)
+		return fmt.Errorf("record %s (its diskfile, header, queue rows and the item's completion, one transaction): %w", name, err)
 	}
 	return nil
 }
 
-// recordDiskfile names the transaction after the worker (holder), takes the file's row
-// (made or locked), marks its older diskfiles not canonical and the one at dir not present,
-// and adds the new diskfile: one round trip. It returns the diskfile's id.
-func recordDiskfile(ctx context.Context, tx pgx.Tx, holder, fileName, name, dir string, lastmod time.Time, s Scan) (int64, error) {
-	b := &pgx.Batch{}
+// queueDiskfile adds to b, in this order: the transaction named after the worker (holder),
+// the file's row (made or locked), its older diskfiles marked not canonical and the one at
+// dir not present, and the new diskfile, of id diskfileID.
+func queueDiskfile(b *pgx.Batch, holder string, diskfileID int64, fileName, name, dir string, lastmod time.Time, s Scan) {
 	// pg_stat_activity names the worker (host/pid/agent/queue-i) while it writes; the
 	// connection's own name comes back at the end of the transaction.
 	b.Queue(`SELECT set_config('application_name', $1, true)`, holder)
@@ -363,27 +359,20 @@ func recordDiskfile(ctx context.Context, tx pgx.Tx, holder, fileName, name, dir 
 	const fileID = `(SELECT id FROM file WHERE name = $1)`
 	b.Queue(`UPDATE diskfile SET canonical = false WHERE file_id = `+fileID+` AND canonical`, fileName)
 	b.Queue(`UPDATE diskfile SET present = false WHERE file_id = `+fileID+` AND path = $2 AND present`, fileName, dir)
-	var diskfileID int64
-	b.Queue(`INSERT INTO diskfile (file_id, filename, path, present, canonical, file_size, file_md5,
+	b.Queue(`INSERT INTO diskfile (id, file_id, filename, path, present, canonical, file_size, file_md5,
 			data_size, data_md5, compressed, lastmod, isfits)
-		VALUES (`+fileID+`, $2, $3, true, true, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-		fileName, name, dir, s.FileSize, s.FileMD5, s.DataSize, s.DataMD5, filenames.Compressed(name), lastmod, s.IsFITS).
-		QueryRow(func(row pgx.Row) error { return row.Scan(&diskfileID) })
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return 0, fmt.Errorf("record the diskfile of %s: %w", name, err)
-	}
-	return diskfileID, nil
+		VALUES ($11, `+fileID+`, $2, $3, true, true, $4, $5, $6, $7, $8, $9, $10)`,
+		fileName, name, dir, s.FileSize, s.FileMD5, s.DataSize, s.DataMD5, filenames.Compressed(name), lastmod, s.IsFITS, diskfileID)
 }
 
-// queueHeader adds to b the header row of the diskfile and its instrument's row; *id is set
-// when b's results are read. The instrument's row finds its header by the diskfile: one
-// header per diskfile (a unique index in agentd's schema, an index in FitsStorage's).
-func queueHeader(b *pgx.Batch, diskfileID int64, r header.Row, id *int64) {
+// queueHeader adds to b the header row of the diskfile, of id headerID, and its
+// instrument's row.
+func queueHeader(b *pgx.Batch, diskfileID, headerID int64, r header.Row) {
 	var release any
 	if r.Release != nil {
 		release = r.Release.Format("2006-01-02")
 	}
-	b.Queue(`INSERT INTO header (diskfile_id, program_id, observation_id, data_label, telescope,
+	b.Queue(`INSERT INTO header (id, diskfile_id, program_id, observation_id, data_label, telescope,
 			instrument, ut_datetime, ut_datetime_secs, observation_type, observation_class, object, ra, dec,
 			exposure_time, filter_name, disperser, central_wavelength, focal_plane_mask, detector_binning,
 			qa_state, release, spectroscopy, num_extensions, engineering, science_verification,
@@ -393,13 +382,12 @@ func queueHeader(b *pgx.Batch, diskfileID int64, r header.Row, id *int64) {
 			processing, processing_tag, mode, camera, detector_roi_setting, detector_gain_setting,
 			detector_readspeed_setting, detector_readmode_setting, detector_welldepth_setting, pupil_mask,
 			wavelength_band, reduction)
-		VALUES ($1, $2, $3, $4, $5::telescope, $6, $7, $8, $9::obstype, $10::obsclass, $11,
+		VALUES ($60, $1, $2, $3, $4, $5::telescope, $6, $7, $8, $9::obstype, $10::obsclass, $11,
 			$12::numeric(16,12), $13::numeric(16,12), $14::numeric(12,6), $15, $16, $17::numeric(8,6), $18, $19,
 			$20::qa_state, $21::date, $22, $23, $24, $25, $26, $27, $28::time, $29, $30, $31, $32, $33,
 			$34, $35, $36, $37::numeric(8,6), $38::numeric(16,12), $39::numeric(16,12), $40::numeric(16,12), $41,
 			$42, $43, $44, $45, $46, $47, $48::procmode, $49, $50::mode, $51, $52, $53::detector_gain_setting,
-			$54::detector_readspeed_setting, $55, $56::detector_welldepth_setting, $57, $58, $59::reduction_state)
-		RETURNING id`,
+			$54::detector_readspeed_setting, $55, $56::detector_welldepth_setting, $57, $58, $59::reduction_state)`,
 		diskfileID, r.ProgramID, r.ObservationID, r.DataLabel, r.Telescope, r.Instrument, r.UTDateTime, r.UTDateTimeSecs,
 		r.ObservationType, r.ObservationClass, r.Object, fitNumeric(r.RA, 1e4), fitNumeric(r.Dec, 1e4),
 		fitNumeric(r.ExposureTime, 1e6), r.FilterName, r.Disperser, r.CentralWavelength, r.FocalPlaneMask,
@@ -409,33 +397,31 @@ func queueHeader(b *pgx.Batch, diskfileID int64, r header.Row, id *int64) {
 		fitNumeric(r.Elevation, 1e4), fitNumeric(r.CassRotatorPA, 1e4), r.Coadds, r.AdaptiveOptics, r.LaserGuideStar,
 		r.WavefrontSensor, r.GCALLamp, r.ProprietaryCoordinates, r.PreImage, r.Processing, r.ProcessingTag,
 		r.Mode, r.Camera, r.DetectorROISetting, r.DetectorGainSetting, r.DetectorReadSpeedSetting,
-		r.DetectorReadModeSetting, r.DetectorWellDepthSetting, r.PupilMask, r.WavelengthBand, r.Reduction).
-		QueryRow(func(row pgx.Row) error { return row.Scan(id) })
-	const headerID = `(SELECT id FROM header WHERE diskfile_id = $1)`
+		r.DetectorReadModeSetting, r.DetectorWellDepthSetting, r.PupilMask, r.WavelengthBand, r.Reduction, headerID)
 	if n := r.NIRI; n != nil {
 		b.Queue(`INSERT INTO niri (header_id, disperser, filter_name, read_mode, well_depth_setting,
 				data_section, camera, focal_plane_mask)
-			VALUES (`+headerID+`, $2::niri_disperser, $3, $4::niri_read_mode, $5::niri_well_depth_setting, $6::niri_data_section,
+			VALUES ($1, $2::niri_disperser, $3, $4::niri_read_mode, $5::niri_well_depth_setting, $6::niri_data_section,
 				$7::niri_camera, $8)`,
-			diskfileID, n.Disperser, n.FilterName, n.ReadMode, n.WellDepth, n.DataSection, n.Camera, n.FocalPlaneMask)
+			headerID, n.Disperser, n.FilterName, n.ReadMode, n.WellDepth, n.DataSection, n.Camera, n.FocalPlaneMask)
 	}
 	if f := r.F2; f != nil {
 		b.Queue(`INSERT INTO f2 (header_id, disperser, filter_name, lyot_stop, read_mode, focal_plane_mask)
-			VALUES (`+headerID+`, $2, $3, $4, $5, $6)`, diskfileID, f.Disperser, f.FilterName, f.LyotStop, f.ReadMode, f.FocalPlaneMask)
+			VALUES ($1, $2, $3, $4, $5, $6)`, headerID, f.Disperser, f.FilterName, f.LyotStop, f.ReadMode, f.FocalPlaneMask)
 	}
 	if g := r.GNIRS; g != nil {
 		b.Queue(`INSERT INTO gnirs (header_id, disperser, filter_name, read_mode, well_depth_setting,
 				camera, focal_plane_mask, array_name, prism_motor_steps)
-			VALUES (`+headerID+`, $2, $3, $4::gnirs_read_mode, $5::gnirs_well_depth_setting, $6, $7, $8, $9)`,
-			diskfileID, g.Disperser, g.FilterName, g.ReadMode, g.WellDepth, g.Camera, g.FocalPlaneMask, g.ArrayName,
+			VALUES ($1, $2, $3, $4::gnirs_read_mode, $5::gnirs_well_depth_setting, $6, $7, $8, $9)`,
+			headerID, g.Disperser, g.FilterName, g.ReadMode, g.WellDepth, g.Camera, g.FocalPlaneMask, g.ArrayName,
 			g.PrismMotorSteps)
 	}
 	if g := r.GMOS; g != nil {
 		b.Queue(`INSERT INTO gmos (header_id, disperser, filter_name, detector_x_bin, detector_y_bin,
 				array_name, amp_read_area, read_speed_setting, gain_setting, focal_plane_mask, nodandshuffle, nod_count,
 				nod_pixels, prepared, overscan_subtracted, overscan_trimmed)
-			VALUES (`+headerID+`, $2, $3, $4, $5, $6, $7, $8::gmos_read_speed_setting, $9::gmos_gain_setting, $10, $11, $12, $13, $14, $15, $16)`,
-			diskfileID, g.Disperser, g.FilterName, g.XBin, g.YBin, g.ArrayName, g.AmpReadArea, g.ReadSpeed, g.GainSetting,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8::gmos_read_speed_setting, $9::gmos_gain_setting, $10, $11, $12, $13, $14, $15, $16)`,
+			headerID, g.Disperser, g.FilterName, g.XBin, g.YBin, g.ArrayName, g.AmpReadArea, g.ReadSpeed, g.GainSetting,
 			g.FocalPlaneMask, g.NodAndShuffle, g.NodCount, g.NodPixels, g.Prepared, g.OverscanSubtracted, g.OverscanTrimmed)
 	}
 }

@@ -355,6 +355,68 @@ func TestWritesRunUnderTheWorkersApplicationName(t *testing.T) {
 	}
 }
 
+// A file's transaction is one round trip: nothing in it waits for the client, so a worker
+// a region away (or slowed by its CPU) holds no row lock and, through a transaction
+// pooler, no server connection for longer than the server works. The worker reaches the
+// database through a proxy that adds 150 ms each way; a trigger (test only) records, at
+// the item's completion (the transaction's last write), how long its transaction has run.
+// More than one round trip inside it would show as at least 300 ms.
+func TestIngestTransactionIsOneRoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := pgtest.NewDB(t)
+	admin := pgtest.Pool(t, url)
+	if _, err := admin.Exec(ctx, `CREATE TABLE tx_span (filename text, ms double precision);
+		CREATE FUNCTION note_span() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN INSERT INTO tx_span VALUES (OLD.filename, extract(epoch FROM clock_timestamp() - now()) * 1000); RETURN OLD; END $$;
+		CREATE TRIGGER note_span BEFORE DELETE ON ingestqueue FOR EACH ROW EXECUTE FUNCTION note_span()`); err != nil {
+		t.Fatal(err)
+	}
+	const oneWay = 150 * time.Millisecond
+	db := pgtest.Pool(t, pgtest.Delayed(t, url, oneWay))
+	root := t.TempDir()
+	ing, err := New(Config{DB: db, Root: root, Archive: true, CalcacheRules: loadRules(t, admin)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ing.Close() })
+	b := testBundle{db: admin, root: root, q: queue.New(admin, queue.Ingest(), queue.Options{Owner: owner, Lease: time.Minute}), ing: ing}
+	// A night: biases, flats and an arc that serve the science frames (calcache work), and
+	// the night's log.
+	if _, err := sample.Tree(root, sample.Options{Nights: 1}); err != nil {
+		t.Fatal(err)
+	}
+	b.enqueueAll(t)
+	if errs := b.drain(t); len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	rows, err := admin.Query(ctx, `SELECT filename, ms FROM tx_span ORDER BY filename`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type span struct {
+		Name string
+		Ms   float64
+	}
+	spans, err := pgx.CollectRows(rows, pgx.RowToStructByPos[span])
+	if err != nil {
+		t.Fatal(err)
+	}
+	fits := 0
+	for _, s := range spans {
+		if strings.Contains(s.Name, ".fits") {
+			fits++
+		}
+		if s.Ms >= float64(oneWay.Milliseconds()) {
+			t.Errorf("the transaction of %s ran %.0f ms by its completion: it waited for the client (a round trip is %v)", s.Name, s.Ms, 2*oneWay)
+		}
+	}
+	if fits == 0 {
+		t.Fatalf("no FITS file was ingested (%v): the test proves nothing", spans)
+	}
+	t.Logf("transactions by their completion: %v", spans)
+}
+
 // loadRules loads the built-in calibration rules for db.
 func loadRules(t *testing.T, db *pgxpool.Pool) *calcache.Rules {
 	t.Helper()

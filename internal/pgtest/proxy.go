@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/fitsarchive/agentd/internal/netdelay"
 )
 
 // Proxy is a TCP proxy in front of the test server, for tests of what a client does when
@@ -37,27 +39,51 @@ func NewProxy(t testing.TB, dbURL string) (*Proxy, string) {
 	if err != nil {
 		t.Fatalf("pgtest: proxy: %v", err)
 	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("pgtest: proxy: %v", err)
+	}
+	p := &Proxy{ln: ln, target: dialer(cfg), conns: map[net.Conn]bool{}}
+	go p.accept() // owner: the proxy; exits when ln is closed
+	t.Cleanup(p.Close)
+	return p, viaPort(cfg, ln.Addr().(*net.TCPAddr).Port)
+}
+
+// Delayed returns the URL of dbURL's database through a proxy that delays each direction
+// by oneWay (package netdelay: a round trip gains twice that). It stops when the test ends.
+func Delayed(t testing.TB, dbURL string, oneWay time.Duration) string {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(dbURL)
+	if err != nil {
+		t.Fatalf("pgtest: delayed: %v", err)
+	}
+	p, err := netdelay.Start(dialer(cfg), oneWay)
+	if err != nil {
+		t.Fatalf("pgtest: delayed: %v", err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return viaPort(cfg, p.Addr().Port)
+}
+
+// dialer connects to the server of cfg, by its Unix socket or TCP.
+func dialer(cfg *pgx.ConnConfig) func() (net.Conn, error) {
 	host, port := cfg.Host, cfg.Port
-	target := func() (net.Conn, error) {
+	return func() (net.Conn, error) {
 		if filepath.IsAbs(host) {
 			return net.Dial("unix", filepath.Join(host, ".s.PGSQL."+strconv.Itoa(int(port))))
 		}
 		return net.Dial("tcp", net.JoinHostPort(host, strconv.Itoa(int(port))))
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("pgtest: proxy: %v", err)
-	}
-	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
-	go p.accept() // owner: the proxy; exits when ln is closed
-	t.Cleanup(p.Close)
+}
+
+// viaPort is the URL of cfg's database, user and password at 127.0.0.1:port.
+func viaPort(cfg *pgx.ConnConfig, port int) string {
 	u := url.URL{Scheme: "postgres", User: url.User(cfg.User), Path: "/" + cfg.Database}
 	if cfg.Password != "" {
 		u.User = url.UserPassword(cfg.User, cfg.Password)
 	}
-	u.RawQuery = url.Values{"host": {"127.0.0.1"}, "port": {fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)},
-		"sslmode": {"disable"}}.Encode()
-	return p, u.String()
+	u.RawQuery = url.Values{"host": {"127.0.0.1"}, "port": {fmt.Sprint(port)}, "sslmode": {"disable"}}.Encode()
+	return u.String()
 }
 
 func (p *Proxy) accept() {

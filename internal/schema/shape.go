@@ -41,9 +41,10 @@ func ReadShape(ctx context.Context, q Rows) (Shape, error) {
 		JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
 		JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 		LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
-		LEFT JOIN pg_depend dep ON dep.classid = 'pg_attrdef'::regclass AND dep.objid = d.oid
-		     AND dep.refclassid = 'pg_class'::regclass
-		LEFT JOIN pg_sequence sq ON sq.seqrelid = dep.refobjid
+		-- The default's dependencies on a sequence only: it also depends on its own column
+		-- (a pg_class row too), and that second row made the result depend on row order.
+		LEFT JOIN (pg_depend dep JOIN pg_sequence sq ON sq.seqrelid = dep.refobjid)
+		     ON dep.classid = 'pg_attrdef'::regclass AND dep.objid = d.oid AND dep.refclassid = 'pg_class'::regclass
 		WHERE c.relkind IN ('r', 'p')`)
 	if err != nil {
 		return s, fmt.Errorf("read the columns: %w", err)
