@@ -222,3 +222,38 @@ func TestEndedContextKeepsTheConnection(t *testing.T) {
 		})
 	}
 }
+
+// Through PgBouncer an agent sends no application_name: PgBouncer would give it to the
+// server connection serving the agent and leave it there once the agent is gone, where a
+// rescue would take it for the holder's live session and count no death against the item
+// (the poison guard defeated). An agent that ran a statement and left leaves no session
+// named after it; the ingest still names its own transactions while they run.
+func TestGoneAgentLeavesNoNamedSessionBehindPgBouncer(t *testing.T) {
+	t.Parallel()
+	db := pgtest.NewDB(t)
+	cfg := config.Defaults()
+	cfg.DatabaseURL, cfg.Pooler = pgtest.PgBouncer(t, db, 1), config.PoolerPgBouncer
+	const holder = "test/4242/gone"
+	pc, err := agentPoolConfig(cfg, holder, 1, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	agent, err := pgx.ConnectConfig(ctx, pc.ConnConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var during string
+	if err := agent.QueryRow(ctx, "SELECT current_setting('application_name')").Scan(&during); err != nil {
+		t.Fatal(err)
+	}
+	agent.Close(ctx)
+	admin := pgtest.Conn(t, db)
+	var named int
+	if err := admin.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE $1 || '%'`, holder).Scan(&named); err != nil {
+		t.Fatal(err)
+	}
+	if named > 0 {
+		t.Fatalf("%d server sessions still carry the gone agent's name (it ran under %q)", named, during)
+	}
+}

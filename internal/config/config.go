@@ -387,7 +387,11 @@ func (a Agentd) LockPath() string {
 }
 
 // PoolConfig parses the database URL (empty: libpq's PG* variables, then the default database)
-// and names the connections for pg_stat_activity.
+// and names the connections for pg_stat_activity, unless a transaction pooler is between:
+// PgBouncer gives each server connection the name of the client it serves (one more
+// statement each time the client changes) and leaves it there after that client is gone,
+// where it would pass for a live agent (package queue: a rescue counts no death against a
+// holder with a session on the server). The ingest names its transactions all the same.
 func (c Config) PoolConfig(applicationName string, getenv func(string) string) (*pgxpool.Config, error) {
 	pc, err := pgxpool.ParseConfig(c.DatabaseURL)
 	if err != nil {
@@ -396,7 +400,9 @@ func (c Config) PoolConfig(applicationName string, getenv func(string) string) (
 	if c.DatabaseURL == "" && getenv("PGDATABASE") == "" {
 		pc.ConnConfig.Database = DefaultDatabase
 	}
-	pc.ConnConfig.RuntimeParams["application_name"] = AppName(applicationName)
+	if c.Pooler == "" {
+		pc.ConnConfig.RuntimeParams["application_name"] = AppName(applicationName)
+	}
 	if c.Pooler == PoolerPgBouncer {
 		// Transaction pooling hands each transaction (each statement outside one) to any
 		// server connection: a statement prepared on one is unknown on the next. pgx's
