@@ -26,7 +26,7 @@ func spotConfig(t *testing.T, b testBundle, endpoint string, extra string) strin
 }
 
 // An interruption notice (AEMM, the real metadata mock in its own process: a rebalance
-// recommendation after 1 s, a terminate notice after 3 s, two minutes ahead) stops new
+// recommendation after 8 s, a terminate notice after 10 s, two minutes ahead) stops new
 // claims and stops the agent so that it is done interruption_margin before the notice's
 // time: here 105 s of the 120, less the pool's 10 s cleanup, so running items get about
 // 5 s although --grace is 10 minutes. Each item (16 GiB to read) needs far longer: the
@@ -37,10 +37,19 @@ func TestSpotInterruptionStopsBeforeTheDeadline(t *testing.T) {
 	b := setup(t)
 	b.bigFiles(t, 4, 16<<30) // sparse, but each takes tens of seconds to read: running when the notice comes
 	b.enqueue(t)
-	url := aemmtest.StartWith(t, "", "spot", "--mock-delay-sec", "3", "--rebalance-delay-sec", "1", "--action", "terminate")
+	// AEMM counts its delays from its own start: they leave the agent time to start and claim
+	// under a loaded CI machine (a delay of 1 s once let the recommendation come first, so
+	// nothing ran, and the agent stopped between two polls of its status).
+	url := aemmtest.StartWith(t, "", "spot", "--mock-delay-sec", "10", "--rebalance-delay-sec", "8", "--action", "terminate")
 	cfg := spotConfig(t, b, url, "interruption_margin = \"105s\"\n")
 	// A grace of ten minutes: only the notice's deadline can make the stop this quick.
 	a := b.start(t, "spot", "--config", cfg, "--queue", "ingest:2", "--grace", "10m")
+	a.waitStatus(t, 8*time.Second, func(st agentstatus.Status) bool {
+		if st.Spot != nil && st.Spot.Rebalance != nil {
+			t.Fatalf("the rebalance recommendation came before the agent claimed anything; stderr:\n%s", a.stderr)
+		}
+		return busy(st)
+	})
 	st := a.waitStatus(t, 30*time.Second, func(st agentstatus.Status) bool {
 		return st.Spot != nil && st.Spot.Interruption != nil && st.Spot.Rebalance != nil
 	})
