@@ -62,10 +62,14 @@ type Scenario struct {
 	// SIGCONTs it: its claims are rescued meanwhile, so its late completions must be fenced
 	// (counted lost by it, nothing ingested twice).
 	StopAfter time.Duration
-	// RestartDB, when set, is called once, RestartAfter into the run: the database
-	// restarts under the agents (pg_ctl restart -m fast), which must fail nothing.
-	RestartDB    func(context.Context) error
-	RestartAfter time.Duration
+	// RestartDB, when set, is called once, RestartAfter into the run or once RestartAtDone
+	// of the queued items are done, whichever comes first: the database restarts under the
+	// agents (pg_ctl restart -m fast), which must fail nothing. RestartAtDone (a fraction,
+	// e.g. 0.5) ties the restart to the work rather than the clock, so that it falls
+	// mid-run on a fast machine and a slow one alike.
+	RestartDB     func(context.Context) error
+	RestartAfter  time.Duration
+	RestartAtDone float64
 	// OnKill, when set, is told of each agent killed with SIGKILL, as it dies (its holder
 	// in the queue names its pid and its name: host/pid/name).
 	OnKill func(name string, pid int, at time.Time)
@@ -162,6 +166,10 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 	defer db.Close()
 	if _, err := enqueue.Ingest(ctx, db, enqueue.Options{Root: root}); err != nil {
 		return rep, fmt.Errorf("enqueue: %w", err)
+	}
+	var queued int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM ingestqueue WHERE fail_dt = `+queue.NotFailed).Scan(&queued); err != nil {
+		return rep, fmt.Errorf("count the queued items: %w", err)
 	}
 	start := time.Now()
 	fmt.Fprintf(s.Log, "fleet: %d files queued; %d agents × %d workers, lease %s, %d killed after %s, busy cores %v\n",
@@ -332,6 +340,8 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 	}
 	var contC, stopNoteC <-chan time.Time
 	drained := false
+	restartNow := make(chan time.Time, 1) // RestartAtDone reached
+	restartPending := s.RestartDB != nil
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	stoppedRunning := func() bool { // the stopped agent, stopped or continued, until it exits
@@ -382,6 +392,8 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 			fmt.Fprintf(s.Log, "fleet: continued %s (SIGCONT)\n", stopped.name)
 			contC = nil
 		case <-restartC:
+			restartC = nil
+			restartPending = false
 			fmt.Fprintf(s.Log, "fleet: restarting the database\n")
 			noteHeld("%") // every holder may lose its leases while the database is down
 			if err := s.RestartDB(ctx); err != nil {
@@ -391,8 +403,16 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 			fmt.Fprintf(s.Log, "fleet: the database is back\n")
 		case <-tick.C:
 			var left int
-			if db.QueryRow(ctx, `SELECT count(*) FROM ingestqueue WHERE fail_dt = `+queue.NotFailed).Scan(&left) == nil && left == 0 {
+			if db.QueryRow(ctx, `SELECT count(*) FROM ingestqueue WHERE fail_dt = `+queue.NotFailed).Scan(&left) != nil {
+				break
+			}
+			if left == 0 {
 				drained = true
+			}
+			if restartPending && s.RestartAtDone > 0 && !drained && float64(queued-left) >= s.RestartAtDone*float64(queued) {
+				restartPending = false
+				restartNow <- time.Now()
+				restartC = restartNow
 			}
 		}
 	}
