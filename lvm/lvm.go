@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -246,18 +247,65 @@ func Read(ctx context.Context, run hostexec.Runner) (Report, error) {
 // group vg and its LVs, hidden ones included (a pvmove in progress), with the fields a
 // move needs (dev_size, vg_extent_size, move_pv, copy_percent). Read-only. A volume group
 // that does not exist gives ErrNoVG, with the PVs read; vg "" reports on every one.
+//
+// The report is consistent across a move's start and end: pvs, vgs and lvs are three
+// commands, and a pvmove that ends between them would show its target's extents taken
+// (pvs) with no move under way (lvs), as if the source still had all of it to move. So
+// the moves are read before and after, and the whole read is taken again when they differ.
 func ReadVG(ctx context.Context, run hostexec.Runner, vg string) (Report, error) {
+	const attempts = 5
+	var r Report
+	var err error
+	for range attempts {
+		var before []string
+		if b, berr := report(ctx, run, lvsArgs(vg)); berr == nil {
+			if br, perr := Parse(b); perr == nil {
+				before = moves(br)
+			}
+		} // an error here shows again below, where it is reported
+		r, err = readVGOnce(ctx, run, vg)
+		if err != nil || slices.Equal(before, moves(r)) {
+			return r, err
+		}
+	}
+	return r, fmt.Errorf("volume group %s: its pvmoves kept changing while LVM was read (%d tries); read it again", vg, attempts)
+}
+
+// moves lists the pvmoves under way in r (name and source), in a stable order.
+func moves(r Report) []string {
+	var m []string
+	for _, lv := range r.LVs {
+		if lv.Pvmove {
+			m = append(m, lv.VG+"/"+lv.Name+" off "+lv.MovePV)
+		}
+	}
+	slices.Sort(m)
+	return m
+}
+
+func lvsArgs(vg string) []string {
+	return []string{"lvs", "-a", "-o", "lv_name,vg_name,lv_attr,lv_size,move_pv,copy_percent,devices", vg}
+}
+
+// report runs one JSON report command (pvs, vgs, lvs with their options; a last argument ""
+// means every volume group).
+func report(ctx context.Context, run hostexec.Runner, argv []string) ([]byte, error) {
+	if argv[len(argv)-1] == "" {
+		argv = argv[:len(argv)-1]
+	}
+	args := append([]string{argv[0], "--reportformat", "json", "--units", "b", "--nosuffix"}, argv[1:]...)
+	out, _, err := run.Run(ctx, "lvm", args...)
+	return out, err
+}
+
+func readVGOnce(ctx context.Context, run hostexec.Runner, vg string) (Report, error) {
 	var docs [][]byte
 	for _, argv := range [][]string{
 		{"pvs", "-o", "pv_name,vg_name,pv_attr,pv_size,pv_free,dev_size"},
 		{"vgs", "-o", "vg_name,vg_attr,vg_size,vg_free,vg_extent_size,pv_count,lv_count", vg},
-		{"lvs", "-a", "-o", "lv_name,vg_name,lv_attr,lv_size,move_pv,copy_percent,devices", vg},
+		lvsArgs(vg),
 	} {
-		if argv[len(argv)-1] == "" { // every volume group
-			argv = argv[:len(argv)-1]
-		}
-		args := append([]string{argv[0], "--reportformat", "json", "--units", "b", "--nosuffix"}, argv[1:]...)
-		out, _, err := run.Run(ctx, "lvm", args...)
+		out, err := report(ctx, run, argv)
 		if errors.Is(err, hostexec.ErrNotFound) {
 			return Report{}, ErrNoLVM
 		}

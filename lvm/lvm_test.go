@@ -104,6 +104,66 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
+// A pvmove that ends between ReadVG's commands: pvs still shows the move's extents taken
+// on the target, lvs no longer shows the move. Read as one report, the source would
+// seem to have everything still to move and the target no room (an evacuation refused
+// its own move so in the qemu suite); ReadVG must see the moves change and read again.
+func TestReadVGAcrossTheEndOfAMove(t *testing.T) {
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(fixtures, "evacuate", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	// After the move: md0 empty, lvdata on vdc and md1 (what lvm prints, trimmed).
+	pvsAfter := `{"report":[{"pv":[
+		{"pv_name":"/dev/md0","vg_name":"vgdata","pv_attr":"a--","pv_size":"264241152","pv_free":"264241152","dev_size":"267386880"},
+		{"pv_name":"/dev/md1","vg_name":"vgdata","pv_attr":"a--","pv_size":"264241152","pv_free":"0","dev_size":"267386880"},
+		{"pv_name":"/dev/vdc","vg_name":"vgdata","pv_attr":"a--","pv_size":"264241152","pv_free":"0","dev_size":"268435456"},
+		{"pv_name":"/dev/vdd","vg_name":"vgdata","pv_attr":"a--","pv_size":"264241152","pv_free":"264241152","dev_size":"268435456"}]}]}`
+	lvsAfter := `{"report":[{"lv":[
+		{"lv_name":"lvdata","vg_name":"vgdata","lv_attr":"-wi-ao----","lv_size":"528482304","move_pv":"","copy_percent":"","devices":"/dev/vdc(0)"},
+		{"lv_name":"lvdata","vg_name":"vgdata","lv_attr":"-wi-ao----","lv_size":"528482304","move_pv":"","copy_percent":"","devices":"/dev/md1(0)"}]}]}`
+	var pvsCalls, lvsCalls int
+	run := hostexectest.New(t).
+		OnFunc(func(argv []string) hostexectest.Reply {
+			switch argv[1] {
+			case "pvs":
+				if pvsCalls++; pvsCalls == 1 {
+					return hostexectest.Reply{Stdout: read("pvs-pvmove.json")} // the move's extents still taken
+				}
+				return hostexectest.Reply{Stdout: pvsAfter}
+			case "vgs":
+				return hostexectest.Reply{Stdout: read("vgs-pvmove.json")}
+			case "lvs":
+				if lvsCalls++; lvsCalls == 1 {
+					return hostexectest.Reply{Stdout: read("lvs-pvmove.json")} // the move under way
+				}
+				return hostexectest.Reply{Stdout: lvsAfter} // it ended before the second lvs
+			}
+			t.Errorf("lvm %s: not a command ReadVG runs", strings.Join(argv[1:], " "))
+			return hostexectest.Reply{ExitCode: 3}
+		}, "lvm")
+	r, err := ReadVG(context.Background(), run, "vgdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := moves(r); len(m) != 0 {
+		t.Errorf("moves %v; the move had ended", m)
+	}
+	free := map[string]int64{}
+	for _, pv := range r.PVs {
+		free[pv.Name] = pv.Free
+	}
+	if free["/dev/md0"] != 264241152 || free["/dev/vdd"] != 264241152 {
+		t.Errorf("pv free %v: a report from before the move's end mixed with one after", free)
+	}
+	if pvsCalls != 2 || lvsCalls != 4 {
+		t.Errorf("pvs run %d times, lvs %d; want the read taken twice (2 and 4)", pvsCalls, lvsCalls)
+	}
+}
+
 // ReadVG on what LVM printed during a real pvmove (agentctl storage evacuate in the qemu
 // suite): the move, its source and progress, the PVs' device sizes, the extent size. The
 // fake runner answers exactly ReadVG's three commands and fails the test on any other.
@@ -127,6 +187,8 @@ func TestReadVGDuringAMove(t *testing.T) {
 				return hostexectest.Reply{Stdout: read("lvs-pvmove.json")}
 			case "vgs " + fixed + " -o vg_name,vg_attr,vg_size,vg_free,vg_extent_size,pv_count,lv_count vgx":
 				return hostexectest.Reply{Stdout: `{"report":[{"vg":[]}]}`, Stderr: "  Volume group \"vgx\" not found\n", ExitCode: 5}
+			case "lvs " + fixed + " -a -o lv_name,vg_name,lv_attr,lv_size,move_pv,copy_percent,devices vgx":
+				return hostexectest.Reply{Stdout: `{"report":[{"lv":[]}]}`, Stderr: "  Volume group \"vgx\" not found\n", ExitCode: 5}
 			}
 			t.Errorf("lvm %s: not a command ReadVG runs", strings.Join(argv[1:], " "))
 			return hostexectest.Reply{ExitCode: 3}
