@@ -260,10 +260,19 @@ func (m *monitor) print(w *os.File) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(m.samples) > 0 {
-		fmt.Fprintf(w, "throughput by 5 s window (files/s):")
-		start := m.samples[0]
-		prev := start
-		for _, s := range m.samples {
+		// The windows start with the last sample before the first file ingested: the
+		// monitor runs from before the tree is generated and enqueued.
+		first := 0
+		for i, s := range m.samples {
+			if s.files > 0 {
+				break
+			}
+			first = i
+		}
+		prev := m.samples[first]
+		fmt.Fprintf(w, "throughput by 5 s window from the first file ingested, %.0f s after the harness began (files/s):",
+			prev.at.Sub(m.samples[0].at).Seconds())
+		for _, s := range m.samples[first:] {
 			if s.at.Sub(prev.at) >= 5*time.Second {
 				fmt.Fprintf(w, " %.0f", float64(s.files-prev.files)/s.at.Sub(prev.at).Seconds())
 				prev = s
