@@ -15,6 +15,16 @@ import (
 // mdraid/testdata/README.md).
 const fixtures = "../mdraid/testdata"
 
+// evacuateFixture reads what LVM printed during a real evacuation (the qemu suite).
+func evacuateFixture(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(fixtures, "evacuate", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 // Every captured report parses.
 func TestCapturedReportsParse(t *testing.T) {
 	files, _ := filepath.Glob(fixtures + "/*/*.json")
@@ -109,13 +119,7 @@ func FuzzParse(f *testing.F) {
 // seem to have everything still to move and the target no room (an evacuation refused
 // its own move so in the qemu suite); ReadVG must see the moves change and read again.
 func TestReadVGAcrossTheEndOfAMove(t *testing.T) {
-	read := func(name string) string {
-		b, err := os.ReadFile(filepath.Join(fixtures, "evacuate", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
-	}
+	read := func(name string) string { return evacuateFixture(t, name) }
 	// After the move: md0 empty, lvdata on vdc and md1 (what lvm prints, trimmed).
 	pvsAfter := `{"report":[{"pv":[
 		{"pv_name":"/dev/md0","vg_name":"vgdata","pv_attr":"a--","pv_size":"264241152","pv_free":"264241152","dev_size":"267386880"},
@@ -168,13 +172,7 @@ func TestReadVGAcrossTheEndOfAMove(t *testing.T) {
 // suite): the move, its source and progress, the PVs' device sizes, the extent size. The
 // fake runner answers exactly ReadVG's three commands and fails the test on any other.
 func TestReadVGDuringAMove(t *testing.T) {
-	read := func(name string) string {
-		b, err := os.ReadFile(filepath.Join(fixtures, "evacuate", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
-	}
+	read := func(name string) string { return evacuateFixture(t, name) }
 	fixed := "--reportformat json --units b --nosuffix"
 	run := hostexectest.New(t).
 		OnFunc(func(argv []string) hostexectest.Reply {
