@@ -340,8 +340,6 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 	}
 	var contC, stopNoteC <-chan time.Time
 	drained := false
-	restartNow := make(chan time.Time, 1) // RestartAtDone reached
-	restartPending := s.RestartDB != nil
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	stoppedRunning := func() bool { // the stopped agent, stopped or continued, until it exits
@@ -393,7 +391,6 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 			contC = nil
 		case <-restartC:
 			restartC = nil
-			restartPending = false
 			fmt.Fprintf(s.Log, "fleet: restarting the database\n")
 			noteHeld("%") // every holder may lose its leases while the database is down
 			if err := s.RestartDB(ctx); err != nil {
@@ -409,10 +406,8 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 			if left == 0 {
 				drained = true
 			}
-			if restartPending && s.RestartAtDone > 0 && !drained && float64(queued-left) >= s.RestartAtDone*float64(queued) {
-				restartPending = false
-				restartNow <- time.Now()
-				restartC = restartNow
+			if s.RestartDB != nil && !rep.Restarted && s.RestartAtDone > 0 && !drained && float64(queued-left) >= s.RestartAtDone*float64(queued) {
+				restartC = time.After(0) // now, in the restart's own case
 			}
 		}
 	}
