@@ -17,13 +17,16 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -418,6 +421,24 @@ func runChild(ctx context.Context, o options) error {
 		return err
 	}
 	defer st.Close()
+	// Ready, then wait for the start. The processes of this fleet start together on this
+	// machine's cores (Go's start, connections through the proxy, the journal), where a real
+	// fleet's hosts start on their own: the claims measured are those made once every
+	// process runs. Each connection plans the claim once first (LIMIT 0: it takes nothing).
+	warm := queue.New(db, queue.Ingest(), queue.Options{Owner: uuid()})
+	warmErrs := make(chan error, cfg.MaxConns)
+	for range cfg.MaxConns {
+		go func() { _, err := warm.Claim(ctx, nil); warmErrs <- err }()
+	}
+	for range cfg.MaxConns {
+		if err := <-warmErrs; err != nil {
+			return fmt.Errorf("warm up: %w", err)
+		}
+	}
+	fmt.Println("ready")
+	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+		return fmt.Errorf("wait for the start: %w", err)
+	}
 	log := &claimLog{}
 	j := &lastEnded{Journal: journal.Of(st)}
 	if err := serve(ctx, db, j, o.childWorkers, log); err != nil {
@@ -522,31 +543,61 @@ func runFleet(ctx context.Context, self, url string, db *pgxpool.Pool, items, pr
 		return res, err
 	}
 	type child struct {
-		cmd      *exec.Cmd
-		out, log bytes.Buffer
+		cmd   *exec.Cmd
+		start io.WriteCloser
+		out   *bufio.Reader
+		log   bytes.Buffer
 	}
 	children := make([]*child, procs)
+	defer func() {
+		for _, c := range children {
+			if c != nil && c.cmd.ProcessState == nil {
+				c.cmd.Process.Kill() //nolint:errcheck // gone is fine
+				c.cmd.Wait()         //nolint:errcheck // killed
+			}
+		}
+	}()
 	for i := range children {
 		c := &child{}
 		c.cmd = exec.CommandContext(ctx, self, "-child", "-url", url, "-child-workers", strconv.Itoa(per),
 			"-state", filepath.Join(dir, fmt.Sprintf("c%d.db", i)))
-		c.cmd.Stdout, c.cmd.Stderr = &c.out, &c.log
+		c.cmd.Stderr = &c.log
+		var err error
+		if c.start, err = c.cmd.StdinPipe(); err != nil {
+			return res, err
+		}
+		out, err := c.cmd.StdoutPipe()
+		if err != nil {
+			return res, err
+		}
+		c.out = bufio.NewReader(out)
 		if err := c.cmd.Start(); err != nil {
 			return res, err
 		}
 		children[i] = c
+	}
+	// Every process started and connected, then all start claiming at once.
+	for i, c := range children {
+		if line, err := c.out.ReadString('\n'); err != nil || line != "ready\n" {
+			return res, fmt.Errorf("child %d did not get ready (%q, %v): %s", i, line, err, strings.TrimSpace(c.log.String()))
+		}
+	}
+	for _, c := range children {
+		fmt.Fprintln(c.start, "go")
+		c.start.Close()
 	}
 	var first, last time.Time
 	var claims []int64
 	done := 0
 	var errs []string
 	for i, c := range children {
-		if err := c.cmd.Wait(); err != nil {
-			errs = append(errs, fmt.Sprintf("child %d: %v: %s", i, err, strings.TrimSpace(c.log.String())))
+		report, readErr := io.ReadAll(c.out)
+		if err := c.cmd.Wait(); err != nil || readErr != nil {
+			errs = append(errs, fmt.Sprintf("child %d: %v: %s", i, errors.Join(err, readErr), strings.TrimSpace(c.log.String())))
 			continue
 		}
 		var rep childReport
-		if err := json.Unmarshal(c.out.Bytes(), &rep); err != nil {
+		if err := json.Unmarshal(report, &rep); err != nil {
 			errs = append(errs, fmt.Sprintf("child %d: its report: %v", i, err))
 			continue
 		}

@@ -30,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/fitsarchive/agentd/internal/enqueue"
@@ -373,6 +374,11 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 			}
 		case <-stopC:
 			if running := live(); len(running) > 0 && !drained {
+				// An agent that holds claims, when one does: stopping one that holds none
+				// (just started, or between claims) would show no fencing.
+				if holding := holdingClaims(ctx, db, running); len(holding) > 0 {
+					running = holding
+				}
 				stopped = running[rng.IntN(len(running))]
 				rep.Stopped = stopped.name
 				stopped.cmd.Process.Signal(syscall.SIGSTOP) //nolint:errcheck // gone is fine
@@ -560,4 +566,25 @@ func (s Scenario) check(ctx context.Context, db *pgxpool.Pool, rep *Report) erro
 		rep.Problems = append(rep.Problems, fmt.Sprintf("%d claims counted lost by agents that were not killed", rep.Lost))
 	}
 	return nil
+}
+
+// holdingClaims returns the agents of running that hold claims in the ingest queue now (none
+// when the database cannot say).
+func holdingClaims(ctx context.Context, db *pgxpool.Pool, running []*agent) []*agent {
+	rows, err := db.Query(ctx, `SELECT DISTINCT holder FROM ingestqueue WHERE inprogress AND holder IS NOT NULL`)
+	if err != nil {
+		return nil
+	}
+	holders, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil
+	}
+	var out []*agent
+	for _, a := range running {
+		mark := fmt.Sprintf("/%d/%s/", a.cmd.Process.Pid, a.name) // see HolderLike
+		if slices.ContainsFunc(holders, func(h string) bool { return strings.Contains(h, mark) }) {
+			out = append(out, a)
+		}
+	}
+	return out
 }

@@ -1,0 +1,34 @@
+package queue
+
+import (
+	"testing"
+	"time"
+)
+
+// A slow claim makes the next pause at least as long as it took and doubles the last one,
+// within the bounds; fast claims halve it down to none. The threshold grows with the rows
+// returned: a big batch on a quiet server is not slow.
+func TestNextPause(t *testing.T) {
+	ms := time.Millisecond
+	cases := []struct {
+		name        string
+		pause, took time.Duration
+		rows        int
+		want        time.Duration
+	}{
+		{"fast claim, no pause", 0, 3 * ms, 24, 0},
+		{"big batch within its allowance", 0, 35 * ms, 200, 0},
+		{"big batch past its allowance", 0, 45 * ms, 200, 45 * ms},
+		{"first slow claim: as long as it took", 0, 300 * ms, 24, 300 * ms},
+		{"slow claim after a pause: doubled", 300 * ms, 30 * ms, 24, 600 * ms},
+		{"just past the threshold: as long as it took", 0, 23 * ms, 1, 23 * ms},
+		{"capped", 800 * ms, 30 * ms, 24, maxClaimPause},
+		{"fast claim halves", 400 * ms, 3 * ms, 24, 200 * ms},
+		{"fast claim ends a small pause", 8 * ms, 3 * ms, 24, 0},
+	}
+	for _, c := range cases {
+		if got := nextPause(c.pause, c.took, c.rows); got != c.want {
+			t.Errorf("%s: nextPause(%v, %v, %d) = %v, want %v", c.name, c.pause, c.took, c.rows, got, c.want)
+		}
+	}
+}
