@@ -713,8 +713,9 @@ func (p *Pool) fetch(ctx context.Context, s *served, idle chan int, inputs []cha
 			holders[k] = p.holder(s, i)
 		}
 		items, took, err := p.claim(ctx, s, holders)
-		spare = append(spare, slots[len(items):]...) // the unused slots
-		for _, i := range slots[:len(items)] {
+		used, unused := slotsOf(items, holders, slots)
+		spare = append(spare, unused...)
+		for _, i := range used {
 			out[i]++
 		}
 		// The previous batch is journaled and handed out while this claim ran; its journal
@@ -726,7 +727,7 @@ func (p *Pool) fetch(ctx context.Context, s *served, idle chan int, inputs []cha
 			dispatched = make(chan error, 1)
 			go func(items []Item, slots []int, result chan<- error) { // owner: fetch; it waits for result
 				result <- p.dispatch(s, items, slots, idle, inputs, verdicts)
-			}(items, slots[:len(items)], dispatched)
+			}(items, used, dispatched)
 		}
 		if len(items) > 0 && err == nil {
 			backoff = p.cfg.Poll
@@ -769,6 +770,38 @@ func (p *Pool) fetch(ctx context.Context, s *served, idle chan int, inputs []cha
 		case <-time.After(wait):
 		}
 	}
+}
+
+// slotsOf returns the slot of each item (used, in the items' order) and the slots no item
+// took. An item goes to the slot of its holder, holders[k] being the holder of slots[k]:
+// the claim can skip a place (a candidate row changed under it), leaving the next items
+// with the holders of later places.
+func slotsOf(items []Item, holders []string, slots []int) (used, unused []int) {
+	places := make(map[string][]int, len(holders)) // holder → its places not taken yet
+	for k, h := range holders {
+		places[h] = append(places[h], k)
+	}
+	taken := make([]bool, len(slots))
+	used = make([]int, len(items))
+	var strays []int // items of a holder not asked for (none in practice): any free slot
+	for j, it := range items {
+		if p := places[it.Holder]; len(p) > 0 {
+			used[j], taken[p[0]], places[it.Holder] = slots[p[0]], true, p[1:]
+			continue
+		}
+		strays = append(strays, j)
+	}
+	for k, i := range slots {
+		if taken[k] {
+			continue
+		}
+		if len(strays) > 0 {
+			used[strays[0]], strays = i, strays[1:]
+			continue
+		}
+		unused = append(unused, i)
+	}
+	return used, unused
 }
 
 // The fetcher's pause between claims. A claim statement that takes longer than claimSlow

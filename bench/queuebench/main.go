@@ -579,6 +579,8 @@ func runFleet(ctx context.Context, self, url string, db *pgxpool.Pool, items, pr
 	// Every process started and connected, then all start claiming at once.
 	for i, c := range children {
 		if line, err := c.out.ReadString('\n'); err != nil || line != "ready\n" {
+			c.cmd.Process.Kill() //nolint:errcheck // gone is fine
+			c.cmd.Wait()         //nolint:errcheck // killed; its stderr is complete once it returns
 			return res, fmt.Errorf("child %d did not get ready (%q, %v): %s", i, line, err, strings.TrimSpace(c.log.String()))
 		}
 	}

@@ -333,6 +333,7 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 		return time.After(d)
 	}
 	killC, chaosC, stopC, restartC := after(s.KillAfter), after(s.Chaos), after(s.StopAfter), after(s.RestartAfter)
+	stopWaits := 0 // the stop's delays while no agent holds a claim
 	if s.Kill == 0 {
 		killC = nil
 	}
@@ -374,9 +375,16 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 			}
 		case <-stopC:
 			if running := live(); len(running) > 0 && !drained {
-				// An agent that holds claims, when one does: stopping one that holds none
-				// (just started, or between claims) would show no fencing.
-				if holding := holdingClaims(ctx, db, running); len(holding) > 0 {
+				// The agent that holds the most claims: stopping one that holds none (just
+				// started, or between claims) would show no fencing. While none holds any
+				// (the files still deferred, say), the stop waits, up to a lease.
+				holding := holdingClaims(ctx, db, running)
+				if len(holding) == 0 && stopWaits < 4 {
+					stopWaits++
+					stopC = time.After(s.Lease / 4)
+					continue
+				}
+				if len(holding) > 0 {
 					running = holding
 				}
 				stopped = running[rng.IntN(len(running))]
@@ -568,10 +576,12 @@ func (s Scenario) check(ctx context.Context, db *pgxpool.Pool, rep *Report) erro
 	return nil
 }
 
-// holdingClaims returns the agents of running that hold claims in the ingest queue now (none
-// when the database cannot say).
+// holdingClaims returns the agents of running that hold the most claims in the ingest queue
+// now (none when none holds any, or the database cannot say).
 func holdingClaims(ctx context.Context, db *pgxpool.Pool, running []*agent) []*agent {
-	rows, err := db.Query(ctx, `SELECT DISTINCT holder FROM ingestqueue WHERE inprogress AND holder IS NOT NULL`)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second) // the chaos goes on without
+	defer cancel()
+	rows, err := db.Query(ctx, `SELECT holder FROM ingestqueue WHERE inprogress AND holder IS NOT NULL`)
 	if err != nil {
 		return nil
 	}
@@ -580,9 +590,19 @@ func holdingClaims(ctx context.Context, db *pgxpool.Pool, running []*agent) []*a
 		return nil
 	}
 	var out []*agent
+	most := 1
 	for _, a := range running {
 		mark := fmt.Sprintf("/%d/%s/", a.cmd.Process.Pid, a.name) // see HolderLike
-		if slices.ContainsFunc(holders, func(h string) bool { return strings.Contains(h, mark) }) {
+		n := 0
+		for _, h := range holders {
+			if strings.Contains(h, mark) {
+				n++
+			}
+		}
+		switch {
+		case n > most:
+			out, most = []*agent{a}, n
+		case n == most:
 			out = append(out, a)
 		}
 	}

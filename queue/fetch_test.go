@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -30,5 +31,25 @@ func TestNextPause(t *testing.T) {
 		if got := nextPause(c.pause, c.took, c.rows); got != c.want {
 			t.Errorf("%s: nextPause(%v, %v, %d) = %v, want %v", c.name, c.pause, c.took, c.rows, got, c.want)
 		}
+	}
+}
+
+// Each item goes to the slot of its holder, also when the claim skipped a place (a row
+// changed under it) and when a worker has several slots; the slots left keep the order
+// asked.
+func TestSlotsOf(t *testing.T) {
+	holders := []string{"w0", "w1", "w2", "w0", "w1"}
+	slots := []int{0, 1, 2, 0, 1}
+	items := []Item{{Holder: "w0"}, {Holder: "w2"}, {Holder: "w0"}} // places 2 and 5 skipped
+	used, unused := slotsOf(items, holders, slots)
+	if want := []int{0, 2, 0}; !slices.Equal(used, want) {
+		t.Errorf("used %v, want %v", used, want)
+	}
+	if want := []int{1, 1}; !slices.Equal(unused, want) {
+		t.Errorf("unused %v, want %v", unused, want)
+	}
+	used, unused = slotsOf(nil, holders, slots)
+	if len(used) != 0 || !slices.Equal(unused, slots) {
+		t.Errorf("nothing claimed: used %v, unused %v", used, unused)
 	}
 }
