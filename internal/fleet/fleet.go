@@ -59,9 +59,10 @@ type Scenario struct {
 	// Chaos with SIGKILL and starts as many fresh ones, until the queue is drained.
 	Chaos         time.Duration
 	ChaosFraction float64 // default 0.1
-	// StopAfter, when set, SIGSTOPs one running agent then, for twice the lease, and
-	// SIGCONTs it: its claims are rescued meanwhile, so its late completions must be fenced
-	// (counted lost by it, nothing ingested twice).
+	// StopAfter, when set, SIGSTOPs one running agent then (the one holding the most
+	// claims), for twice the lease and until the others have rescued its claims (at most
+	// six leases), and SIGCONTs it: its late completions must be fenced (counted lost by
+	// it, nothing ingested twice).
 	StopAfter time.Duration
 	// RestartDB, when set, is called once, RestartAfter into the run or once RestartAtDone
 	// of the queued items are done, whichever comes first: the database restarts under the
@@ -334,6 +335,7 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 	}
 	killC, chaosC, stopC, restartC := after(s.KillAfter), after(s.Chaos), after(s.StopAfter), after(s.RestartAfter)
 	stopWaits := 0 // the stop's delays while no agent holds a claim
+	contWaits := 0 // the continuation's delays while the stopped agent's claims are not yet rescued
 	if s.Kill == 0 {
 		killC = nil
 	}
@@ -394,12 +396,24 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 				// What it holds once the claims it had sent have committed, and before any
 				// lease it renewed just before can expire.
 				stopNoteC = time.After(s.Lease / 2)
-				fmt.Fprintf(s.Log, "fleet: stopped %s (SIGSTOP) for %s\n", stopped.name, 2*s.Lease)
+				fmt.Fprintf(s.Log, "fleet: stopped %s (SIGSTOP) for at least %s, until its claims are rescued\n", stopped.name, 2*s.Lease)
 			}
 		case <-stopNoteC:
 			noteHeld(HolderLike(stopped.name, stopped.cmd.Process.Pid))
 			stopNoteC = nil
 		case <-contC:
+			// Its leases have expired; it stays stopped until the others have rescued what it
+			// held (a claim it still holds when it wakes is simply released or completed, and
+			// shows no fencing), up to four more leases: a database restart meanwhile, or
+			// agents idle between claims, can delay the rescue.
+			if n := stillHeld(ctx, db, HolderLike(stopped.name, stopped.cmd.Process.Pid)); n != 0 && contWaits < 16 {
+				contWaits++
+				contC = time.After(s.Lease / 4)
+				continue
+			} else if n != 0 {
+				fmt.Fprintf(s.Log, "fleet: %s still holds claims (%d; -1: the database did not say) after %s stopped; continuing it anyway\n",
+					stopped.name, n, 6*s.Lease)
+			}
 			stopped.cmd.Process.Signal(syscall.SIGCONT) //nolint:errcheck // gone is fine
 			fmt.Fprintf(s.Log, "fleet: continued %s (SIGCONT)\n", stopped.name)
 			contC = nil
@@ -574,6 +588,18 @@ func (s Scenario) check(ctx context.Context, db *pgxpool.Pool, rep *Report) erro
 		rep.Problems = append(rep.Problems, fmt.Sprintf("%d claims counted lost by agents that were not killed", rep.Lost))
 	}
 	return nil
+}
+
+// stillHeld counts the claims in the ingest queue whose holder is like like; -1 when the
+// database cannot say (within 2 s).
+func stillHeld(ctx context.Context, db *pgxpool.Pool, like string) int {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var n int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM ingestqueue WHERE inprogress AND holder LIKE $1`, like).Scan(&n); err != nil {
+		return -1
+	}
+	return n
 }
 
 // holdingClaims returns the agents of running that hold the most claims in the ingest queue
