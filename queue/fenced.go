@@ -63,14 +63,24 @@ func (q *Queue) queueComplete(b *pgx.Batch, it Item) (check func(error) error) {
 
 // fenced runs stmt (with args) with lock_timeout set (see inBatch); scan reads its rows.
 func (q *Queue) fenced(ctx context.Context, stmt string, scan func(pgx.Rows) error, args ...any) error {
-	return q.inBatch(ctx, "lock_timeout", q.lockTimeout(), stmt, scan, args...)
+	return q.inBatch(ctx, []setting{{"lock_timeout", q.lockTimeout()}}, stmt, scan, args...)
 }
 
-// inBatch runs stmt (with args) after set_config(setting, value, local), as one implicit
-// transaction in one round trip, so the setting holds for stmt alone; scan reads its rows.
-func (q *Queue) inBatch(ctx context.Context, setting, value, stmt string, scan func(pgx.Rows) error, args ...any) error {
+// setting is a server setting and its value, for one statement.
+type setting struct{ name, value string }
+
+// inBatch runs stmt (with args) after set_config(name, value, local) of each setting, as
+// one implicit transaction in one round trip, so the settings hold for stmt alone; scan
+// reads its rows.
+func (q *Queue) inBatch(ctx context.Context, settings []setting, stmt string, scan func(pgx.Rows) error, args ...any) error {
 	b := &pgx.Batch{}
-	b.Queue(`SELECT set_config($1, $2, true)`, setting, value)
+	var set []string
+	var values []any
+	for i, s := range settings {
+		set = append(set, fmt.Sprintf("set_config($%d, $%d, true)", 2*i+1, 2*i+2))
+		values = append(values, s.name, s.value)
+	}
+	b.Queue(`SELECT `+strings.Join(set, ", "), values...)
 	b.Queue(stmt, args...).Query(func(rows pgx.Rows) error {
 		defer rows.Close()
 		if err := scan(rows); err != nil {

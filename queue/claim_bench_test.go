@@ -1,0 +1,73 @@
+package queue_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/fitsarchive/agentd/internal/pgtest"
+	"github.com/fitsarchive/agentd/queue"
+)
+
+// BenchmarkClaimComplete is the fetcher's serial path on a quiet server: claim a batch of
+// 200 rows of 20,000 queued, then complete them in one statement. It is the statement pair
+// that bounds one process's throughput with no-op items (bench/queuebench, 100 workers).
+// The variants drop indexes to show what each costs a claim:
+//
+//	go test ./queue -run '^$' -bench ClaimComplete -count 5
+func BenchmarkClaimComplete(b *testing.B) {
+	for _, v := range []struct {
+		name string
+		drop []string
+	}{
+		{"schema", nil},
+		{"no-lease-owner-ix", []string{"ingestqueue_lease_ix", "ingestqueue_owner_ix"}},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			ctx := context.Background()
+			db := pgtest.Pool(b, pgtest.NewDB(b))
+			for _, ix := range v.drop {
+				if _, err := db.Exec(ctx, `DROP INDEX `+ix); err != nil {
+					b.Fatal(err)
+				}
+			}
+			q := queue.New(db, queue.Ingest(), queue.Options{Owner: owner})
+			const batch, queued = 200, 20000
+			fill := func() {
+				if _, err := db.Exec(ctx, `INSERT INTO ingestqueue (filename, path, sortkey)
+					SELECT 'f' || i || '.fits', '', 'aaaa' || lpad(i::text, 9, '0')
+					FROM generate_series(1, $1) i ON CONFLICT DO NOTHING`, queued); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := db.Exec(ctx, `VACUUM ANALYZE ingestqueue`); err != nil {
+					b.Fatal(err)
+				}
+			}
+			fill()
+			h := holders(batch)
+			left := queued
+			var claiming time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if left < batch {
+					b.StopTimer()
+					fill()
+					left = queued
+					b.StartTimer()
+				}
+				start := time.Now()
+				items, err := q.Claim(ctx, h)
+				claiming += time.Since(start)
+				if err != nil || len(items) != batch {
+					b.Fatalf("claimed %d of %d: %v", len(items), batch, err)
+				}
+				if lost, err := q.CompleteBatch(ctx, items); err != nil || len(lost) > 0 {
+					b.Fatalf("complete: %d lost, %v", len(lost), err)
+				}
+				left -= batch
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch)/1000, "µs/item")
+			b.ReportMetric(float64(claiming.Nanoseconds())/float64(b.N*batch)/1000, "claim-µs/item")
+		})
+	}
+}
