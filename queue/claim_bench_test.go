@@ -10,7 +10,7 @@ import (
 )
 
 // BenchmarkClaimComplete is the fetcher's serial path on a quiet server: claim a batch of
-// 200 rows of 20,000 queued, then complete them in one statement. It is the statement pair
+// 192 rows of 20,000 queued, then complete them in one statement. It is the statement pair
 // that bounds one process's throughput with no-op items (bench/queuebench, 100 workers).
 // The variants drop indexes to show what each costs a claim:
 //
@@ -32,7 +32,7 @@ func BenchmarkClaimComplete(b *testing.B) {
 				}
 			}
 			q := queue.New(db, queue.Ingest(), queue.Options{Owner: owner})
-			const batch, queued = 200, 20000
+			const batch, queued = 192, 20000 // 192: a size claimSize keeps
 			fill := func() {
 				if _, err := db.Exec(ctx, `INSERT INTO ingestqueue (filename, path, sortkey)
 					SELECT 'f' || i || '.fits', '', 'aaaa' || lpad(i::text, 9, '0')

@@ -53,3 +53,25 @@ func TestSlotsOf(t *testing.T) {
 		t.Errorf("nothing claimed: used %v, unused %v", used, unused)
 	}
 }
+
+// A claim for up to 16 holders asks for all of them; a bigger one for at most 1/8 fewer,
+// from few distinct sizes (each size is a statement of its own on every connection).
+func TestClaimSize(t *testing.T) {
+	for n, want := range map[int]int{0: 0, 1: 1, 16: 16, 17: 16, 18: 18, 31: 30, 200: 192, 400: 384, 1000: 960} {
+		if got := claimSize(n); got != want {
+			t.Errorf("claimSize(%d) = %d, want %d", n, got, want)
+		}
+	}
+	sizes := map[int]bool{}
+	last := 0
+	for n := 0; n <= 4096; n++ {
+		got := claimSize(n)
+		if got > n || 8*got < 7*n || got < last {
+			t.Fatalf("claimSize(%d) = %d: want at most %d, at least 7/8 of it, and no less than for %d (%d)", n, got, n, n-1, last)
+		}
+		sizes[got], last = true, got
+	}
+	if len(sizes) > 17+8*8 {
+		t.Errorf("%d distinct sizes for 0..4096 holders, want at most %d", len(sizes), 17+8*8)
+	}
+}
