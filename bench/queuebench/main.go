@@ -424,7 +424,8 @@ func runChild(ctx context.Context, o options) error {
 	// Ready, then wait for the start. The processes of this fleet start together on this
 	// machine's cores (Go's start, connections through the proxy, the journal), where a real
 	// fleet's hosts start on their own: the claims measured are those made once every
-	// process runs. Each connection plans the claim once first (LIMIT 0: it takes nothing).
+	// process runs. Each connection is opened first, by a claim of nothing (the claims' own
+	// statements, one per batch size, are prepared as they come).
 	warm := queue.New(db, queue.Ingest(), queue.Options{Owner: uuid()})
 	warmErrs := make(chan error, cfg.MaxConns)
 	for range cfg.MaxConns {
