@@ -119,11 +119,13 @@ func rehearseChaos(t *testing.T, viaPgBouncer bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d files in %.1f s; killed %v, stopped %s (fenced %d), database restarted %v; exits %v, released %d, lost after the restart %d; poison guard's due failures retried %v",
-		rep.Files, rep.Elapsed.Seconds(), rep.Killed, rep.Stopped, rep.FencedLost, rep.Restarted, rep.Exits, rep.Released, rep.Lost, rep.Retried)
-	if rep.Stopped == "" || !rep.Restarted || len(rep.Killed) == 0 || rep.FencedLost == 0 {
-		t.Fatalf("the chaos did not happen (stopped %q with %d late completions fenced, restarted %v, killed %v): the run proves nothing",
-			rep.Stopped, rep.FencedLost, rep.Restarted, rep.Killed)
+	t.Logf("%d files in %.1f s; killed %v, stopped %s (its claims rescued while stopped %d, counted lost by it %d), database restarted %v; exits %v, released %d, lost after the restart %d; poison guard's due failures retried %v",
+		rep.Files, rep.Elapsed.Seconds(), rep.Killed, rep.Stopped, rep.StoppedRescued, rep.FencedLost, rep.Restarted, rep.Exits, rep.Released, rep.Lost, rep.Retried)
+	// The stop happened when the stopped agent woke holding claims others had taken over:
+	// it then had to be fenced (the checks below: nothing ingested twice).
+	if rep.Stopped == "" || !rep.Restarted || len(rep.Killed) == 0 || (rep.FencedLost == 0 && rep.StoppedRescued == 0) {
+		t.Fatalf("the chaos did not happen (stopped %q, %d of its claims rescued while stopped, %d counted lost by it, restarted %v, killed %v): the run proves nothing",
+			rep.Stopped, rep.StoppedRescued, rep.FencedLost, rep.Restarted, rep.Killed)
 	}
 	if !rep.OK() {
 		logProblems(t, s.Dir)

@@ -97,7 +97,12 @@ type Report struct {
 	Exits        map[string]int // agent name → exit code (killed ones excluded)
 	Lost         uint64         // claims counted lost by the agents that exited (the stopped one excepted): 0 unless the database restarted
 	FencedLost   uint64         // claims the stopped agent counted lost: fenced, as they must be
-	Released     uint64         // claims put back by them (at stop, after transient errors)
+	// StoppedRescued counts the claims the stopped agent held while stopped that the others
+	// had taken over by the time it continued: whatever it then did with them was fenced
+	// by their tokens (counted lost, or, when its first attempt had failed on a connection
+	// the database restart broke, "gone on a retry" under the outcome it meant).
+	StoppedRescued int
+	Released       uint64 // claims put back by them (at stop, after transient errors)
 	// Retried are the items agentd's poison guard failed after at least as many deaths of
 	// their holders as the rehearsal caused (kills, the stop, the database restart): due
 	// failures, re-armed with queue retry and ingested by one more agent.
@@ -334,8 +339,9 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 		return time.After(d)
 	}
 	killC, chaosC, stopC, restartC := after(s.KillAfter), after(s.Chaos), after(s.StopAfter), after(s.RestartAfter)
-	stopWaits := 0 // the stop's delays while no agent holds a claim
-	contWaits := 0 // the continuation's delays while the stopped agent's claims are not yet rescued
+	stopWaits := 0   // the stop's delays while no agent holds a claim
+	contWaits := 0   // the continuation's delays while the stopped agent's claims are not yet rescued
+	heldStopped := 0 // the claims the stopped agent held once stopped (-1: unknown)
 	if s.Kill == 0 {
 		killC = nil
 	}
@@ -400,6 +406,7 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 			}
 		case <-stopNoteC:
 			noteHeld(HolderLike(stopped.name, stopped.cmd.Process.Pid))
+			heldStopped = stillHeld(ctx, db, HolderLike(stopped.name, stopped.cmd.Process.Pid))
 			stopNoteC = nil
 		case <-contC:
 			// Its leases have expired; it stays stopped until the others have rescued what it
@@ -413,6 +420,8 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 			} else if n != 0 {
 				fmt.Fprintf(s.Log, "fleet: %s still holds claims (%d; -1: the database did not say) after %s stopped; continuing it anyway\n",
 					stopped.name, n, 6*s.Lease)
+			} else if heldStopped > 0 {
+				rep.StoppedRescued = heldStopped
 			}
 			stopped.cmd.Process.Signal(syscall.SIGCONT) //nolint:errcheck // gone is fine
 			fmt.Fprintf(s.Log, "fleet: continued %s (SIGCONT)\n", stopped.name)
