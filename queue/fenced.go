@@ -242,11 +242,16 @@ func (q *Queue) ReleaseHolder(ctx context.Context, holder string) ([]Ended, erro
 //     nothing, and its rows expire at least two thirds of a lease after its last heartbeat;
 //   - the server started within a lease: sessions are still coming back, nothing can be
 //     judged.
+//
+// The recent claims' owners are read once per statement (a hashed subplan over the
+// in-progress rows, which are few), not once per expired row: no index has the owner. The
+// test is false, never NULL, for a row without an owner (set in progress outside agentd):
+// a NULL would leave the row neither put back nor failed.
 func holderAlive(table, leaseMs string) string {
 	agent := `array_to_string((string_to_array(r.holder, '/'))[1:3], '/')`
 	return `(pg_postmaster_start_time() > now() - ` + leaseMs + ` * interval '1 millisecond'
-		OR EXISTS (SELECT 1 FROM ` + table + ` o WHERE o.inprogress AND o.owner = r.owner
-			AND o.claimed_at > now() - ` + leaseMs + ` * interval '0.5 millisecond')
+		OR (r.owner IS NOT NULL AND r.owner IN (SELECT o.owner FROM ` + table + ` o
+			WHERE o.inprogress AND o.owner IS NOT NULL AND o.claimed_at > now() - ` + leaseMs + ` * interval '0.5 millisecond'))
 		OR EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = ` + agent + `
 			OR starts_with(a.application_name, ` + agent + ` || '/')))`
 }

@@ -76,6 +76,34 @@ func TestRowsWrittenByFitsStorage(t *testing.T) {
 	}
 }
 
+// A row set in progress outside agentd has no owner. When its lease expires at its last
+// attempt while agentd's own claims are recent (the rescue's test of life then has owners
+// to compare its NULL with), it fails: the rescue ends it, never leaves it in progress.
+func TestOwnerlessRowAtItsLastAttemptFails(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, queue.Options{Lease: time.Minute, ForeignLease: 200 * time.Millisecond, MaxAttempts: 2})
+	if _, err := b.db.Exec(ctx, `INSERT INTO ingestqueue (filename, path, sortkey, inprogress, attempts)
+		VALUES ('N20200101S0001.fits', '', 'z1', false, 0), ('N20200101S0002.fits', '', 'z2', true, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.q.Rescue(ctx); err != nil || n != 0 {
+		t.Fatalf("first rescue: %d ended, %v; want the unleased row leased", n, err)
+	}
+	if items, err := b.q.Claim(ctx, holders(1)); err != nil || len(items) != 1 {
+		t.Fatalf("claim: %v, %v", labels(items), err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n, err := b.q.Rescue(ctx); err != nil || n != 1 {
+		t.Fatalf("rescue after the foreign lease: %d ended, %v; want 1", n, err)
+	}
+	var inprogress, failed bool
+	if err := b.db.QueryRow(ctx, `SELECT inprogress, fail_dt <> agentd_not_failed() FROM ingestqueue
+		WHERE filename = 'N20200101S0002.fits'`).Scan(&inprogress, &failed); err != nil || inprogress || !failed {
+		t.Fatalf("the ownerless row: in progress %v, failed %v (%v); want failed", inprogress, failed, err)
+	}
+}
+
 // A failure FitsStorage recorded (no claim token) is re-armed by agentctl queue retry, and
 // the older failures of the same file go.
 func TestRetryReachesFailuresFitsStorageRecorded(t *testing.T) {

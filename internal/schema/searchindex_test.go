@@ -125,23 +125,23 @@ func TestInterruptedConcurrentMigrationIsFinished(t *testing.T) {
 	if _, err := schema.Init(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
+	// The last migration that builds an index outside a transaction; it and the later ones
+	// are undone in the version table.
+	builds := regexp.MustCompile(`CREATE INDEX CONCURRENTLY IF NOT EXISTS ([a-z0-9_]+) `)
 	var last schema.Migration
 	for _, m := range schema.Migrations() {
-		if m.OutsideTransaction() {
+		if m.OutsideTransaction() && builds.MatchString(m.SQL) {
 			last = m
 		}
 	}
 	if last.Version == 0 {
-		t.Skip("no migration runs outside a transaction")
+		t.Fatal("no migration builds an index outside a transaction")
 	}
 	if _, err := conn.Exec(ctx, `DELETE FROM `+schema.VersionTable+` WHERE version >= $1`, last.Version); err != nil {
 		t.Fatal(err)
 	}
 	// The index that migration builds, left invalid as an interrupted build leaves it.
-	name := regexp.MustCompile(`CREATE INDEX CONCURRENTLY IF NOT EXISTS ([a-z0-9_]+) `).FindStringSubmatch(last.SQL)
-	if name == nil {
-		t.Fatalf("migration %d builds no index", last.Version)
-	}
+	name := builds.FindStringSubmatch(last.SQL)
 	if _, err := conn.Exec(ctx, `UPDATE pg_index SET indisvalid = false WHERE indexrelid = $1::regclass`, name[1]); err != nil {
 		t.Fatal(err)
 	}
