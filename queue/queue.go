@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -206,7 +208,7 @@ func build(s Spec) statements {
 		// its new version before the re-check that skips it (PostgreSQL's FOR UPDATE in
 		// READ COMMITTED), and stays locked until this claim commits: that agent's
 		// completion of it waits so long. Claims therefore commit without waiting for the
-		// disk (see Queue.claim).
+		// disk (see Queue.claim). The tokens come with the statement (see newTokens).
 		claim: `WITH cand AS (
 			SELECT ctid AS tid, ` + rk("c") + ` AS rk, ` + strings.Join(ordCols, ", ") + ` FROM ` + t + ` c
 			WHERE NOT inprogress AND fail_dt = ` + notFailed + ` AND (after IS NULL OR after <= ` + nowUTC + `)
@@ -219,7 +221,7 @@ func build(s Spec) statements {
 			SELECT array_agg(tid ORDER BY ` + order + `) AS tids FROM (
 				SELECT DISTINCT ON (rk) tid, ` + strings.Join(ordCols, ", ") + ` FROM cand ORDER BY rk, ` + order + `) d
 		), claimed AS (
-			UPDATE ` + t + ` t SET inprogress = true, claim_token = gen_random_uuid(), owner = $1::uuid,
+			UPDATE ` + t + ` t SET inprogress = true, claim_token = ($4::uuid[])[p.n], owner = $1::uuid,
 				holder = ($2::text[])[p.n], lease_until = now() + $3 * interval '1 millisecond', claimed_at = now()
 			FROM unnest((SELECT tids FROM pick)) WITH ORDINALITY AS p(tid, n)
 			WHERE t.ctid = p.tid
@@ -335,11 +337,26 @@ func (q *Queue) claim(ctx context.Context, holders []string) ([]Item, error) {
 			items = append(items, it)
 		}
 		return nil
-	}, q.opt.Owner, holders, q.opt.Lease.Milliseconds())
+	}, q.opt.Owner, holders, q.opt.Lease.Milliseconds(), newTokens(len(holders)))
 	if err != nil {
 		return nil, fmt.Errorf("claim from %s: %w", q.spec.Table, err)
 	}
 	return items, nil
+}
+
+// newTokens makes n claim tokens: random (version 4) UUIDs, which the claim gives its rows
+// in batch order. The server's gen_random_uuid() cost 2.3 µs a row on this project's
+// benchmark machine, about a fifteenth of a claim, for each row it took.
+func newTokens(n int) []pgtype.UUID {
+	tokens := make([]pgtype.UUID, n)
+	for i := range tokens {
+		b := &tokens[i].Bytes
+		rand.Read(b[:])         // never fails (crypto/rand)
+		b[6] = b[6]&0x0f | 0x40 // version 4
+		b[8] = b[8]&0x3f | 0x80 // variant RFC 4122
+		tokens[i].Valid = true
+	}
+	return tokens
 }
 
 func isUniqueViolation(err error) bool {
