@@ -1,9 +1,13 @@
 package queue
 
 import (
+	"bytes"
+	"encoding/binary"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // A slow claim makes the next pause at least as long as it took and doubles the last one,
@@ -73,5 +77,33 @@ func TestClaimSize(t *testing.T) {
 	}
 	if len(sizes) > 17+8*8 {
 		t.Errorf("%d distinct sizes for 0..4096 holders, want at most %d", len(sizes), 17+8*8)
+	}
+}
+
+// Claim tokens are version 7 UUIDs: they begin with the time in milliseconds and grow
+// within a batch (so they enter the token index and the journal at the right edge), and
+// are otherwise random: two batches of one millisecond share no token.
+func TestNewTokens(t *testing.T) {
+	before := time.Now().UnixMilli()
+	a, b := newTokens(300), newTokens(300)
+	after := time.Now().UnixMilli()
+	seen := map[[16]byte]bool{}
+	for _, batch := range [][]pgtype.UUID{a, b} {
+		for i, tok := range batch {
+			u := tok.Bytes
+			if !tok.Valid || u[6]>>4 != 7 || u[8]>>6 != 2 {
+				t.Fatalf("token %d %x: not a valid version 7 UUID", i, u)
+			}
+			if ms := int64(binary.BigEndian.Uint64(u[0:8]) >> 16); ms < before || ms > after {
+				t.Fatalf("token %d %x: time %d outside %d..%d", i, u, ms, before, after)
+			}
+			if i > 0 && bytes.Compare(batch[i-1].Bytes[:], u[:]) >= 0 {
+				t.Fatalf("token %d %x does not follow %x", i, u, batch[i-1].Bytes)
+			}
+			if seen[u] {
+				t.Fatalf("token %x made twice", u)
+			}
+			seen[u] = true
+		}
 	}
 }

@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -344,16 +345,20 @@ func (q *Queue) claim(ctx context.Context, holders []string) ([]Item, error) {
 	return items, nil
 }
 
-// newTokens makes n claim tokens: random (version 4) UUIDs, which the claim gives its rows
-// in batch order. The server's gen_random_uuid() cost 2.3 µs a row on this project's
-// benchmark machine, about a fifteenth of a claim, for each row it took.
+// newTokens makes n claim tokens, which the claim gives its rows in batch order: UUIDs of
+// version 7 (RFC 9562), whose first 48 bits are the time in milliseconds, then a counter
+// of the batch (12 bits), then 62 random bits. The server's gen_random_uuid() cost 2.3 µs a
+// row on this project's benchmark machine; and tokens that grow with time are entered at
+// the right edge of the token index and of the journal's B+tree (keyed by token) instead
+// of all over them, so a claim or a completion dirties few of their pages.
 func newTokens(n int) []pgtype.UUID {
+	ms := uint64(time.Now().UnixMilli())
 	tokens := make([]pgtype.UUID, n)
 	for i := range tokens {
 		b := &tokens[i].Bytes
-		rand.Read(b[:])         // never fails (crypto/rand)
-		b[6] = b[6]&0x0f | 0x40 // version 4
-		b[8] = b[8]&0x3f | 0x80 // variant RFC 4122
+		rand.Read(b[6:]) // never fails (crypto/rand)
+		binary.BigEndian.PutUint64(b[0:8], ms<<16|0x7000|uint64(i)&0x0fff)
+		b[8] = b[8]&0x3f | 0x80 // variant RFC 9562
 		tokens[i].Valid = true
 	}
 	return tokens
