@@ -959,6 +959,13 @@ func (p *Pool) work(ctx context.Context, s *served, i int, it Item) verdict {
 	return verdict{item: it, result: res, err: err}
 }
 
+// settleLinger is how long the settler waits for more verdicts after the first of a batch;
+// maxSettleBatch bounds a batch.
+const (
+	settleLinger   = time.Millisecond
+	maxSettleBatch = 1000
+)
+
 // settler settles verdicts in batches: completions in one statement, outcomes in one
 // journal write. A verdict whose statement fails (connection lost, lock wait timed out)
 // stays held and is tried again with backoff; it is never forgotten. Once in is closed,
@@ -1005,8 +1012,12 @@ func (p *Pool) settler(ctx context.Context, s *served, in <-chan verdict) {
 				continue
 			}
 			batch = append(batch, f)
+			// The verdicts that follow within settleLinger join the batch: a statement and
+			// its commit cost the server about as much as settling a dozen rows, and busy
+			// workers' verdicts arrive a few at a time. The workers do not wait for it.
+			linger := time.NewTimer(settleLinger)
 		drain:
-			for len(batch) < 1000 {
+			for len(batch) < maxSettleBatch {
 				select {
 				case f, ok := <-in:
 					if !ok {
@@ -1014,10 +1025,11 @@ func (p *Pool) settler(ctx context.Context, s *served, in <-chan verdict) {
 						break drain
 					}
 					batch = append(batch, f)
-				default:
+				case <-linger.C:
 					break drain
 				}
 			}
+			linger.Stop()
 		case <-timer:
 		case <-tick.C: // nothing to settle: a wait, not a wedge
 			continue
