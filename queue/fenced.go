@@ -113,7 +113,7 @@ func (q *Queue) CompleteBatch(ctx context.Context, items []Item) (lost []Item, e
 			gone[token] = true
 		}
 		return nil
-	}, tokens)
+	}, tokenArray(tokens))
 	if err != nil {
 		return nil, fmt.Errorf("complete %d %s items: %w", len(items), q.spec.Name, err)
 	}
@@ -172,7 +172,7 @@ func (q *Queue) ReleaseTokens(ctx context.Context, tokens []string, crashed bool
 	if len(tokens) == 0 {
 		return nil, nil
 	}
-	ended, err := q.requeue(ctx, requeueArgs{where: "claim_token = ANY($4::uuid[])", args: []any{tokens}, crashed: crashed, delay: after})
+	ended, err := q.requeue(ctx, requeueArgs{where: "claim_token = ANY($4::uuid[])", args: []any{tokenArray(tokens)}, crashed: crashed, delay: after})
 	if err != nil {
 		return nil, fmt.Errorf("release %d %s items: %w", len(tokens), q.spec.Name, err)
 	}
@@ -188,7 +188,7 @@ func (q *Queue) ReleaseOwned(ctx context.Context, keep []string) ([]Ended, error
 		keep = []string{}
 	}
 	ended, err := q.requeue(ctx, requeueArgs{where: "owner = $4::uuid AND NOT (claim_token = ANY($5::uuid[]))",
-		args: []any{q.opt.Owner, keep}})
+		args: []any{q.opt.Owner, tokenArray(keep)}})
 	if err != nil {
 		return nil, fmt.Errorf("release the %s claims of owner %s: %w", q.spec.Name, q.opt.Owner, err)
 	}

@@ -107,3 +107,19 @@ func TestNewTokens(t *testing.T) {
 		}
 	}
 }
+
+// Token lists go to the server as UUIDs (binary); a list with a token that is not one goes
+// as it came, for the server to refuse.
+func TestTokenArray(t *testing.T) {
+	got, ok := tokenArray([]string{"01a23ca0-5974-7000-86fa-d61761d194f6"}).([]pgtype.UUID)
+	if !ok || len(got) != 1 || !got[0].Valid || got[0].Bytes[0] != 0x01 || got[0].Bytes[15] != 0xf6 {
+		t.Fatalf("tokenArray of a UUID = %v", got)
+	}
+	bad := []string{"01a23ca0-5974-7000-86fa-d61761d194f6", "not-a-token"}
+	if s, ok := tokenArray(bad).([]string); !ok || !slices.Equal(s, bad) {
+		t.Fatalf("tokenArray with a bad token = %v; want the strings", s)
+	}
+	if got, ok := tokenArray(nil).([]pgtype.UUID); !ok || got == nil || len(got) != 0 {
+		t.Fatalf("tokenArray(nil) = %#v; want an empty list (an empty array, not NULL)", got)
+	}
+}

@@ -25,7 +25,7 @@ func Heartbeat(ctx context.Context, db *pgxpool.Pool, specs []Spec, tokens [][]s
 	args := []any{owner, lease.Milliseconds()}
 	for i, s := range specs {
 		t := s.table()
-		args = append(args, append([]string{}, tokens[i]...))
+		args = append(args, tokenArray(tokens[i]))
 		ctes = append(ctes, fmt.Sprintf(`l%d AS (SELECT claim_token FROM %s WHERE claim_token = ANY($%d::uuid[]) AND inprogress AND owner = $1::uuid
 			FOR UPDATE SKIP LOCKED),
 			h%d AS (UPDATE %s t SET lease_until = now() + $2 * interval '1 millisecond' FROM l%d WHERE t.claim_token = l%d.claim_token AND t.inprogress RETURNING 1)`,
