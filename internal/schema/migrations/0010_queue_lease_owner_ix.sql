@@ -1,7 +1,7 @@
 -- agentd: outside a transaction
 -- The queues' lease and owner indexes (migrations 1 and 5) go. Every claim changes both
 -- columns of every row it takes, so each claimed row paid for two more index entries (a
--- fifth of the claim's time, BenchmarkClaimComplete), and each heartbeat, which changes only
+-- tenth of the claim's time, BenchmarkClaimComplete), and each heartbeat, which changes only
 -- lease_until, could not update its rows in place (HOT) because of the lease index. The
 -- statements that read by lease or owner go through the token index, which holds every
 -- in-progress row, and the in-progress rows are few (one per worker): the rescue and the
