@@ -148,7 +148,7 @@ func (q *Queue) Fail(ctx context.Context, it Item, msg string) error {
 // Defer puts the item back, not to be claimed before delay has passed (a file still being
 // written). When a pending twin exists the item is deleted instead.
 func (q *Queue) Defer(ctx context.Context, it Item, delay time.Duration) error {
-	ended, err := q.requeue(ctx, requeueArgs{where: "claim_token = ANY($4::uuid[])", args: []any{[]string{it.Token}}, delay: delay})
+	ended, err := q.requeue(ctx, requeueArgs{where: "claim_token = ANY($4::uuid[])", args: []any{tokenArray([]string{it.Token})}, delay: delay})
 	if err != nil {
 		return fmt.Errorf("defer %s item %s: %w", q.spec.Name, it.Label, err)
 	}

@@ -357,8 +357,8 @@ func newTokens(n int) []pgtype.UUID {
 	tokens := make([]pgtype.UUID, n)
 	for i := range tokens {
 		b := &tokens[i].Bytes
-		rand.Read(b[6:]) // never fails (crypto/rand)
 		binary.BigEndian.PutUint64(b[0:8], ms<<16|0x7000|uint64(i)&0x0fff)
+		rand.Read(b[8:])        // never fails (crypto/rand)
 		b[8] = b[8]&0x3f | 0x80 // variant RFC 9562
 		tokens[i].Valid = true
 	}
