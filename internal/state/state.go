@@ -132,10 +132,48 @@ func (s *Store) Close() error {
 	return err
 }
 
-// journalEntry is what the journal keeps of a claim.
+// journalEntry is what the journal keeps of a claim, as JSON (a person reading the file
+// with bbolt's tools can read it; agentd itself only needs the keys).
 type journalEntry struct {
 	Label   string    `json:"label"`
 	Claimed time.Time `json:"claimed"`
+}
+
+// entryEncoder writes the journal entries of one batch of claims, which share their claim
+// time. It writes what json.Marshal of a journalEntry decodes the same as, without
+// reflection: encoding/json was a tenth of a busy agent's CPU (bench/queuebench, 100
+// workers).
+type entryEncoder struct {
+	tail []byte // ,"claimed":"<time>"}
+}
+
+func newEntryEncoder(claimed time.Time) entryEncoder {
+	t, _ := json.Marshal(claimed) // never fails for a time within years 0–9999
+	return entryEncoder{tail: append(append([]byte(`,"claimed":`), t...), '}')}
+}
+
+// encode returns the entry of a claim of the item labelled label.
+func (e entryEncoder) encode(label string) []byte {
+	v := make([]byte, 0, len(`{"label":""`)+len(label)+len(e.tail))
+	v = append(v, `{"label":`...)
+	if plainJSON(label) {
+		v = append(append(append(v, '"'), label...), '"')
+	} else {
+		q, _ := json.Marshal(label) // a string always marshals
+		v = append(v, q...)
+	}
+	return append(v, e.tail...)
+}
+
+// plainJSON tells whether s can stand between quotes in JSON as it is: printable ASCII
+// without quote or backslash (file names, as a rule).
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // Claim is a claim the journal keeps until it ends: the item's claim token and label.
@@ -150,15 +188,14 @@ type End struct {
 
 // Claimed records claims before they are worked (one fsync for the batch).
 func (s *Store) Claimed(queue string, items []Claim) error {
-	now := time.Now().UTC()
+	enc := newEntryEncoder(time.Now().UTC())
 	return s.group(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(claimsBucket(queue))
 		if err != nil {
 			return err
 		}
 		for _, it := range items {
-			v, _ := json.Marshal(journalEntry{Label: it.Label, Claimed: now})
-			if err := b.Put([]byte(it.Token), v); err != nil {
+			if err := b.Put([]byte(it.Token), enc.encode(it.Label)); err != nil {
 				return err
 			}
 		}
