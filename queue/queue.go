@@ -206,16 +206,24 @@ func build(s Spec) statements {
 		// their lock returned, each getting the holder of its place in the batch: TID scans
 		// (a locked row cannot move before this statement ends), where a join on ctid had
 		// the planner read the whole table into a hash (5 ms per claim at 20,000 rows).
-		// A candidate another agent claimed after this statement's snapshot is locked in
-		// its new version before the re-check that skips it (PostgreSQL's FOR UPDATE in
-		// READ COMMITTED), and stays locked until this claim commits: that agent's
-		// completion of it waits so long. Claims therefore commit without waiting for the
-		// disk (see Queue.claim). The tokens come with the statement (see newTokens).
+		// A row whose last locker or updater (xmax) had not finished when this statement's
+		// snapshot was taken (running then, or begun since) is passed over before any lock
+		// is tried: another agent's claim has it, or has just taken it. Locking it, FOR
+		// UPDATE in READ COMMITTED would have found the row's new version (the other claim
+		// committed), locked it, re-checked it, skipped it and kept it locked until this
+		// claim committed, the other agent's completion of it waiting so long; when a
+		// fleet's claims all read the head of the queue at once, each claim locked hundreds
+		// of such rows to take a few dozen (bench/queuebench -fleet: claim p99 -30 %,
+		// throughput +8 %, docs/benchmarks.md). A row whose locker has ended, by commit (a
+		// twin left out of a batch) or rollback (a claim that failed), keeps its place. The
+		// tokens come with the statement (see newTokens).
 		claim: `WITH cand AS (
 			SELECT ctid AS tid, ` + rk("c") + ` AS rk, ` + strings.Join(ordCols, ", ") + ` FROM ` + t + ` c
 			WHERE NOT inprogress AND fail_dt = ` + notFailed + ` AND (after IS NULL OR after <= ` + nowUTC + `)
 			  AND (` + rk("c") + ` IS NULL OR ` + rk("c") + ` NOT IN (
 				SELECT ` + rk("r") + ` FROM ` + t + ` r WHERE r.inprogress AND ` + rk("r") + ` IS NOT NULL))
+			  AND c.xmax NOT IN (SELECT xid(x) FROM pg_snapshot_xip(pg_current_snapshot()) x)
+			  AND age(c.xmax) > (SELECT age(xid(pg_snapshot_xmax(pg_current_snapshot()))))
 			ORDER BY ` + order + `
 			LIMIT ` + claimLimit + `
 			FOR UPDATE SKIP LOCKED
@@ -321,9 +329,8 @@ func (q *Queue) claim(ctx context.Context, holders []string) ([]Item, error) {
 	// statement that relies on it is fenced by its token, so it fails and nothing is done
 	// twice; a later commit that waits for the disk (a completion) flushes the claim's
 	// record first. Waiting cost a fleet's claims a third of their time (WALWrite and
-	// WALSync waits), and the rows a claim locks without taking them (a row claimed by
-	// another agent as this claim read the queue stays locked by it, see cand) stayed locked
-	// that much longer: the other agent's completion waited for them.
+	// WALSync waits), and the rows a claim locks without taking them (a twin left out of
+	// the batch) stayed locked that much longer.
 	timeout := fmt.Sprintf("%dms", q.ClaimTimeout().Milliseconds())
 	settings := []setting{{"statement_timeout", timeout}, {"synchronous_commit", "off"}}
 	err := q.inBatch(ctx, settings, q.claimSQL(len(holders)), func(rows pgx.Rows) error {

@@ -101,6 +101,69 @@ func TestClaimNewestFirstOnePerFile(t *testing.T) {
 	}
 }
 
+// The claim passes over rows whose last locker or updater had not finished when the claim's
+// snapshot was taken (another agent's claim in flight) without trying to lock them; a row
+// whose locker has finished, by commit or rollback, is claimed at once and in its place,
+// even while a transaction older than that locker is still open.
+func TestClaimTakesRowsLockedByFinishedTransactionsInOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, queue.Options{})
+	b.add(t, "N20200101S0001.fits", "N20200102S0001.fits", "N20200103S0001.fits", "N20200104S0001.fits")
+	// An older transaction with an xid, open throughout: every snapshot's oldest xid.
+	older, err := b.db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer older.Rollback(ctx) //nolint:errcheck // ends the test's transaction
+	if _, err := older.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
+		t.Fatal(err)
+	}
+	lock := func(name string, commit bool) {
+		t.Helper()
+		tx, err := b.db.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM ingestqueue WHERE filename = $1 FOR UPDATE`, name); err != nil {
+			t.Fatal(err)
+		}
+		if commit {
+			err = tx.Commit(ctx)
+		} else {
+			err = tx.Rollback(ctx)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	lock("N20200104S0001.fits", false) // a claim that failed
+	lock("N20200103S0001.fits", true)  // a lock that ended (a twin not taken)
+	// A row locked by a transaction still open is passed over.
+	holding, err := b.db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holding.Rollback(ctx) //nolint:errcheck // ends the test's transaction
+	if _, err := holding.Exec(ctx, `SELECT 1 FROM ingestqueue WHERE filename = 'N20200102S0001.fits' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	items, err := b.q.Claim(ctx, holders(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(labels(items), " "), "N20200104S0001.fits N20200103S0001.fits N20200101S0001.fits"; got != want {
+		t.Fatalf("claimed %q, want %q", got, want)
+	}
+	if err := holding.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	items, err = b.q.Claim(ctx, holders(4))
+	if err != nil || len(items) != 1 || items[0].Label != "N20200102S0001.fits" {
+		t.Fatalf("after the lock ended, claim = %v, %v; want N20200102S0001.fits", labels(items), err)
+	}
+}
+
 func TestClaimHonoursAfter(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
