@@ -215,8 +215,10 @@ func build(s Spec) statements {
 		// fleet's claims all read the head of the queue at once, each claim locked hundreds
 		// of such rows to take a few dozen (bench/queuebench -fleet: claim p99 -30 %,
 		// throughput +8 %, docs/benchmarks.md). A row whose locker has ended, by commit (a
-		// twin left out of a batch) or rollback (a claim that failed), keeps its place. The
-		// tokens come with the statement (see newTokens).
+		// twin left out of a batch) or rollback (a claim that failed), keeps its place. (No
+		// row of a queue is ever share-locked, nothing references them: their xmax is a
+		// transaction id, never a multixact.) The tokens come with the statement (see
+		// newTokens).
 		claim: `WITH cand AS (
 			SELECT ctid AS tid, ` + rk("c") + ` AS rk, ` + strings.Join(ordCols, ", ") + ` FROM ` + t + ` c
 			WHERE NOT inprogress AND fail_dt = ` + notFailed + ` AND (after IS NULL OR after <= ` + nowUTC + `)
