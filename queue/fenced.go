@@ -362,6 +362,12 @@ func (q *Queue) requeueOnce(ctx context.Context, a requeueArgs) ([]Ended, error)
 		args = append(args, q.opt.Lease.Milliseconds())
 		alive = holderAlive(t, "$"+strconv.Itoa(len(args))+"::bigint")
 	}
+	// Each write is gated by an EXISTS over l (a one-time filter): when no row of its kind
+	// was locked, its scan is never run. Joined to l alone, the writes read every row in
+	// progress three times over whenever the planner's statistics, always stale on a
+	// queue, put the table on the outer side: a rescue that found nothing expired, which
+	// every agent runs, cost 1.75 ms instead of 0.7 with 2,400 rows held
+	// (BenchmarkRescueNothingExpired).
 	stmt := `WITH locked AS (
 			SELECT r.claim_token, ` + label + ` AS label, r.attempts, ` + alive + ` AS alive,
 				EXISTS (SELECT 1 FROM ` + t + ` p WHERE NOT p.inprogress AND p.fail_dt = ` + notFailed + ` AND ` + strings.Join(twin, " AND ") + `) AS twin
@@ -374,16 +380,18 @@ func (q *Queue) requeueOnce(ctx context.Context, a requeueArgs) ([]Ended, error)
 		), failed AS (
 			UPDATE ` + t + ` t SET inprogress = false, fail_dt = ` + nowUTC + `, attempts = t.attempts + 1, owner = NULL, lease_until = NULL,
 				error = format('worker died %s times on this item (last holder %s); fix the cause, then agentctl queue retry', t.attempts + 1, t.holder)
-			FROM l WHERE t.claim_token = l.claim_token AND t.inprogress AND l.dies
+			FROM l WHERE EXISTS (SELECT 1 FROM l WHERE dies) AND t.claim_token = l.claim_token AND t.inprogress AND l.dies
 			RETURNING l.claim_token::text, l.label, 'failed'
 		), merged AS (
-			DELETE FROM ` + t + ` t USING l WHERE t.claim_token = l.claim_token AND t.inprogress AND NOT l.dies AND l.twin
+			DELETE FROM ` + t + ` t USING l WHERE EXISTS (SELECT 1 FROM l WHERE NOT dies AND twin) AND t.claim_token = l.claim_token
+				AND t.inprogress AND NOT l.dies AND l.twin
 			RETURNING l.claim_token::text, l.label, 'merged'
 		), pending AS (
 			UPDATE ` + t + ` t SET inprogress = false, claim_token = NULL, owner = NULL, holder = NULL, lease_until = NULL,
 				claimed_at = NULL, attempts = t.attempts + l.inc,
 				after = CASE WHEN $3::bigint IS NULL THEN t.after ELSE ` + nowUTC + ` + $3::bigint * interval '1 millisecond' END
-			FROM l WHERE t.claim_token = l.claim_token AND t.inprogress AND NOT l.dies AND NOT l.twin
+			FROM l WHERE EXISTS (SELECT 1 FROM l WHERE NOT dies AND NOT twin) AND t.claim_token = l.claim_token
+				AND t.inprogress AND NOT l.dies AND NOT l.twin
 			RETURNING l.claim_token::text, l.label, 'pending'
 		)
 		SELECT * FROM failed UNION ALL SELECT * FROM merged UNION ALL SELECT * FROM pending`

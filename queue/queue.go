@@ -141,7 +141,7 @@ type Queue struct {
 
 // statements are the spec's SQL, built once.
 type statements struct {
-	claim, complete, completeBatch, fail string
+	claim, complete, completeBatch, fail, idle string
 }
 
 // New returns a handle on the queue described by spec.
@@ -260,6 +260,17 @@ func build(s Spec) statements {
 			RETURNING claim_token::text AS token, ` + strings.Join(pkCols, ", ") + `
 		), cleared AS (` + cleared + `)
 		SELECT token FROM done`,
+		// Anything pending (deferred included) or in progress. The pending probe is the
+		// claim's order, LIMIT 1: the order index read backwards from its first entry.
+		// Written as EXISTS, the planner took a scan of the whole table whenever its
+		// statistics still counted the pending rows of a queue just emptied, which they
+		// do until the table is next analyzed: at the end of a fleet's rebuild, every
+		// host's check read every page of rows already deleted, 160-370 ms each
+		// (bench/queuebench -fleet, docs/benchmarks.md), where the index's dead entries
+		// are marked so by the first reader and skipped by the others.
+		idle: `SELECT (SELECT true FROM ` + t + ` WHERE NOT inprogress AND fail_dt = ` + notFailed + `
+			ORDER BY ` + order + ` LIMIT 1) IS NOT NULL
+			OR EXISTS (SELECT 1 FROM ` + t + ` WHERE inprogress)`,
 		// A failed row keeps its claim token: it names the row for agentctl queue retry.
 		fail: `UPDATE ` + t + ` SET inprogress = false, fail_dt = ` + nowUTC + `, error = $2, owner = NULL, lease_until = NULL
 			WHERE claim_token = $1::uuid AND inprogress`,

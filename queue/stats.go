@@ -132,11 +132,8 @@ func PendingUpTo(ctx context.Context, db *pgxpool.Pool, spec Spec, limit int64) 
 // Idle reports whether nothing is left to do: no pending item (whatever its after time) and
 // no live lease. Expired leases count as work: rescue them first.
 func (q *Queue) Idle(ctx context.Context) (bool, error) {
-	t := q.spec.table()
 	var busy bool
-	err := q.db.QueryRow(ctx, `SELECT
-		EXISTS (SELECT 1 FROM `+t+` WHERE NOT inprogress AND fail_dt = `+notFailed+`)
-		OR EXISTS (SELECT 1 FROM `+t+` WHERE inprogress)`).Scan(&busy)
+	err := q.db.QueryRow(ctx, q.sql.idle).Scan(&busy)
 	if err != nil {
 		return false, fmt.Errorf("check %s for work: %w", q.spec.Table, err)
 	}

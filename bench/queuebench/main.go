@@ -376,6 +376,7 @@ type childReport struct {
 	First, Last time.Time // its first claim, its last completion
 	Items       int       // completed
 	ClaimsUS    []int64   // every claim statement's duration, in µs
+	ClaimsAt    []int64   // when each began, in µs of the Unix epoch
 }
 
 // claimLog is the child's Observer: it keeps every claim's duration.
@@ -383,6 +384,7 @@ type claimLog struct {
 	mu     sync.Mutex
 	first  time.Time
 	claims []int64
+	at     []int64
 }
 
 func (c *claimLog) Worked(string, time.Duration) {}
@@ -394,6 +396,7 @@ func (c *claimLog) Claimed(_ string, items int, took time.Duration) {
 		c.first = time.Now().Add(-took)
 	}
 	c.claims = append(c.claims, took.Microseconds())
+	c.at = append(c.at, time.Now().Add(-took).UnixMicro())
 }
 
 // lastEnded is the child's journal: it notes when items were last ended (completed).
@@ -459,7 +462,7 @@ func runChild(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	rep := childReport{First: log.first, Last: j.last, Items: int(c["completed"]), ClaimsUS: log.claims}
+	rep := childReport{First: log.first, Last: j.last, Items: int(c["completed"]), ClaimsUS: log.claims, ClaimsAt: log.at}
 	return json.NewEncoder(os.Stdout).Encode(rep)
 }
 
@@ -468,6 +471,8 @@ type fleetResult struct {
 	perSecond  float64
 	p50, p99   time.Duration
 	claims     int
+	start      phase // the claims begun in the run's first second
+	steady     phase // the claims begun after it
 	procs, per int
 }
 
@@ -506,7 +511,7 @@ func compareFleet(ctx context.Context, dbURL string, db *pgxpool.Pool, o options
 	}
 	fmt.Printf("## Fleet: %d processes × %d workers against 1 × 8, %d no-op items per run, latency %s round trip, %d rounds interleaved\n\n",
 		procs, per, o.fleetItems, o.latency, o.fleetRounds)
-	fmt.Printf("| round | processes × workers | items/s | claims | claim p50 | claim p99 |\n|---:|---|---:|---:|---:|---:|\n")
+	fmt.Printf("| round | processes × workers | items/s | claims | claim p50 | claim p99 | first second: claims, p99 | after it: claims, p99 |\n|---:|---|---:|---:|---:|---:|---:|---:|\n")
 	var small, big []fleetResult
 	for r := 0; r < o.fleetRounds; r++ {
 		for _, shape := range [][2]int{{1, 8}, {procs, per}} {
@@ -519,7 +524,8 @@ func compareFleet(ctx context.Context, dbURL string, db *pgxpool.Pool, o options
 			} else {
 				big = append(big, res)
 			}
-			fmt.Printf("| %d | %d × %d | %.0f | %d | %s | %s |\n", r+1, res.procs, res.per, res.perSecond, res.claims, ms(res.p50), ms(res.p99))
+			fmt.Printf("| %d | %d × %d | %.0f | %d | %s | %s | %d, %s | %d, %s |\n", r+1, res.procs, res.per, res.perSecond, res.claims, ms(res.p50), ms(res.p99),
+				res.start.claims, ms(res.start.p99), res.steady.claims, ms(res.steady.p99))
 		}
 	}
 	rate := func(rs []fleetResult) []float64 {
@@ -601,6 +607,7 @@ func runFleet(ctx context.Context, self, url string, db *pgxpool.Pool, items, pr
 	}
 	var first, last time.Time
 	var claims []int64
+	var timed []timedClaim
 	done := 0
 	var errs []string
 	for i, c := range children {
@@ -616,6 +623,9 @@ func runFleet(ctx context.Context, self, url string, db *pgxpool.Pool, items, pr
 		}
 		done += rep.Items
 		claims = append(claims, rep.ClaimsUS...)
+		for k, at := range rep.ClaimsAt {
+			timed = append(timed, timedClaim{at: time.UnixMicro(at), took: time.Duration(rep.ClaimsUS[k]) * time.Microsecond})
+		}
 		if rep.Items > 0 {
 			if first.IsZero() || rep.First.Before(first) {
 				first = rep.First
@@ -640,7 +650,48 @@ func runFleet(ctx context.Context, self, url string, db *pgxpool.Pool, items, pr
 	res.p50 = time.Duration(claims[len(claims)/2]) * time.Microsecond
 	res.p99 = time.Duration(claims[len(claims)*99/100]) * time.Microsecond
 	res.perSecond = float64(items) / last.Sub(first).Seconds()
+	res.start, res.steady = splitStart(timed, first.Add(time.Second))
+	if f := os.Getenv("QB_TRACE"); f != "" { // HACK
+		var b strings.Builder
+		for _, c := range timed {
+			fmt.Fprintf(&b, "%d,%d\n", c.at.Sub(first).Microseconds(), c.took.Microseconds())
+		}
+		os.WriteFile(fmt.Sprintf("%s-%d", f, procs), []byte(b.String()), 0o644)
+	}
 	return res, nil
+}
+
+// timedClaim is one claim statement of a fleet run: when it began and how long it took.
+type timedClaim struct {
+	at   time.Time
+	took time.Duration
+}
+
+// phase is the claims of one part of a run: how many, and their p99.
+type phase struct {
+	claims int
+	p99    time.Duration
+}
+
+// splitStart divides a run's claims into those begun before cut (the fleet's first
+// second: every process's first claim at the same instant) and the rest.
+func splitStart(claims []timedClaim, cut time.Time) (start, steady phase) {
+	var a, b []time.Duration
+	for _, c := range claims {
+		if c.at.Before(cut) {
+			a = append(a, c.took)
+		} else {
+			b = append(b, c.took)
+		}
+	}
+	p := func(d []time.Duration) phase {
+		if len(d) == 0 {
+			return phase{}
+		}
+		slices.Sort(d)
+		return phase{claims: len(d), p99: d[len(d)*99/100]}
+	}
+	return p(a), p(b)
 }
 
 func uuid() string {
