@@ -10,10 +10,11 @@
 // own bbolt journal), against one process of 8 workers, through a proxy that adds latency to
 // every round trip (as between hosts in a cloud region), interleaved too: throughput (items
 // over the time from the first claim to the last completion) and the claim statement's
-// latency, p50 and p99 over every claim of every process.
+// latency, p50 and p99 over every claim of every process, and the p99 of the claims begun in
+// the first second (every process's first claim at the same instant) and of the rest.
 //
 //	TEST_DATABASE_URL=... go run ./bench/queuebench [-items 20000] [-workers 8,100] [-rounds 5]
-//	    [-fleet 50x12] [-fleet-items 60000] [-fleet-rounds 3] [-latency 1ms]
+//	    [-fleet 50x12] [-fleet-items 60000] [-fleet-rounds 3] [-latency 1ms] [-claims-csv PREFIX]
 package main
 
 import (
@@ -59,6 +60,7 @@ type options struct {
 	drop                    string
 	fleet                   string
 	fleetItems, fleetRounds int
+	claimsCSV               string
 	latency                 time.Duration
 	child                   bool
 	url, statePath          string
@@ -74,6 +76,7 @@ func main() {
 	flag.StringVar(&o.fleet, "fleet", "50x12", "the fleet run: processes x workers, against 1x8 (empty: skip it)")
 	flag.IntVar(&o.fleetItems, "fleet-items", 60000, "items per fleet run")
 	flag.IntVar(&o.fleetRounds, "fleet-rounds", 3, "rounds of the fleet run (each: 1x8, then the fleet)")
+	flag.StringVar(&o.claimsCSV, "claims-csv", "", "write every fleet claim (µs from the run's first claim, µs it took) to files with this prefix, one per run")
 	flag.DurationVar(&o.latency, "latency", time.Millisecond, "round-trip latency the proxy adds in the fleet runs (0: no proxy)")
 	flag.BoolVar(&o.child, "child", false, "internal: serve the queue as one process of the fleet")
 	flag.StringVar(&o.url, "url", "", "internal: the child's database")
@@ -473,6 +476,8 @@ type fleetResult struct {
 	claims     int
 	start      phase // the claims begun in the run's first second
 	steady     phase // the claims begun after it
+	timed      []timedClaim
+	first      time.Time // the first claim that took items
 	procs, per int
 }
 
@@ -516,6 +521,9 @@ func compareFleet(ctx context.Context, dbURL string, db *pgxpool.Pool, o options
 	for r := 0; r < o.fleetRounds; r++ {
 		for _, shape := range [][2]int{{1, 8}, {procs, per}} {
 			res, err := runFleet(ctx, self, agentURL, db, o.fleetItems, shape[0], shape[1], filepath.Join(stateDir, fmt.Sprintf("fleet-%d-%d", r, shape[0])))
+			if err == nil && o.claimsCSV != "" {
+				err = writeClaims(fmt.Sprintf("%s-%d-%dx%d.csv", o.claimsCSV, r+1, shape[0], shape[1]), res)
+			}
 			if err != nil {
 				return fmt.Errorf("fleet %d×%d: %w", shape[0], shape[1], err)
 			}
@@ -651,14 +659,19 @@ func runFleet(ctx context.Context, self, url string, db *pgxpool.Pool, items, pr
 	res.p99 = time.Duration(claims[len(claims)*99/100]) * time.Microsecond
 	res.perSecond = float64(items) / last.Sub(first).Seconds()
 	res.start, res.steady = splitStart(timed, first.Add(time.Second))
-	if f := os.Getenv("QB_TRACE"); f != "" { // HACK
-		var b strings.Builder
-		for _, c := range timed {
-			fmt.Fprintf(&b, "%d,%d\n", c.at.Sub(first).Microseconds(), c.took.Microseconds())
-		}
-		os.WriteFile(fmt.Sprintf("%s-%d", f, procs), []byte(b.String()), 0o644)
-	}
+	res.timed, res.first = timed, first
 	return res, nil
+}
+
+// writeClaims writes a fleet run's claims to path: when each began (µs after the run's
+// first claim) and how long it took (µs), one per line, in no particular order.
+func writeClaims(path string, res fleetResult) error {
+	var b bytes.Buffer
+	b.WriteString("began_us,took_us\n")
+	for _, c := range res.timed {
+		fmt.Fprintf(&b, "%d,%d\n", c.at.Sub(res.first).Microseconds(), c.took.Microseconds())
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
 }
 
 // timedClaim is one claim statement of a fleet run: when it began and how long it took.
