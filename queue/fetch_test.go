@@ -123,3 +123,25 @@ func TestTokenArray(t *testing.T) {
 		t.Fatalf("tokenArray(nil) = %#v; want an empty list (an empty array, not NULL)", got)
 	}
 }
+
+// A fetcher's first claim asks for one item per worker (a fleet that starts together sends
+// its first claims in the same instant: the smaller they are, the sooner all are served);
+// then two per worker, or prefetchMax while items take less time than the claims.
+func TestDepthStartsAtOneItemPerWorker(t *testing.T) {
+	p, s := &Pool{}, &served{}
+	if d := p.depth(s); d != 1 {
+		t.Errorf("before any claim: depth %d, want 1", d)
+	}
+	s.claims, s.claimAvg = 1, 10*time.Millisecond
+	if d := p.depth(s); d != prefetch {
+		t.Errorf("after a claim, no item worked: depth %d, want %d", d, prefetch)
+	}
+	s.worked, s.workAvg = 5, time.Millisecond
+	if d := p.depth(s); d != prefetchMax {
+		t.Errorf("items shorter than claims: depth %d, want %d", d, prefetchMax)
+	}
+	s.workAvg = time.Second
+	if d := p.depth(s); d != prefetch {
+		t.Errorf("items longer than claims: depth %d, want %d", d, prefetch)
+	}
+}

@@ -846,9 +846,19 @@ func jitter(d time.Duration) time.Duration {
 	return d/2 + rand.N(d)
 }
 
-// depth is how many items each worker of s may hold now: prefetchMax while the recent
-// items took less time than the recent claim statements, prefetch otherwise.
+// depth is how many items each worker of s may hold now: one for the first claim (a
+// fleet's processes that start together send their first claims in the same instant, each
+// passing over the rows the others lock: one item per worker halves that burst; fleet
+// claim p99 -25 % with the rescue's jittered start, docs/benchmarks.md), then prefetchMax
+// while the recent items took less time than the recent claim statements, prefetch
+// otherwise.
 func (p *Pool) depth(s *served) int {
+	s.mu.Lock()
+	first := s.claims == 0
+	s.mu.Unlock()
+	if first {
+		return 1
+	}
 	if p.shortItems(s) {
 		return prefetchMax
 	}
@@ -1366,12 +1376,24 @@ func (p *Pool) heartbeat(ctx context.Context) {
 	}
 }
 
-// rescueLoop puts back items whose holders died, every half lease, until ctx ends.
+// rescueLoop puts back items whose holders died, every half lease, until ctx ends. The
+// first rescue comes at a random moment of the first half lease: a fleet's agents that
+// start together (a launch, a reboot of the spot hosts) do not all read the rows in
+// progress in the same second as their first claims, and an expired lease still waits at
+// most half a lease for some agent's rescue. (This process's own claims of a previous run
+// are released at its start from its journal, not by a rescue.)
 func (p *Pool) rescueLoop(ctx context.Context) {
-	t := time.NewTicker(p.cfg.Lease / 2)
-	defer t.Stop()
 	beat, done := p.loop("rescue")
 	defer done()
+	first := time.NewTimer(rand.N(p.cfg.Lease / 2))
+	select {
+	case <-ctx.Done():
+		first.Stop()
+		return
+	case <-first.C:
+	}
+	t := time.NewTicker(p.cfg.Lease / 2)
+	defer t.Stop()
 	for {
 		beat()
 		for _, s := range p.queues {
