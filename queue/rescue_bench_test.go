@@ -3,6 +3,7 @@ package queue_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/fitsarchive/agentd/internal/pgtest"
 	"github.com/fitsarchive/agentd/queue"
@@ -39,6 +40,41 @@ func BenchmarkRescueNothingExpired(b *testing.B) {
 		n, err := q.Rescue(ctx)
 		if err != nil || n != 0 {
 			b.Fatalf("rescued %d (none expired): %v", n, err)
+		}
+	}
+}
+
+// BenchmarkDeferOne is an agent's deferral of one young file (the requeue of one token)
+// while a fleet holds 2,400 claims, with the statistics of the queue before the claims.
+//
+//	go test ./queue -run '^$' -bench DeferOne -count 5
+func BenchmarkDeferOne(b *testing.B) {
+	ctx := context.Background()
+	db := pgtest.Pool(b, pgtest.NewDB(b))
+	if _, err := db.Exec(ctx, `INSERT INTO ingestqueue (filename, path, sortkey)
+		SELECT 'f' || i || '.fits', '', 'aaaa' || lpad(i::text, 9, '0')
+		FROM generate_series(1, 20000) i`); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.Exec(ctx, `VACUUM ANALYZE ingestqueue`); err != nil {
+		b.Fatal(err)
+	}
+	q := queue.New(db, queue.Ingest(), queue.Options{Owner: owner})
+	var held []queue.Item
+	for len(held) < 2400 {
+		items, err := q.Claim(ctx, holders(192))
+		if err != nil || len(items) == 0 {
+			b.Fatalf("claimed %d: %v", len(items), err)
+		}
+		held = append(held, items...)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i >= len(held) {
+			b.Fatalf("more rounds than claims held")
+		}
+		if err := q.Defer(ctx, held[i], time.Hour); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
