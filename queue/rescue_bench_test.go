@@ -11,7 +11,7 @@ import (
 
 // BenchmarkRescueNothingExpired is the rescue every agent runs on a timer (and, with
 // --empty, each time it finds nothing to claim) while a fleet holds its claims: 2,400
-// rows in progress (600 workers, 4 claims each), none of them expired. The statistics are
+// rows in progress (600 workers holding 4 items each), none of them expired. The statistics are
 // those of the queue before the claims (analyzed full and pending), as they are on a
 // server whose autovacuum has not come by since.
 //
