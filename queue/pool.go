@@ -854,12 +854,11 @@ func jitter(d time.Duration) time.Duration {
 // otherwise.
 func (p *Pool) depth(s *served) int {
 	s.mu.Lock()
-	first := s.claims == 0
-	s.mu.Unlock()
-	if first {
+	defer s.mu.Unlock()
+	switch {
+	case s.claims == 0:
 		return 1
-	}
-	if p.shortItems(s) {
+	case s.worked > 0 && s.workAvg < s.claimAvg: // shortItems, under the lock already held
 		return prefetchMax
 	}
 	return prefetch

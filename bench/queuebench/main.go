@@ -395,11 +395,12 @@ func (c *claimLog) Worked(string, time.Duration) {}
 func (c *claimLog) Claimed(_ string, items int, took time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	began := time.Now().Add(-took)
 	if c.first.IsZero() && items > 0 {
-		c.first = time.Now().Add(-took)
+		c.first = began
 	}
 	c.claims = append(c.claims, took.Microseconds())
-	c.at = append(c.at, time.Now().Add(-took).UnixMicro())
+	c.at = append(c.at, began.UnixMicro())
 }
 
 // lastEnded is the child's journal: it notes when items were last ended (completed).
@@ -614,7 +615,6 @@ func runFleet(ctx context.Context, self, url string, db *pgxpool.Pool, items, pr
 		c.start.Close()
 	}
 	var first, last time.Time
-	var claims []int64
 	var timed []timedClaim
 	done := 0
 	var errs []string
@@ -630,7 +630,6 @@ func runFleet(ctx context.Context, self, url string, db *pgxpool.Pool, items, pr
 			continue
 		}
 		done += rep.Items
-		claims = append(claims, rep.ClaimsUS...)
 		for k, at := range rep.ClaimsAt {
 			timed = append(timed, timedClaim{at: time.UnixMicro(at), took: time.Duration(rep.ClaimsUS[k]) * time.Microsecond})
 		}
@@ -653,10 +652,13 @@ func runFleet(ctx context.Context, self, url string, db *pgxpool.Pool, items, pr
 	if left != 0 || done != items {
 		return res, fmt.Errorf("%d items completed by the journals and %d left in the queue, of %d", done, left, items)
 	}
+	claims := make([]time.Duration, len(timed))
+	for i, c := range timed {
+		claims[i] = c.took
+	}
 	slices.Sort(claims)
 	res.claims = len(claims)
-	res.p50 = time.Duration(claims[len(claims)/2]) * time.Microsecond
-	res.p99 = time.Duration(claims[len(claims)*99/100]) * time.Microsecond
+	res.p50, res.p99 = claims[len(claims)/2], claims[len(claims)*99/100]
 	res.perSecond = float64(items) / last.Sub(first).Seconds()
 	res.start, res.steady = splitStart(timed, first.Add(time.Second))
 	res.timed, res.first = timed, first
