@@ -339,7 +339,6 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 		return time.After(d)
 	}
 	killC, chaosC, stopC, restartC := after(s.KillAfter), after(s.Chaos), after(s.StopAfter), after(s.RestartAfter)
-	stopWaits := 0   // the stop's delays while no agent holds a claim
 	contWaits := 0   // the continuation's delays while the stopped agent's claims are not yet rescued
 	heldStopped := 0 // the claims the stopped agent held once stopped (-1: unknown)
 	if s.Kill == 0 {
@@ -385,17 +384,13 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 			if running := live(); len(running) > 0 && !drained {
 				// The agent that holds the most claims: stopping one that holds none (just
 				// started, or between claims) would show no fencing. While none holds any
-				// (the files still deferred, say), the stop waits, up to a lease.
+				// (the files still deferred, say), the stop waits until the queue is drained.
 				holding := holdingClaims(ctx, db, running)
-				if len(holding) == 0 && stopWaits < 4 {
-					stopWaits++
+				if len(holding) == 0 {
 					stopC = time.After(s.Lease / 4)
 					continue
 				}
-				if len(holding) > 0 {
-					running = holding
-				}
-				stopped = running[rng.IntN(len(running))]
+				stopped = holding[rng.IntN(len(holding))]
 				rep.Stopped = stopped.name
 				stopped.cmd.Process.Signal(syscall.SIGSTOP) //nolint:errcheck // gone is fine
 				contC = time.After(2 * s.Lease)
@@ -408,6 +403,14 @@ func (s Scenario) Run(ctx context.Context) (Report, error) {
 			noteHeld(HolderLike(stopped.name, stopped.cmd.Process.Pid))
 			heldStopped = stillHeld(ctx, db, HolderLike(stopped.name, stopped.cmd.Process.Pid))
 			stopNoteC = nil
+			if heldStopped == 0 && !drained {
+				// It had ended what it held between the look and the signal: its stop
+				// would show no fencing. It goes on, and the stop is tried again.
+				stopped.cmd.Process.Signal(syscall.SIGCONT) //nolint:errcheck // gone is fine
+				fmt.Fprintf(s.Log, "fleet: %s held no claim once stopped; continued it (SIGCONT), the stop is tried again\n", stopped.name)
+				stopped, rep.Stopped, contC = nil, "", nil
+				stopC = time.After(s.Lease / 4)
+			}
 		case <-contC:
 			// Its leases have expired; it stays stopped until the others have rescued what it
 			// held (a claim it still holds when it wakes is simply released or completed, and
