@@ -151,7 +151,7 @@ const DefaultCleanup = 10 * time.Second
 // than the claim statement that brings them, up to prefetchMax, so that one claim and one
 // journal flush serve more items: those items wait claimed for less than a claim's time.
 // Eight rather than four: 100 workers 2.01–2.09× River instead of 1.65–1.85×, and a fleet of
-// 50 × 12 faster too (bench/queuebench, docs/benchmarks.md, eleventh session).
+// 50 × 12 faster too (bench/queuebench, docs/benchmarks.md, "eleventh session").
 const (
 	prefetch    = 2
 	prefetchMax = 8
@@ -860,7 +860,7 @@ func (p *Pool) depth(s *served) int {
 	switch {
 	case s.claims == 0:
 		return 1
-	case s.worked > 0 && s.workAvg < s.claimAvg: // shortItems, under the lock already held
+	case s.shortItemsLocked():
 		return prefetchMax
 	}
 	return prefetch
@@ -871,6 +871,11 @@ func (p *Pool) depth(s *served) int {
 func (p *Pool) shortItems(s *served) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.shortItemsLocked()
+}
+
+// shortItemsLocked is shortItems for a caller holding s.mu.
+func (s *served) shortItemsLocked() bool {
 	return s.worked > 0 && s.claims > 0 && s.workAvg < s.claimAvg
 }
 
