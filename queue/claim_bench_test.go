@@ -2,6 +2,7 @@ package queue_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -71,6 +72,38 @@ func BenchmarkClaimComplete(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch)/1000, "µs/item")
 			b.ReportMetric(float64(claiming.Nanoseconds())/float64(b.N*batch)/1000, "claim-µs/item")
+		})
+	}
+}
+
+// BenchmarkClaimWhileOthersHold is one agent's claim of 64 rows (its 8 workers' prefetch)
+// and their completion while other claims are held: the 64 of one process, and the 4,800
+// of a fleet of 600 workers holding 8 items each. With the statistics of the queue
+// before the claims, as on a server whose autovacuum has not come by since. A claim's cost
+// should not grow with the claims other agents hold:
+//
+//	go test ./queue -run '^$' -bench ClaimWhileOthersHold -count 5
+func BenchmarkClaimWhileOthersHold(b *testing.B) {
+	for _, held := range []int{64, 4800} {
+		b.Run(fmt.Sprintf("held-%d", held), func(b *testing.B) {
+			ctx := context.Background()
+			q, _ := queueHolding(b, 200000, held) // enough rows for the iterations not to run dry
+			const batch = 64
+			h := holders(batch)
+			var claiming time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				start := time.Now()
+				items, err := q.Claim(ctx, h)
+				claiming += time.Since(start)
+				if err != nil || len(items) != batch {
+					b.Fatalf("claimed %d of %d: %v", len(items), batch, err)
+				}
+				if lost, err := q.CompleteBatch(ctx, items); err != nil || len(lost) > 0 {
+					b.Fatalf("complete: %d lost, %v", len(lost), err)
+				}
+			}
+			b.ReportMetric(float64(claiming.Microseconds())/float64(b.N), "claim-µs")
 		})
 	}
 }

@@ -148,7 +148,7 @@ func (q *Queue) Fail(ctx context.Context, it Item, msg string) error {
 // Defer puts the item back, not to be claimed before delay has passed (a file still being
 // written). When a pending twin exists the item is deleted instead.
 func (q *Queue) Defer(ctx context.Context, it Item, delay time.Duration) error {
-	ended, err := q.requeue(ctx, requeueArgs{where: "claim_token = ANY($4::uuid[])", args: []any{tokenArray([]string{it.Token})}, delay: delay})
+	ended, err := q.requeue(ctx, requeueArgs{byToken: true, where: "claim_token = ANY($4::uuid[])", args: []any{tokenArray([]string{it.Token})}, delay: delay})
 	if err != nil {
 		return fmt.Errorf("defer %s item %s: %w", q.spec.Name, it.Label, err)
 	}
@@ -172,7 +172,7 @@ func (q *Queue) ReleaseTokens(ctx context.Context, tokens []string, crashed bool
 	if len(tokens) == 0 {
 		return nil, nil
 	}
-	ended, err := q.requeue(ctx, requeueArgs{where: "claim_token = ANY($4::uuid[])", args: []any{tokenArray(tokens)}, crashed: crashed, delay: after})
+	ended, err := q.requeue(ctx, requeueArgs{byToken: true, where: "claim_token = ANY($4::uuid[])", args: []any{tokenArray(tokens)}, crashed: crashed, delay: after})
 	if err != nil {
 		return nil, fmt.Errorf("release %d %s items: %w", len(tokens), q.spec.Name, err)
 	}
@@ -304,7 +304,11 @@ type Ended struct {
 }
 
 type requeueArgs struct {
-	where      string // over the row aliased r; its parameters start at $4
+	where string // over the row aliased r; its parameters start at $4
+	// byToken says where names rows by their tokens: the statement then reaches them
+	// through the token index only (inprogress IS TRUE, see build), not by reading every
+	// row in progress.
+	byToken    bool
 	args       []any
 	crashed    bool          // the holder died: count an attempt
 	delay      time.Duration // not before now + delay (0: leave after as it is)
@@ -334,6 +338,26 @@ func (q *Queue) requeue(ctx context.Context, a requeueArgs) ([]Ended, error) {
 }
 
 func (q *Queue) requeueOnce(ctx context.Context, a requeueArgs) ([]Ended, error) {
+	stmt, args := q.requeueStatement(a)
+	var ended []Ended
+	err := q.fenced(ctx, stmt, func(rows pgx.Rows) error {
+		for rows.Next() {
+			var e Ended
+			if err := rows.Scan(&e.Token, &e.Label, &e.How); err != nil {
+				return err
+			}
+			ended = append(ended, e)
+		}
+		return nil
+	}, args...)
+	if err != nil {
+		return nil, err
+	}
+	return ended, nil
+}
+
+// requeueStatement is the statement of requeueOnce and its arguments.
+func (q *Queue) requeueStatement(a requeueArgs) (string, []any) {
 	t := q.spec.table()
 	var twin []string
 	for _, c := range q.spec.PendingKey {
@@ -356,6 +380,16 @@ func (q *Queue) requeueOnce(ctx context.Context, a requeueArgs) ([]Ended, error)
 		after = a.delay.Milliseconds()
 	}
 	label := "coalesce(r." + ident(q.spec.Label) + "::text, '')"
+	// The rows to lock: by token through the token index only (see build); otherwise by
+	// reading the rows in progress. The writes reach the locked rows through the token
+	// index, by the array of their tokens: joined to l alone, the planner (both sides
+	// estimated at one row) could as well read every token of the index and compare each
+	// with l's (BenchmarkDeferOne: 1.2-1.8 ms instead of 1.0 with 2,400 rows held).
+	held := "r.inprogress"
+	if a.byToken {
+		held = "r.inprogress IS TRUE"
+	}
+	written := "t.inprogress IS TRUE AND t.claim_token = ANY(ARRAY(SELECT claim_token FROM l))"
 	args := append([]any{inc, q.opt.MaxAttempts, after}, a.args...)
 	alive := "false"
 	if a.judgeLiveness {
@@ -371,7 +405,7 @@ func (q *Queue) requeueOnce(ctx context.Context, a requeueArgs) ([]Ended, error)
 	stmt := `WITH locked AS (
 			SELECT r.claim_token, ` + label + ` AS label, r.attempts, ` + alive + ` AS alive,
 				EXISTS (SELECT 1 FROM ` + t + ` p WHERE NOT p.inprogress AND p.fail_dt = ` + notFailed + ` AND ` + strings.Join(twin, " AND ") + `) AS twin
-			FROM ` + t + ` r WHERE r.inprogress AND (` + a.where + `)
+			FROM ` + t + ` r WHERE ` + held + ` AND (` + a.where + `)
 			ORDER BY r.claim_token` + limit + ` ` + lock + `
 		), l AS (
 			SELECT claim_token, label, twin, CASE WHEN alive THEN 0 ELSE $1::int END AS inc,
@@ -380,36 +414,22 @@ func (q *Queue) requeueOnce(ctx context.Context, a requeueArgs) ([]Ended, error)
 		), failed AS (
 			UPDATE ` + t + ` t SET inprogress = false, fail_dt = ` + nowUTC + `, attempts = t.attempts + 1, owner = NULL, lease_until = NULL,
 				error = format('worker died %s times on this item (last holder %s); fix the cause, then agentctl queue retry', t.attempts + 1, t.holder)
-			FROM l WHERE EXISTS (SELECT 1 FROM l WHERE dies) AND t.claim_token = l.claim_token AND t.inprogress AND l.dies
+			FROM l WHERE EXISTS (SELECT 1 FROM l WHERE dies) AND t.claim_token = l.claim_token AND ` + written + ` AND l.dies
 			RETURNING l.claim_token::text, l.label, 'failed'
 		), merged AS (
 			DELETE FROM ` + t + ` t USING l WHERE EXISTS (SELECT 1 FROM l WHERE NOT dies AND twin) AND t.claim_token = l.claim_token
-				AND t.inprogress AND NOT l.dies AND l.twin
+				AND ` + written + ` AND NOT l.dies AND l.twin
 			RETURNING l.claim_token::text, l.label, 'merged'
 		), pending AS (
 			UPDATE ` + t + ` t SET inprogress = false, claim_token = NULL, owner = NULL, holder = NULL, lease_until = NULL,
 				claimed_at = NULL, attempts = t.attempts + l.inc,
 				after = CASE WHEN $3::bigint IS NULL THEN t.after ELSE ` + nowUTC + ` + $3::bigint * interval '1 millisecond' END
 			FROM l WHERE EXISTS (SELECT 1 FROM l WHERE NOT dies AND NOT twin) AND t.claim_token = l.claim_token
-				AND t.inprogress AND NOT l.dies AND NOT l.twin
+				AND ` + written + ` AND NOT l.dies AND NOT l.twin
 			RETURNING l.claim_token::text, l.label, 'pending'
 		)
 		SELECT * FROM failed UNION ALL SELECT * FROM merged UNION ALL SELECT * FROM pending`
-	var ended []Ended
-	err := q.fenced(ctx, stmt, func(rows pgx.Rows) error {
-		for rows.Next() {
-			var e Ended
-			if err := rows.Scan(&e.Token, &e.Label, &e.How); err != nil {
-				return err
-			}
-			ended = append(ended, e)
-		}
-		return nil
-	}, args...)
-	if err != nil {
-		return nil, err
-	}
-	return ended, nil
+	return stmt, args
 }
 
 // Whereabouts says where an item whose claim was found gone is now, as evidence for a

@@ -21,18 +21,7 @@ func Heartbeat(ctx context.Context, db *pgxpool.Pool, specs []Spec, tokens [][]s
 	if len(tokens) != len(specs) {
 		return nil, fmt.Errorf("heartbeat: %d token lists for %d queues", len(tokens), len(specs))
 	}
-	var ctes, counts []string
-	args := []any{owner, lease.Milliseconds()}
-	for i, s := range specs {
-		t := s.table()
-		args = append(args, tokenArray(tokens[i]))
-		ctes = append(ctes, fmt.Sprintf(`l%d AS (SELECT claim_token FROM %s WHERE claim_token = ANY($%d::uuid[]) AND inprogress AND owner = $1::uuid
-			FOR UPDATE SKIP LOCKED),
-			h%d AS (UPDATE %s t SET lease_until = now() + $2 * interval '1 millisecond' FROM l%d WHERE t.claim_token = l%d.claim_token AND t.inprogress RETURNING 1)`,
-			i, t, len(args), i, t, i, i))
-		counts = append(counts, fmt.Sprintf(`(SELECT count(*) FROM h%d)`, i))
-	}
-	sql := `WITH ` + strings.Join(ctes, ", ") + ` SELECT ` + strings.Join(counts, ", ")
+	sql, args := heartbeatStatement(specs, tokens, owner, lease)
 	got := make([]int64, len(specs))
 	dest := make([]any, len(specs))
 	for i := range got {
@@ -46,4 +35,21 @@ func Heartbeat(ctx context.Context, db *pgxpool.Pool, specs []Spec, tokens [][]s
 		out[s.Name] = int(got[i])
 	}
 	return out, nil
+}
+
+// heartbeatStatement is Heartbeat's statement and its arguments. Rows are found by token
+// through the token index only (inprogress IS TRUE, see build).
+func heartbeatStatement(specs []Spec, tokens [][]string, owner string, lease time.Duration) (string, []any) {
+	var ctes, counts []string
+	args := []any{owner, lease.Milliseconds()}
+	for i, s := range specs {
+		t := s.table()
+		args = append(args, tokenArray(tokens[i]))
+		ctes = append(ctes, fmt.Sprintf(`l%d AS (SELECT claim_token FROM %s WHERE claim_token = ANY($%d::uuid[]) AND inprogress IS TRUE AND owner = $1::uuid
+			FOR UPDATE SKIP LOCKED),
+			h%d AS (UPDATE %s t SET lease_until = now() + $2 * interval '1 millisecond' FROM l%d WHERE t.claim_token = l%d.claim_token AND t.inprogress IS TRUE RETURNING 1)`,
+			i, t, len(args), i, t, i, i))
+		counts = append(counts, fmt.Sprintf(`(SELECT count(*) FROM h%d)`, i))
+	}
+	return `WITH ` + strings.Join(ctes, ", ") + ` SELECT ` + strings.Join(counts, ", "), args
 }

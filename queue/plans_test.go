@@ -4,8 +4,10 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/fitsarchive/agentd/internal/pgtest"
 )
@@ -45,4 +47,83 @@ func TestIdleReadsTheOrderIndexWhenStatisticsAreStale(t *testing.T) {
 	if err != nil || !idle {
 		t.Errorf("Idle on an empty queue = %v, %v; want true", idle, err)
 	}
+}
+
+// TestTokenStatementsReadOnlyTheirRows: the statements that find rows by their claim tokens
+// (completion, failure, heartbeat, deferral and release) reach them through the token index,
+// custom plan or generic, with the statistics of the queue taken before anything was
+// claimed (as on a server whose autovacuum has not come by since a rebuild began): never by
+// reading every row in progress through the run-key index, which made their cost grow with
+// the claims of the whole fleet.
+func TestTokenStatementsReadOnlyTheirRows(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.Pool(t, pgtest.NewDB(t))
+	for _, stmt := range []string{
+		`INSERT INTO ingestqueue (filename, path, sortkey)
+			SELECT 'f' || i || '.fits', '', 'aaaa' || lpad(i::text, 9, '0') FROM generate_series(1, 20000) i`,
+		`VACUUM ANALYZE ingestqueue`,
+	} {
+		if _, err := db.Exec(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const owner = "5b0c7a2e-8f0e-4d7a-9a51-0c2f3b9e4d11"
+	q := New(db, Ingest(), Options{Owner: owner})
+	var held []Item
+	for len(held) < 2400 {
+		items, err := q.Claim(ctx, make([]string, 192))
+		if err != nil || len(items) == 0 {
+			t.Fatalf("claimed %d: %v", len(items), err)
+		}
+		held = append(held, items...)
+	}
+	var tokens []string
+	for _, it := range held[:64] {
+		tokens = append(tokens, it.Token)
+	}
+	byToken, byTokenArgs := q.requeueStatement(requeueArgs{byToken: true, where: "claim_token = ANY($4::uuid[])",
+		args: []any{tokenArray(tokens)}, crashed: true})
+	beat, beatArgs := heartbeatStatement([]Spec{Ingest()}, [][]string{tokens}, owner, time.Minute)
+	for _, c := range []struct {
+		name string
+		sql  string
+		args []any
+	}{
+		{"completion of a batch", q.sql.completeBatch, []any{tokenArray(tokens)}},
+		{"completion of one", q.sql.complete, []any{tokens[0], "f1.fits"}},
+		{"failure", q.sql.fail, []any{tokens[0], "bad"}},
+		{"heartbeat", beat, beatArgs},
+		{"release by tokens", byToken, byTokenArgs},
+	} {
+		for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+			plan := explain(ctx, t, db, mode, c.sql, c.args...)
+			if strings.Contains(plan, "running_uq") || strings.Contains(plan, "Seq Scan on ingestqueue") ||
+				!strings.Contains(plan, "ingestqueue_token_ix") {
+				t.Errorf("%s (%s) does not find its rows through the token index alone:\n%s", c.name, mode, plan)
+			}
+		}
+	}
+}
+
+// explain returns the plan of sql with args under the plan cache mode given.
+func explain(ctx context.Context, t *testing.T, db *pgxpool.Pool, mode, sql string, args ...any) string {
+	t.Helper()
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // read only
+	if _, err := tx.Exec(ctx, `SELECT set_config('plan_cache_mode', $1, true)`, mode); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := tx.Query(ctx, `EXPLAIN (COSTS OFF) `+sql, args...)
+	if err != nil {
+		t.Fatalf("explain: %v\n%s", err, sql)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(lines, "\n")
 }

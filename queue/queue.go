@@ -241,12 +241,19 @@ func build(s Spec) statements {
 				t.holder, t.attempts, ` + strings.Join(payload, ", ") + `
 		)
 		SELECT token, label, holder, attempts, ` + strings.Join(payloadNames, ", ") + ` FROM claimed ORDER BY n`,
+		// The statements that find rows by token test "inprogress IS TRUE", not
+		// "inprogress": no index predicate WHERE inprogress is proven from it, so the token
+		// index (WHERE claim_token IS NOT NULL) is the only one they can use. With
+		// "inprogress" the planner, its statistics taken when nothing was in progress, read
+		// every row in progress through the run-key index and filtered them by token: a
+		// completion's cost grew with the claims the whole fleet held (migration 11).
+		//
 		// Fenced: only the holder of the token deletes (waiting for the row's lock, then
 		// re-checking the token); failed rows of the same item go too. With no row deleted
 		// the statement fails (agentd_claim_held, SQLSTATE AGL01), and so does the
 		// transaction it is part of.
 		complete: `WITH done AS (
-			DELETE FROM ` + t + ` WHERE claim_token = $1::uuid AND inprogress RETURNING ` + strings.Join(pkCols, ", ") + `
+			DELETE FROM ` + t + ` WHERE claim_token = $1::uuid AND inprogress IS TRUE RETURNING ` + strings.Join(pkCols, ", ") + `
 		), cleared AS (` + cleared + `)
 		SELECT agentd_claim_held(count(*), $2) FROM done`,
 		// The delete waits for each row's lock (then re-checks the token). The tokens are an
@@ -256,7 +263,7 @@ func build(s Spec) statements {
 		// second heap write and WAL record; a deadlock, should one happen, is retried like
 		// any transient error.
 		completeBatch: `WITH done AS (
-			DELETE FROM ` + t + ` WHERE claim_token = ANY($1::uuid[]) AND inprogress
+			DELETE FROM ` + t + ` WHERE claim_token = ANY($1::uuid[]) AND inprogress IS TRUE
 			RETURNING claim_token::text AS token, ` + strings.Join(pkCols, ", ") + `
 		), cleared AS (` + cleared + `)
 		SELECT token FROM done`,
@@ -273,7 +280,7 @@ func build(s Spec) statements {
 			OR EXISTS (SELECT 1 FROM ` + t + ` WHERE inprogress)`,
 		// A failed row keeps its claim token: it names the row for agentctl queue retry.
 		fail: `UPDATE ` + t + ` SET inprogress = false, fail_dt = ` + nowUTC + `, error = $2, owner = NULL, lease_until = NULL
-			WHERE claim_token = $1::uuid AND inprogress`,
+			WHERE claim_token = $1::uuid AND inprogress IS TRUE`,
 	}
 }
 

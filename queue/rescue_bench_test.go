@@ -49,11 +49,16 @@ func BenchmarkDeferOne(b *testing.B) {
 // fleetHolding makes a queue of 20,000 items, analyzed while all were pending, and claims
 // n of them (as a fleet holds its claims): the statistics then know of no row in progress.
 func fleetHolding(b *testing.B, n int) (*queue.Queue, []queue.Item) {
+	return queueHolding(b, 20000, n)
+}
+
+// queueHolding is fleetHolding with queued rows in the queue.
+func queueHolding(b *testing.B, queued, n int) (*queue.Queue, []queue.Item) {
 	ctx := context.Background()
 	db := pgtest.Pool(b, pgtest.NewDB(b))
 	if _, err := db.Exec(ctx, `INSERT INTO ingestqueue (filename, path, sortkey)
 		SELECT 'f' || i || '.fits', '', 'aaaa' || lpad(i::text, 9, '0')
-		FROM generate_series(1, 20000) i`); err != nil {
+		FROM generate_series(1, $1) i`, queued); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := db.Exec(ctx, `VACUUM ANALYZE ingestqueue`); err != nil {
