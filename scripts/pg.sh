@@ -100,8 +100,11 @@ CONF
 	# cluster made by an older checkout gets them too. wal_writer_delay: asynchronous commits
 	# reach disk only when someone flushes, so the enqueue test can tell whether enqueue's
 	# final flush really waits (the default 200 ms would hide a missing flush).
+	# autovacuum_naptime: as on a fleet's coordinator (README.md), so that the queue benches
+	# measure claims on a queue that autovacuum keeps up with.
 	pg_as "$bin/psql" -X -q -h "$pg_sock" -p "$pg_port" -U postgres -d postgres \
-		-c "ALTER SYSTEM SET wal_writer_delay = '10s'" -c "SELECT pg_reload_conf()" >/dev/null ||
+		-c "ALTER SYSTEM SET wal_writer_delay = '10s'" -c "ALTER SYSTEM SET autovacuum_naptime = '1s'" \
+		-c "SELECT pg_reload_conf()" >/dev/null ||
 		{ pg_log "could not apply the test settings to the cluster in $pg_dir"; exit 1; }
 }
 

@@ -11,7 +11,8 @@
 // every round trip (as between hosts in a cloud region), interleaved too: throughput (items
 // over the time from the first claim to the last completion) and the claim statement's
 // latency, p50 and p99 over every claim of every process, and the p99 of the claims begun in
-// the first second (every process's first claim at the same instant) and of the rest.
+// the first second (every process's first claim at the same instant), in the last second
+// (the queue running dry: processes finishing, checking for work, rescuing) and in between.
 //
 //	TEST_DATABASE_URL=... go run ./bench/queuebench [-items 20000] [-workers 8,100] [-rounds 5]
 //	    [-fleet 50x12] [-fleet-items 60000] [-fleet-rounds 3] [-latency 1ms] [-claims-csv PREFIX]
@@ -476,7 +477,8 @@ type fleetResult struct {
 	p50, p99   time.Duration
 	claims     int
 	start      phase // the claims begun in the run's first second
-	steady     phase // the claims begun after it
+	steady     phase // the claims begun after it and before the last second
+	end        phase // the claims begun in the run's last second
 	timed      []timedClaim
 	first      time.Time // the first claim that took items
 	procs, per int
@@ -517,7 +519,7 @@ func compareFleet(ctx context.Context, dbURL string, db *pgxpool.Pool, o options
 	}
 	fmt.Printf("## Fleet: %d processes × %d workers against 1 × 8, %d no-op items per run, latency %s round trip, %d rounds interleaved\n\n",
 		procs, per, o.fleetItems, o.latency, o.fleetRounds)
-	fmt.Printf("| round | processes × workers | items/s | claims | claim p50 | claim p99 | first second: claims, p99 | after it: claims, p99 |\n|---:|---|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Printf("| round | processes × workers | items/s | claims | claim p50 | claim p99 | first second: claims, p99 | between: claims, p99 | last second: claims, p99 |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	var small, big []fleetResult
 	for r := 0; r < o.fleetRounds; r++ {
 		for _, shape := range [][2]int{{1, 8}, {procs, per}} {
@@ -533,8 +535,8 @@ func compareFleet(ctx context.Context, dbURL string, db *pgxpool.Pool, o options
 			} else {
 				big = append(big, res)
 			}
-			fmt.Printf("| %d | %d × %d | %.0f | %d | %s | %s | %d, %s | %d, %s |\n", r+1, res.procs, res.per, res.perSecond, res.claims, ms(res.p50), ms(res.p99),
-				res.start.claims, ms(res.start.p99), res.steady.claims, ms(res.steady.p99))
+			fmt.Printf("| %d | %d × %d | %.0f | %d | %s | %s | %d, %s | %d, %s | %d, %s |\n", r+1, res.procs, res.per, res.perSecond, res.claims, ms(res.p50), ms(res.p99),
+				res.start.claims, ms(res.start.p99), res.steady.claims, ms(res.steady.p99), res.end.claims, ms(res.end.p99))
 		}
 	}
 	rate := func(rs []fleetResult) []float64 {
@@ -544,16 +546,20 @@ func compareFleet(ctx context.Context, dbURL string, db *pgxpool.Pool, o options
 		}
 		return out
 	}
-	p99s := func(rs []fleetResult) []float64 {
+	p99s := func(rs []fleetResult, of func(fleetResult) time.Duration) []float64 {
 		var out []float64
 		for _, r := range rs {
-			out = append(out, float64(r.p99))
+			out = append(out, float64(of(r)))
 		}
 		return out
 	}
+	all := func(r fleetResult) time.Duration { return r.p99 }
+	between := func(r fleetResult) time.Duration { return r.steady.p99 }
 	fmt.Printf("\n| | 1 × 8 | %d × %d |\n|---|---:|---:|\n", procs, per)
 	fmt.Printf("| items/s, median | %.0f | %.0f |\n", median(rate(small)), median(rate(big)))
-	fmt.Printf("| claim p99, median of the runs | %s | %s |\n", ms(time.Duration(median(p99s(small)))), ms(time.Duration(median(p99s(big)))))
+	fmt.Printf("| claim p99, median of the runs | %s | %s |\n", ms(time.Duration(median(p99s(small, all)))), ms(time.Duration(median(p99s(big, all)))))
+	fmt.Printf("| claim p99 between the first and the last second, median of the runs | %s | %s |\n",
+		ms(time.Duration(median(p99s(small, between)))), ms(time.Duration(median(p99s(big, between)))))
 	fmt.Printf("\n%d × %d sustain **%.0f %%** of the 8-worker throughput (ratio of the medians).\n\n", procs, per, 100*median(rate(big))/median(rate(small)))
 	return nil
 }
@@ -660,7 +666,7 @@ func runFleet(ctx context.Context, self, url string, db *pgxpool.Pool, items, pr
 	res.claims = len(claims)
 	res.p50, res.p99 = claims[len(claims)/2], claims[len(claims)*99/100]
 	res.perSecond = float64(items) / last.Sub(first).Seconds()
-	res.start, res.steady = splitStart(timed, first.Add(time.Second))
+	res.start, res.steady, res.end = splitPhases(timed, first.Add(time.Second), last.Add(-time.Second))
 	res.timed, res.first = timed, first
 	return res, nil
 }
@@ -688,15 +694,20 @@ type phase struct {
 	p99    time.Duration
 }
 
-// splitStart divides a run's claims into those begun before cut (the fleet's first
-// second: every process's first claim at the same instant) and the rest.
-func splitStart(claims []timedClaim, cut time.Time) (start, steady phase) {
-	var a, b []time.Duration
-	for _, c := range claims {
-		if c.at.Before(cut) {
-			a = append(a, c.took)
-		} else {
-			b = append(b, c.took)
+// splitPhases divides a run's claims into those begun before from (the fleet's first
+// second: every process's first claim at the same instant), those begun at or after to (its
+// last second, the queue running dry) and the rest. A run shorter than two seconds has no
+// steady part.
+func splitPhases(claims []timedClaim, from, to time.Time) (start, steady, end phase) {
+	var a, b, c []time.Duration
+	for _, cl := range claims {
+		switch {
+		case cl.at.Before(from):
+			a = append(a, cl.took)
+		case !cl.at.Before(to):
+			c = append(c, cl.took)
+		default:
+			b = append(b, cl.took)
 		}
 	}
 	p := func(d []time.Duration) phase {
@@ -706,7 +717,7 @@ func splitStart(claims []timedClaim, cut time.Time) (start, steady phase) {
 		slices.Sort(d)
 		return phase{claims: len(d), p99: d[len(d)*99/100]}
 	}
-	return p(a), p(b)
+	return p(a), p(b), p(c)
 }
 
 func uuid() string {
