@@ -87,7 +87,7 @@ func BenchmarkClaimWhileOthersHold(b *testing.B) {
 	for _, held := range []int{64, 4800} {
 		b.Run(fmt.Sprintf("held-%d", held), func(b *testing.B) {
 			ctx := context.Background()
-			q, _ := queueHolding(b, 200000, held) // enough rows for the iterations not to run dry
+			q, _, _ := queueHolding(b, 200000, held) // enough rows for the iterations not to run dry
 			const batch = 64
 			h := holders(batch)
 			var claiming time.Duration

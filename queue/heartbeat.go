@@ -38,7 +38,9 @@ func Heartbeat(ctx context.Context, db *pgxpool.Pool, specs []Spec, tokens [][]s
 }
 
 // heartbeatStatement is Heartbeat's statement and its arguments. Rows are found by token
-// through the token index only (inprogress IS TRUE, see build).
+// through the token index only (inprogress IS TRUE, see build); the update reaches the
+// locked rows by the array of their tokens: joined to them alone, the planner read every
+// token of the index and compared each with theirs.
 func heartbeatStatement(specs []Spec, tokens [][]string, owner string, lease time.Duration) (string, []any) {
 	var ctes, counts []string
 	args := []any{owner, lease.Milliseconds()}
@@ -47,8 +49,9 @@ func heartbeatStatement(specs []Spec, tokens [][]string, owner string, lease tim
 		args = append(args, tokenArray(tokens[i]))
 		ctes = append(ctes, fmt.Sprintf(`l%d AS (SELECT claim_token FROM %s WHERE claim_token = ANY($%d::uuid[]) AND inprogress IS TRUE AND owner = $1::uuid
 			FOR UPDATE SKIP LOCKED),
-			h%d AS (UPDATE %s t SET lease_until = now() + $2 * interval '1 millisecond' FROM l%d WHERE t.claim_token = l%d.claim_token AND t.inprogress IS TRUE RETURNING 1)`,
-			i, t, len(args), i, t, i, i))
+			h%d AS (UPDATE %s t SET lease_until = now() + $2 * interval '1 millisecond' FROM l%d WHERE t.claim_token = l%d.claim_token AND t.inprogress IS TRUE
+				AND t.claim_token = ANY(ARRAY(SELECT claim_token FROM l%d)) RETURNING 1)`,
+			i, t, len(args), i, t, i, i, i))
 		counts = append(counts, fmt.Sprintf(`(SELECT count(*) FROM h%d)`, i))
 	}
 	return `WITH ` + strings.Join(ctes, ", ") + ` SELECT ` + strings.Join(counts, ", "), args

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/fitsarchive/agentd/internal/pgtest"
 	"github.com/fitsarchive/agentd/queue"
 )
@@ -49,11 +51,12 @@ func BenchmarkDeferOne(b *testing.B) {
 // fleetHolding makes a queue of 20,000 items, analyzed while all were pending, and claims
 // n of them (as a fleet holds its claims): the statistics then know of no row in progress.
 func fleetHolding(b *testing.B, n int) (*queue.Queue, []queue.Item) {
-	return queueHolding(b, 20000, n)
+	q, held, _ := queueHolding(b, 20000, n)
+	return q, held
 }
 
-// queueHolding is fleetHolding with queued rows in the queue.
-func queueHolding(b *testing.B, queued, n int) (*queue.Queue, []queue.Item) {
+// queueHolding is fleetHolding with queued rows in the queue; it returns the database too.
+func queueHolding(b *testing.B, queued, n int) (*queue.Queue, []queue.Item, *pgxpool.Pool) {
 	ctx := context.Background()
 	db := pgtest.Pool(b, pgtest.NewDB(b))
 	if _, err := db.Exec(ctx, `INSERT INTO ingestqueue (filename, path, sortkey)
@@ -73,5 +76,26 @@ func queueHolding(b *testing.B, queued, n int) (*queue.Queue, []queue.Item) {
 		}
 		held = append(held, items...)
 	}
-	return q, held
+	return q, held, db
+}
+
+// BenchmarkHeartbeat is one agent's heartbeat of its 96 claims (8 workers holding 12 items)
+// while a fleet holds 4,800, with the statistics of the queue before the claims. Its cost
+// should be that of its own rows.
+//
+//	go test ./queue -run '^$' -bench Heartbeat -count 5
+func BenchmarkHeartbeat(b *testing.B) {
+	ctx := context.Background()
+	_, held, db := queueHolding(b, 20000, 4800)
+	tokens := make([]string, 96)
+	for i := range tokens {
+		tokens[i] = held[i].Token
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		n, err := queue.Heartbeat(ctx, db, []queue.Spec{queue.Ingest()}, [][]string{tokens}, owner, time.Minute)
+		if err != nil || n["ingest"] != len(tokens) {
+			b.Fatalf("renewed %v of %d: %v", n, len(tokens), err)
+		}
+	}
 }
