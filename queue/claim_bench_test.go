@@ -59,15 +59,7 @@ func BenchmarkClaimComplete(b *testing.B) {
 					left = queued
 					b.StartTimer()
 				}
-				start := time.Now()
-				items, err := q.Claim(ctx, h)
-				claiming += time.Since(start)
-				if err != nil || len(items) != batch {
-					b.Fatalf("claimed %d of %d: %v", len(items), batch, err)
-				}
-				if lost, err := q.CompleteBatch(ctx, items); err != nil || len(lost) > 0 {
-					b.Fatalf("complete: %d lost, %v", len(lost), err)
-				}
+				claiming += claimAndComplete(ctx, b, q, h)
 				left -= batch
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch)/1000, "µs/item")
@@ -93,17 +85,24 @@ func BenchmarkClaimWhileOthersHold(b *testing.B) {
 			var claiming time.Duration
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				start := time.Now()
-				items, err := q.Claim(ctx, h)
-				claiming += time.Since(start)
-				if err != nil || len(items) != batch {
-					b.Fatalf("claimed %d of %d: %v", len(items), batch, err)
-				}
-				if lost, err := q.CompleteBatch(ctx, items); err != nil || len(lost) > 0 {
-					b.Fatalf("complete: %d lost, %v", len(lost), err)
-				}
+				claiming += claimAndComplete(ctx, b, q, h)
 			}
 			b.ReportMetric(float64(claiming.Microseconds())/float64(b.N), "claim-µs")
 		})
 	}
+}
+
+// claimAndComplete claims a batch for holders h, completes it and returns how long the
+// claim took.
+func claimAndComplete(ctx context.Context, b *testing.B, q *queue.Queue, h []string) time.Duration {
+	start := time.Now()
+	items, err := q.Claim(ctx, h)
+	took := time.Since(start)
+	if err != nil || len(items) != len(h) {
+		b.Fatalf("claimed %d of %d: %v", len(items), len(h), err)
+	}
+	if lost, err := q.CompleteBatch(ctx, items); err != nil || len(lost) > 0 {
+		b.Fatalf("complete: %d lost, %v", len(lost), err)
+	}
+	return took
 }

@@ -19,16 +19,9 @@ import (
 func TestIdleReadsTheOrderIndexWhenStatisticsAreStale(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := pgtest.Pool(t, pgtest.NewDB(t))
-	for _, stmt := range []string{
-		`INSERT INTO ingestqueue (filename, path, sortkey)
-			SELECT 'f' || i || '.fits', '', 'aaaa' || lpad(i::text, 9, '0') FROM generate_series(1, 20000) i`,
-		`VACUUM ANALYZE ingestqueue`,
-		`DELETE FROM ingestqueue`,
-	} {
-		if _, err := db.Exec(ctx, stmt); err != nil {
-			t.Fatal(err)
-		}
+	db := analyzedQueue(ctx, t)
+	if _, err := db.Exec(ctx, `DELETE FROM ingestqueue`); err != nil {
+		t.Fatal(err)
 	}
 	q := New(db, Ingest(), Options{})
 	rows, err := db.Query(ctx, `EXPLAIN (COSTS OFF) `+q.sql.idle)
@@ -58,16 +51,7 @@ func TestIdleReadsTheOrderIndexWhenStatisticsAreStale(t *testing.T) {
 func TestTokenStatementsReadOnlyTheirRows(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := pgtest.Pool(t, pgtest.NewDB(t))
-	for _, stmt := range []string{
-		`INSERT INTO ingestqueue (filename, path, sortkey)
-			SELECT 'f' || i || '.fits', '', 'aaaa' || lpad(i::text, 9, '0') FROM generate_series(1, 20000) i`,
-		`VACUUM ANALYZE ingestqueue`,
-	} {
-		if _, err := db.Exec(ctx, stmt); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db := analyzedQueue(ctx, t)
 	const owner = "5b0c7a2e-8f0e-4d7a-9a51-0c2f3b9e4d11"
 	q := New(db, Ingest(), Options{Owner: owner})
 	var held []Item
@@ -104,6 +88,23 @@ func TestTokenStatementsReadOnlyTheirRows(t *testing.T) {
 			}
 		}
 	}
+}
+
+// analyzedQueue returns a database whose ingest queue holds 20,000 pending items, its
+// statistics taken then.
+func analyzedQueue(ctx context.Context, t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	db := pgtest.Pool(t, pgtest.NewDB(t))
+	for _, stmt := range []string{
+		`INSERT INTO ingestqueue (filename, path, sortkey)
+			SELECT 'f' || i || '.fits', '', 'aaaa' || lpad(i::text, 9, '0') FROM generate_series(1, 20000) i`,
+		`VACUUM ANALYZE ingestqueue`,
+	} {
+		if _, err := db.Exec(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db
 }
 
 // probesOnly tells whether every scan of index in plan (EXPLAIN's text) looks up keys (an
