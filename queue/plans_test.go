@@ -90,6 +90,41 @@ func TestTokenStatementsReadOnlyTheirRows(t *testing.T) {
 	}
 }
 
+// TestClaimProbesTheRunKeysOfItsCandidates: the claim checks that no row of a candidate's
+// run key is in progress by a probe of the run-key index per candidate (an index condition
+// on the candidate's key), custom plan or generic, whether the statistics of the queue were
+// taken before anything was claimed or while the fleet held 2,400 items: never by reading
+// every row in progress, which made each claim's cost grow with what the whole fleet held.
+func TestClaimProbesTheRunKeysOfItsCandidates(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := analyzedQueue(ctx, t)
+	const owner = "5b0c7a2e-8f0e-4d7a-9a51-0c2f3b9e4d11"
+	q := New(db, Ingest(), Options{Owner: owner, Lease: time.Minute})
+	for held := 0; held < 2400; {
+		items, err := q.Claim(ctx, make([]string, 192))
+		if err != nil || len(items) == 0 {
+			t.Fatalf("claimed %d: %v", len(items), err)
+		}
+		held += len(items)
+	}
+	args := []any{owner, make([]string, 64), int64(60000), newTokens(64)}
+	for _, stats := range []string{"taken before the claims", "taken while 2,400 are held"} {
+		if stats == "taken while 2,400 are held" {
+			if _, err := db.Exec(ctx, `ANALYZE ingestqueue`); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+			plan := explain(ctx, t, db, mode, q.claimSQL(64), args...)
+			if !strings.Contains(plan, "ingestqueue_running_uq") || !probesOnly(plan, "ingestqueue_running_uq") ||
+				!strings.Contains(plan[strings.Index(plan, "ingestqueue_running_uq"):], "c.filename") {
+				t.Errorf("the claim (%s, statistics %s) does not probe the run-key index with each candidate's key:\n%s", mode, stats, plan)
+			}
+		}
+	}
+}
+
 // analyzedQueue returns a database whose ingest queue holds 20,000 pending items, its
 // statistics taken then.
 func analyzedQueue(ctx context.Context, t *testing.T) *pgxpool.Pool {

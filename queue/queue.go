@@ -199,13 +199,21 @@ func build(s Spec) statements {
 	order := strings.Join(newest, ", ")
 	return statements{
 		// Newest first (the order index read backwards); at most one in-progress row per run
-		// key, also within the batch. The run keys in progress are read once, into a hashed
-		// set (NOT IN over a subquery): a correlated NOT EXISTS let the planner, whose
-		// statistics of a queue are always stale, compare every candidate with every row in
-		// progress (40 ms for 200 candidates against 600). The rows are updated by the ctid
-		// their lock returned, each getting the holder of its place in the batch: TID scans
-		// (a locked row cannot move before this statement ends), where a join on ctid had
-		// the planner read the whole table into a hash (5 ms per claim at 20,000 rows).
+		// key, also within the batch. Each candidate's run key is looked up in the run-key
+		// index (running_uq, WHERE inprogress): a probe per candidate, whatever the fleet
+		// holds. The key is compared by >= and <=, not =, so that the planner cannot hash the
+		// subquery: with =, it read every row in progress into a hashed set at each claim
+		// (1.2 of a 64-row claim's 2.8 ms with 4,800 held; 22 ms with 190,000 dead entries
+		// in the index), and a join let it compare every candidate with every row in progress
+		// (40 ms for 200 candidates against 600), its statistics of a queue being always
+		// stale (plans: TestClaimProbesTheRunKeysOfItsCandidates). A probe per candidate can
+		// be estimated dear enough to pass jit_above_cost (15 ms of JIT compilation a claim,
+		// seen with a scalar subquery): the claim runs with jit off (see claim).
+		//
+		// The rows are updated by the ctid their lock returned, each getting the holder of its
+		// place in the batch: TID scans (a locked row cannot move before this statement
+		// ends), where a join on ctid had the planner read the whole table into a hash (5 ms
+		// per claim at 20,000 rows).
 		// A row whose last locker or updater (xmax) had not finished when this statement's
 		// snapshot was taken (running then, or begun since) is passed over before any lock
 		// is tried: another agent's claim has it, or has just taken it. Locking it, FOR
@@ -222,8 +230,8 @@ func build(s Spec) statements {
 		claim: `WITH cand AS (
 			SELECT ctid AS tid, ` + rk("c") + ` AS rk, ` + strings.Join(ordCols, ", ") + ` FROM ` + t + ` c
 			WHERE NOT inprogress AND fail_dt = ` + notFailed + ` AND (after IS NULL OR after <= ` + nowUTC + `)
-			  AND (` + rk("c") + ` IS NULL OR ` + rk("c") + ` NOT IN (
-				SELECT ` + rk("r") + ` FROM ` + t + ` r WHERE r.inprogress AND ` + rk("r") + ` IS NOT NULL))
+			  AND (` + rk("c") + ` IS NULL OR NOT EXISTS (
+				SELECT 1 FROM ` + t + ` r WHERE r.inprogress AND ` + rk("r") + ` >= ` + rk("c") + ` AND ` + rk("r") + ` <= ` + rk("c") + `))
 			  AND c.xmax NOT IN (SELECT xid(x) FROM pg_snapshot_xip(pg_current_snapshot()) x)
 			  AND age(c.xmax) > (SELECT age(xid(pg_snapshot_xmax(pg_current_snapshot()))))
 			ORDER BY ` + order + `
@@ -350,9 +358,10 @@ func (q *Queue) claim(ctx context.Context, holders []string) ([]Item, error) {
 	// twice; a later commit that waits for the disk (a completion) flushes the claim's
 	// record first. Waiting cost a fleet's claims a third of their time (WALWrite and
 	// WALSync waits), and the rows a claim locks without taking them (a twin left out of
-	// the batch) stayed locked that much longer.
+	// the batch) stayed locked that much longer. JIT compilation never pays for itself in a
+	// statement of a few hundred rows (see the run-key probe in build).
 	timeout := fmt.Sprintf("%dms", q.ClaimTimeout().Milliseconds())
-	settings := []setting{{"statement_timeout", timeout}, {"synchronous_commit", "off"}}
+	settings := []setting{{"statement_timeout", timeout}, {"synchronous_commit", "off"}, {"jit", "off"}}
 	err := q.inBatch(ctx, settings, q.claimSQL(len(holders)), func(rows pgx.Rows) error {
 		for rows.Next() {
 			it := Item{spec: &q.spec, q: q, Payload: make([]any, len(q.spec.Payload))}

@@ -13,9 +13,13 @@
 // latency, p50 and p99 over every claim of every process, and the p99 of the claims begun in
 // the first second (every process's first claim at the same instant), in the last second
 // (the queue running dry: processes finishing, checking for work, rescuing) and in between.
+// A process that has finished exits, as agentd does, and its connections' backends exit on
+// the server while the last claims run; with -fleet-hold it keeps them until every process
+// has finished.
 //
 //	TEST_DATABASE_URL=... go run ./bench/queuebench [-items 20000] [-workers 8,100] [-rounds 5]
 //	    [-fleet 50x12] [-fleet-items 60000] [-fleet-rounds 3] [-latency 1ms] [-claims-csv PREFIX]
+//	    [-fleet-hold]
 package main
 
 import (
@@ -66,6 +70,7 @@ type options struct {
 	child                   bool
 	url, statePath          string
 	childWorkers            int
+	hold, childHold         bool
 }
 
 func main() {
@@ -77,9 +82,12 @@ func main() {
 	flag.StringVar(&o.fleet, "fleet", "50x12", "the fleet run: processes x workers, against 1x8 (empty: skip it)")
 	flag.IntVar(&o.fleetItems, "fleet-items", 60000, "items per fleet run")
 	flag.IntVar(&o.fleetRounds, "fleet-rounds", 3, "rounds of the fleet run (each: 1x8, then the fleet)")
-	flag.StringVar(&o.claimsCSV, "claims-csv", "", "write every fleet claim (µs from the run's first claim, µs it took) to files with this prefix, one per run")
+	flag.StringVar(&o.claimsCSV, "claims-csv", "", "write every fleet claim (µs from the run's first claim, µs it took, rows it returned, which process) to files with this prefix, one per run")
 	flag.DurationVar(&o.latency, "latency", time.Millisecond, "round-trip latency the proxy adds in the fleet runs (0: no proxy)")
+	flag.BoolVar(&o.hold, "fleet-hold", false, "fleet processes that have finished keep their database connections until every one has finished\n"+
+		"(their backends' exits then no longer share the server with the last claims; see docs/benchmarks.md)")
 	flag.BoolVar(&o.child, "child", false, "internal: serve the queue as one process of the fleet")
+	flag.BoolVar(&o.childHold, "child-hold", false, "internal: after the report, keep the connections until stdin closes")
 	flag.StringVar(&o.url, "url", "", "internal: the child's database")
 	flag.StringVar(&o.statePath, "state", "", "internal: the child's state file")
 	flag.IntVar(&o.childWorkers, "child-workers", 8, "internal: the child's workers")
@@ -381,6 +389,7 @@ type childReport struct {
 	Items       int       // completed
 	ClaimsUS    []int64   // every claim statement's duration, in µs
 	ClaimsAt    []int64   // when each began, in µs of the Unix epoch
+	ClaimsRows  []int     // how many rows each returned
 }
 
 // claimLog is the child's Observer: it keeps every claim's duration.
@@ -389,6 +398,7 @@ type claimLog struct {
 	first  time.Time
 	claims []int64
 	at     []int64
+	rows   []int
 }
 
 func (c *claimLog) Worked(string, time.Duration) {}
@@ -402,6 +412,7 @@ func (c *claimLog) Claimed(_ string, items int, took time.Duration) {
 	}
 	c.claims = append(c.claims, took.Microseconds())
 	c.at = append(c.at, began.UnixMicro())
+	c.rows = append(c.rows, items)
 }
 
 // lastEnded is the child's journal: it notes when items were last ended (completed).
@@ -467,8 +478,16 @@ func runChild(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	rep := childReport{First: log.first, Last: j.last, Items: int(c["completed"]), ClaimsUS: log.claims, ClaimsAt: log.at}
-	return json.NewEncoder(os.Stdout).Encode(rep)
+	rep := childReport{First: log.first, Last: j.last, Items: int(c["completed"]), ClaimsUS: log.claims, ClaimsAt: log.at, ClaimsRows: log.rows}
+	if err := json.NewEncoder(os.Stdout).Encode(rep); err != nil {
+		return err
+	}
+	if o.childHold {
+		// The parent closes stdin once every process has reported.
+		os.Stdout.Close()
+		io.Copy(io.Discard, os.Stdin) //nolint:errcheck // any end of stdin is the signal
+	}
+	return nil
 }
 
 // fleetResult is one fleet run.
@@ -523,7 +542,7 @@ func compareFleet(ctx context.Context, dbURL string, db *pgxpool.Pool, o options
 	var small, big []fleetResult
 	for r := 0; r < o.fleetRounds; r++ {
 		for _, shape := range [][2]int{{1, 8}, {procs, per}} {
-			res, err := runFleet(ctx, self, agentURL, db, o.fleetItems, shape[0], shape[1], filepath.Join(stateDir, fmt.Sprintf("fleet-%d-%d", r, shape[0])))
+			res, err := runFleet(ctx, self, agentURL, db, o.fleetItems, shape[0], shape[1], o.hold, filepath.Join(stateDir, fmt.Sprintf("fleet-%d-%d", r, shape[0])))
 			if err == nil && o.claimsCSV != "" {
 				err = writeClaims(fmt.Sprintf("%s-%d-%dx%d.csv", o.claimsCSV, r+1, shape[0], shape[1]), res)
 			}
@@ -566,7 +585,7 @@ func compareFleet(ctx context.Context, dbURL string, db *pgxpool.Pool, o options
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
 
-func runFleet(ctx context.Context, self, url string, db *pgxpool.Pool, items, procs, per int, dir string) (fleetResult, error) {
+func runFleet(ctx context.Context, self, url string, db *pgxpool.Pool, items, procs, per int, hold bool, dir string) (fleetResult, error) {
 	res := fleetResult{procs: procs, per: per}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return res, err
@@ -592,7 +611,7 @@ func runFleet(ctx context.Context, self, url string, db *pgxpool.Pool, items, pr
 	for i := range children {
 		c := &child{}
 		c.cmd = exec.CommandContext(ctx, self, "-child", "-url", url, "-child-workers", strconv.Itoa(per),
-			"-state", filepath.Join(dir, fmt.Sprintf("c%d.db", i)))
+			"-state", filepath.Join(dir, fmt.Sprintf("c%d.db", i)), fmt.Sprintf("-child-hold=%t", hold))
 		c.cmd.Stderr = &c.log
 		var err error
 		if c.start, err = c.cmd.StdinPipe(); err != nil {
@@ -618,6 +637,18 @@ func runFleet(ctx context.Context, self, url string, db *pgxpool.Pool, items, pr
 	}
 	for _, c := range children {
 		fmt.Fprintln(c.start, "go")
+		if !hold {
+			c.start.Close()
+		}
+	}
+	// Every report first, then stdin closed: with hold, a process that has reported keeps
+	// its connections until then.
+	reports := make([][]byte, len(children))
+	readErrs := make([]error, len(children))
+	for i, c := range children {
+		reports[i], readErrs[i] = io.ReadAll(c.out)
+	}
+	for _, c := range children {
 		c.start.Close()
 	}
 	var first, last time.Time
@@ -625,7 +656,7 @@ func runFleet(ctx context.Context, self, url string, db *pgxpool.Pool, items, pr
 	done := 0
 	var errs []string
 	for i, c := range children {
-		report, readErr := io.ReadAll(c.out)
+		report, readErr := reports[i], readErrs[i]
 		if err := c.cmd.Wait(); err != nil || readErr != nil {
 			errs = append(errs, fmt.Sprintf("child %d: %v: %s", i, errors.Join(err, readErr), strings.TrimSpace(c.log.String())))
 			continue
@@ -637,7 +668,8 @@ func runFleet(ctx context.Context, self, url string, db *pgxpool.Pool, items, pr
 		}
 		done += rep.Items
 		for k, at := range rep.ClaimsAt {
-			timed = append(timed, timedClaim{at: time.UnixMicro(at), took: time.Duration(rep.ClaimsUS[k]) * time.Microsecond})
+			timed = append(timed, timedClaim{at: time.UnixMicro(at), took: time.Duration(rep.ClaimsUS[k]) * time.Microsecond,
+				rows: rep.ClaimsRows[k], process: i})
 		}
 		if rep.Items > 0 {
 			if first.IsZero() || rep.First.Before(first) {
@@ -672,20 +704,23 @@ func runFleet(ctx context.Context, self, url string, db *pgxpool.Pool, items, pr
 }
 
 // writeClaims writes a fleet run's claims to path: when each began (µs after the run's
-// first claim) and how long it took (µs), one per line, in no particular order.
+// first claim), how long it took (µs), the rows it returned and the process that made it
+// (0 to processes-1), one per line, in no particular order.
 func writeClaims(path string, res fleetResult) error {
 	var b bytes.Buffer
-	b.WriteString("began_us,took_us\n")
+	b.WriteString("began_us,took_us,rows,process\n")
 	for _, c := range res.timed {
-		fmt.Fprintf(&b, "%d,%d\n", c.at.Sub(res.first).Microseconds(), c.took.Microseconds())
+		fmt.Fprintf(&b, "%d,%d,%d,%d\n", c.at.Sub(res.first).Microseconds(), c.took.Microseconds(), c.rows, c.process)
 	}
 	return os.WriteFile(path, b.Bytes(), 0o644)
 }
 
 // timedClaim is one claim statement of a fleet run: when it began and how long it took.
 type timedClaim struct {
-	at   time.Time
-	took time.Duration
+	at      time.Time
+	took    time.Duration
+	rows    int // returned
+	process int // the fleet process that made it
 }
 
 // phase is the claims of one part of a run: how many, and their p99.
