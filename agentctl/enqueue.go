@@ -90,6 +90,9 @@ examples:
 			if err != nil {
 				return err
 			}
+			for _, w := range sum.Warnings {
+				fmt.Fprintf(a.out.Stderr, "agentctl enqueue: warning: %s\n", w)
+			}
 			a.out.Result(sum, func(w io.Writer) {
 				fmt.Fprintf(w, "seen %d files: %d added to the ingest queue of %s, %d already pending, %d skipped%s in %.1f s\n",
 					sum.Seen, sum.Added, connstr.Describe(&pool.Config().ConnConfig.Config), sum.AlreadyPending, total(sum.Skipped),

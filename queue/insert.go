@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/fitsarchive/agentd/internal/filenames"
 )
@@ -64,6 +65,24 @@ type Inserter[T NewItem] struct {
 	// calcache work), whose NOTIFYs would serialize their commits on the server's notify lock.
 	Quiet   bool
 	careful atomic.Bool
+}
+
+// Analyze refreshes the planner's statistics of the queue of spec. A producer that fills a
+// queue in bulk calls it after its first batch and at its end: until then the statistics
+// are those of the table when it was empty (or, on a database just created, none), and the
+// planner, which then takes every pending row for a candidate, reads them all and sorts
+// them for each claim instead of reading the order index from its end: 41–43 ms for a
+// claim of 64 from a queue of 20,000 against 2 ms once analyzed, more for a bigger queue,
+// for every claim of a fleet until autovacuum comes by (TestAnalyzeMakesClaimsReadTheOrderIndex).
+// Only the table's owner (or a superuser) analyzes it; for another role the server skips it
+// with a warning, which is no error here.
+func Analyze(ctx context.Context, db interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, spec Spec) error {
+	if _, err := db.Exec(ctx, `ANALYZE `+spec.table()); err != nil {
+		return fmt.Errorf("analyze %s: %w", spec.Table, err)
+	}
+	return nil
 }
 
 // InsertTx adds items in tx and returns how many rows are new.

@@ -125,6 +125,32 @@ func TestClaimProbesTheRunKeysOfItsCandidates(t *testing.T) {
 	}
 }
 
+// TestAnalyzeMakesClaimsReadTheOrderIndex: a queue filled in bulk on a database just created
+// (its table never analyzed) has no statistics, and the claim's plan read every pending row;
+// once Analyze has run, the claim reads the order index from its end.
+func TestAnalyzeMakesClaimsReadTheOrderIndex(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.Pool(t, pgtest.NewDB(t))
+	if _, err := db.Exec(ctx, `INSERT INTO ingestqueue (filename, path, sortkey)
+		SELECT 'f' || i || '.fits', '', 'aaaa' || lpad(i::text, 9, '0') FROM generate_series(1, 20000) i`); err != nil {
+		t.Fatal(err)
+	}
+	const owner = "5b0c7a2e-8f0e-4d7a-9a51-0c2f3b9e4d11"
+	q := New(db, Ingest(), Options{Owner: owner, Lease: time.Minute})
+	args := []any{owner, make([]string, 64), int64(60000), newTokens(64)}
+	t.Logf("the claim's plan before Analyze:\n%s", explain(ctx, t, db, "force_custom_plan", q.claimSQL(64), args...))
+	if err := Analyze(ctx, db, Ingest()); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+		plan := explain(ctx, t, db, mode, q.claimSQL(64), args...)
+		if !strings.Contains(plan, "Index Scan Backward using ingestqueue_pop_ix on ingestqueue c") {
+			t.Errorf("after Analyze the claim (%s) does not read the order index from its end:\n%s", mode, plan)
+		}
+	}
+}
+
 // analyzedQueue returns a database whose ingest queue holds 20,000 pending items, its
 // statistics taken then.
 func analyzedQueue(ctx context.Context, t *testing.T) *pgxpool.Pool {

@@ -81,6 +81,8 @@ type Summary struct {
 	Skipped        map[string]int64 `json:"skipped"`         // by rule (temporary, tiled, …) and filter
 	Batches        int              `json:"batches"`
 	Seconds        float64          `json:"seconds"`
+	// Warnings: what went wrong without failing the run (the names are in the queue).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // finishGrace is how long a batch under way may take to finish once the run is interrupted.
@@ -144,8 +146,18 @@ func Ingest(ctx context.Context, pool *pgxpool.Pool, opt Options) (Summary, erro
 	}()
 
 	// The writers share the batches and one Inserter: once a writer meets a name already
-	// pending, all take the careful path.
+	// pending, all take the careful path. The first batch that adds rows is followed by an
+	// ANALYZE of the queue (queue.Analyze), so that agents already claiming plan for a queue
+	// with rows in it; the run's end analyzes it again.
 	var ins queue.Inserter[queue.IngestItem]
+	var analyzeFirst sync.Once
+	var warnMu sync.Mutex
+	var warnings []string // under warnMu
+	warn := func(err error) {
+		warnMu.Lock()
+		defer warnMu.Unlock()
+		warnings = append(warnings, err.Error()+" (the queue's statistics stay stale until autovacuum analyzes it: claims may be slow until then)")
+	}
 	results := make(chan batchResult)
 	var writers sync.WaitGroup
 	for _, conn := range conns {
@@ -163,6 +175,13 @@ func Ingest(ctx context.Context, pool *pgxpool.Pool, opt Options) (Summary, erro
 				r := batchResult{names: len(batch)}
 				bctx, done := batchContext(ctx)
 				r.added, r.err = write(bctx, conn.Conn(), &ins, batch)
+				if r.err == nil && r.added > 0 {
+					analyzeFirst.Do(func() {
+						if err := queue.Analyze(bctx, conn, queue.Ingest()); err != nil {
+							warn(err)
+						}
+					})
+				}
 				done()
 				failed = r.err != nil
 				results <- r
@@ -200,8 +219,17 @@ func Ingest(ctx context.Context, pool *pgxpool.Pool, opt Options) (Summary, erro
 		done()
 	}
 	if firstErr != nil {
+		sum.Warnings = warnings // the writers are done
 		return sum, firstErr
 	}
+	if sum.Batches > 1 && sum.Added > 0 {
+		actx, done := batchContext(ctx)
+		if err := queue.Analyze(actx, conns[0], queue.Ingest()); err != nil {
+			warn(err)
+		}
+		done()
+	}
+	sum.Warnings = warnings // the writers are done
 	sum.Seen = walked.Seen
 	sum.Skipped = walked.Skipped
 	sum.Seconds = time.Since(start).Seconds()

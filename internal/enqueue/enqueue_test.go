@@ -373,3 +373,52 @@ func TestIngestSkipsSymlinksOutOfTheRoot(t *testing.T) {
 		t.Fatalf("--path with .. = %v, want ErrBadPath", err)
 	}
 }
+
+// An enqueue analyzes the queue once its first batch has added rows (agents may be claiming
+// already) and again at its end: on a database just created the queue's table has never
+// been analyzed, and without statistics the claim's plan reads every pending row.
+func TestIngestAnalyzesTheQueue(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg, err := pgxpool.ParseConfig(pgtest.NewDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 4
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	reltuples := func() float64 {
+		var n float64
+		if err := pool.QueryRow(ctx, `SELECT reltuples FROM pg_class WHERE oid = 'ingestqueue'::regclass`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := reltuples(); n != -1 {
+		t.Fatalf("a new database's queue has reltuples %v; want -1 (never analyzed)", n)
+	}
+	var paths []string
+	for i := range 40 {
+		paths = append(paths, fmt.Sprintf("d%d/N20200101S%04d.fits", i%4, i))
+	}
+	root := tree(t, paths...)
+	var during []float64
+	sum, err := Ingest(ctx, pool, Options{Root: root, BatchSize: 10, Writers: 2, Progress: func(s Summary) {
+		if s.Added > 0 {
+			during = append(during, reltuples())
+		}
+	}})
+	if err != nil || sum.Added != 40 || len(sum.Warnings) > 0 {
+		t.Fatalf("Ingest = %+v, %v; want 40 added, no warning", sum, err)
+	}
+	if len(during) == 0 || during[0] < 10 {
+		t.Errorf("the queue's reltuples after each batch: %v; want at least the first batch's 10 from the first on", during)
+	}
+	if n := reltuples(); n != 40 {
+		t.Errorf("after the run the queue's reltuples = %v; want 40", n)
+	}
+}
