@@ -315,20 +315,27 @@ func TestIngestReturnsWithBatchesOnDisk(t *testing.T) {
 
 // A pool smaller than the writers (pool_max_conns=1 in the URL) must not make enqueue wait
 // forever for a second connection.
-func TestIngestWithOneConnectionPool(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+// poolOf returns a pool of at most conns connections to a new test database.
+func poolOf(ctx context.Context, t *testing.T, conns int32) *pgxpool.Pool {
+	t.Helper()
 	cfg, err := pgxpool.ParseConfig(pgtest.NewDB(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.MaxConns = 1
+	cfg.MaxConns = conns
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pool.Close()
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+func TestIngestWithOneConnectionPool(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pool := poolOf(ctx, t, 1)
 	root := tree(t, "a/N20200101S0001.fits", "a/N20200101S0002.fits", "b/N20200101S0003.fits")
 	sum, err := Ingest(ctx, pool, Options{Root: root, BatchSize: 1, Writers: 4})
 	if err != nil || sum.Added != 3 {
@@ -381,16 +388,7 @@ func TestIngestAnalyzesTheQueue(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cfg, err := pgxpool.ParseConfig(pgtest.NewDB(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 4
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := poolOf(ctx, t, 4)
 	reltuples := func() float64 {
 		var n float64
 		if err := pool.QueryRow(ctx, `SELECT reltuples FROM pg_class WHERE oid = 'ingestqueue'::regclass`).Scan(&n); err != nil {
