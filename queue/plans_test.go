@@ -52,16 +52,8 @@ func TestTokenStatementsReadOnlyTheirRows(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := analyzedQueue(ctx, t)
-	const owner = "5b0c7a2e-8f0e-4d7a-9a51-0c2f3b9e4d11"
 	q := New(db, Ingest(), Options{Owner: owner})
-	var held []Item
-	for len(held) < 2400 {
-		items, err := q.Claim(ctx, make([]string, 192))
-		if err != nil || len(items) == 0 {
-			t.Fatalf("claimed %d: %v", len(items), err)
-		}
-		held = append(held, items...)
-	}
+	held := claimAtLeast(ctx, t, q, 2400)
 	var tokens []string
 	for _, it := range held[:64] {
 		tokens = append(tokens, it.Token)
@@ -99,19 +91,12 @@ func TestClaimProbesTheRunKeysOfItsCandidates(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := analyzedQueue(ctx, t)
-	const owner = "5b0c7a2e-8f0e-4d7a-9a51-0c2f3b9e4d11"
 	q := New(db, Ingest(), Options{Owner: owner, Lease: time.Minute})
-	for held := 0; held < 2400; {
-		items, err := q.Claim(ctx, make([]string, 192))
-		if err != nil || len(items) == 0 {
-			t.Fatalf("claimed %d: %v", len(items), err)
-		}
-		held += len(items)
-	}
+	claimAtLeast(ctx, t, q, 2400)
 	args := []any{owner, make([]string, 64), int64(60000), newTokens(64)}
 	for _, stats := range []string{"taken before the claims", "taken while 2,400 are held"} {
 		if stats == "taken while 2,400 are held" {
-			if _, err := db.Exec(ctx, `ANALYZE ingestqueue`); err != nil {
+			if err := Analyze(ctx, db, Ingest()); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -131,12 +116,7 @@ func TestClaimProbesTheRunKeysOfItsCandidates(t *testing.T) {
 func TestAnalyzeMakesClaimsReadTheOrderIndex(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := pgtest.Pool(t, pgtest.NewDB(t))
-	if _, err := db.Exec(ctx, `INSERT INTO ingestqueue (filename, path, sortkey)
-		SELECT 'f' || i || '.fits', '', 'aaaa' || lpad(i::text, 9, '0') FROM generate_series(1, 20000) i`); err != nil {
-		t.Fatal(err)
-	}
-	const owner = "5b0c7a2e-8f0e-4d7a-9a51-0c2f3b9e4d11"
+	db := filledQueue(ctx, t)
 	q := New(db, Ingest(), Options{Owner: owner, Lease: time.Minute})
 	args := []any{owner, make([]string, 64), int64(60000), newTokens(64)}
 	t.Logf("the claim's plan before Analyze:\n%s", explain(ctx, t, db, "force_custom_plan", q.claimSQL(64), args...))
@@ -151,21 +131,43 @@ func TestAnalyzeMakesClaimsReadTheOrderIndex(t *testing.T) {
 	}
 }
 
-// analyzedQueue returns a database whose ingest queue holds 20,000 pending items, its
-// statistics taken then.
-func analyzedQueue(ctx context.Context, t *testing.T) *pgxpool.Pool {
+// owner is the agent run that holds the claims of these tests.
+const owner = "5b0c7a2e-8f0e-4d7a-9a51-0c2f3b9e4d11"
+
+// filledQueue returns a new database whose ingest queue holds 20,000 pending items and has
+// never been analyzed.
+func filledQueue(ctx context.Context, t *testing.T) *pgxpool.Pool {
 	t.Helper()
 	db := pgtest.Pool(t, pgtest.NewDB(t))
-	for _, stmt := range []string{
-		`INSERT INTO ingestqueue (filename, path, sortkey)
-			SELECT 'f' || i || '.fits', '', 'aaaa' || lpad(i::text, 9, '0') FROM generate_series(1, 20000) i`,
-		`VACUUM ANALYZE ingestqueue`,
-	} {
-		if _, err := db.Exec(ctx, stmt); err != nil {
-			t.Fatal(err)
-		}
+	if _, err := db.Exec(ctx, `INSERT INTO ingestqueue (filename, path, sortkey)
+		SELECT 'f' || i || '.fits', '', 'aaaa' || lpad(i::text, 9, '0') FROM generate_series(1, 20000) i`); err != nil {
+		t.Fatal(err)
 	}
 	return db
+}
+
+// analyzedQueue is filledQueue with the queue vacuumed and its statistics taken then.
+func analyzedQueue(ctx context.Context, t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	db := filledQueue(ctx, t)
+	if _, err := db.Exec(ctx, `VACUUM ANALYZE ingestqueue`); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// claimAtLeast claims batches of 192 for q until it holds at least n items.
+func claimAtLeast(ctx context.Context, t *testing.T, q *Queue, n int) []Item {
+	t.Helper()
+	var held []Item
+	for len(held) < n {
+		items, err := q.Claim(ctx, make([]string, 192))
+		if err != nil || len(items) == 0 {
+			t.Fatalf("claimed %d: %v", len(items), err)
+		}
+		held = append(held, items...)
+	}
+	return held
 }
 
 // probesOnly tells whether every scan of index in plan (EXPLAIN's text) looks up keys (an
