@@ -29,6 +29,11 @@ and so are names that are not valid UTF-8 (not-utf8: the database cannot store t
 rename the file). Files already pending are counted, not added twice. Without filters
 ("unconstrained") every file is enqueued: the first step of a rebuild.
 
+The queue is analyzed (ANALYZE) after the first batch that adds names and at the end, so
+that agents plan their claims for a queue with rows in it; run the command as the table's
+owner role (another role's ANALYZE is skipped by the server). A failed ANALYZE is a
+warning on stderr and in --json's "warnings", not a failure: the names are in.
+
 --file-re takes a regular expression searched in the file name, or one of the words
 today, twoday, fourday, tenday, twentyday (files whose name holds a UTC date of the
 last 1, 2, 4, 10 or 20 days).
