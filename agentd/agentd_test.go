@@ -23,6 +23,7 @@ import (
 	"github.com/fitsarchive/agentd/internal/pgtest"
 	"github.com/fitsarchive/agentd/internal/sample"
 	"github.com/fitsarchive/agentd/internal/state"
+	"github.com/fitsarchive/agentd/queue"
 )
 
 // agentdBin is the real binary, built once: these tests cross processes (locks, signals,
@@ -520,6 +521,44 @@ func TestKill9ThenRestartReleasesFromJournal(t *testing.T) {
 		t.Fatalf("restart did not release from its journal:\n%s", again.stderr)
 	}
 	b.assertExactlyOnce(t, 6)
+}
+
+// A run killed after a claim committed but before its journal recorded the claim leaves a
+// state file that names the run (its owner, recorded before its first claim) and rows under
+// that owner that no journal entry names; here both are made as such a run leaves them. The
+// next start releases those rows at once (the lease is ten minutes) and ingests every file
+// exactly once.
+func TestRestartReleasesClaimsItsJournalHadNotRecorded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.bigFiles(t, 4, 1<<20)
+	b.enqueue(t)
+	const dead = "d1e5d1e5-0000-4000-8000-00000000dead"
+	st, err := state.Open(filepath.Join(b.dir, "k.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Began(dead); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	claimed, err := queue.New(b.db, queue.Ingest(), queue.Options{Owner: dead, Lease: 10 * time.Minute}).
+		Claim(ctx, []string{"vm/1/k/ingest-0", "vm/1/k/ingest-1"})
+	if err != nil || len(claimed) != 2 {
+		t.Fatalf("the dead run's claim: %d items, %v", len(claimed), err)
+	}
+	again := b.start(t, "k", "--queue", "ingest:2", "--lease", "10m", "--empty")
+	if code := again.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("restart exit %d:\n%s", code, again.stderr)
+	}
+	for _, it := range claimed {
+		if !strings.Contains(again.stderr.String(), "released a claim the previous run made but had not journaled") ||
+			!strings.Contains(again.stderr.String(), it.Label) {
+			t.Fatalf("the release of %s was not logged:\n%s", it.Label, again.stderr)
+		}
+	}
+	b.assertExactlyOnce(t, 4)
 }
 
 func TestKill9ThenAnotherAgentRescues(t *testing.T) {

@@ -673,6 +673,103 @@ func TestStopWithTheDatabaseUnreachable(t *testing.T) {
 	}
 }
 
+// A run killed after a claim committed and before its journal recorded the claim leaves
+// rows that only the run's owner names (the journal records the owner before the first
+// claim). The next start releases them by that owner, each counting an attempt, and looks
+// once more when a claim the dead run had sent can no longer commit: a claim of the dead
+// run committing after the start is released then. Rows of an owner the journal never
+// recorded (another agent's) stay claimed. A clean stop forgets the run.
+func TestRestartReleasesClaimsItsJournalHadNotRecorded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newContract(t)
+	b.add(t, "N20200101S0001.fits", "N20200101S0002.fits", "N20200101S0003.fits", "N20200101S0004.fits",
+		"N20200101S0005.fits", "N20200101S0006.fits")
+	const dead, other = "d1e5d1e5-0000-4000-8000-00000000dead", "07e07e07-0000-4000-8000-0000000007e0"
+	j := &memJournal{open: map[string]bool{}, outcomes: map[string]int{}}
+	if err := j.Began(dead); err != nil {
+		t.Fatal(err)
+	}
+	deadQ := queue.New(b.db, queue.Ingest(), queue.Options{Owner: dead, Lease: time.Hour})
+	unjournaled, err := deadQ.Claim(ctx, []string{"dead/ingest-0", "dead/ingest-1"})
+	if err != nil || len(unjournaled) != 2 {
+		t.Fatalf("the dead run's claim: %d items, %v", len(unjournaled), err)
+	}
+	theirs, err := queue.New(b.db, queue.Ingest(), queue.Options{Owner: other, Lease: time.Hour}).Claim(ctx, []string{"other/ingest-0"})
+	if err != nil || len(theirs) != 1 {
+		t.Fatalf("the other agent's claim: %d items, %v", len(theirs), err)
+	}
+	inProgressOf := func(o string) int {
+		var n int
+		if err := b.db.QueryRow(ctx, `SELECT count(*) FROM ingestqueue WHERE inprogress AND owner = $1`, o).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	started := make(chan struct{}, 8)
+	handler := func(ctx context.Context, it queue.Item) (queue.Result, error) {
+		started <- struct{}{}
+		<-ctx.Done()
+		return queue.Result{}, ctx.Err()
+	}
+	var logs syncBuffer
+	const lockWait = 200 * time.Millisecond
+	pool := poolFor(queue.PoolConfig{Lease: time.Hour, LockWait: lockWait, Grace: 10 * time.Millisecond, NoListen: true,
+		Journal: j, Logger: testLogger(&logs)}, b.db, handler, 1)
+	if err := pool.RecoverJournal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := inProgressOf(dead); n != 0 {
+		t.Fatalf("%d rows of the dead run still claimed after the start\n%s", n, logs.String())
+	}
+	for _, it := range unjournaled {
+		var attempts int
+		if err := b.db.QueryRow(ctx, `SELECT attempts FROM ingestqueue WHERE filename = $1 AND NOT inprogress`, it.Label).Scan(&attempts); err != nil || attempts != 1 {
+			t.Fatalf("%s after the start: attempts %d, %v; want pending with one attempt (its holder died)", it.Label, attempts, err)
+		}
+		if !strings.Contains(logs.String(), it.Label) {
+			t.Fatalf("the release of %s was not logged:\n%s", it.Label, logs.String())
+		}
+	}
+
+	run := runBackground(ctx, pool)
+	defer run.stop()
+	waitStarted(t, started, 1)
+	// The dead run's last claim commits only now (it was in flight on the server).
+	late, err := deadQ.Claim(ctx, []string{"dead/ingest-0"})
+	if err != nil || len(late) != 1 {
+		t.Fatalf("the dead run's late claim: %d items, %v", len(late), err)
+	}
+	// The server ends a claim statement after ClaimTimeout: by then the pool looks again.
+	deadline := time.Now().Add(deadQ.ClaimTimeout() + 15*time.Second)
+	for inProgressOf(dead) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the dead run's late claim of %s is still held\n%s", late[0].Label, logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for runs, _ := j.Runs(); len(runs) != 1 || runs[0] != owner; runs, _ = j.Runs() {
+		if time.Now().After(deadline) {
+			t.Fatalf("journaled runs %v, want only this run's (%s): the dead run is not forgotten after its second release", runs, owner)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), late[0].Label) {
+		t.Fatalf("the late claim's release was not logged:\n%s", logs.String())
+	}
+	run.stop()
+	if err := <-run.done; err != nil {
+		t.Fatal(err)
+	}
+	if runs, _ := j.Runs(); len(runs) != 0 {
+		t.Fatalf("runs journaled after a clean stop: %v, want none", runs)
+	}
+	if n := inProgressOf(other); n != 1 {
+		t.Fatalf("the other agent holds %d rows, want its 1 untouched", n)
+	}
+}
+
 // A handler that meets a transient database error (here a real lock timeout) puts the
 // item back without counting an attempt or failing it; it runs again and completes.
 func TestTransientHandlerErrorPutsTheItemBack(t *testing.T) {

@@ -40,6 +40,12 @@
 // pool sweeps them (ReleaseOwned with the held tokens, under the claim lock so that no
 // claim of its own is in flight), and keeps sweeping on the heartbeat for a lease.
 //
+// A claim commits before the journal records its tokens. The journal records each run's
+// owner before the run's first claim, so that the next start of a process killed in between
+// releases by owner (an attempt counted) the rows that no journal entry names; it looks
+// again once a claim the dead run had sent can no longer commit (ClaimTimeout), then
+// forgets the run. The state file's lock proves the earlier run dead.
+//
 // # An item's life, all here
 //
 // The queue owns its tables: producers add items with an Inserter (IngestItem,

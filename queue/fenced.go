@@ -195,6 +195,21 @@ func (q *Queue) ReleaseOwned(ctx context.Context, keep []string) ([]Ended, error
 	return ended, nil
 }
 
+// ReleaseRuns releases every row still claimed under one of owners, the owners of earlier
+// runs of this process that died (their journal recorded the owner before the first claim,
+// so a row claimed just before the death, not yet journaled by token, is found by it). Each
+// counts an attempt, as a release from the journal does.
+func (q *Queue) ReleaseRuns(ctx context.Context, owners []string) ([]Ended, error) {
+	if len(owners) == 0 {
+		return nil, nil
+	}
+	ended, err := q.requeue(ctx, requeueArgs{where: "r.owner = ANY($4::uuid[])", args: []any{tokenArray(owners)}, crashed: true})
+	if err != nil {
+		return nil, fmt.Errorf("release the %s claims of %d earlier runs: %w", q.spec.Name, len(owners), err)
+	}
+	return ended, nil
+}
+
 // HolderPattern is the SQL condition (over the row aliased r, parameter $4) that matches a
 // holder as operators name it: a worker ("host/pid/name/ingest-0"), a process
 // ("host/pid/name") or a host ("host"): the holder itself or any holder under it.

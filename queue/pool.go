@@ -70,6 +70,13 @@ type Journal interface {
 	Claimed(queue string, items []Item) error
 	Ended(queue string, done []Done) error
 	Outstanding(queue string) (tokens []string, err error)
+	// Began records a run's owner before its first claim. A claim commits before Claimed
+	// records it; a run killed in between leaves rows that only its owner names.
+	Began(owner string) error
+	// Runs lists the owners recorded by Began and not forgotten by Finished.
+	Runs() (owners []string, err error)
+	// Finished forgets runs whose rows are released.
+	Finished(owners []string) error
 }
 
 // Event is something worth showing an operator (status socket, logs); its home is the
@@ -166,6 +173,7 @@ type Pool struct {
 	holds   map[string]bool // why new claims are stopped (an operator's drain, a spot notice); under mu
 	drained atomic.Bool     // len(holds) > 0, read by the fetchers without the lock
 	grace   atomic.Int64    // the stop's grace period, when shortened (SetGrace); 0: cfg.Grace
+	prior   []string        // owners of the earlier runs whose rows RecoverJournal released; under mu
 }
 
 // Drain stops new claims (true) for an operator: the items claimed already are worked and
@@ -408,7 +416,76 @@ func (p *Pool) RecoverJournal(ctx context.Context) error {
 			"still_held", len(ended), "ended_by_others", len(tokens)-len(ended))
 		p.event(s.w.Spec.Name, "recovered", "", fmt.Sprintf("released %d claims of the previous run", len(ended)))
 	}
+	prior, err := p.priorRuns()
+	if err != nil {
+		return err
+	}
+	if err := p.releaseRuns(ctx, prior); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.prior = prior
+	p.mu.Unlock()
 	return nil
+}
+
+// priorRuns lists the owners of earlier runs the journal recorded, this run's left out.
+func (p *Pool) priorRuns() ([]string, error) {
+	runs, err := p.cfg.Journal.Runs()
+	if err != nil {
+		return nil, fmt.Errorf("read the journal's runs: %w", err)
+	}
+	return slices.DeleteFunc(runs, func(o string) bool { return o == p.cfg.Owner }), nil
+}
+
+// releaseRuns releases the rows still claimed under the owners of earlier runs (they died:
+// this process holds the state file they held). Rows their journal named are released
+// already; what is left are claims that committed just before a death, before the journal
+// recorded them.
+func (p *Pool) releaseRuns(ctx context.Context, owners []string) error {
+	if len(owners) == 0 {
+		return nil
+	}
+	for _, s := range p.queues {
+		ended, err := s.q.ReleaseRuns(ctx, owners)
+		if err != nil {
+			return fmt.Errorf("release the claims of the previous runs (their owners are kept for the next start): %w", err)
+		}
+		for _, e := range ended {
+			p.cfg.Logger.Warn("released a claim the previous run made but had not journaled", "queue", s.w.Spec.Name,
+				"item", e.Label, "token", e.Token, "now", e.How)
+		}
+		if len(ended) > 0 {
+			p.event(s.w.Spec.Name, "recovered", "", fmt.Sprintf("released %d claims the previous run had not journaled", len(ended)))
+		}
+	}
+	return nil
+}
+
+// sweepPriorRuns releases, once more, the rows of the earlier runs when a claim they sent
+// before they died can no longer commit (the server ends a claim after ClaimTimeout), then
+// forgets those runs. Stopped before then, it leaves them to the next start.
+func (p *Pool) sweepPriorRuns(ctx context.Context, owners []string) {
+	var wait time.Duration
+	for _, s := range p.queues {
+		wait = max(wait, s.q.ClaimTimeout()+time.Second)
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return
+	case <-timer.C:
+	}
+	opCtx, cancel := p.opContext(ctx)
+	defer cancel()
+	if err := p.releaseRuns(opCtx, owners); err != nil {
+		p.cfg.Logger.Error("second release of the previous runs' claims failed; the next start tries again", "err", err)
+		return
+	}
+	if err := p.cfg.Journal.Finished(owners); err != nil {
+		p.cfg.Logger.Error("journal: forgetting the previous runs failed; the next start releases their rows again (none are left)", "err", err)
+	}
 }
 
 // Run serves the queues until ctx is cancelled or, with Empty, until every queue is idle.
@@ -423,6 +500,11 @@ func (p *Pool) Run(ctx context.Context) error {
 	p.mu.Unlock()
 	if err := p.RecoverJournal(ctx); err != nil {
 		return err
+	}
+	if p.cfg.Journal != nil {
+		if err := p.cfg.Journal.Began(p.cfg.Owner); err != nil {
+			return fmt.Errorf("journal this run's owner before its first claim: %w", err)
+		}
 	}
 	// workCtx outlives ctx by the grace period so that running items can finish; cleanupCtx
 	// ends at the stop's deadline and bounds the settling retries.
@@ -442,6 +524,13 @@ func (p *Pool) Run(ctx context.Context) error {
 	if !p.cfg.NoListen {
 		bg.Add(1)
 		go func() { defer bg.Done(); p.listen(fetchCtx) }()
+	}
+	p.mu.Lock()
+	prior := p.prior
+	p.mu.Unlock()
+	if len(prior) > 0 {
+		bg.Add(1)
+		go func() { defer bg.Done(); p.sweepPriorRuns(fetchCtx, prior) }()
 	}
 
 	var idleWG sync.WaitGroup
@@ -500,6 +589,12 @@ func (p *Pool) Run(ctx context.Context) error {
 	}
 	stopHeartbeat()
 	bg.Wait()
+	if err == nil && p.cfg.Journal != nil {
+		// Nothing is left claimed under this run's owner: the next start need not look.
+		if ferr := p.cfg.Journal.Finished([]string{p.cfg.Owner}); ferr != nil {
+			p.cfg.Logger.Warn("journal: forgetting this run failed; the next start looks for its claims (none are left)", "err", ferr)
+		}
+	}
 	return err
 }
 

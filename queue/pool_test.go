@@ -3,6 +3,7 @@ package queue_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,27 @@ type memJournal struct {
 	mu       sync.Mutex
 	open     map[string]bool
 	outcomes map[string]int
+	runs     []string
+}
+
+func (j *memJournal) Began(owner string) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.runs = append(j.runs, owner)
+	return nil
+}
+
+func (j *memJournal) Runs() ([]string, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return slices.Clone(j.runs), nil
+}
+
+func (j *memJournal) Finished(owners []string) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.runs = slices.DeleteFunc(j.runs, func(o string) bool { return slices.Contains(owners, o) })
+	return nil
 }
 
 func (j *memJournal) Claimed(_ string, items []queue.Item) error {

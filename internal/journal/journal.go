@@ -31,3 +31,7 @@ func (j stateJournal) Ended(q string, done []queue.Done) error {
 }
 
 func (j stateJournal) Outstanding(q string) ([]string, error) { return j.st.Outstanding(q) }
+
+func (j stateJournal) Began(owner string) error       { return j.st.Began(owner) }
+func (j stateJournal) Runs() ([]string, error)        { return j.st.Runs() }
+func (j stateJournal) Finished(owners []string) error { return j.st.Finished(owners) }

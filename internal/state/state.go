@@ -1,5 +1,6 @@
 // Package state is agentd's local state in one bbolt file: the journal of claims this
-// process holds (so that a restart releases exactly its own claims), per-queue counters that
+// process holds and of the runs that may hold some (so that a restart releases exactly its
+// own claims), per-queue counters that
 // survive restarts, and recent events.
 //
 // # Caveats
@@ -248,6 +249,63 @@ func (s *Store) Outstanding(queue string) ([]string, error) {
 		})
 	})
 	return out, err
+}
+
+var bucketRuns = []byte("runs")
+
+// Began records the owner (the claims' owner uuid) of a run that is about to claim, before
+// its first claim: a run killed between a claim and its Claimed record leaves its rows
+// under that owner, and the next run releases them by it (see Runs).
+func (s *Store) Began(owner string) error {
+	v, err := json.Marshal(struct {
+		Began time.Time `json:"began"`
+	}{time.Now().UTC()})
+	if err != nil {
+		return err
+	}
+	return s.group(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketRuns)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(owner), v)
+	})
+}
+
+// Runs lists the owners Began recorded and Finished has not forgotten: the current run's,
+// and those of earlier runs that may have left claims behind.
+func (s *Store) Runs() ([]string, error) {
+	var out []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRuns)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, _ []byte) error {
+			out = append(out, string(k))
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Finished forgets runs whose rows are known released.
+func (s *Store) Finished(owners []string) error {
+	if len(owners) == 0 {
+		return nil
+	}
+	return s.group(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketRuns)
+		if err != nil {
+			return err
+		}
+		for _, o := range owners {
+			if err := b.Delete([]byte(o)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // Counters returns the lifetime outcome counts of queue.

@@ -46,6 +46,36 @@ func TestJournalSurvivesReopen(t *testing.T) {
 	}
 }
 
+// A run's owner recorded by Began outlives the process (the file is reopened) until
+// Finished forgets it.
+func TestRunsSurviveAReopenUntilFinished(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "agentd.db")
+	s, err := Open(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []string{"run-a", "run-b"} {
+		if err := s.Began(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	if s, err = Open(path, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got, err := s.Runs(); err != nil || len(got) != 2 || got[0] != "run-a" || got[1] != "run-b" {
+		t.Fatalf("Runs after reopen = %v, %v; want [run-a run-b]", got, err)
+	}
+	if err := s.Finished([]string{"run-a"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Runs(); err != nil || len(got) != 1 || got[0] != "run-b" {
+		t.Fatalf("Runs after Finished(run-a) = %v, %v; want [run-b]", got, err)
+	}
+}
+
 func TestSecondOpenerGetsErrLocked(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "agentd.db")
