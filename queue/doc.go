@@ -44,7 +44,9 @@
 // owner before the run's first claim, so that the next start of a process killed in between
 // releases by owner (an attempt counted) the rows that no journal entry names; it looks
 // again once a claim the dead run had sent can no longer commit (ClaimTimeout), then
-// forgets the run. The state file's lock proves the earlier run dead.
+// forgets the run. The state file's lock proves the earlier run dead. (Through a
+// transaction pooler, a claim that waited in the pooler's queue may reach the server later
+// than that: its rows come back when their lease expires.)
 //
 // # An item's life, all here
 //
