@@ -539,7 +539,7 @@ func TestRestartReleasesClaimsItsJournalHadNotRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Began(dead); err != nil {
+	if err := st.Began("ingest", dead); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()

@@ -687,7 +687,7 @@ func TestRestartReleasesClaimsItsJournalHadNotRecorded(t *testing.T) {
 		"N20200101S0005.fits", "N20200101S0006.fits")
 	const dead, other = "d1e5d1e5-0000-4000-8000-00000000dead", "07e07e07-0000-4000-8000-0000000007e0"
 	j := &memJournal{open: map[string]bool{}, outcomes: map[string]int{}}
-	if err := j.Began(dead); err != nil {
+	if err := j.Began("ingest", dead); err != nil {
 		t.Fatal(err)
 	}
 	deadQ := queue.New(b.db, queue.Ingest(), queue.Options{Owner: dead, Lease: time.Hour})
@@ -714,7 +714,9 @@ func TestRestartReleasesClaimsItsJournalHadNotRecorded(t *testing.T) {
 		return queue.Result{}, ctx.Err()
 	}
 	var logs syncBuffer
-	const lockWait = 200 * time.Millisecond
+	// The second look comes after the pool's ClaimTimeout (LockWait + 5 s): time enough,
+	// even on a loaded machine, for the late claim below to commit before it.
+	const lockWait = 2 * time.Second
 	pool := poolFor(queue.PoolConfig{Lease: time.Hour, LockWait: lockWait, Grace: 10 * time.Millisecond, NoListen: true,
 		Journal: j, Logger: testLogger(&logs)}, b.db, handler, 1)
 	if err := pool.RecoverJournal(ctx); err != nil {
@@ -749,7 +751,7 @@ func TestRestartReleasesClaimsItsJournalHadNotRecorded(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	for runs, _ := j.Runs(); len(runs) != 1 || runs[0] != owner; runs, _ = j.Runs() {
+	for runs, _ := j.Runs("ingest"); len(runs) != 1 || runs[0] != owner; runs, _ = j.Runs("ingest") {
 		if time.Now().After(deadline) {
 			t.Fatalf("journaled runs %v, want only this run's (%s): the dead run is not forgotten after its second release", runs, owner)
 		}
@@ -762,7 +764,7 @@ func TestRestartReleasesClaimsItsJournalHadNotRecorded(t *testing.T) {
 	if err := <-run.done; err != nil {
 		t.Fatal(err)
 	}
-	if runs, _ := j.Runs(); len(runs) != 0 {
+	if runs, _ := j.Runs("ingest"); len(runs) != 0 {
 		t.Fatalf("runs journaled after a clean stop: %v, want none", runs)
 	}
 	if n := inProgressOf(other); n != 1 {

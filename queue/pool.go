@@ -70,13 +70,14 @@ type Journal interface {
 	Claimed(queue string, items []Item) error
 	Ended(queue string, done []Done) error
 	Outstanding(queue string) (tokens []string, err error)
-	// Began records a run's owner before its first claim. A claim commits before Claimed
-	// records it; a run killed in between leaves rows that only its owner names.
-	Began(owner string) error
-	// Runs lists the owners recorded by Began and not forgotten by Finished.
-	Runs() (owners []string, err error)
-	// Finished forgets runs whose rows are released.
-	Finished(owners []string) error
+	// Began records, before a run's first claim in queue, the run's owner. A claim commits
+	// before Claimed records it; a run killed in between leaves rows that only its owner
+	// names.
+	Began(queue, owner string) error
+	// Runs lists the owners recorded for queue by Began and not forgotten by Finished.
+	Runs(queue string) (owners []string, err error)
+	// Finished forgets runs whose rows in queue are released.
+	Finished(queue string, owners []string) error
 }
 
 // Event is something worth showing an operator (status socket, logs); its home is the
@@ -173,7 +174,6 @@ type Pool struct {
 	holds   map[string]bool // why new claims are stopped (an operator's drain, a spot notice); under mu
 	drained atomic.Bool     // len(holds) > 0, read by the fetchers without the lock
 	grace   atomic.Int64    // the stop's grace period, when shortened (SetGrace); 0: cfg.Grace
-	prior   []string        // owners of the earlier runs whose rows RecoverJournal released; under mu
 }
 
 // Drain stops new claims (true) for an operator: the items claimed already are worked and
@@ -256,6 +256,11 @@ type served struct {
 	// to be settled (retried after an error). The heartbeat renews exactly these.
 	held    map[string]Item
 	suspect time.Time // until then the heartbeat also sweeps for orphaned claims
+	// prior: the owners of earlier runs whose rows RecoverJournal released (they died);
+	// priorSwept is closed once they are released a second time and forgotten (see
+	// sweepPriorRuns). Set before the queue is served.
+	prior      []string
+	priorSwept chan struct{}
 	// transients counts, per item label, the transient put-backs in a row (settler only,
 	// and record after it).
 	transients map[string]int
@@ -416,75 +421,86 @@ func (p *Pool) RecoverJournal(ctx context.Context) error {
 			"still_held", len(ended), "ended_by_others", len(tokens)-len(ended))
 		p.event(s.w.Spec.Name, "recovered", "", fmt.Sprintf("released %d claims of the previous run", len(ended)))
 	}
-	prior, err := p.priorRuns()
-	if err != nil {
-		return err
+	for _, s := range p.queues {
+		runs, err := p.cfg.Journal.Runs(s.w.Spec.Name)
+		if err != nil {
+			return fmt.Errorf("read the journal's runs: %w", err)
+		}
+		prior := slices.DeleteFunc(runs, func(o string) bool { return o == p.cfg.Owner })
+		if err := p.releaseRuns(ctx, s, prior); err != nil {
+			return err
+		}
+		s.prior = prior
 	}
-	if err := p.releaseRuns(ctx, prior); err != nil {
-		return err
-	}
-	p.mu.Lock()
-	p.prior = prior
-	p.mu.Unlock()
 	return nil
 }
 
-// priorRuns lists the owners of earlier runs the journal recorded, this run's left out.
-func (p *Pool) priorRuns() ([]string, error) {
-	runs, err := p.cfg.Journal.Runs()
-	if err != nil {
-		return nil, fmt.Errorf("read the journal's runs: %w", err)
-	}
-	return slices.DeleteFunc(runs, func(o string) bool { return o == p.cfg.Owner }), nil
-}
-
-// releaseRuns releases the rows still claimed under the owners of earlier runs (they died:
-// this process holds the state file they held). Rows their journal named are released
-// already; what is left are claims that committed just before a death, before the journal
-// recorded them.
-func (p *Pool) releaseRuns(ctx context.Context, owners []string) error {
+// releaseRuns releases the rows of s still claimed under the owners of earlier runs (they
+// died: this process holds the state file they held). Rows their journal named are
+// released already; what is left are claims that committed just before a death, before
+// the journal recorded them.
+func (p *Pool) releaseRuns(ctx context.Context, s *served, owners []string) error {
 	if len(owners) == 0 {
 		return nil
 	}
-	for _, s := range p.queues {
-		ended, err := s.q.ReleaseRuns(ctx, owners)
-		if err != nil {
-			return fmt.Errorf("release the claims of the previous runs (their owners are kept for the next start): %w", err)
-		}
-		for _, e := range ended {
-			p.cfg.Logger.Warn("released a claim the previous run made but had not journaled", "queue", s.w.Spec.Name,
-				"item", e.Label, "token", e.Token, "now", e.How)
-		}
-		if len(ended) > 0 {
-			p.event(s.w.Spec.Name, "recovered", "", fmt.Sprintf("released %d claims the previous run had not journaled", len(ended)))
-		}
+	ended, err := s.q.ReleaseRuns(ctx, owners)
+	if err != nil {
+		return fmt.Errorf("release the claims of the previous runs (their owners are kept for the next start): %w", err)
+	}
+	for _, e := range ended {
+		p.cfg.Logger.Warn("released a claim the previous run made but had not journaled", "queue", s.w.Spec.Name,
+			"item", e.Label, "token", e.Token, "now", e.How)
+	}
+	if len(ended) > 0 {
+		p.event(s.w.Spec.Name, "recovered", "", fmt.Sprintf("released %d claims the previous run had not journaled", len(ended)))
 	}
 	return nil
 }
 
-// sweepPriorRuns releases, once more, the rows of the earlier runs when a claim they sent
-// before they died can no longer commit (the server ends a claim after ClaimTimeout), then
-// forgets those runs. Stopped before then, it leaves them to the next start.
-func (p *Pool) sweepPriorRuns(ctx context.Context, owners []string) {
-	var wait time.Duration
-	for _, s := range p.queues {
-		wait = max(wait, s.q.ClaimTimeout()+time.Second)
-	}
-	timer := time.NewTimer(wait)
+// sweepPriorRuns releases the rows of s under the earlier runs' owners once more when a
+// claim they sent before they died can no longer commit (the server ends a claim after
+// ClaimTimeout; the dead runs' agentd used the same lock wait), retrying until it
+// succeeds, then forgets those runs and closes s.priorSwept. Stopped before then, it
+// leaves them to the next start.
+func (p *Pool) sweepPriorRuns(ctx context.Context, s *served) {
+	timer := time.NewTimer(s.q.ClaimTimeout() + time.Second)
 	defer timer.Stop()
 	select {
 	case <-ctx.Done():
 		return
 	case <-timer.C:
 	}
-	opCtx, cancel := p.opContext(ctx)
-	defer cancel()
-	if err := p.releaseRuns(opCtx, owners); err != nil {
-		p.cfg.Logger.Error("second release of the previous runs' claims failed; the next start tries again", "err", err)
-		return
+	for backoff := p.cfg.Poll; ; backoff = min(2*backoff, max(p.cfg.Lease/3, p.cfg.Poll)) {
+		opCtx, cancel := p.opContext(ctx)
+		err := p.releaseRuns(opCtx, s, s.prior)
+		cancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		p.cfg.Logger.Warn("second release of the previous runs' claims failed; retrying", "queue", s.w.Spec.Name, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(jitter(backoff)):
+		}
 	}
-	if err := p.cfg.Journal.Finished(owners); err != nil {
-		p.cfg.Logger.Error("journal: forgetting the previous runs failed; the next start releases their rows again (none are left)", "err", err)
+	if err := p.cfg.Journal.Finished(s.w.Spec.Name, s.prior); err != nil {
+		p.cfg.Logger.Error("journal: forgetting the previous runs failed; the next start releases their rows again (none are left)",
+			"queue", s.w.Spec.Name, "err", err)
+	}
+	close(s.priorSwept)
+}
+
+// closed tells whether c is closed (without waiting).
+func closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -501,9 +517,15 @@ func (p *Pool) Run(ctx context.Context) error {
 	if err := p.RecoverJournal(ctx); err != nil {
 		return err
 	}
-	if p.cfg.Journal != nil {
-		if err := p.cfg.Journal.Began(p.cfg.Owner); err != nil {
-			return fmt.Errorf("journal this run's owner before its first claim: %w", err)
+	for _, s := range p.queues {
+		s.priorSwept = make(chan struct{})
+		if len(s.prior) == 0 {
+			close(s.priorSwept)
+		}
+		if p.cfg.Journal != nil {
+			if err := p.cfg.Journal.Began(s.w.Spec.Name, p.cfg.Owner); err != nil {
+				return fmt.Errorf("journal this run's owner before its first claim: %w", err)
+			}
 		}
 	}
 	// workCtx outlives ctx by the grace period so that running items can finish; cleanupCtx
@@ -525,12 +547,11 @@ func (p *Pool) Run(ctx context.Context) error {
 		bg.Add(1)
 		go func() { defer bg.Done(); p.listen(fetchCtx) }()
 	}
-	p.mu.Lock()
-	prior := p.prior
-	p.mu.Unlock()
-	if len(prior) > 0 {
-		bg.Add(1)
-		go func() { defer bg.Done(); p.sweepPriorRuns(fetchCtx, prior) }()
+	for _, s := range p.queues {
+		if len(s.prior) > 0 {
+			bg.Add(1)
+			go func() { defer bg.Done(); p.sweepPriorRuns(fetchCtx, s) }() // owner: Run; ends with fetchCtx at the latest
+		}
 	}
 
 	var idleWG sync.WaitGroup
@@ -590,9 +611,19 @@ func (p *Pool) Run(ctx context.Context) error {
 	stopHeartbeat()
 	bg.Wait()
 	if err == nil && p.cfg.Journal != nil {
-		// Nothing is left claimed under this run's owner: the next start need not look.
-		if ferr := p.cfg.Journal.Finished([]string{p.cfg.Owner}); ferr != nil {
-			p.cfg.Logger.Warn("journal: forgetting this run failed; the next start looks for its claims (none are left)", "err", ferr)
+		// Nothing is left claimed under this run's owner, unless a claim of its own failed
+		// lately (its commit may still come): then the next start looks again.
+		for _, s := range p.queues {
+			s.mu.Lock()
+			suspect := time.Now().Before(s.suspect)
+			s.mu.Unlock()
+			if suspect {
+				continue
+			}
+			if ferr := p.cfg.Journal.Finished(s.w.Spec.Name, []string{p.cfg.Owner}); ferr != nil {
+				p.cfg.Logger.Warn("journal: forgetting this run failed; the next start looks for its claims (none are left)",
+					"queue", s.w.Spec.Name, "err", ferr)
+			}
 		}
 	}
 	return err
@@ -849,7 +880,7 @@ func (p *Pool) fetch(ctx context.Context, s *served, idle chan int, inputs []cha
 		for len(idle) > 0 {
 			returned(<-idle)
 		}
-		if p.cfg.Empty && err == nil && len(spare) == total && !reportedIdle {
+		if p.cfg.Empty && err == nil && len(spare) == total && !reportedIdle && closed(s.priorSwept) {
 			opCtx, cancel := p.opContext(ctx)
 			if _, err := s.q.Rescue(opCtx); err == nil {
 				if ok, err := s.q.Idle(opCtx); err == nil && ok {

@@ -21,20 +21,20 @@ type memJournal struct {
 	runs     []string
 }
 
-func (j *memJournal) Began(owner string) error {
+func (j *memJournal) Began(_, owner string) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.runs = append(j.runs, owner)
 	return nil
 }
 
-func (j *memJournal) Runs() ([]string, error) {
+func (j *memJournal) Runs(string) ([]string, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return slices.Clone(j.runs), nil
 }
 
-func (j *memJournal) Finished(owners []string) error {
+func (j *memJournal) Finished(_ string, owners []string) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.runs = slices.DeleteFunc(j.runs, func(o string) bool { return slices.Contains(owners, o) })

@@ -32,6 +32,6 @@ func (j stateJournal) Ended(q string, done []queue.Done) error {
 
 func (j stateJournal) Outstanding(q string) ([]string, error) { return j.st.Outstanding(q) }
 
-func (j stateJournal) Began(owner string) error       { return j.st.Began(owner) }
-func (j stateJournal) Runs() ([]string, error)        { return j.st.Runs() }
-func (j stateJournal) Finished(owners []string) error { return j.st.Finished(owners) }
+func (j stateJournal) Began(q, owner string) error              { return j.st.Began(q, owner) }
+func (j stateJournal) Runs(q string) ([]string, error)          { return j.st.Runs(q) }
+func (j stateJournal) Finished(q string, owners []string) error { return j.st.Finished(q, owners) }

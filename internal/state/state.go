@@ -107,6 +107,7 @@ var bucketEvents = []byte("events")
 
 func claimsBucket(queue string) []byte   { return []byte("claims/" + queue) }
 func countersBucket(queue string) []byte { return []byte("counters/" + queue) }
+func runsBucket(queue string) []byte     { return []byte("runs/" + queue) }
 
 // Open opens (creating) the state file at path, waiting at most timeout for its lock.
 func Open(path string, timeout time.Duration) (*Store, error) {
@@ -251,12 +252,10 @@ func (s *Store) Outstanding(queue string) ([]string, error) {
 	return out, err
 }
 
-var bucketRuns = []byte("runs")
-
-// Began records the owner (the claims' owner uuid) of a run that is about to claim, before
-// its first claim: a run killed between a claim and its Claimed record leaves its rows
-// under that owner, and the next run releases them by it (see Runs).
-func (s *Store) Began(owner string) error {
+// Began records, before a run's first claim in queue, the run's owner (its claims' owner
+// uuid): a run killed between a claim and its Claimed record leaves rows under that owner,
+// and the next run releases them by it (see Runs).
+func (s *Store) Began(queue, owner string) error {
 	v, err := json.Marshal(struct {
 		Began time.Time `json:"began"`
 	}{time.Now().UTC()})
@@ -264,7 +263,7 @@ func (s *Store) Began(owner string) error {
 		return err
 	}
 	return s.group(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bucketRuns)
+		b, err := tx.CreateBucketIfNotExists(runsBucket(queue))
 		if err != nil {
 			return err
 		}
@@ -272,12 +271,12 @@ func (s *Store) Began(owner string) error {
 	})
 }
 
-// Runs lists the owners Began recorded and Finished has not forgotten: the current run's,
-// and those of earlier runs that may have left claims behind.
-func (s *Store) Runs() ([]string, error) {
+// Runs lists the owners Began recorded for queue and Finished has not forgotten: the
+// current run's, and those of earlier runs that may have left claims behind.
+func (s *Store) Runs(queue string) ([]string, error) {
 	var out []string
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketRuns)
+		b := tx.Bucket(runsBucket(queue))
 		if b == nil {
 			return nil
 		}
@@ -289,13 +288,13 @@ func (s *Store) Runs() ([]string, error) {
 	return out, err
 }
 
-// Finished forgets runs whose rows are known released.
-func (s *Store) Finished(owners []string) error {
+// Finished forgets runs whose rows in queue are known released.
+func (s *Store) Finished(queue string, owners []string) error {
 	if len(owners) == 0 {
 		return nil
 	}
 	return s.group(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bucketRuns)
+		b, err := tx.CreateBucketIfNotExists(runsBucket(queue))
 		if err != nil {
 			return err
 		}

@@ -46,8 +46,8 @@ func TestJournalSurvivesReopen(t *testing.T) {
 	}
 }
 
-// A run's owner recorded by Began outlives the process (the file is reopened) until
-// Finished forgets it.
+// A run's owner recorded by Began for a queue outlives the process (the file is
+// reopened) until Finished forgets it.
 func TestRunsSurviveAReopenUntilFinished(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "agentd.db")
@@ -56,7 +56,7 @@ func TestRunsSurviveAReopenUntilFinished(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, o := range []string{"run-a", "run-b"} {
-		if err := s.Began(o); err != nil {
+		if err := s.Began("ingest", o); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -65,13 +65,16 @@ func TestRunsSurviveAReopenUntilFinished(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if got, err := s.Runs(); err != nil || len(got) != 2 || got[0] != "run-a" || got[1] != "run-b" {
+	if got, err := s.Runs("ingest"); err != nil || len(got) != 2 || got[0] != "run-a" || got[1] != "run-b" {
 		t.Fatalf("Runs after reopen = %v, %v; want [run-a run-b]", got, err)
 	}
-	if err := s.Finished([]string{"run-a"}); err != nil {
+	if got, err := s.Runs("calcache"); err != nil || len(got) != 0 {
+		t.Fatalf("calcache runs = %v, %v; want none (runs are kept per queue)", got, err)
+	}
+	if err := s.Finished("ingest", []string{"run-a"}); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.Runs(); err != nil || len(got) != 1 || got[0] != "run-b" {
+	if got, err := s.Runs("ingest"); err != nil || len(got) != 1 || got[0] != "run-b" {
 		t.Fatalf("Runs after Finished(run-a) = %v, %v; want [run-b]", got, err)
 	}
 }
