@@ -82,7 +82,7 @@ func main() {
 	flag.StringVar(&o.fleet, "fleet", "50x12", "the fleet run: processes x workers, against 1x8 (empty: skip it)")
 	flag.IntVar(&o.fleetItems, "fleet-items", 60000, "items per fleet run")
 	flag.IntVar(&o.fleetRounds, "fleet-rounds", 3, "rounds of the fleet run (each: 1x8, then the fleet)")
-	flag.StringVar(&o.claimsCSV, "claims-csv", "", "write every fleet claim (µs from the run's first claim, µs it took, rows it returned, which process) to files with this prefix, one per run")
+	flag.StringVar(&o.claimsCSV, "claims-csv", "", "write every fleet claim (µs from the run's first claim, µs it took, rows it returned, which process, µs since 1970) to files with this prefix, one per run")
 	flag.DurationVar(&o.latency, "latency", time.Millisecond, "round-trip latency the proxy adds in the fleet runs (0: no proxy)")
 	flag.BoolVar(&o.hold, "fleet-hold", false, "fleet processes that have finished keep their database connections until every one has finished\n"+
 		"(their backends' exits then no longer share the server with the last claims; see docs/benchmarks.md)")
@@ -704,13 +704,14 @@ func runFleet(ctx context.Context, self, url string, db *pgxpool.Pool, items, pr
 }
 
 // writeClaims writes a fleet run's claims to path: when each began (µs after the run's
-// first claim), how long it took (µs), the rows it returned and the process that made it
-// (0 to processes-1), one per line, in no particular order.
+// first claim), how long it took (µs), the rows it returned, the process that made it
+// (0 to processes-1) and when it began by the clock (µs since 1970, UTC: to set beside the
+// server's log), one per line, in no particular order.
 func writeClaims(path string, res fleetResult) error {
 	var b bytes.Buffer
-	b.WriteString("began_us,took_us,rows,process\n")
+	b.WriteString("began_us,took_us,rows,process,began_unix_us\n")
 	for _, c := range res.timed {
-		fmt.Fprintf(&b, "%d,%d,%d,%d\n", c.at.Sub(res.first).Microseconds(), c.took.Microseconds(), c.rows, c.process)
+		fmt.Fprintf(&b, "%d,%d,%d,%d,%d\n", c.at.Sub(res.first).Microseconds(), c.took.Microseconds(), c.rows, c.process, c.at.UnixMicro())
 	}
 	return os.WriteFile(path, b.Bytes(), 0o644)
 }
