@@ -1,7 +1,6 @@
 // Package state is agentd's local state in one bbolt file: the journal of claims this
 // process holds and of the runs that may hold some (so that a restart releases exactly its
-// own claims), per-queue counters that
-// survive restarts, and recent events.
+// own claims), per-queue counters that survive restarts, and recent events.
 //
 // # Caveats
 //
@@ -237,10 +236,13 @@ func (s *Store) Ended(queue string, done []End) error {
 }
 
 // Outstanding lists the claim tokens still journaled for queue.
-func (s *Store) Outstanding(queue string) ([]string, error) {
+func (s *Store) Outstanding(queue string) ([]string, error) { return s.keys(claimsBucket(queue)) }
+
+// keys lists the keys of a bucket (none when it does not exist).
+func (s *Store) keys(bucket []byte) ([]string, error) {
 	var out []string
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(claimsBucket(queue))
+		b := tx.Bucket(bucket)
 		if b == nil {
 			return nil
 		}
@@ -273,20 +275,7 @@ func (s *Store) Began(queue, owner string) error {
 
 // Runs lists the owners Began recorded for queue and Finished has not forgotten: the
 // current run's, and those of earlier runs that may have left claims behind.
-func (s *Store) Runs(queue string) ([]string, error) {
-	var out []string
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(runsBucket(queue))
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(k, _ []byte) error {
-			out = append(out, string(k))
-			return nil
-		})
-	})
-	return out, err
-}
+func (s *Store) Runs(queue string) ([]string, error) { return s.keys(runsBucket(queue)) }
 
 // Finished forgets runs whose rows in queue are known released.
 func (s *Store) Finished(queue string, owners []string) error {
