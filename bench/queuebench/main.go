@@ -55,6 +55,7 @@ import (
 	"github.com/fitsarchive/agentd/bench/internal/benchdb"
 	"github.com/fitsarchive/agentd/internal/journal"
 	"github.com/fitsarchive/agentd/internal/netdelay"
+	"github.com/fitsarchive/agentd/internal/pgcluster"
 	"github.com/fitsarchive/agentd/internal/state"
 	"github.com/fitsarchive/agentd/queue"
 )
@@ -67,7 +68,9 @@ type options struct {
 	fleetItems, fleetRounds int
 	claimsCSV               string
 	latency                 time.Duration
-	child                   bool
+	fleetPaths              string
+	bouncerPool             int
+	child, childPooled      bool
 	url, statePath          string
 	childWorkers            int
 	hold, childHold         bool
@@ -86,7 +89,12 @@ func main() {
 	flag.DurationVar(&o.latency, "latency", time.Millisecond, "round-trip latency the proxy adds in the fleet runs (0: no proxy)")
 	flag.BoolVar(&o.hold, "fleet-hold", false, "fleet processes that have finished keep their database connections until every one has finished\n"+
 		"(their backends' exits then no longer share the server with the last claims; see docs/benchmarks.md)")
+	flag.StringVar(&o.fleetPaths, "fleet-paths", "direct", "how the fleet runs' processes reach the database, each path a run of 1x8 and one of the fleet per round:\n"+
+		"direct, pgbouncer (Debian's, transaction pooling; the processes then without prepared statements or LISTEN,\n"+
+		"as agentd with pooler pgbouncer), or both (comma-separated)")
+	flag.IntVar(&o.bouncerPool, "pgbouncer-pool", 10, "PgBouncer's server connections (for 2 cores; its fleet runs went no faster with 20 or 40)")
 	flag.BoolVar(&o.child, "child", false, "internal: serve the queue as one process of the fleet")
+	flag.BoolVar(&o.childPooled, "child-pooled", false, "internal: the child's database is behind PgBouncer")
 	flag.BoolVar(&o.childHold, "child-hold", false, "internal: after the report, keep the connections until stdin closes")
 	flag.StringVar(&o.url, "url", "", "internal: the child's database")
 	flag.StringVar(&o.statePath, "state", "", "internal: the child's state file")
@@ -107,6 +115,9 @@ func main() {
 }
 
 func run(ctx context.Context, o options) error {
+	if _, err := fleetPathNames(o.fleetPaths); err != nil && o.fleet != "" {
+		return err // before any run
+	}
 	bdb, err := benchdb.New(ctx)
 	if err != nil {
 		return err
@@ -267,7 +278,7 @@ func runOurs(ctx context.Context, db *pgxpool.Pool, items, workers int, statePat
 	defer st.Close()
 	start := time.Now()
 	// Polling as often as River does here (its FetchPollInterval).
-	if err := serve(ctx, db, journal.Of(st), workers, nil, riverPoll); err != nil {
+	if err := serve(ctx, db, journal.Of(st), workers, nil, riverPoll, false); err != nil {
 		return 0, err
 	}
 	el := time.Since(start)
@@ -290,9 +301,9 @@ func runOurs(ctx context.Context, db *pgxpool.Pool, items, workers int, statePat
 
 // serve runs agentd's worker pool with no-op handlers until the queue is empty, polling
 // every poll when a claim finds nothing (0: agentd's default).
-func serve(ctx context.Context, db *pgxpool.Pool, j queue.Journal, workers int, obs queue.Observer, poll time.Duration) error {
+func serve(ctx context.Context, db *pgxpool.Pool, j queue.Journal, workers int, obs queue.Observer, poll time.Duration, noListen bool) error {
 	pool := queue.NewPool(queue.PoolConfig{
-		DB: db, Owner: uuid(), Holder: "bench", Lease: time.Minute, Poll: poll,
+		DB: db, Owner: uuid(), Holder: "bench", Lease: time.Minute, Poll: poll, NoListen: noListen,
 		Empty: true, Journal: j, Logger: slog.New(slog.DiscardHandler), Observer: obs,
 		Queues: []queue.Workers{{Spec: queue.Ingest(), Count: workers,
 			Handler: func(context.Context, queue.Item) (queue.Result, error) { return queue.Complete, nil }}},
@@ -436,6 +447,11 @@ func runChild(ctx context.Context, o options) error {
 		return err
 	}
 	cfg.MaxConns = 6
+	if o.childPooled {
+		// As agentd with pooler pgbouncer: statements sent whole (no prepared statement
+		// outlives a transaction there), and polled, LISTEN being of no use through it.
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+	}
 	db, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return err
@@ -471,7 +487,7 @@ func runChild(ctx context.Context, o options) error {
 	// of the queue wait for a notification or agentd's poll. At the River comparison's 5 ms,
 	// each of 50 processes sent a claim, a rescue and an idle check every 5 ms for the last
 	// second of the run, and the claims still running waited behind them.
-	if err := serve(ctx, db, j, o.childWorkers, log, 0); err != nil {
+	if err := serve(ctx, db, j, o.childWorkers, log, 0, o.childPooled); err != nil {
 		return err
 	}
 	c, err := st.Counters("ingest")
@@ -503,6 +519,13 @@ type fleetResult struct {
 	procs, per int
 }
 
+// fleetPath is one way from the fleet runs' processes to the database.
+type fleetPath struct {
+	name   string // direct, pgbouncer
+	url    string // where the processes connect
+	pooled bool   // through a transaction pooler
+}
+
 func compareFleet(ctx context.Context, dbURL string, db *pgxpool.Pool, o options, stateDir string) error {
 	var procs, per int
 	if _, err := fmt.Sscanf(o.fleet, "%dx%d", &procs, &per); err != nil || procs < 1 || per < 1 {
@@ -512,50 +535,63 @@ func compareFleet(ctx context.Context, dbURL string, db *pgxpool.Pool, o options
 	if err != nil {
 		return err
 	}
-	agentURL := dbURL
-	if o.latency > 0 {
-		cfg, err := pgx.ParseConfig(dbURL)
-		if err != nil {
-			return err
-		}
-		// The children connect over TCP to the proxy, which reaches the server where this
-		// program does (its Unix socket, with the socket's authentication).
-		network, target := "tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
-		if strings.HasPrefix(cfg.Host, "/") {
-			network, target = "unix", filepath.Join(cfg.Host, fmt.Sprintf(".s.PGSQL.%d", cfg.Port))
-		}
-		proxy, err := netdelay.Start(func() (net.Conn, error) { return net.Dial(network, target) }, o.latency/2)
-		if err != nil {
-			return err
-		}
-		defer proxy.Close()
-		u := &url.URL{Scheme: "postgres", User: url.UserPassword(cfg.User, cfg.Password), Host: proxy.Addr().String(),
-			Path: "/" + cfg.Database, RawQuery: "sslmode=disable"}
-		if cfg.Password == "" {
-			u.User = url.User(cfg.User)
-		}
-		agentURL = u.String()
+	// Each path of the fleet runs' processes: [latency proxy →] [PgBouncer →] PostgreSQL.
+	names, err := fleetPathNames(o.fleetPaths)
+	if err != nil {
+		return err
 	}
-	fmt.Printf("## Fleet: %d processes × %d workers against 1 × 8, %d no-op items per run, latency %s round trip, %d rounds interleaved\n\n",
-		procs, per, o.fleetItems, o.latency, o.fleetRounds)
-	fmt.Printf("| round | processes × workers | items/s | claims | claim p50 | claim p99 | first second: claims, p99 | between: claims, p99 | last second: claims, p99 |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
-	var small, big []fleetResult
-	for r := 0; r < o.fleetRounds; r++ {
-		for _, shape := range [][2]int{{1, 8}, {procs, per}} {
-			res, err := runFleet(ctx, self, agentURL, db, o.fleetItems, shape[0], shape[1], o.hold, filepath.Join(stateDir, fmt.Sprintf("fleet-%d-%d", r, shape[0])))
-			if err == nil && o.claimsCSV != "" {
-				err = writeClaims(fmt.Sprintf("%s-%d-%dx%d.csv", o.claimsCSV, r+1, shape[0], shape[1]), res)
-			}
+	var paths []fleetPath
+	for _, name := range names {
+		switch name {
+		case "direct":
+			paths = append(paths, fleetPath{name: name, url: dbURL})
+		case "pgbouncer":
+			b, err := pgcluster.StartPgBouncer(ctx, dbURL, o.bouncerPool)
 			if err != nil {
-				return fmt.Errorf("fleet %d×%d: %w", shape[0], shape[1], err)
+				return fmt.Errorf("-fleet-paths pgbouncer: %w", err)
 			}
-			if shape[0] == 1 {
-				small = append(small, res)
-			} else {
-				big = append(big, res)
+			defer b.Stop()
+			paths = append(paths, fleetPath{name: name, url: b.URL, pooled: true})
+		}
+	}
+	if o.latency > 0 {
+		for i, p := range paths {
+			proxied, stop, err := throughProxy(p.url, o.latency)
+			if err != nil {
+				return err
 			}
-			fmt.Printf("| %d | %d × %d | %.0f | %d | %s | %s | %d, %s | %d, %s | %d, %s |\n", r+1, res.procs, res.per, res.perSecond, res.claims, ms(res.p50), ms(res.p99),
-				res.start.claims, ms(res.start.p99), res.steady.claims, ms(res.steady.p99), res.end.claims, ms(res.end.p99))
+			defer stop()
+			paths[i].url = proxied
+		}
+	}
+	via := ""
+	if len(paths) > 1 || paths[0].pooled {
+		via = fmt.Sprintf("; paths: %s (PgBouncer: transaction pooling, %d server connections)", o.fleetPaths, o.bouncerPool)
+	}
+	fmt.Printf("## Fleet: %d processes × %d workers against 1 × 8, %d no-op items per run, latency %s round trip%s, %d rounds interleaved\n\n",
+		procs, per, o.fleetItems, o.latency, via, o.fleetRounds)
+	fmt.Printf("| round | path | processes × workers | items/s | claims | claim p50 | claim p99 | first second: claims, p99 | between: claims, p99 | last second: claims, p99 |\n|---:|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	small := make([][]fleetResult, len(paths))
+	big := make([][]fleetResult, len(paths))
+	for r := 0; r < o.fleetRounds; r++ {
+		for k, p := range paths {
+			for _, shape := range [][2]int{{1, 8}, {procs, per}} {
+				res, err := runFleet(ctx, self, p.url, p.pooled, db, o.fleetItems, shape[0], shape[1], o.hold,
+					filepath.Join(stateDir, fmt.Sprintf("fleet-%d-%s-%d", r, p.name, shape[0])))
+				if err == nil && o.claimsCSV != "" {
+					err = writeClaims(fmt.Sprintf("%s-%d-%s-%dx%d.csv", o.claimsCSV, r+1, p.name, shape[0], shape[1]), res)
+				}
+				if err != nil {
+					return fmt.Errorf("fleet %d×%d, %s: %w", shape[0], shape[1], p.name, err)
+				}
+				if shape[0] == 1 {
+					small[k] = append(small[k], res)
+				} else {
+					big[k] = append(big[k], res)
+				}
+				fmt.Printf("| %d | %s | %d × %d | %.0f | %d | %s | %s | %s | %s | %s |\n", r+1, p.name, res.procs, res.per, res.perSecond, res.claims, ms(res.p50), ms(res.p99),
+					res.start, res.steady, res.end)
+			}
 		}
 	}
 	rate := func(rs []fleetResult) []float64 {
@@ -573,19 +609,72 @@ func compareFleet(ctx context.Context, dbURL string, db *pgxpool.Pool, o options
 		return out
 	}
 	all := func(r fleetResult) time.Duration { return r.p99 }
-	between := func(r fleetResult) time.Duration { return r.steady.p99 }
-	fmt.Printf("\n| | 1 × 8 | %d × %d |\n|---|---:|---:|\n", procs, per)
-	fmt.Printf("| items/s, median | %.0f | %.0f |\n", median(rate(small)), median(rate(big)))
-	fmt.Printf("| claim p99, median of the runs | %s | %s |\n", ms(time.Duration(median(p99s(small, all)))), ms(time.Duration(median(p99s(big, all)))))
-	fmt.Printf("| claim p99 between the first and the last second, median of the runs | %s | %s |\n",
-		ms(time.Duration(median(p99s(small, between)))), ms(time.Duration(median(p99s(big, between)))))
-	fmt.Printf("\n%d × %d sustain **%.0f %%** of the 8-worker throughput (ratio of the medians).\n\n", procs, per, 100*median(rate(big))/median(rate(small)))
+	fmt.Printf("\n| path | 1 × 8, items/s | %d × %d, items/s | %d × %d / 1 × 8 | claim p99, 1 × 8 | claim p99, %d × %d | between the first and the last second, %d × %d |\n|---|---:|---:|---:|---:|---:|---:|\n",
+		procs, per, procs, per, procs, per, procs, per)
+	for k, p := range paths {
+		fmt.Printf("| %s | %.0f | %.0f | **%.0f %%** | %s | %s | %s |\n", p.name, median(rate(small[k])), median(rate(big[k])),
+			100*median(rate(big[k]))/median(rate(small[k])), ms(time.Duration(median(p99s(small[k], all)))),
+			ms(time.Duration(median(p99s(big[k], all)))), betweenP99(big[k]))
+	}
+	fmt.Printf("\nMedians of the runs; %d × %d / 1 × 8 is the ratio of the medians of items/s, each path against its own 1 × 8.\n\n", procs, per)
 	return nil
+}
+
+// betweenP99 is the median over runs of the p99 of the claims begun between the first and
+// the last second ("—" when no run had any).
+func betweenP99(runs []fleetResult) string {
+	var p99s []float64
+	for _, r := range runs {
+		if r.steady.claims > 0 {
+			p99s = append(p99s, float64(r.steady.p99))
+		}
+	}
+	if len(p99s) == 0 {
+		return "—"
+	}
+	return ms(time.Duration(median(p99s)))
+}
+
+// fleetPathNames reads -fleet-paths: direct, pgbouncer, or both, comma-separated.
+func fleetPathNames(s string) ([]string, error) {
+	var names []string
+	for _, name := range strings.Split(s, ",") {
+		name = strings.TrimSpace(name)
+		if (name != "direct" && name != "pgbouncer") || slices.Contains(names, name) {
+			return nil, fmt.Errorf("-fleet-paths %q: want direct, pgbouncer or both (comma-separated, each once)", s)
+		}
+		names = append(names, name)
+	}
+	return names, nil
+}
+
+// throughProxy starts a latency proxy (latency round trip) in front of the server of dbURL
+// and returns the URL that reaches it through the proxy, and the proxy's stop. The proxy
+// reaches the server as dbURL says (a Unix socket, with the socket's authentication, or TCP).
+func throughProxy(dbURL string, latency time.Duration) (string, func(), error) {
+	cfg, err := pgx.ParseConfig(dbURL)
+	if err != nil {
+		return "", nil, err
+	}
+	network, target := "tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
+	if strings.HasPrefix(cfg.Host, "/") {
+		network, target = "unix", filepath.Join(cfg.Host, fmt.Sprintf(".s.PGSQL.%d", cfg.Port))
+	}
+	proxy, err := netdelay.Start(func() (net.Conn, error) { return net.Dial(network, target) }, latency/2)
+	if err != nil {
+		return "", nil, err
+	}
+	u := &url.URL{Scheme: "postgres", User: url.UserPassword(cfg.User, cfg.Password), Host: proxy.Addr().String(),
+		Path: "/" + cfg.Database, RawQuery: "sslmode=disable"}
+	if cfg.Password == "" {
+		u.User = url.User(cfg.User)
+	}
+	return u.String(), func() { proxy.Close() }, nil
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
 
-func runFleet(ctx context.Context, self, url string, db *pgxpool.Pool, items, procs, per int, hold bool, dir string) (fleetResult, error) {
+func runFleet(ctx context.Context, self, url string, pooled bool, db *pgxpool.Pool, items, procs, per int, hold bool, dir string) (fleetResult, error) {
 	res := fleetResult{procs: procs, per: per}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return res, err
@@ -611,7 +700,7 @@ func runFleet(ctx context.Context, self, url string, db *pgxpool.Pool, items, pr
 	for i := range children {
 		c := &child{}
 		c.cmd = exec.CommandContext(ctx, self, "-child", "-url", url, "-child-workers", strconv.Itoa(per),
-			"-state", filepath.Join(dir, fmt.Sprintf("c%d.db", i)), fmt.Sprintf("-child-hold=%t", hold))
+			"-state", filepath.Join(dir, fmt.Sprintf("c%d.db", i)), fmt.Sprintf("-child-hold=%t", hold), fmt.Sprintf("-child-pooled=%t", pooled))
 		c.cmd.Stderr = &c.log
 		var err error
 		if c.start, err = c.cmd.StdinPipe(); err != nil {
@@ -728,6 +817,14 @@ type timedClaim struct {
 type phase struct {
 	claims int
 	p99    time.Duration
+}
+
+// String is the phase's cell of the fleet's table: its claims and their p99.
+func (p phase) String() string {
+	if p.claims == 0 {
+		return "0, —"
+	}
+	return fmt.Sprintf("%d, %s", p.claims, ms(p.p99))
 }
 
 // splitPhases divides a run's claims into those begun before from (the fleet's first

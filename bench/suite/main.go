@@ -36,8 +36,8 @@ type benchmark struct {
 }
 
 var benchmarks = []benchmark{
-	{name: "queue", program: "queuebench", baseline: "River (FetchCooldown 1 ms); 1 × 8 workers for the fleet", args: map[string][]string{
-		"default": {"-items", "20000", "-rounds", "5", "-fleet", "50x12", "-fleet-items", "60000", "-fleet-rounds", "2"},
+	{name: "queue", program: "queuebench", baseline: "River (FetchCooldown 1 ms); 1 × 8 workers for the fleet, on the same path", args: map[string][]string{
+		"default": {"-items", "20000", "-rounds", "5", "-fleet", "50x12", "-fleet-items", "60000", "-fleet-rounds", "2", "-fleet-paths", "direct,pgbouncer"},
 	}},
 	{name: "enqueue", program: "enqueuebench", baseline: "find | psql \\copy", args: map[string][]string{
 		"default": {"-files", "100000", "-rounds", "3"},
