@@ -11,7 +11,10 @@
 //
 //	eval "$(scripts/pg.sh start)" && export TEST_DATABASE_URL && go run ./bench/suite
 //	go run ./bench/suite -size large
-//	go run ./bench/suite -only queue,enqueue -out /tmp/bench.md
+//	go run ./bench/suite -only queue,enqueue
+//
+// With -only, the parts of the benchmarks run replace theirs in the section and the others'
+// figures stay (each part run alone says so, with its date).
 package main
 
 import (
@@ -25,6 +28,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -93,6 +97,9 @@ func run(ctx context.Context, size, out, only string) error {
 	want := map[string]bool{}
 	for _, n := range strings.Split(only, ",") {
 		if n = strings.TrimSpace(n); n != "" {
+			if !slices.ContainsFunc(benchmarks, func(b benchmark) bool { return b.name == n }) {
+				return fmt.Errorf("-only %q: no benchmark %q (they are: %s)", only, n, names())
+			}
 			want[n] = true
 		}
 	}
@@ -104,8 +111,9 @@ func run(ctx context.Context, size, out, only string) error {
 
 	var body bytes.Buffer
 	start := time.Now()
-	fmt.Fprintf(&body, "Written by `go run ./bench/suite -size %s` on %s: %s. Each table compares both sides in the same run.\n",
+	header := fmt.Sprintf("Written by `go run ./bench/suite -size %s` on %s: %s. Each table compares both sides in the same run.\n",
 		size, start.UTC().Format("2006-01-02 15:04 UTC"), machine())
+	var blocks []string // each benchmark's part, for a run of some of them (-only)
 	var failed []string
 	for _, b := range benchmarks {
 		if len(want) > 0 && !want[b.name] {
@@ -118,6 +126,7 @@ func run(ctx context.Context, size, out, only string) error {
 		}
 		fmt.Fprintf(os.Stderr, "suite: %s: go run ./bench/%s %s\n", b.name, b.program, strings.Join(args, " "))
 		began := time.Now()
+		blockStart := body.Len()
 		var stdout bytes.Buffer
 		cmd := exec.CommandContext(ctx, exe, args...)
 		cmd.Stdout = io.MultiWriter(&stdout, os.Stderr)
@@ -130,13 +139,24 @@ func run(ctx context.Context, size, out, only string) error {
 			fmt.Fprintf(&body, "**Failed** after %.0f s: %v. What it printed:\n\n", took.Seconds(), err)
 		}
 		body.WriteString(demote(strings.TrimSpace(stdout.String())))
-		fmt.Fprintf(&body, "\n\n(%.0f s)\n", took.Seconds())
+		if len(want) > 0 {
+			fmt.Fprintf(&body, "\n\n(%.0f s; run alone, `-only`, on %s)\n", took.Seconds(), began.UTC().Format("2006-01-02 15:04 UTC"))
+		} else {
+			fmt.Fprintf(&body, "\n\n(%.0f s)\n", took.Seconds())
+		}
+		blocks = append(blocks, body.String()[blockStart:])
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 	}
-	fmt.Fprintf(&body, "\nThe whole suite: %.1f minutes.\n", time.Since(start).Minutes())
-	if err := writeSection(out, size, body.String()); err != nil {
+	if len(want) == 0 {
+		fmt.Fprintf(&body, "\nThe whole suite: %.1f minutes.\n", time.Since(start).Minutes())
+		err = writeSection(out, size, header+body.String())
+	} else {
+		// Only some ran: their parts replace theirs in the section, the others' figures stay.
+		err = mergeSection(out, size, header, blocks)
+	}
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "suite: wrote the %q section of %s (%.1f minutes)\n", size, out, time.Since(start).Minutes())
@@ -161,12 +181,115 @@ func demote(s string) string {
 	return strings.Join(lines, "\n")
 }
 
+// mergeSection puts the parts of the benchmarks that ran (blocks, each beginning with its
+// "### name (" heading) into the section of this size in the file: each replaces the part of
+// the same benchmark, or is added after the others; the other parts, the section's first line
+// and its last ("The whole suite: …") stay as they were. Without a section yet, it is
+// written with header and the blocks.
+func mergeSection(path, size, header string, blocks []string) error {
+	old, found, err := readSection(path, size)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return writeSection(path, size, header+strings.Join(blocks, ""))
+	}
+	head, parts, tail := splitBlocks(old)
+	for _, b := range blocks {
+		name := blockName(b)
+		i := slices.IndexFunc(parts, func(p string) bool { return blockName(p) == name })
+		if i < 0 {
+			parts = append(parts, b)
+		} else {
+			parts[i] = b
+		}
+	}
+	for i, p := range parts {
+		parts[i] = "\n" + strings.Trim(p, "\n") + "\n"
+	}
+	return writeSection(path, size, strings.TrimRight(head, "\n")+"\n"+strings.Join(parts, "")+tail)
+}
+
+// suiteTotal opens the section's closing line: the whole run's time.
+const suiteTotal = "\nThe whole suite: "
+
+// splitBlocks cuts a section's text into what comes before the first benchmark's heading,
+// the benchmarks' parts (each from its "### " heading), and the closing "The whole suite"
+// line (empty when there is none).
+func splitBlocks(text string) (head string, parts []string, tail string) {
+	if i := strings.LastIndex(text, suiteTotal); i >= 0 {
+		text, tail = text[:i], text[i:]
+	}
+	starts := []int{}
+	fence := false
+	at := 0
+	for _, line := range strings.SplitAfter(text, "\n") {
+		if strings.HasPrefix(line, "```") {
+			fence = !fence
+		}
+		if !fence && strings.HasPrefix(line, "### ") {
+			starts = append(starts, at)
+		}
+		at += len(line)
+	}
+	if len(starts) == 0 {
+		return text, nil, tail
+	}
+	head = text[:starts[0]]
+	for k, st := range starts {
+		end := len(text)
+		if k+1 < len(starts) {
+			end = starts[k+1]
+		}
+		parts = append(parts, text[st:end])
+	}
+	return head, parts, tail
+}
+
+// blockName is the benchmark's name in a part's "### name (baseline: …)" heading.
+func blockName(part string) string {
+	line, _, _ := strings.Cut(strings.TrimLeft(part, "\n"), "\n")
+	name, _, _ := strings.Cut(strings.TrimPrefix(line, "### "), " ")
+	return name
+}
+
+// readSection returns the text of the section of this size in the file, between its title
+// and its end marker, and whether the file has it.
+func readSection(path, size string) (string, bool, error) {
+	begin, end, title := sectionMarkers(size)
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	text := string(b)
+	i := strings.Index(text, begin)
+	if i < 0 {
+		return "", false, nil
+	}
+	j := strings.Index(text[i:], end)
+	if j < 0 {
+		return "", false, fmt.Errorf("%s: the %s section has no end marker (%s); restore it, then run again", path, size, end)
+	}
+	body := strings.TrimPrefix(text[i+len(begin):i+j], "\n")
+	body = strings.TrimPrefix(body, title+"\n\n")
+	return body, true, nil
+}
+
+// sectionMarkers are the lines that open and close the section of a size, and its title.
+func sectionMarkers(size string) (begin, end, title string) {
+	begin = fmt.Sprintf("<!-- bench/suite %s: begin (written by go run ./bench/suite -size %s; edits here are lost) -->", size, size)
+	end = fmt.Sprintf("<!-- bench/suite %s: end -->", size)
+	title = map[string]string{"default": "## The suite at its default sizes", "large": "## The suite at large sizes"}[size]
+	return begin, end, title
+}
+
 // writeSection replaces the section of this size in the file (between its two markers), or
 // adds it after the file's first paragraph when it is not there yet.
 func writeSection(path, size, body string) error {
-	begin := fmt.Sprintf("<!-- bench/suite %s: begin (written by go run ./bench/suite -size %s; edits here are lost) -->", size, size)
-	end := fmt.Sprintf("<!-- bench/suite %s: end -->", size)
-	title := map[string]string{"default": "## The suite at its default sizes", "large": "## The suite at large sizes"}[size]
+	begin, end, title := sectionMarkers(size)
 	section := begin + "\n" + title + "\n\n" + strings.TrimSpace(body) + "\n" + end
 	old, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
