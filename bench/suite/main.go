@@ -109,11 +109,10 @@ func run(ctx context.Context, size, out, only string) error {
 	}
 	defer os.RemoveAll(bin)
 
-	var body bytes.Buffer
 	start := time.Now()
 	header := fmt.Sprintf("Written by `go run ./bench/suite -size %s` on %s: %s. Each table compares both sides in the same run.\n",
 		size, start.UTC().Format("2006-01-02 15:04 UTC"), machine())
-	var blocks []string // each benchmark's part, for a run of some of them (-only)
+	var blocks []string // each benchmark's part of the section
 	var failed []string
 	for _, b := range benchmarks {
 		if len(want) > 0 && !want[b.name] {
@@ -126,13 +125,13 @@ func run(ctx context.Context, size, out, only string) error {
 		}
 		fmt.Fprintf(os.Stderr, "suite: %s: go run ./bench/%s %s\n", b.name, b.program, strings.Join(args, " "))
 		began := time.Now()
-		blockStart := body.Len()
 		var stdout bytes.Buffer
 		cmd := exec.CommandContext(ctx, exe, args...)
 		cmd.Stdout = io.MultiWriter(&stdout, os.Stderr)
 		cmd.Stderr = os.Stderr
 		err := cmd.Run()
 		took := time.Since(began)
+		var body bytes.Buffer
 		fmt.Fprintf(&body, "\n### %s (baseline: %s)\n\n```sh\ngo run ./bench/%s %s\n```\n\n", b.name, b.baseline, b.program, strings.Join(args, " "))
 		if err != nil {
 			failed = append(failed, b.name)
@@ -144,14 +143,14 @@ func run(ctx context.Context, size, out, only string) error {
 		} else {
 			fmt.Fprintf(&body, "\n\n(%.0f s)\n", took.Seconds())
 		}
-		blocks = append(blocks, body.String()[blockStart:])
+		blocks = append(blocks, body.String())
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 	}
 	if len(want) == 0 {
-		fmt.Fprintf(&body, "\nThe whole suite: %.1f minutes.\n", time.Since(start).Minutes())
-		err = writeSection(out, size, header+body.String())
+		total := fmt.Sprintf("%s%.1f minutes.\n", suiteTotal, time.Since(start).Minutes())
+		err = writeSection(out, size, header+strings.Join(blocks, "")+total)
 	} else {
 		// Only some ran: their parts replace theirs in the section, the others' figures stay.
 		err = mergeSection(out, size, header, blocks)
@@ -265,17 +264,28 @@ func readSection(path, size string) (string, bool, error) {
 		return "", false, err
 	}
 	text := string(b)
-	i := strings.Index(text, begin)
-	if i < 0 {
-		return "", false, nil
+	i, j, err := findSection(path, size, text)
+	if err != nil || i < 0 {
+		return "", false, err
 	}
-	j := strings.Index(text[i:], end)
-	if j < 0 {
-		return "", false, fmt.Errorf("%s: the %s section has no end marker (%s); restore it, then run again", path, size, end)
-	}
-	body := strings.TrimPrefix(text[i+len(begin):i+j], "\n")
+	body := strings.TrimPrefix(text[i+len(begin):j-len(end)], "\n")
 	body = strings.TrimPrefix(body, title+"\n\n")
 	return body, true, nil
+}
+
+// findSection returns where the section of this size begins (its begin marker) and ends
+// (after its end marker) in text, the file at path; -1 when text has none.
+func findSection(path, size, text string) (i, j int, err error) {
+	begin, end, _ := sectionMarkers(size)
+	i = strings.Index(text, begin)
+	if i < 0 {
+		return -1, -1, nil
+	}
+	k := strings.Index(text[i:], end)
+	if k < 0 {
+		return -1, -1, fmt.Errorf("%s: the %s section has no end marker (%s); restore it, then run again", path, size, end)
+	}
+	return i, i + k + len(end), nil
 }
 
 // sectionMarkers are the lines that open and close the section of a size, and its title.
@@ -296,13 +306,13 @@ func writeSection(path, size, body string) error {
 		return err
 	}
 	text := string(old)
+	i, j, err := findSection(path, size, text)
+	if err != nil {
+		return err
+	}
 	var next string
-	if i := strings.Index(text, begin); i >= 0 {
-		j := strings.Index(text[i:], end)
-		if j < 0 {
-			return fmt.Errorf("%s: the %s section has no end marker (%s); restore it, then run again", path, size, end)
-		}
-		next = text[:i] + section + text[i+j+len(end):]
+	if i >= 0 {
+		next = text[:i] + section + text[j:]
 	} else {
 		// After the title and the first paragraph, before the first section.
 		at := strings.Index(text, "\n## ")
